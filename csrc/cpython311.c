@@ -1,0 +1,101 @@
+/* psyco: the one C file, compiled only for CPython 3.11 on x86-64 Linux (see build.rs).
+ *
+ * Job: report the layout of CPython-internal structs as compiled from the interpreter's own
+ * headers (so the Rust mirrors in src/ffi can be checked rather than trusted), and wrap the
+ * headers' static inline helpers that Rust cannot call. Nothing here keeps state.
+ * Every function expects the GIL to be held by the caller unless it says otherwise. */
+#define Py_BUILD_CORE 1
+#include <Python.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "internal/pycore_frame.h"
+#include "internal/pycore_code.h"
+#include "internal/pycore_pystate.h"
+#include "internal/pycore_ceval.h"
+#include "internal/pycore_interp.h"
+
+/* The order here is the order of `ffi::OffsetId`; keep both in step. */
+static const int64_t OFFSETS[] = {
+    offsetof(_PyInterpreterFrame, f_func),
+    offsetof(_PyInterpreterFrame, f_globals),
+    offsetof(_PyInterpreterFrame, f_builtins),
+    offsetof(_PyInterpreterFrame, f_locals),
+    offsetof(_PyInterpreterFrame, f_code),
+    offsetof(_PyInterpreterFrame, frame_obj),
+    offsetof(_PyInterpreterFrame, previous),
+    offsetof(_PyInterpreterFrame, prev_instr),
+    offsetof(_PyInterpreterFrame, stacktop),
+    offsetof(_PyInterpreterFrame, is_entry),
+    offsetof(_PyInterpreterFrame, owner),
+    offsetof(_PyInterpreterFrame, localsplus),
+    offsetof(PyCodeObject, co_consts),
+    offsetof(PyCodeObject, co_names),
+    offsetof(PyCodeObject, co_exceptiontable),
+    offsetof(PyCodeObject, co_flags),
+    offsetof(PyCodeObject, co_stacksize),
+    offsetof(PyCodeObject, co_firstlineno),
+    offsetof(PyCodeObject, co_nlocalsplus),
+    offsetof(PyCodeObject, co_nlocals),
+    offsetof(PyCodeObject, co_filename),
+    offsetof(PyCodeObject, co_name),
+    offsetof(PyCodeObject, co_qualname),
+    offsetof(PyCodeObject, _co_firsttraceable),
+    offsetof(PyCodeObject, co_extra),
+    offsetof(PyCodeObject, co_code_adaptive),
+    offsetof(PyThreadState, recursion_remaining),
+    offsetof(PyThreadState, recursion_limit),
+    offsetof(PyThreadState, cframe),
+    offsetof(PyThreadState, c_profilefunc),
+    offsetof(PyThreadState, c_tracefunc),
+    offsetof(PyThreadState, c_profileobj),
+    offsetof(PyThreadState, c_traceobj),
+    offsetof(_PyCFrame, use_tracing),
+    offsetof(_PyCFrame, current_frame),
+    offsetof(_PyCFrame, previous),
+    offsetof(PyFrameObject, f_frame),
+    sizeof(_PyInterpreterFrame),
+    offsetof(PyInterpreterState, ceval) + offsetof(struct _ceval_state, eval_breaker),
+};
+
+int64_t psyco_offset_count(void) { return (int64_t)(sizeof(OFFSETS) / sizeof(OFFSETS[0])); }
+
+int64_t psyco_offset(int64_t i) {
+    if (i < 0 || i >= psyco_offset_count()) return -1;
+    return OFFSETS[i];
+}
+
+int psyco_built_micro(void) { return PSYCO_BUILT_MICRO; }
+
+/* ---- frames ---------------------------------------------------------------------------- */
+
+_PyInterpreterFrame *psyco_tstate_frame(PyThreadState *ts) {
+    return ts->cframe ? ts->cframe->current_frame : NULL;
+}
+
+_PyInterpreterFrame *psyco_frame_previous(_PyInterpreterFrame *f) { return f->previous; }
+
+PyCodeObject *psyco_frame_code(_PyInterpreterFrame *f) { return f->f_code; }
+
+int psyco_frame_is_incomplete(_PyInterpreterFrame *f) { return _PyFrame_IsIncomplete(f); }
+
+/* The instruction the frame is at (an index in code units), or -1. */
+int64_t psyco_frame_lasti(_PyInterpreterFrame *f) {
+    if (f->prev_instr == NULL) return -1;
+    return (int64_t)(f->prev_instr - _PyCode_CODE(f->f_code));
+}
+
+_PyInterpreterFrame *psyco_frameobject_frame(PyFrameObject *f) { return f->f_frame; }
+
+/* ---- profiling hooks -------------------------------------------------------------------- */
+
+Py_tracefunc psyco_tstate_profilefunc(PyThreadState *ts) { return ts->c_profilefunc; }
+Py_tracefunc psyco_tstate_tracefunc(PyThreadState *ts) { return ts->c_tracefunc; }
+PyObject *psyco_tstate_profileobj(PyThreadState *ts) { return ts->c_profileobj; }
+
+/* Installs (func != NULL) or removes a C profile function on another thread's state.
+ * _PyEval_SetProfile is exported by 3.11 and fires the sys.setprofile audit event. */
+int psyco_set_profile(PyThreadState *ts, Py_tracefunc func, PyObject *obj) {
+    return _PyEval_SetProfile(ts, func, obj);
+}
+
+int psyco_is_finalizing(void) { return _Py_IsFinalizing(); }

@@ -1,0 +1,80 @@
+"""Command line: `python -m psyco demo | stats`.
+
+demo: runs a CPU-bound program plain and under psyco (full, profile, background), each in a
+fresh process, prints the times and ratios, and shows where the log went and its important
+lines."""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+
+def _run(mode, scale, logfile=""):
+    cmd = [sys.executable, "-m", "psyco._demo_workload", mode, str(scale), logfile]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        sys.stderr.write(out.stderr)
+        raise SystemExit("demo run %r failed with exit code %d" % (mode, out.returncode))
+    t, e, primes = out.stdout.split()
+    return float(t), e, int(primes)
+
+
+def demo(args):
+    import psyco
+    native, why = psyco._psyco.native_status()
+    print("psyco %s: %s" % (psyco.__version__, why))
+    logdir = args.logdir or tempfile.mkdtemp(prefix="psyco-demo-")
+    base, e0, p0 = _run("plain", args.scale)
+    print("%-12s %8.3f s" % ("plain", base))
+    logs = {}
+    for mode in ("full", "profile", "background"):
+        logfile = os.path.join(logdir, "demo-%s.log-psyco" % mode)
+        t, e, p = _run(mode, args.scale, logfile)
+        same = "same result" if (e, p) == (e0, p0) else "DIFFERENT RESULT %r vs %r" % ((e, p), (e0, p0))
+        print("%-12s %8.3f s   %5.2fx   (%s)" % (mode, t, base / t if t else 0.0, same))
+        logs[mode] = logfile
+    print()
+    for mode, logfile in logs.items():
+        print("log of %s: %s" % (mode, logfile))
+    print()
+    path = logs["profile"]
+    print("the profile() log, as `grep %%%% %s` would show it, then its first charge dump:" % path)
+    with open(path) as f:
+        lines = f.read().splitlines()
+    for line in lines:
+        if line.endswith("%%"):
+            print("  " + line)
+    dump_at = next((i for i, l in enumerate(lines) if l.endswith("______")), None)
+    if dump_at is not None:
+        for line in lines[dump_at:dump_at + 8]:
+            print("  " + line)
+    tags = [l for l in lines if "tag function:" in l]
+    print()
+    print("functions the profiler selected: %d" % len(tags))
+    for l in tags[:10]:
+        print("  " + l.rstrip(" %"))
+
+
+def stats(args):
+    import pprint
+    import psyco
+    pprint.pprint(psyco.stats())
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m psyco")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("demo", help="run a CPU-bound program plain and under psyco")
+    d.add_argument("--scale", type=float, default=1.0, help="work size (1.0 is about a second)")
+    d.add_argument("--logdir", default="", help="where to write the logs (default: a temp dir)")
+    d.set_defaults(func=demo)
+    s = sub.add_parser("stats", help="print psyco.stats() of a fresh interpreter")
+    s.set_defaults(func=stats)
+    args = p.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

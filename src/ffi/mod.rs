@@ -1,0 +1,696 @@
+//! The FFI room: every CPython-internal struct mirror, every `extern` declaration and (with
+//! `src/x86`) the only place where `unsafe` is allowed.
+//!
+//! # Safety (shared preconditions)
+//! Every function here that touches a Python object, a thread state or a frame must be called
+//! **with the GIL held** by the current thread; the safe wrappers take a `Python<'_>` token to
+//! prove it. Raw addresses of code objects travel through the rest of the crate as [`CodeId`]s,
+//! which are never dereferenced outside this module.
+//!
+//! # Invariants kept here
+//! - A code object carries a psyco record (in its `co_extra` slot) from the first time psyco
+//!   charges, binds or compiles it until CPython deallocates it; the record's free function runs
+//!   inside `code_dealloc` and removes the code from the live set and from every engine table
+//!   before the memory is reused. So an address in the live set is a live code object for as
+//!   long as the GIL is held ([`live_code`]). Psyco keeps **no** strong reference to code it
+//!   merely observes: dead code is never kept alive, and no table ever holds a dangling address.
+//! - The internal layout (`_PyInterpreterFrame`, `PyCodeObject`, `PyThreadState`, `_PyCFrame`)
+//!   is read through `csrc/cpython311.c`, compiled against this interpreter's own headers;
+//!   [`layout_report`] checks the hand-written mirror in [`expected`] against it and against live
+//!   objects at import. Any mismatch switches psyco to interpreter-only mode.
+
+use std::collections::HashSet;
+use std::ffi::c_void;
+use std::os::raw::c_int;
+
+use parking_lot::Mutex;
+use pyo3::ffi as py;
+use pyo3::prelude::*;
+
+/// Identity of a code object: its address. Only [`live_code`] turns it back into an object.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub struct CodeId(pub usize);
+
+// ---------------------------------------------------------------------------------------------
+// Declarations not provided (or not provided for every version) by pyo3-ffi.
+// ---------------------------------------------------------------------------------------------
+
+type FreeFunc = unsafe extern "C" fn(*mut c_void);
+/// `Py_tracefunc`: `int (*)(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)`.
+pub type TraceFunc =
+    unsafe extern "C" fn(*mut py::PyObject, *mut py::PyFrameObject, c_int, *mut py::PyObject) -> c_int;
+
+extern "C" {
+    #[cfg(not(Py_3_12))]
+    #[link_name = "_PyEval_RequestCodeExtraIndex"]
+    fn request_code_extra_index(free: FreeFunc) -> py::Py_ssize_t;
+    #[cfg(not(Py_3_12))]
+    #[link_name = "_PyCode_GetExtra"]
+    fn code_get_extra(code: *mut py::PyObject, index: py::Py_ssize_t, extra: *mut *mut c_void) -> c_int;
+    #[cfg(not(Py_3_12))]
+    #[link_name = "_PyCode_SetExtra"]
+    fn code_set_extra(code: *mut py::PyObject, index: py::Py_ssize_t, extra: *mut c_void) -> c_int;
+
+    #[cfg(Py_3_12)]
+    #[link_name = "PyUnstable_Eval_RequestCodeExtraIndex"]
+    fn request_code_extra_index(free: FreeFunc) -> py::Py_ssize_t;
+    #[cfg(Py_3_12)]
+    #[link_name = "PyUnstable_Code_GetExtra"]
+    fn code_get_extra(code: *mut py::PyObject, index: py::Py_ssize_t, extra: *mut *mut c_void) -> c_int;
+    #[cfg(Py_3_12)]
+    #[link_name = "PyUnstable_Code_SetExtra"]
+    fn code_set_extra(code: *mut py::PyObject, index: py::Py_ssize_t, extra: *mut c_void) -> c_int;
+
+    fn PyInterpreterState_Get() -> *mut py::PyInterpreterState;
+    fn PyInterpreterState_ThreadHead(interp: *mut py::PyInterpreterState) -> *mut py::PyThreadState;
+    fn PyThreadState_Next(ts: *mut py::PyThreadState) -> *mut py::PyThreadState;
+    fn PyThreadState_GetID(ts: *mut py::PyThreadState) -> u64;
+    fn PyThreadState_GetFrame(ts: *mut py::PyThreadState) -> *mut py::PyFrameObject;
+    fn PyFrame_GetCode(f: *mut py::PyFrameObject) -> *mut py::PyObject;
+    fn PyFrame_GetBack(f: *mut py::PyFrameObject) -> *mut py::PyFrameObject;
+    fn Py_IsInitialized() -> c_int;
+}
+
+#[cfg(psyco_native)]
+mod native {
+    use super::*;
+    /// Opaque `_PyInterpreterFrame`.
+    #[repr(C)]
+    pub struct IFrame {
+        _private: [u8; 0],
+    }
+    extern "C" {
+        pub fn psyco_offset_count() -> i64;
+        pub fn psyco_offset(i: i64) -> i64;
+        pub fn psyco_built_micro() -> c_int;
+        pub fn psyco_tstate_frame(ts: *mut py::PyThreadState) -> *mut IFrame;
+        pub fn psyco_frame_previous(f: *mut IFrame) -> *mut IFrame;
+        pub fn psyco_frame_code(f: *mut IFrame) -> *mut py::PyObject;
+        pub fn psyco_frame_is_incomplete(f: *mut IFrame) -> c_int;
+        pub fn psyco_frame_lasti(f: *mut IFrame) -> i64;
+        pub fn psyco_frameobject_frame(f: *mut py::PyFrameObject) -> *mut IFrame;
+        pub fn psyco_tstate_profilefunc(ts: *mut py::PyThreadState) -> Option<TraceFunc>;
+        pub fn psyco_tstate_tracefunc(ts: *mut py::PyThreadState) -> Option<TraceFunc>;
+        pub fn psyco_set_profile(
+            ts: *mut py::PyThreadState,
+            func: Option<TraceFunc>,
+            obj: *mut py::PyObject,
+        ) -> c_int;
+        pub fn psyco_is_finalizing() -> c_int;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layout: the mirror and its check
+// ---------------------------------------------------------------------------------------------
+
+/// The hand-written mirror of the 3.11.7 x86-64 layout, in the order of `csrc/cpython311.c`'s
+/// `OFFSETS[]` table. Generated code (src/compiler) uses these constants; import refuses to
+/// enable compilation unless the C side agrees with every one of them.
+pub mod expected {
+    pub const FRAME_F_FUNC: i64 = 0;
+    pub const FRAME_F_GLOBALS: i64 = 8;
+    pub const FRAME_F_BUILTINS: i64 = 16;
+    pub const FRAME_F_LOCALS: i64 = 24;
+    pub const FRAME_F_CODE: i64 = 32;
+    pub const FRAME_FRAME_OBJ: i64 = 40;
+    pub const FRAME_PREVIOUS: i64 = 48;
+    pub const FRAME_PREV_INSTR: i64 = 56;
+    pub const FRAME_STACKTOP: i64 = 64;
+    pub const FRAME_IS_ENTRY: i64 = 68;
+    pub const FRAME_OWNER: i64 = 69;
+    pub const FRAME_LOCALSPLUS: i64 = 72;
+    pub const CODE_CONSTS: i64 = 24;
+    pub const CODE_NAMES: i64 = 32;
+    pub const CODE_EXCEPTIONTABLE: i64 = 40;
+    pub const CODE_FLAGS: i64 = 48;
+    pub const CODE_STACKSIZE: i64 = 68;
+    pub const CODE_FIRSTLINENO: i64 = 72;
+    pub const CODE_NLOCALSPLUS: i64 = 76;
+    pub const CODE_NLOCALS: i64 = 80;
+    pub const CODE_FILENAME: i64 = 112;
+    pub const CODE_NAME: i64 = 120;
+    pub const CODE_QUALNAME: i64 = 128;
+    pub const CODE_FIRSTTRACEABLE: i64 = 168;
+    pub const CODE_EXTRA: i64 = 176;
+    pub const CODE_CODE_ADAPTIVE: i64 = 184;
+    pub const TSTATE_RECURSION_REMAINING: i64 = 32;
+    pub const TSTATE_RECURSION_LIMIT: i64 = 36;
+    pub const TSTATE_CFRAME: i64 = 56;
+    pub const TSTATE_C_PROFILEFUNC: i64 = 64;
+    pub const TSTATE_C_TRACEFUNC: i64 = 72;
+    pub const TSTATE_C_PROFILEOBJ: i64 = 80;
+    pub const TSTATE_C_TRACEOBJ: i64 = 88;
+    pub const CFRAME_USE_TRACING: i64 = 0;
+    pub const CFRAME_CURRENT_FRAME: i64 = 8;
+    pub const CFRAME_PREVIOUS: i64 = 16;
+    pub const FRAMEOBJECT_F_FRAME: i64 = 24;
+    pub const SIZEOF_INTERPRETER_FRAME: i64 = 80;
+    pub const INTERP_EVAL_BREAKER: i64 = 100;
+
+    /// (name, value) in table order.
+    pub const TABLE: &[(&str, i64)] = &[
+        ("_PyInterpreterFrame.f_func", FRAME_F_FUNC),
+        ("_PyInterpreterFrame.f_globals", FRAME_F_GLOBALS),
+        ("_PyInterpreterFrame.f_builtins", FRAME_F_BUILTINS),
+        ("_PyInterpreterFrame.f_locals", FRAME_F_LOCALS),
+        ("_PyInterpreterFrame.f_code", FRAME_F_CODE),
+        ("_PyInterpreterFrame.frame_obj", FRAME_FRAME_OBJ),
+        ("_PyInterpreterFrame.previous", FRAME_PREVIOUS),
+        ("_PyInterpreterFrame.prev_instr", FRAME_PREV_INSTR),
+        ("_PyInterpreterFrame.stacktop", FRAME_STACKTOP),
+        ("_PyInterpreterFrame.is_entry", FRAME_IS_ENTRY),
+        ("_PyInterpreterFrame.owner", FRAME_OWNER),
+        ("_PyInterpreterFrame.localsplus", FRAME_LOCALSPLUS),
+        ("PyCodeObject.co_consts", CODE_CONSTS),
+        ("PyCodeObject.co_names", CODE_NAMES),
+        ("PyCodeObject.co_exceptiontable", CODE_EXCEPTIONTABLE),
+        ("PyCodeObject.co_flags", CODE_FLAGS),
+        ("PyCodeObject.co_stacksize", CODE_STACKSIZE),
+        ("PyCodeObject.co_firstlineno", CODE_FIRSTLINENO),
+        ("PyCodeObject.co_nlocalsplus", CODE_NLOCALSPLUS),
+        ("PyCodeObject.co_nlocals", CODE_NLOCALS),
+        ("PyCodeObject.co_filename", CODE_FILENAME),
+        ("PyCodeObject.co_name", CODE_NAME),
+        ("PyCodeObject.co_qualname", CODE_QUALNAME),
+        ("PyCodeObject._co_firsttraceable", CODE_FIRSTTRACEABLE),
+        ("PyCodeObject.co_extra", CODE_EXTRA),
+        ("PyCodeObject.co_code_adaptive", CODE_CODE_ADAPTIVE),
+        ("PyThreadState.recursion_remaining", TSTATE_RECURSION_REMAINING),
+        ("PyThreadState.recursion_limit", TSTATE_RECURSION_LIMIT),
+        ("PyThreadState.cframe", TSTATE_CFRAME),
+        ("PyThreadState.c_profilefunc", TSTATE_C_PROFILEFUNC),
+        ("PyThreadState.c_tracefunc", TSTATE_C_TRACEFUNC),
+        ("PyThreadState.c_profileobj", TSTATE_C_PROFILEOBJ),
+        ("PyThreadState.c_traceobj", TSTATE_C_TRACEOBJ),
+        ("_PyCFrame.use_tracing", CFRAME_USE_TRACING),
+        ("_PyCFrame.current_frame", CFRAME_CURRENT_FRAME),
+        ("_PyCFrame.previous", CFRAME_PREVIOUS),
+        ("PyFrameObject.f_frame", FRAMEOBJECT_F_FRAME),
+        ("sizeof(_PyInterpreterFrame)", SIZEOF_INTERPRETER_FRAME),
+        ("PyInterpreterState.ceval.eval_breaker", INTERP_EVAL_BREAKER),
+    ];
+}
+
+/// The interpreter version psyco's native layer was built and verified for.
+pub const TARGET_VERSION: (u8, u8, u8) = (3, 11, 7);
+
+/// Why native mode is (un)available. `Ok(())` means: compiled code may be installed.
+pub fn layout_report(py: Python<'_>) -> Result<(), String> {
+    #[cfg(not(psyco_native))]
+    {
+        let _ = py;
+        let (os, arch) = (std::env::consts::OS, std::env::consts::ARCH);
+        Err(format!(
+            "psyco compiles only on CPython 3.11 for x86-64 Linux; this build is for {arch}-{os}, \
+             Python {}.{}: running interpreter-only",
+            pyo3_version().0,
+            pyo3_version().1
+        ))
+    }
+    #[cfg(psyco_native)]
+    {
+        let info = py.version_info();
+        let got = (info.major, info.minor, info.patch);
+        if got != TARGET_VERSION {
+            return Err(format!(
+                "CPython {}.{}.{} is not the verified target {}.{}.{}: running interpreter-only",
+                got.0, got.1, got.2, TARGET_VERSION.0, TARGET_VERSION.1, TARGET_VERSION.2
+            ));
+        }
+        // SAFETY: pure functions of the C table, no pointers involved.
+        let (count, micro) = unsafe { (native::psyco_offset_count(), native::psyco_built_micro()) };
+        if micro as u8 != TARGET_VERSION.2 {
+            return Err(format!("built against 3.11.{micro} headers: running interpreter-only"));
+        }
+        if count as usize != expected::TABLE.len() {
+            return Err("internal offset table size mismatch: running interpreter-only".into());
+        }
+        for (i, (name, want)) in expected::TABLE.iter().enumerate() {
+            // SAFETY: index is in range, checked above.
+            let got = unsafe { native::psyco_offset(i as i64) };
+            if got != *want {
+                return Err(format!(
+                    "layout of {name} is {got}, expected {want}: running interpreter-only"
+                ));
+            }
+        }
+        live_layout_check(py)
+    }
+}
+
+#[cfg(not(psyco_native))]
+fn pyo3_version() -> (u8, u8) {
+    Python::with_gil(|py| {
+        let v = py.version_info();
+        (v.major, v.minor)
+    })
+}
+
+/// Checks the mirror against objects that exist right now: the current frame's code must be the
+/// code `sys._getframe()` reports, and a code object's `co_consts`/`co_name` pointers must be
+/// the objects Python returns for them.
+#[cfg(psyco_native)]
+fn live_layout_check(py: Python<'_>) -> Result<(), String> {
+    let sys = py.import("sys").map_err(|e| e.to_string())?;
+    let frame = sys.call_method1("_getframe", (0,)).map_err(|e| e.to_string())?;
+    let code = frame.getattr("f_code").map_err(|e| e.to_string())?;
+    // SAFETY: GIL held; the thread state is ours; the top frame of this thread is the Python
+    // frame that called into us (we are a C function called from Python code).
+    let top_code = unsafe {
+        let ts = py::PyThreadState_Get();
+        let mut f = native::psyco_tstate_frame(ts);
+        while !f.is_null() && native::psyco_frame_is_incomplete(f) != 0 {
+            f = native::psyco_frame_previous(f);
+        }
+        if f.is_null() {
+            std::ptr::null_mut()
+        } else {
+            native::psyco_frame_code(f)
+        }
+    };
+    if top_code != code.as_ptr() {
+        return Err("thread state frame chain does not match sys._getframe(): running interpreter-only".into());
+    }
+    let consts = code.getattr("co_consts").map_err(|e| e.to_string())?;
+    let name = code.getattr("co_name").map_err(|e| e.to_string())?;
+    // SAFETY: `code` is a live code object (we hold a reference); reading two pointer-sized
+    // fields at offsets the C table just confirmed.
+    let (c, n) = unsafe {
+        let base = code.as_ptr() as *const u8;
+        (
+            *(base.add(expected::CODE_CONSTS as usize) as *const *mut py::PyObject),
+            *(base.add(expected::CODE_NAME as usize) as *const *mut py::PyObject),
+        )
+    };
+    if c != consts.as_ptr() || n != name.as_ptr() {
+        return Err("PyCodeObject layout does not match live objects: running interpreter-only".into());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Code records (co_extra)
+// ---------------------------------------------------------------------------------------------
+
+static EXTRA_INDEX: Mutex<Option<py::Py_ssize_t>> = parking_lot::const_mutex(None);
+static LIVE: Mutex<Option<HashSet<CodeId>>> = parking_lot::const_mutex(None);
+
+/// Called by the engine when a record dies with its code object.
+static mut ON_CODE_FREED: Option<fn(CodeId)> = None;
+
+/// Registers the one callback run (with the GIL held) when a recorded code object dies.
+pub fn set_code_freed_hook(f: fn(CodeId)) {
+    // SAFETY: set once at module init, with the GIL held, before any record exists.
+    unsafe { ON_CODE_FREED = Some(f) }
+}
+
+unsafe extern "C" fn free_record(p: *mut c_void) {
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: `p` was made by Box::into_raw in `record` below and is freed exactly once, here,
+    // by code_dealloc.
+    let rec = unsafe { Box::from_raw(p as *mut crate::queue::CodeRecord) };
+    let id = rec.code;
+    if let Some(live) = LIVE.lock().as_mut() {
+        live.remove(&id);
+    }
+    // SAFETY: read of a fn pointer written once at init.
+    if let Some(hook) = unsafe { ON_CODE_FREED } {
+        hook(id);
+    }
+    drop(rec); // may drop Python references (proxy originals): GIL is held in code_dealloc
+}
+
+fn extra_index() -> Option<py::Py_ssize_t> {
+    let mut g = EXTRA_INDEX.lock();
+    if g.is_none() {
+        // SAFETY: GIL held by the caller (all callers take a Python token).
+        let i = unsafe { request_code_extra_index(free_record) };
+        if i < 0 {
+            return None;
+        }
+        *g = Some(i);
+    }
+    *g
+}
+
+fn is_code(obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: type check on a live object.
+    unsafe { py::PyCode_Check(obj.as_ptr()) != 0 }
+}
+
+/// The psyco record of a code object, created on first use. `None` if `code` is not a code
+/// object or co_extra is unavailable. The reference lives as long as the code object; callers
+/// must not keep it past the GIL-holding region in which they got it.
+pub fn record<'py>(code: &Bound<'py, PyAny>) -> Option<&'py crate::queue::CodeRecord> {
+    if !is_code(code) {
+        return None;
+    }
+    let idx = extra_index()?;
+    let ptr = code.as_ptr();
+    let mut extra: *mut c_void = std::ptr::null_mut();
+    // SAFETY: `ptr` is a live code object (borrowed through `code`), GIL held.
+    unsafe {
+        if code_get_extra(ptr, idx, &mut extra) != 0 {
+            py::PyErr_Clear();
+            return None;
+        }
+        if extra.is_null() {
+            let id = CodeId(ptr as usize);
+            let rec = Box::new(crate::queue::CodeRecord::new(id));
+            let raw = Box::into_raw(rec) as *mut c_void;
+            if code_set_extra(ptr, idx, raw) != 0 {
+                py::PyErr_Clear();
+                drop(Box::from_raw(raw as *mut crate::queue::CodeRecord));
+                return None;
+            }
+            LIVE.lock().get_or_insert_with(HashSet::new).insert(id);
+            extra = raw;
+        }
+        Some(&*(extra as *const crate::queue::CodeRecord))
+    }
+}
+
+/// The record of a code object if it already has one (never creates).
+pub fn existing_record<'py>(code: &Bound<'py, PyAny>) -> Option<&'py crate::queue::CodeRecord> {
+    if !is_code(code) {
+        return None;
+    }
+    let idx = (*EXTRA_INDEX.lock())?;
+    let mut extra: *mut c_void = std::ptr::null_mut();
+    // SAFETY: live code object, GIL held.
+    unsafe {
+        if code_get_extra(code.as_ptr(), idx, &mut extra) != 0 {
+            py::PyErr_Clear();
+            return None;
+        }
+        if extra.is_null() {
+            None
+        } else {
+            Some(&*(extra as *const crate::queue::CodeRecord))
+        }
+    }
+}
+
+/// The code object behind `id`, if it is still alive (see the module invariants).
+pub fn live_code<'py>(py: Python<'py>, id: CodeId) -> Option<Bound<'py, PyAny>> {
+    let alive = LIVE.lock().as_ref().is_some_and(|s| s.contains(&id));
+    if !alive {
+        return None;
+    }
+    // SAFETY: the address is in the live set, so code_dealloc has not run for it (it removes
+    // the address first), and it cannot run concurrently because we hold the GIL.
+    Some(unsafe { Bound::from_borrowed_ptr(py, id.0 as *mut py::PyObject) })
+}
+
+/// Number of code objects currently carrying a record (for stats and leak tests).
+pub fn live_record_count() -> usize {
+    LIVE.lock().as_ref().map_or(0, |s| s.len())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads and frames
+// ---------------------------------------------------------------------------------------------
+
+/// One Python thread as seen by the sampler: its id and its code stack, innermost first.
+pub struct ThreadStack {
+    pub thread_id: u64,
+    pub codes: Vec<CodeId>,
+    /// Innermost frame's instruction index, to tell a thread blocked in C from a running one.
+    pub top_lasti: i64,
+    /// A foreign C-level tracer or profiler is installed on this thread (sys.settrace,
+    /// sys.setprofile, a debugger, coverage): psyco steps aside.
+    pub foreign_hook: bool,
+    /// psyco's own active profiler is installed on this thread.
+    pub our_profiler: bool,
+}
+
+/// Walks every thread of the current interpreter except the caller's and returns their stacks,
+/// reading frames through the thread states (no frame objects are created in native mode).
+/// Each code on a stack is given a record, so the addresses stay valid (see invariants).
+pub fn thread_stacks(py: Python<'_>, our_profiler: Option<TraceFunc>, max_depth: usize) -> Vec<ThreadStack> {
+    let mut out = Vec::new();
+    // SAFETY: GIL held; thread states are not freed while we hold it; frames linked from a
+    // thread state are alive while it is suspended (it cannot run without the GIL).
+    unsafe {
+        let me = py::PyThreadState_Get();
+        let interp = PyInterpreterState_Get();
+        let mut ts = PyInterpreterState_ThreadHead(interp);
+        while !ts.is_null() {
+            if ts != me {
+                out.push(one_thread(py, ts, our_profiler, max_depth));
+            }
+            ts = PyThreadState_Next(ts);
+        }
+    }
+    out.retain(|t| !t.codes.is_empty());
+    out
+}
+
+#[cfg(psyco_native)]
+unsafe fn one_thread(
+    py: Python<'_>,
+    ts: *mut py::PyThreadState,
+    ours: Option<TraceFunc>,
+    max_depth: usize,
+) -> ThreadStack {
+    // SAFETY: see thread_stacks.
+    unsafe {
+        let prof = native::psyco_tstate_profilefunc(ts);
+        let trace = native::psyco_tstate_tracefunc(ts);
+        let our_profiler = prof.is_some() && prof.map(|f| f as usize) == ours.map(|f| f as usize);
+        let foreign_hook = trace.is_some() || (prof.is_some() && !our_profiler);
+        let mut codes = Vec::new();
+        let mut top_lasti = -1;
+        let mut f = native::psyco_tstate_frame(ts);
+        while !f.is_null() && codes.len() < max_depth {
+            if native::psyco_frame_is_incomplete(f) == 0 {
+                let code = native::psyco_frame_code(f);
+                if codes.is_empty() {
+                    top_lasti = native::psyco_frame_lasti(f);
+                }
+                let b = Bound::from_borrowed_ptr(py, code);
+                if record(&b).is_some() {
+                    codes.push(CodeId(code as usize));
+                }
+            }
+            f = native::psyco_frame_previous(f);
+        }
+        ThreadStack { thread_id: PyThreadState_GetID(ts), codes, top_lasti, foreign_hook, our_profiler }
+    }
+}
+
+#[cfg(not(psyco_native))]
+unsafe fn one_thread(
+    py: Python<'_>,
+    ts: *mut py::PyThreadState,
+    _ours: Option<TraceFunc>,
+    max_depth: usize,
+) -> ThreadStack {
+    // Portable path (other versions/platforms): the public API creates frame objects, which
+    // is acceptable where nothing is compiled anyway.
+    // SAFETY: see thread_stacks; every new reference below is owned by a Bound and released.
+    unsafe {
+        let mut codes = Vec::new();
+        let mut f = PyThreadState_GetFrame(ts);
+        let mut top_lasti = -1;
+        while !f.is_null() && codes.len() < max_depth {
+            let frame = Bound::from_owned_ptr(py, f as *mut py::PyObject);
+            let code = Bound::from_owned_ptr(py, PyFrame_GetCode(f));
+            if codes.is_empty() {
+                top_lasti = frame.getattr("f_lasti").and_then(|v| v.extract()).unwrap_or(-1);
+            }
+            if record(&code).is_some() {
+                codes.push(CodeId(code.as_ptr() as usize));
+            }
+            f = PyFrame_GetBack(f);
+            drop(frame);
+        }
+        if !f.is_null() {
+            py::Py_DECREF(f as *mut py::PyObject);
+        }
+        ThreadStack { thread_id: PyThreadState_GetID(ts), codes, top_lasti, foreign_hook: false, our_profiler: false }
+    }
+}
+
+/// The code running in a frame object and the code of its caller (for the active profiler).
+pub fn frame_codes<'py>(
+    py: Python<'py>,
+    frame: *mut py::PyFrameObject,
+) -> (Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>) {
+    if frame.is_null() {
+        return (None, None);
+    }
+    // SAFETY: `frame` is the live frame object CPython passed to our profile function, GIL held.
+    unsafe {
+        let code = Bound::from_owned_ptr(py, PyFrame_GetCode(frame));
+        #[cfg(psyco_native)]
+        let caller = {
+            let mut f = native::psyco_frame_previous(native::psyco_frameobject_frame(frame));
+            while !f.is_null() && native::psyco_frame_is_incomplete(f) != 0 {
+                f = native::psyco_frame_previous(f);
+            }
+            if f.is_null() {
+                None
+            } else {
+                Some(Bound::from_borrowed_ptr(py, native::psyco_frame_code(f)))
+            }
+        };
+        #[cfg(not(psyco_native))]
+        let caller: Option<Bound<'py, PyAny>> = None;
+        (Some(code), caller)
+    }
+}
+
+/// Whether the current thread has a foreign tracer or profiler (anything but `ours`).
+pub fn current_thread_foreign_hook(ours: Option<TraceFunc>) -> bool {
+    #[cfg(psyco_native)]
+    // SAFETY: the current thread state, GIL held by the caller.
+    unsafe {
+        let ts = py::PyThreadState_Get();
+        let prof = native::psyco_tstate_profilefunc(ts);
+        let trace = native::psyco_tstate_tracefunc(ts);
+        trace.is_some() || (prof.is_some() && prof.map(|f| f as usize) != ours.map(|f| f as usize))
+    }
+    #[cfg(not(psyco_native))]
+    {
+        let _ = ours;
+        false
+    }
+}
+
+/// Installs (`Some`) or removes (`None`) psyco's C profile function on every thread of the
+/// interpreter that has no foreign hook. Returns how many threads now carry it.
+/// Only available natively; elsewhere active profiling is off and this returns 0.
+pub fn set_profile_all_threads(py: Python<'_>, func: Option<TraceFunc>) -> usize {
+    let _ = py;
+    #[cfg(psyco_native)]
+    // SAFETY: GIL held; `_PyEval_SetProfile` may be called for any thread state of the
+    // interpreter while holding the GIL (3.12's PyEval_SetProfileAllThreads does the same).
+    unsafe {
+        let mut n = 0;
+        let interp = PyInterpreterState_Get();
+        let mut ts = PyInterpreterState_ThreadHead(interp);
+        let ours = func.map(|f| f as usize);
+        while !ts.is_null() {
+            let prof = native::psyco_tstate_profilefunc(ts).map(|f| f as usize);
+            let trace = native::psyco_tstate_tracefunc(ts);
+            let foreign = trace.is_some() || (prof.is_some() && prof != ours && prof != Some(our_marker()));
+            match func {
+                Some(f) if !foreign => {
+                    if prof != Some(f as usize) && native::psyco_set_profile(ts, Some(f), std::ptr::null_mut()) != 0 {
+                        py::PyErr_Clear();
+                    } else {
+                        n += 1;
+                    }
+                }
+                None if prof == Some(our_marker()) => {
+                    if native::psyco_set_profile(ts, None, std::ptr::null_mut()) != 0 {
+                        py::PyErr_Clear();
+                    }
+                }
+                _ => {}
+            }
+            ts = PyThreadState_Next(ts);
+        }
+        n
+    }
+    #[cfg(not(psyco_native))]
+    {
+        let _ = func;
+        0
+    }
+}
+
+#[cfg(psyco_native)]
+fn our_marker() -> usize {
+    crate::queue::active_profiler_fn as usize
+}
+
+/// True while the interpreter runs normally (not before init, not while finalizing).
+pub fn interpreter_alive() -> bool {
+    // SAFETY: both functions only read global flags and may be called without the GIL.
+    unsafe {
+        if Py_IsInitialized() == 0 {
+            return false;
+        }
+        #[cfg(psyco_native)]
+        if native::psyco_is_finalizing() != 0 {
+            return false;
+        }
+    }
+    true
+}
+
+// ---------------------------------------------------------------------------------------------
+// The frame-evaluation hook (PEP 523)
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(psyco_native)]
+mod hook {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    type EvalFrame = unsafe extern "C" fn(*mut py::PyThreadState, *mut native::IFrame, c_int) -> *mut py::PyObject;
+
+    extern "C" {
+        fn _PyEval_EvalFrameDefault(ts: *mut py::PyThreadState, f: *mut native::IFrame, throwflag: c_int) -> *mut py::PyObject;
+        fn _PyInterpreterState_SetEvalFrameFunc(interp: *mut py::PyInterpreterState, f: EvalFrame);
+        fn _PyInterpreterState_GetEvalFrameFunc(interp: *mut py::PyInterpreterState) -> EvalFrame;
+    }
+
+    pub static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+    /// The hook. Decides nothing itself: tracing and throw go to the interpreter, everything
+    /// else asks `compiler::hook::on_frame`.
+    unsafe extern "C" fn psyco_eval_frame(
+        ts: *mut py::PyThreadState,
+        frame: *mut native::IFrame,
+        throwflag: c_int,
+    ) -> *mut py::PyObject {
+        // SAFETY: CPython calls the hook with the GIL held and a live frame it owns.
+        unsafe {
+            if throwflag == 0 {
+                let py = Python::assume_gil_acquired();
+                let code = Bound::from_borrowed_ptr(py, native::psyco_frame_code(frame));
+                match crate::compiler::hook::on_frame(py, &code) {
+                    crate::compiler::hook::Action::Interpret => {}
+                }
+            }
+            _PyEval_EvalFrameDefault(ts, frame, throwflag)
+        }
+    }
+
+    pub fn install(_py: Python<'_>) {
+        if INSTALLED.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // SAFETY: GIL held (token); replaces the interpreter's frame evaluator with ours,
+        // which always ends in _PyEval_EvalFrameDefault.
+        unsafe {
+            let interp = PyInterpreterState_Get();
+            let _previous = _PyInterpreterState_GetEvalFrameFunc(interp);
+            _PyInterpreterState_SetEvalFrameFunc(interp, psyco_eval_frame);
+        }
+        crate::log::event("hook", 2, "frame evaluation hook installed", &[]);
+    }
+}
+
+/// Installs psyco's PEP 523 frame-evaluation hook (once). Native builds only.
+pub fn install_eval_hook(py: Python<'_>) {
+    #[cfg(psyco_native)]
+    hook::install(py);
+    #[cfg(not(psyco_native))]
+    let _ = py;
+}
+
+pub fn eval_hook_installed() -> bool {
+    #[cfg(psyco_native)]
+    {
+        hook::INSTALLED.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    #[cfg(not(psyco_native))]
+    false
+}

@@ -1,0 +1,798 @@
+//! The engine: the profiler queue (full / profile / background / runonly, each with memory and
+//! time limits), the per-code records, the scheduler that turns watermark crossings into
+//! compile jobs, and the worker thread that hands those jobs to the compiler.
+//!
+//! # Who runs where
+//! - API calls (from `python/psyco`) run on user threads with the GIL held.
+//! - The sampler thread (`src/sampler`) wakes every 1/pollfreq seconds, takes the GIL and calls
+//!   [`tick`]: limits, sampling, active-profiler duty cycle, periodic charge dumps.
+//! - The active profiler ([`active_profiler_fn`]) is a C profile function called by CPython on
+//!   the profiled threads, GIL held.
+//! - The worker thread (`worker.rs`) receives [`Job`]s over a crossbeam channel and runs the
+//!   compiler; it holds the GIL only to snapshot and to install (the compiler decides).
+//!
+//! # Locking rules (deadlock freedom)
+//! `ENGINE` and `CHARGES` are only taken by a thread that already holds the GIL (or that will
+//! not ask for the GIL while holding them), and no Python code runs and no Python object is
+//! dropped while either is held: Python references leave the lock in a local and are dropped
+//! after it. `CHARGES` is a leaf (nothing else is taken inside it). The log has its own leaf lock.
+
+mod record;
+mod worker;
+
+pub use record::{CodeRecord, Flags};
+
+use std::collections::VecDeque;
+use std::os::raw::c_int;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use pyo3::ffi as py;
+use pyo3::prelude::*;
+
+use crate::charges::ChargeTable;
+use crate::ffi::{self, CodeId};
+use crate::log::{self, Val};
+
+// ---------------------------------------------------------------------------------------------
+// Profiler specifications
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Full,
+    Profile,
+    Background,
+    RunOnly,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Full => "full",
+            Kind::Profile => "profile",
+            Kind::Background => "background",
+            Kind::RunOnly => "runonly",
+        }
+    }
+    /// The profiler's name in the log, after the original's class names.
+    fn log_name(self) -> &'static str {
+        match self {
+            Kind::Full => "FullCompiler",
+            Kind::Profile => "ActivePassiveProfiler",
+            Kind::Background => "PassiveProfiler",
+            Kind::RunOnly => "RunOnly",
+        }
+    }
+    fn samples(self) -> bool {
+        matches!(self, Kind::Profile | Kind::Background)
+    }
+}
+
+/// Tuning of the charge profilers (`profile`, `background`).
+#[derive(Clone, Copy, Debug)]
+pub struct Params {
+    pub watermark: f64,
+    pub halflife: f64,
+    pub pollfreq: f64,
+    pub parentframe: f64,
+}
+
+/// Limits; memory in kilobytes, time in seconds. `None` = unlimited.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Limits {
+    pub memory: Option<f64>,
+    pub time: Option<f64>,
+    pub memorymax: Option<f64>,
+    pub timemax: Option<f64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub kind: Kind,
+    pub params: Params,
+    pub limits: Limits,
+    /// When the user asked for it (timemax counts from here).
+    pub queued_at: Instant,
+}
+
+struct Active {
+    spec: Spec,
+    started_at: Instant,
+    memory_at_start: usize,
+}
+
+/// How often limits are checked when no sampling is going on (full, runonly).
+const IDLE_TICK_HZ: f64 = 10.0;
+/// Charge dumps in the log are at most this often.
+const DUMP_EVERY: Duration = Duration::from_secs(1);
+/// Frames deeper than this are not charged (parent shares have vanished long before).
+const MAX_STACK: usize = 64;
+/// Active profiling (profile()) runs in bursts: on for one poll in every ACTIVE_PERIOD polls,
+/// so that its cost on call-heavy code stays a fraction of a percent of the run.
+const ACTIVE_PERIOD: u64 = 10;
+
+// ---------------------------------------------------------------------------------------------
+// Engine state
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Default, Debug, Clone)]
+pub struct Counters {
+    pub samples: u64,
+    pub ticks: u64,
+    pub active_events: u64,
+    pub selected: u64,
+    pub compiled: u64,
+    pub failed: u64,
+    pub pending: u64,
+    pub filtered: u64,
+    pub resets: u64,
+    pub retired: u64,
+}
+
+struct Engine {
+    queue: VecDeque<Spec>,
+    active: Option<Active>,
+    sampler: Option<crate::sampler::Handle>,
+    worker: Option<worker::Handle>,
+    filter: Option<Py<PyAny>>,
+    counters: Counters,
+    /// Failed/pending compiles: (qualname, reason), most recent last, bounded.
+    failures: VecDeque<(String, String)>,
+    last_dump: Option<Instant>,
+    polls: u64,
+    foreign_seen: bool,
+    active_on: bool,
+}
+
+static ENGINE: Mutex<Engine> = parking_lot::const_mutex(Engine {
+    queue: VecDeque::new(),
+    active: None,
+    sampler: None,
+    worker: None,
+    filter: None,
+    counters: Counters {
+        samples: 0,
+        ticks: 0,
+        active_events: 0,
+        selected: 0,
+        compiled: 0,
+        failed: 0,
+        pending: 0,
+        filtered: 0,
+        resets: 0,
+        retired: 0,
+    },
+    failures: VecDeque::new(),
+    last_dump: None,
+    polls: 0,
+    foreign_seen: false,
+    active_on: false,
+});
+
+static CHARGES: Mutex<Option<ChargeTable<CodeId>>> = parking_lot::const_mutex(None);
+
+/// Bytes of compiled code and compiler data, as reported by the compiler.
+static MEMORY: AtomicUsize = AtomicUsize::new(0);
+/// full(): every code object is compiled at its first call.
+static COMPILE_ON_CALL: AtomicBool = AtomicBool::new(false);
+/// Whether new compilations may start (false after stop(), under runonly()).
+static ACCEPTING: AtomicBool = AtomicBool::new(true);
+/// Why native compilation is off, if it is (set once at import).
+static NATIVE: Mutex<Option<Result<(), String>>> = parking_lot::const_mutex(None);
+/// Events seen by the active profiler since start.
+static ACTIVE_EVENTS: AtomicU64 = AtomicU64::new(0);
+
+const MAX_FAILURES_KEPT: usize = 200;
+
+pub(crate) fn with_charge_table<R>(f: impl FnOnce(&mut ChargeTable<CodeId>) -> R) -> R {
+    let mut g = CHARGES.lock();
+    f(g.get_or_insert_with(|| ChargeTable::new(0.5)))
+}
+
+/// Run once at import: record whether compilation is possible and why not.
+pub fn init(py: Python<'_>) {
+    ffi::set_code_freed_hook(on_code_freed);
+    let report = ffi::layout_report(py);
+    *NATIVE.lock() = Some(report);
+}
+
+/// `Ok` if machine code may be generated and installed here.
+pub fn native_status() -> Result<(), String> {
+    NATIVE.lock().clone().unwrap_or_else(|| Err("psyco not initialised".into()))
+}
+
+fn on_code_freed(id: CodeId) {
+    // Runs inside code_dealloc (GIL held). CHARGES is a leaf lock and is never held while a
+    // Python object is released, so this cannot deadlock.
+    if let Some(t) = CHARGES.lock().as_mut() {
+        t.remove(id);
+    }
+}
+
+pub fn memory_bytes() -> usize {
+    MEMORY.load(Ordering::Relaxed)
+}
+
+/// The compiler reports memory it allocated (positive) or released (negative).
+pub fn add_memory(delta: isize) {
+    if delta >= 0 {
+        MEMORY.fetch_add(delta as usize, Ordering::Relaxed);
+    } else {
+        let d = (-delta) as usize;
+        let _ = MEMORY.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |m| Some(m.saturating_sub(d)));
+    }
+}
+
+pub fn compile_on_call() -> bool {
+    COMPILE_ON_CALL.load(Ordering::Relaxed)
+}
+
+pub fn accepting() -> bool {
+    ACCEPTING.load(Ordering::Relaxed)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The queue: adding, starting, retiring
+// ---------------------------------------------------------------------------------------------
+
+/// Queues a profiler; starts it at once if none is running.
+pub fn push(py: Python<'_>, spec: Spec) {
+    let mut to_start = false;
+    {
+        let mut e = ENGINE.lock();
+        e.queue.push_back(spec);
+        if e.active.is_none() {
+            to_start = true;
+        }
+    }
+    if to_start {
+        advance(py, None);
+    }
+    ensure_sampler(py);
+}
+
+/// Retires the running profiler (with `why`, if any) and starts the next queued one whose
+/// limits are not already exhausted. Logs both.
+fn advance(py: Python<'_>, why: Option<&str>) {
+    loop {
+        let (retired, next) = {
+            let mut e = ENGINE.lock();
+            let retired = e.active.take();
+            if retired.is_some() {
+                e.counters.retired += 1;
+            }
+            let next = e.queue.pop_front();
+            (retired, next)
+        };
+        if let Some(r) = &retired {
+            leave_mode(py, r.spec.kind);
+            let reason = why.map(|w| format!("disabled ({w})")).unwrap_or_else(|| "disabled".into());
+            log::event(
+                "profiler_retired",
+                5,
+                &format!("{}: {reason}", r.spec.kind.log_name()),
+                &[("profiler", Val::Str(r.spec.kind.name())), ("reason", Val::Str(why.unwrap_or("")))],
+            );
+        }
+        let Some(spec) = next else {
+            if retired.is_some() {
+                ACCEPTING.store(false, Ordering::Relaxed);
+                log::event("profiling_stopped", 3, "profiling stopped: no profiler left in the queue", &[]);
+            }
+            return;
+        };
+        let now = Instant::now();
+        let mem = memory_bytes();
+        let active = Active { spec: spec.clone(), started_at: now, memory_at_start: mem };
+        // A queued profiler whose absolute limits are already reached never runs.
+        if let Some(w) = limit_reached(&active, now, mem) {
+            if matches!(w, "timemax limit reached" | "memorymax limit reached") {
+                log::event(
+                    "profiler_skipped",
+                    5,
+                    &format!("{}: skipped ({w} while queued)", spec.kind.log_name()),
+                    &[("profiler", Val::Str(spec.kind.name()))],
+                );
+                continue;
+            }
+        }
+        {
+            let mut e = ENGINE.lock();
+            e.active = Some(active);
+            e.active_on = false;
+        }
+        enter_mode(py, &spec);
+        log::event(
+            "profiler_started",
+            5,
+            &format!("{}: starting", spec.kind.log_name()),
+            &[("profiler", Val::Str(spec.kind.name()))],
+        );
+        return;
+    }
+}
+
+fn enter_mode(py: Python<'_>, spec: &Spec) {
+    ACCEPTING.store(spec.kind != Kind::RunOnly, Ordering::Relaxed);
+    COMPILE_ON_CALL.store(spec.kind == Kind::Full, Ordering::Relaxed);
+    if spec.kind.samples() {
+        let mut g = CHARGES.lock();
+        let t = g.get_or_insert_with(|| ChargeTable::new(spec.params.halflife));
+        if t.halflife() != spec.params.halflife {
+            t.clear(spec.params.halflife);
+        }
+    }
+    if spec.kind == Kind::Full {
+        crate::compiler::on_full_mode(py);
+    }
+}
+
+fn leave_mode(py: Python<'_>, kind: Kind) {
+    COMPILE_ON_CALL.store(false, Ordering::Relaxed);
+    if kind == Kind::Profile {
+        ffi::set_profile_all_threads(py, None);
+        ENGINE.lock().active_on = false;
+    }
+}
+
+/// Which limit (if any) `a` has reached.
+fn limit_reached(a: &Active, now: Instant, mem: usize) -> Option<&'static str> {
+    let l = &a.spec.limits;
+    let kb = |b: usize| b as f64 / 1024.0;
+    if let Some(m) = l.memory {
+        if kb(mem.saturating_sub(a.memory_at_start)) >= m {
+            return Some("memory limit reached");
+        }
+    }
+    if let Some(m) = l.memorymax {
+        if kb(mem) >= m {
+            return Some("memorymax limit reached");
+        }
+    }
+    if let Some(t) = l.time {
+        if now.duration_since(a.started_at).as_secs_f64() >= t {
+            return Some("time limit reached");
+        }
+    }
+    if let Some(t) = l.timemax {
+        if now.duration_since(a.spec.queued_at).as_secs_f64() >= t {
+            return Some("timemax limit reached");
+        }
+    }
+    None
+}
+
+/// Checks the running profiler's limits now (also called after each compile).
+pub fn check_limits(py: Python<'_>) {
+    let why = {
+        let e = ENGINE.lock();
+        e.active.as_ref().and_then(|a| limit_reached(a, Instant::now(), memory_bytes()))
+    };
+    if let Some(w) = why {
+        advance(py, Some(w));
+    }
+}
+
+/// stop(): retire the running profiler, purge the queue, stop and join the sampler.
+/// Compiled code keeps running.
+pub fn stop(py: Python<'_>) {
+    let (had, sampler) = {
+        let mut e = ENGINE.lock();
+        let had = e.active.is_some() || !e.queue.is_empty();
+        e.queue.clear();
+        (had, e.sampler.take())
+    };
+    let kind = ENGINE.lock().active.as_ref().map(|a| a.spec.kind);
+    if let Some(k) = kind {
+        leave_mode(py, k);
+        ENGINE.lock().active = None;
+        log::event("profiler_retired", 5, &format!("{}: disabled (psyco.stop())", k.log_name()), &[]);
+    }
+    ACCEPTING.store(false, Ordering::Relaxed);
+    COMPILE_ON_CALL.store(false, Ordering::Relaxed);
+    if let Some(h) = sampler {
+        py.allow_threads(|| h.join());
+    }
+    if had {
+        log::event("stopped", 3, "psyco.stop(): profilers stopped, queue purged", &[]);
+    }
+}
+
+/// Interpreter exit: stop everything, join both threads, write the closing lines.
+pub fn shutdown(py: Python<'_>) {
+    stop(py);
+    let worker = ENGINE.lock().worker.take();
+    if let Some(w) = worker {
+        py.allow_threads(|| w.shutdown());
+    }
+    if log::is_open() {
+        log::event("memory", 1, &format!("memory usage: {}+ kb", memory_bytes() / 1024), &[]);
+        let date = chrono::Local::now().format("%m/%d/%y").to_string();
+        log::event("exit", 20, &format!("program exit, {date}"), &[]);
+        log::close();
+    }
+    let filter = ENGINE.lock().filter.take();
+    drop(filter);
+}
+
+fn ensure_sampler(_py: Python<'_>) {
+    let mut e = ENGINE.lock();
+    if e.sampler.as_ref().is_some_and(|h| h.is_running()) {
+        return;
+    }
+    e.sampler = Some(crate::sampler::Handle::start());
+}
+
+/// Seconds the sampler should sleep before the next tick.
+pub fn poll_interval() -> Duration {
+    let e = ENGINE.lock();
+    let hz = match &e.active {
+        Some(a) if a.spec.kind.samples() => a.spec.params.pollfreq,
+        _ => IDLE_TICK_HZ,
+    };
+    Duration::from_secs_f64(1.0 / hz.clamp(0.1, 10_000.0))
+}
+
+/// True while there is anything for the sampler thread to do.
+pub fn sampler_needed() -> bool {
+    let e = ENGINE.lock();
+    e.active.is_some() || !e.queue.is_empty()
+}
+
+// ---------------------------------------------------------------------------------------------
+// One tick of the sampler thread (GIL held)
+// ---------------------------------------------------------------------------------------------
+
+/// `dt`: seconds since the previous tick.
+pub fn tick(py: Python<'_>, dt: f64) {
+    check_limits(py);
+    let (spec, polls) = {
+        let mut e = ENGINE.lock();
+        e.counters.ticks += 1;
+        e.polls += 1;
+        (e.active.as_ref().map(|a| a.spec.clone()), e.polls)
+    };
+    let Some(spec) = spec else { return };
+    if !spec.kind.samples() {
+        return;
+    }
+    let resets = with_charge_table(|t| t.advance(dt));
+    if resets {
+        ENGINE.lock().counters.resets += 1;
+        log::event("reset", 1, "resetting stats", &[]);
+    }
+
+    let stacks = ffi::thread_stacks(py, Some(active_profiler_fn), MAX_STACK);
+    let foreign = stacks.iter().any(|t| t.foreign_hook) || ffi::current_thread_foreign_hook(Some(active_profiler_fn));
+    let ready = crate::sampler::charge_stacks(&stacks, dt, &spec.params);
+    ENGINE.lock().counters.samples += stacks.len() as u64;
+    for id in ready {
+        if let Some(code) = ffi::live_code(py, id) {
+            select(py, &code, "tag function");
+        }
+    }
+
+    if spec.kind == Kind::Profile {
+        manage_active_profiler(py, polls, foreign);
+    } else {
+        note_foreign(foreign);
+    }
+    maybe_dump(py);
+}
+
+fn note_foreign(foreign: bool) {
+    let changed = {
+        let mut e = ENGINE.lock();
+        let c = e.foreign_seen != foreign;
+        e.foreign_seen = foreign;
+        c
+    };
+    if changed && foreign {
+        log::event(
+            "foreign_hook",
+            3,
+            "disabled by another tracer or profiler (sys.settrace/setprofile): stepping aside",
+            &[],
+        );
+    } else if changed {
+        log::event("foreign_hook_gone", 2, "the other tracer or profiler is gone: resuming", &[]);
+    }
+}
+
+fn manage_active_profiler(py: Python<'_>, polls: u64, foreign: bool) {
+    note_foreign(foreign);
+    let want_on = !foreign && polls % ACTIVE_PERIOD == 0;
+    let was_on = ENGINE.lock().active_on;
+    if want_on {
+        ffi::set_profile_all_threads(py, Some(active_profiler_fn));
+    } else if was_on || foreign {
+        ffi::set_profile_all_threads(py, None);
+    }
+    ENGINE.lock().active_on = want_on;
+}
+
+fn maybe_dump(py: Python<'_>) {
+    if !log::is_open() {
+        return;
+    }
+    {
+        let mut e = ENGINE.lock();
+        let now = Instant::now();
+        if e.last_dump.is_some_and(|t| now.duration_since(t) < DUMP_EVERY) {
+            return;
+        }
+        e.last_dump = Some(now);
+    }
+    let rows = top_rows(py, log::top());
+    if !rows.is_empty() {
+        log::dump(&rows);
+    }
+}
+
+/// The current top charges as dump rows (names read from the live code objects).
+pub fn top_rows(py: Python<'_>, n: usize) -> Vec<log::DumpRow> {
+    let top = with_charge_table(|t| t.top(n));
+    top.into_iter()
+        .filter_map(|(id, fraction)| {
+            let code = ffi::live_code(py, id)?;
+            let (name, file, line) = code_location(&code);
+            Some(log::DumpRow { name, file, line, fraction })
+        })
+        .collect()
+}
+
+/// (qualname, filename, firstlineno) of a code object.
+pub fn code_location(code: &Bound<'_, PyAny>) -> (String, String, i64) {
+    let s = |a: &str| code.getattr(a).ok().and_then(|v| v.extract::<String>().ok()).unwrap_or_else(|| "?".into());
+    let line = code.getattr("co_firstlineno").ok().and_then(|v| v.extract::<i64>().ok()).unwrap_or(0);
+    (s("co_qualname"), s("co_filename"), line)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The active profiler (profile()): a C profile function
+// ---------------------------------------------------------------------------------------------
+
+thread_local! {
+    static LAST_EVENT: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// The C-level profile function installed on every thread by `profile()` during its active
+/// bursts. Charges the time since the previous event on this thread to the code that was
+/// running in between: the caller on a call event, the frame itself otherwise.
+pub extern "C" fn active_profiler_fn(
+    _obj: *mut py::PyObject,
+    frame: *mut py::PyFrameObject,
+    what: c_int,
+    _arg: *mut py::PyObject,
+) -> c_int {
+    // SAFETY contract of Py_tracefunc: called by CPython with the GIL held.
+    let py = unsafe { Python::assume_gil_acquired() };
+    let now = Instant::now();
+    let last = LAST_EVENT.with(|c| c.replace(Some(now)));
+    let Some(last) = last else { return 0 };
+    let dt = now.duration_since(last).as_secs_f64().min(0.5);
+    ACTIVE_EVENTS.fetch_add(1, Ordering::Relaxed);
+    let (code, caller) = ffi::frame_codes(py, frame);
+    let charged = if what == py::PyTrace_CALL { caller.or(code) } else { code };
+    let Some(charged) = charged else { return 0 };
+    let Some(rec) = ffi::record(&charged) else { return 0 };
+    if rec.flags().intersects(Flags::DONE) {
+        return 0;
+    }
+    let params = match ENGINE.try_lock() {
+        Some(e) => match &e.active {
+            Some(a) if a.spec.kind == Kind::Profile => a.spec.params,
+            _ => return 0,
+        },
+        None => return 0,
+    };
+    let ready = with_charge_table(|t| {
+        t.charge(rec.code, dt);
+        t.is_ready(rec.code, params.watermark)
+    });
+    if ready {
+        select(py, &charged, "tag function");
+    }
+    0
+}
+
+// ---------------------------------------------------------------------------------------------
+// Selection and jobs
+// ---------------------------------------------------------------------------------------------
+
+/// A compile request for the worker thread. Holds a strong reference to the code object while
+/// queued (dropped by the worker under the GIL).
+pub struct Job {
+    pub code: Py<PyAny>,
+    pub reason: &'static str,
+}
+
+/// Marks `code` as selected, zeroes its charge, logs `<how>: name` and queues a compile job.
+/// Returns false if the code is not eligible (already selected/compiled, cannot-compile,
+/// filtered, or compilation is off).
+pub fn select(py: Python<'_>, code: &Bound<'_, PyAny>, how: &'static str) -> bool {
+    let Some(rec) = ffi::record(code) else { return false };
+    if !accepting() && !rec.flags().contains(Flags::BOUND) {
+        return false;
+    }
+    if !rec.try_mark_selected() {
+        return false;
+    }
+    with_charge_table(|t| t.zero(rec.code));
+    let (name, file, line) = code_location(code);
+    log::event(
+        "selected",
+        1,
+        &format!("{how}: {name}"),
+        &[("function", Val::Str(&name)), ("file", Val::Str(&file)), ("line", Val::Int(line))],
+    );
+    let job = Job { code: code.clone().unbind(), reason: how };
+    let sender = {
+        let mut e = ENGINE.lock();
+        e.counters.selected += 1;
+        if e.worker.is_none() {
+            e.worker = Some(worker::Handle::start());
+        }
+        e.worker.as_ref().map(|w| w.sender())
+    };
+    match sender {
+        Some(s) => {
+            if let Err(err) = s.send(job) {
+                // Worker gone (shutting down): drop the job here, under the GIL.
+                drop(err.into_inner());
+                rec.clear_selected();
+                return false;
+            }
+        }
+        None => return false,
+    }
+    let _ = py;
+    true
+}
+
+/// Called by the worker (GIL held) before compiling: runs the user's filter once per code.
+/// Returns false if the code must not be compiled.
+pub fn passes_filter(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) -> bool {
+    if rec.flags().contains(Flags::FILTER_SEEN) {
+        return !rec.flags().contains(Flags::FILTERED);
+    }
+    rec.set(Flags::FILTER_SEEN);
+    let filter = ENGINE.lock().filter.as_ref().map(|f| f.clone_ref(py));
+    let Some(filter) = filter else { return true };
+    let verdict = filter.bind(py).call1((code.clone(),)).and_then(|r| r.is_truthy());
+    let ok = match verdict {
+        Ok(v) => v,
+        Err(e) => {
+            e.write_unraisable(py, Some(&filter.into_bound(py)));
+            false
+        }
+    };
+    if !ok {
+        rec.set(Flags::FILTERED);
+        let (name, _, _) = code_location(code);
+        ENGINE.lock().counters.filtered += 1;
+        log::event("filtered", 1, &format!("filtered out: {name}"), &[("function", Val::Str(&name))]);
+    }
+    ok
+}
+
+/// The compiler's verdict on a job, reported by the worker or the full-mode hook.
+pub fn report_outcome(py: Python<'_>, code: &Bound<'_, PyAny>, outcome: &crate::compiler::Outcome) {
+    let (name, file, line) = code_location(code);
+    match outcome {
+        crate::compiler::Outcome::Compiled { code_bytes } => {
+            add_memory(*code_bytes as isize);
+            ENGINE.lock().counters.compiled += 1;
+            log::event(
+                "compiled",
+                1,
+                &format!("compiled {name}: {code_bytes} bytes"),
+                &[("function", Val::Str(&name)), ("bytes", Val::Int(*code_bytes as i64))],
+            );
+            check_limits(py);
+        }
+        crate::compiler::Outcome::Failed(reason) | crate::compiler::Outcome::Pending(reason) => {
+            let pending = matches!(outcome, crate::compiler::Outcome::Pending(_));
+            {
+                let mut e = ENGINE.lock();
+                if pending {
+                    e.counters.pending += 1;
+                } else {
+                    e.counters.failed += 1;
+                }
+                e.failures.push_back((name.clone(), reason.clone()));
+                while e.failures.len() > MAX_FAILURES_KEPT {
+                    e.failures.pop_front();
+                }
+            }
+            let what = if pending { "pending" } else { "cannot compile" };
+            log::event(
+                if pending { "pending" } else { "compile_failed" },
+                2,
+                &format!("{what} {name} ({file}:{line}): {reason}"),
+                &[("function", Val::Str(&name)), ("reason", Val::Str(reason))],
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// API support
+// ---------------------------------------------------------------------------------------------
+
+/// setfilter(): installs a new filter, returns the previous one.
+pub fn set_filter(f: Option<Py<PyAny>>) -> Option<Py<PyAny>> {
+    std::mem::replace(&mut ENGINE.lock().filter, f)
+}
+
+/// Number of profilers waiting behind the running one.
+pub fn queue_len() -> usize {
+    ENGINE.lock().queue.len()
+}
+
+pub fn active_kind() -> Option<Kind> {
+    ENGINE.lock().active.as_ref().map(|a| a.spec.kind)
+}
+
+/// A snapshot of everything `psyco.stats()` reports.
+pub struct Snapshot {
+    pub active: Option<Spec>,
+    pub active_for: f64,
+    pub queued: Vec<Spec>,
+    pub counters: Counters,
+    pub failures: Vec<(String, String)>,
+    pub sampler_running: bool,
+    pub worker_running: bool,
+}
+
+pub fn snapshot() -> Snapshot {
+    let e = ENGINE.lock();
+    let mut counters = e.counters.clone();
+    counters.active_events = ACTIVE_EVENTS.load(Ordering::Relaxed);
+    Snapshot {
+        active: e.active.as_ref().map(|a| a.spec.clone()),
+        active_for: e.active.as_ref().map_or(0.0, |a| a.started_at.elapsed().as_secs_f64()),
+        queued: e.queue.iter().cloned().collect(),
+        counters,
+        failures: e.failures.iter().cloned().collect(),
+        sampler_running: e.sampler.as_ref().is_some_and(|h| h.is_running()),
+        worker_running: e.worker.is_some(),
+    }
+}
+
+/// Top charges as (code object, fraction).
+pub fn top_charges<'py>(py: Python<'py>, n: usize) -> Vec<(Bound<'py, PyAny>, f64)> {
+    let top = with_charge_table(|t| t.top(n));
+    top.into_iter().filter_map(|(id, f)| Some((ffi::live_code(py, id)?, f))).collect()
+}
+
+/// Number of entries in the charge table (for leak tests).
+pub fn charge_entries() -> usize {
+    with_charge_table(|t| t.len())
+}
+
+/// Whether the sampler thread is alive (for tests of stop()).
+pub fn sampler_alive() -> bool {
+    ENGINE.lock().sampler.as_ref().is_some_and(|h| h.is_running())
+}
+
+/// Compiles `code` right now on the calling thread (full mode and bound functions, at the
+/// first call: that is what the user asked for). Logs, filters and reports like the worker.
+pub fn compile_now(py: Python<'_>, code: &Bound<'_, PyAny>, how: &'static str) {
+    let Some(rec) = ffi::record(code) else { return };
+    if !rec.try_mark_selected() {
+        return;
+    }
+    with_charge_table(|t| t.zero(rec.code));
+    let (name, file, line) = code_location(code);
+    log::event(
+        "selected",
+        1,
+        &format!("{how}: {name}"),
+        &[("function", Val::Str(&name)), ("file", Val::Str(&file)), ("line", Val::Int(line))],
+    );
+    ENGINE.lock().counters.selected += 1;
+    worker::compile_one(py, code);
+}

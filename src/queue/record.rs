@@ -1,0 +1,134 @@
+//! The per-code-object record psyco attaches in `co_extra` (see `src/ffi` for its lifetime):
+//! what the user asked for (bind, proxy, cannotcompile), where the code is in its life
+//! (selected, compiled, failed, filtered) and the compiler's installed entry.
+//!
+//! # Invariants
+//! - Created by `ffi::record` and freed only by CPython's code_dealloc through the co_extra
+//!   free function; never moved. Shared between threads, mutated only through atomics or its
+//!   own locks.
+//! - `SELECTED` is set exactly once per code (by [`CodeRecord::try_mark_selected`]), so the same
+//!   function is never compiled over and over again.
+
+use std::any::Any;
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, Ordering};
+
+use parking_lot::Mutex;
+use pyo3::prelude::*;
+
+use crate::ffi::CodeId;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Flags(u32);
+
+impl Flags {
+    /// psyco.bind()/proxy(): compile at the next call, whatever the profilers say.
+    pub const BOUND: Flags = Flags(1);
+    /// psyco.cannotcompile(): never compile.
+    pub const CANNOT: Flags = Flags(2);
+    /// A copy made by psyco.proxy().
+    pub const PROXY: Flags = Flags(4);
+    /// Handed to the compiler (queued, compiling, or done).
+    pub const SELECTED: Flags = Flags(8);
+    pub const COMPILED: Flags = Flags(16);
+    pub const FAILED: Flags = Flags(32);
+    /// The filter was asked about this code.
+    pub const FILTER_SEEN: Flags = Flags(64);
+    /// The filter said no.
+    pub const FILTERED: Flags = Flags(128);
+    /// Selected but the compiler could not take it yet.
+    pub const PENDING: Flags = Flags(256);
+    /// Nothing more for the profilers to do with this code.
+    pub const DONE: Flags = Flags(8 | 16 | 32 | 2 | 128 | 256);
+
+    pub fn contains(self, o: Flags) -> bool {
+        self.0 & o.0 == o.0
+    }
+    pub fn intersects(self, o: Flags) -> bool {
+        self.0 & o.0 != 0
+    }
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+}
+
+pub struct CodeRecord {
+    /// The code object this record belongs to (identity only).
+    pub code: CodeId,
+    flags: AtomicU32,
+    /// bind()'s `rec`: how many levels of callees are compiled along with this code.
+    rec: AtomicI32,
+    /// The compiler's entry point for this code, or null. Read by the frame-evaluation hook.
+    pub entry: AtomicPtr<c_void>,
+    /// Compiler-owned data kept alive as long as the code object (machine code, guard tables).
+    pub compiled: Mutex<Option<Box<dyn Any + Send>>>,
+    /// For a proxy copy: the original code object.
+    proxy_of: Mutex<Option<Py<PyAny>>>,
+    /// Why compilation failed or is pending, for stats.
+    pub reason: Mutex<Option<String>>,
+}
+
+impl CodeRecord {
+    pub fn new(code: CodeId) -> Self {
+        CodeRecord {
+            code,
+            flags: AtomicU32::new(0),
+            rec: AtomicI32::new(0),
+            entry: AtomicPtr::new(std::ptr::null_mut()),
+            compiled: Mutex::new(None),
+            proxy_of: Mutex::new(None),
+            reason: Mutex::new(None),
+        }
+    }
+
+    pub fn flags(&self) -> Flags {
+        Flags(self.flags.load(Ordering::Acquire))
+    }
+    pub fn set(&self, f: Flags) {
+        self.flags.fetch_or(f.0, Ordering::AcqRel);
+    }
+    pub fn clear(&self, f: Flags) {
+        self.flags.fetch_and(!f.0, Ordering::AcqRel);
+    }
+
+    /// Sets SELECTED unless the code is already selected, done, or may not be compiled.
+    pub fn try_mark_selected(&self) -> bool {
+        let mut cur = self.flags.load(Ordering::Acquire);
+        loop {
+            if Flags(cur).intersects(Flags::DONE) {
+                return false;
+            }
+            match self.flags.compare_exchange(cur, cur | Flags::SELECTED.0, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return true,
+                Err(c) => cur = c,
+            }
+        }
+    }
+
+    /// Undoes a selection whose job could not be queued.
+    pub fn clear_selected(&self) {
+        self.clear(Flags::SELECTED);
+    }
+
+    pub fn rec(&self) -> i32 {
+        self.rec.load(Ordering::Relaxed)
+    }
+    pub fn set_rec(&self, r: i32) {
+        self.rec.fetch_max(r, Ordering::Relaxed);
+    }
+
+    pub fn is_compiled(&self) -> bool {
+        self.flags().contains(Flags::COMPILED) && !self.entry.load(Ordering::Acquire).is_null()
+    }
+
+    /// Marks this code as a proxy copy of `original`.
+    pub fn set_proxy_of(&self, original: Py<PyAny>) {
+        self.set(Flags::PROXY);
+        let old = self.proxy_of.lock().replace(original);
+        drop(old);
+    }
+
+    pub fn proxy_of(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.proxy_of.lock().as_ref().map(|o| o.clone_ref(py))
+    }
+}
