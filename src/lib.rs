@@ -347,6 +347,24 @@ fn stats(py: Python<'_>, top: usize) -> PyResult<Py<PyDict>> {
     Ok(d.unbind())
 }
 
+/// The machine code of a compiled code object, disassembled with bytecode markers and the
+/// list of exits to the interpreter; None if it is not compiled.
+#[pyfunction]
+fn dump_code(code: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    code_of(code)?;
+    Ok(compiler::dump(code))
+}
+
+/// Compiles a code object now, on this thread (tests and debugging). True if it has machine
+/// code afterwards.
+#[pyfunction]
+fn compile_code(py: Python<'_>, code: &Bound<'_, PyAny>) -> PyResult<bool> {
+    code_of(code)?;
+    queue::compile_now(py, code, "compile_code");
+    compiler::hook::ensure_installed(py);
+    Ok(ffi::existing_record(code).is_some_and(|r| r.is_compiled()))
+}
+
 #[pymodule]
 fn _psyco(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -370,5 +388,7 @@ fn _psyco(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(is_compiled_code, m)?)?;
     m.add_function(wrap_pyfunction!(code_state, m)?)?;
     m.add_function(wrap_pyfunction!(stats, m)?)?;
+    m.add_function(wrap_pyfunction!(dump_code, m)?)?;
+    m.add_function(wrap_pyfunction!(compile_code, m)?)?;
     Ok(())
 }

@@ -147,6 +147,12 @@ pub mod expected {
     pub const FRAMEOBJECT_F_FRAME: i64 = 24;
     pub const SIZEOF_INTERPRETER_FRAME: i64 = 80;
     pub const INTERP_EVAL_BREAKER: i64 = 100;
+    pub const FUNC_CLOSURE: i64 = 72;
+    pub const TUPLE_OB_ITEM: i64 = 24;
+    pub const LIST_OB_ITEM: i64 = 24;
+    pub const METHOD_IM_FUNC: i64 = 16;
+    pub const METHOD_IM_SELF: i64 = 24;
+    pub const CELL_OB_REF: i64 = 16;
 
     /// (name, value) in table order.
     pub const TABLE: &[(&str, i64)] = &[
@@ -189,7 +195,44 @@ pub mod expected {
         ("PyFrameObject.f_frame", FRAMEOBJECT_F_FRAME),
         ("sizeof(_PyInterpreterFrame)", SIZEOF_INTERPRETER_FRAME),
         ("PyInterpreterState.ceval.eval_breaker", INTERP_EVAL_BREAKER),
+        ("PyFunctionObject.func_closure", FUNC_CLOSURE),
+        ("PyTupleObject.ob_item", TUPLE_OB_ITEM),
+        ("PyListObject.ob_item", LIST_OB_ITEM),
+        ("PyMethodObject.im_func", METHOD_IM_FUNC),
+        ("PyMethodObject.im_self", METHOD_IM_SELF),
+        ("PyCellObject.ob_ref", CELL_OB_REF),
     ];
+}
+
+/// The offsets machine code uses, as `i32` displacements (same values as [`expected`]).
+pub mod layout {
+    use super::expected as X;
+    pub const FRAME_PREV_INSTR: i32 = X::FRAME_PREV_INSTR as i32;
+    pub const FRAME_STACKTOP: i32 = X::FRAME_STACKTOP as i32;
+    pub const FRAME_LOCALSPLUS: i32 = X::FRAME_LOCALSPLUS as i32;
+    pub const CELL_OB_REF: i32 = X::CELL_OB_REF as i32;
+}
+
+pub mod runtime;
+#[cfg(psyco_native)]
+mod exec;
+
+/// Address of `_PyCode_CODE(code)`, the first code unit of `co_code_adaptive`.
+pub fn code_first_instr(code: &Bound<'_, PyAny>) -> usize {
+    code.as_ptr() as usize + expected::CODE_CODE_ADAPTIVE as usize
+}
+
+/// `co_nlocalsplus`: the number of local, cell and free variable slots of a frame.
+pub fn code_nlocalsplus(code: &Bound<'_, PyAny>) -> usize {
+    // SAFETY: `code` is a live code object (checked by the caller's getattr of co_code);
+    // reading an int field at a verified offset.
+    unsafe { *((code.as_ptr() as *const u8).add(expected::CODE_NLOCALSPLUS as usize) as *const i32) as usize }
+}
+
+/// Address of `interp->ceval.eval_breaker` for the current interpreter.
+pub fn eval_breaker_addr() -> usize {
+    // SAFETY: the interpreter state outlives every compiled function (one interpreter).
+    unsafe { PyInterpreterState_Get() as usize + expected::INTERP_EVAL_BREAKER as usize }
 }
 
 /// The interpreter version psyco's native layer was built and verified for.
@@ -643,6 +686,26 @@ mod hook {
 
     pub static INSTALLED: AtomicBool = AtomicBool::new(false);
 
+    /// `frame->owner == FRAME_OWNED_BY_GENERATOR`: a generator or coroutine being resumed
+    /// (not compiled yet: a later milestone).
+    unsafe fn generator_frame(frame: *mut native::IFrame) -> bool {
+        // SAFETY: live frame, verified offset.
+        unsafe { *(frame as *const u8).add(expected::FRAME_OWNER as usize) == 1 }
+    }
+
+    /// A tracer or profiler other than psyco's own is active on this thread
+    /// (`tstate->cframe->use_tracing` plus the installed functions).
+    unsafe fn foreign_tracing(ts: *mut py::PyThreadState) -> bool {
+        // SAFETY: current thread state, GIL held, verified offsets.
+        unsafe {
+            let cframe = *((ts as *const u8).add(expected::TSTATE_CFRAME as usize) as *const *const u8);
+            if *cframe.add(expected::CFRAME_USE_TRACING as usize) == 0 {
+                return false;
+            }
+        }
+        current_thread_foreign_hook(Some(crate::queue::active_profiler_fn))
+    }
+
     /// The hook. Decides nothing itself: tracing and throw go to the interpreter, everything
     /// else asks `compiler::hook::on_frame`.
     unsafe extern "C" fn psyco_eval_frame(
@@ -652,11 +715,15 @@ mod hook {
     ) -> *mut py::PyObject {
         // SAFETY: CPython calls the hook with the GIL held and a live frame it owns.
         unsafe {
-            if throwflag == 0 {
+            if throwflag == 0 && !generator_frame(frame) && !foreign_tracing(ts) {
                 let py = Python::assume_gil_acquired();
                 let code = Bound::from_borrowed_ptr(py, native::psyco_frame_code(frame));
                 match crate::compiler::hook::on_frame(py, &code) {
                     crate::compiler::hook::Action::Interpret => {}
+                    crate::compiler::hook::Action::Run(entry) => {
+                        drop(code);
+                        return super::exec::run_compiled(ts, frame, entry);
+                    }
                 }
             }
             _PyEval_EvalFrameDefault(ts, frame, throwflag)
