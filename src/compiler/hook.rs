@@ -38,7 +38,7 @@ pub fn on_frame(py: Python<'_>, code: &Bound<'_, PyAny>) -> Action {
     };
     if let Some(rec) = rec {
         let f = rec.flags();
-        if !f.intersects(Flags::DONE) && (f.contains(Flags::BOUND) || (queue::compile_on_call() && queue::accepting())) {
+        if !super::is_compiling() && !f.intersects(Flags::DONE) && (f.contains(Flags::BOUND) || (queue::compile_on_call() && queue::accepting())) {
             queue::compile_now(py, code, if f.contains(Flags::BOUND) { "bind function" } else { "compile" });
         }
         let entry = rec.entry.load(std::sync::atomic::Ordering::Acquire);

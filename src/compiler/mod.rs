@@ -58,9 +58,22 @@ const CO_ASYNC_GENERATOR: u32 = 0x200;
 
 static TABLES: OnceLock<Result<(), String>> = OnceLock::new();
 
+thread_local! {
+    /// Set while this thread runs the compiler: the snapshot may run Python code (imports of
+    /// `dis`/`opcode`), whose frames must simply be interpreted, not compiled re-entrantly.
+    static COMPILING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True while the current thread is inside [`compile`].
+pub fn is_compiling() -> bool {
+    COMPILING.with(|c| c.get())
+}
+
 /// Compiles `code` and installs the result. GIL held on entry and exit.
 pub fn compile(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) -> Outcome {
+    let was = COMPILING.with(|c| c.replace(true));
     let outcome = compile_inner(py, code, rec);
+    COMPILING.with(|c| c.set(was));
     match &outcome {
         Outcome::Compiled { .. } => rec.set(Flags::COMPILED),
         Outcome::Failed(why) => {
@@ -79,7 +92,12 @@ fn compile_inner(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) -> O
     if let Err(why) = crate::queue::native_status() {
         return Outcome::Failed(why);
     }
-    if let Err(why) = TABLES.get_or_init(|| opcodes::verify(py)) {
+    // Not get_or_init: verify() imports `opcode`, and nothing may block under the GIL.
+    if TABLES.get().is_none() {
+        let r = opcodes::verify(py);
+        let _ = TABLES.set(r);
+    }
+    if let Some(Err(why)) = TABLES.get() {
         return Outcome::Failed(format!("opcode table mismatch: {why}"));
     }
     let snap = match Snapshot::take(py, code) {
