@@ -271,6 +271,13 @@ fn code_state(code: &Bound<'_, PyAny>) -> PyResult<Vec<&'static str>> {
     Ok(out)
 }
 
+/// Why a code object failed to compile or is pending (None otherwise), and its bind depth.
+#[pyfunction]
+fn code_info(code: &Bound<'_, PyAny>) -> PyResult<(Option<String>, i32)> {
+    code_of(code)?;
+    Ok(ffi::existing_record(code).map_or((None, 0), |r| (r.reason.lock().clone(), r.rec())))
+}
+
 fn spec_dict<'py>(py: Python<'py>, s: &Spec) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("kind", s.kind.name())?;
@@ -325,7 +332,9 @@ fn stats(py: Python<'_>, top: usize) -> PyResult<Py<PyDict>> {
     d.set_item("worker_running", s.worker_running)?;
     d.set_item("hook_installed", ffi::eval_hook_installed())?;
     d.set_item("records", ffi::live_record_count())?;
-    d.set_item("charge_entries", queue::charge_entries())?;
+    let (entries, total) = queue::charge_entries();
+    d.set_item("charge_entries", entries)?;
+    d.set_item("charge_total", total)?;
     let tl = PyList::empty(py);
     for (code, frac) in queue::top_charges(py, top) {
         let (name, file, line) = queue::code_location(&code);
@@ -369,6 +378,7 @@ fn _psyco(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(native_status, m)?)?;
     m.add_function(wrap_pyfunction!(is_compiled_code, m)?)?;
     m.add_function(wrap_pyfunction!(code_state, m)?)?;
+    m.add_function(wrap_pyfunction!(code_info, m)?)?;
     m.add_function(wrap_pyfunction!(stats, m)?)?;
     Ok(())
 }

@@ -58,10 +58,6 @@ impl<K: Hash + Eq + Copy> ChargeTable<K> {
         self.charges.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.charges.is_empty()
-    }
-
     /// Lets `dt` seconds pass. Returns true if this rescaled the table ("resetting stats").
     pub fn advance(&mut self, dt: f64) -> bool {
         if !(dt > 0.0) || !dt.is_finite() {
@@ -168,9 +164,6 @@ impl<K: Hash + Eq + Copy> ChargeTable<K> {
         v
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = K> + '_ {
-        self.charges.keys().copied()
-    }
 }
 
 #[cfg(test)]

@@ -378,6 +378,10 @@ pub fn check_limits(py: Python<'_>) {
 /// stop(): retire the running profiler, purge the queue, stop and join the sampler.
 /// Compiled code keeps running.
 pub fn stop(py: Python<'_>) {
+    stop_because(py, "psyco.stop()");
+}
+
+fn stop_because(py: Python<'_>, why: &str) {
     let (had, sampler) = {
         let mut e = ENGINE.lock();
         let had = e.active.is_some() || !e.queue.is_empty();
@@ -388,7 +392,7 @@ pub fn stop(py: Python<'_>) {
     if let Some(k) = kind {
         leave_mode(py, k);
         ENGINE.lock().active = None;
-        log::event("profiler_retired", 5, &format!("{}: disabled (psyco.stop())", k.log_name()), &[]);
+        log::event("profiler_retired", 5, &format!("{}: disabled ({why})", k.log_name()), &[]);
     }
     ACCEPTING.store(false, Ordering::Relaxed);
     COMPILE_ON_CALL.store(false, Ordering::Relaxed);
@@ -396,13 +400,13 @@ pub fn stop(py: Python<'_>) {
         py.allow_threads(|| h.join());
     }
     if had {
-        log::event("stopped", 3, "psyco.stop(): profilers stopped, queue purged", &[]);
+        log::event("stopped", 3, &format!("{why}: profilers stopped, queue purged"), &[]);
     }
 }
 
 /// Interpreter exit: stop everything, join both threads, write the closing lines.
 pub fn shutdown(py: Python<'_>) {
-    stop(py);
+    stop_because(py, "program exit");
     let worker = ENGINE.lock().worker.take();
     if let Some(w) = worker {
         py.allow_threads(|| w.shutdown());
@@ -445,8 +449,9 @@ pub fn sampler_needed() -> bool {
 // One tick of the sampler thread (GIL held)
 // ---------------------------------------------------------------------------------------------
 
-/// `dt`: seconds since the previous tick.
-pub fn tick(py: Python<'_>, dt: f64) {
+/// `dt`: seconds since the previous tick. `on_python_thread`: the caller is a Python thread
+/// (the main thread running a pending call) whose own stack is sampled too.
+pub fn tick(py: Python<'_>, dt: f64, on_python_thread: bool) {
     check_limits(py);
     let (spec, polls) = {
         let mut e = ENGINE.lock();
@@ -458,14 +463,13 @@ pub fn tick(py: Python<'_>, dt: f64) {
     if !spec.kind.samples() {
         return;
     }
-    let resets = with_charge_table(|t| t.advance(dt));
-    if resets {
-        ENGINE.lock().counters.resets += 1;
+    let reset = with_charge_table(|t| t.advance(dt));
+    if reset {
         log::event("reset", 1, "resetting stats", &[]);
     }
 
-    let stacks = ffi::thread_stacks(py, Some(active_profiler_fn), MAX_STACK);
-    let foreign = stacks.iter().any(|t| t.foreign_hook) || ffi::current_thread_foreign_hook(Some(active_profiler_fn));
+    let stacks = ffi::thread_stacks(py, Some(active_profiler_fn), MAX_STACK, on_python_thread);
+    let foreign = stacks.iter().any(|t| t.foreign_hook);
     let ready = crate::sampler::charge_stacks(&stacks, dt, &spec.params);
     ENGINE.lock().counters.samples += stacks.len() as u64;
     for id in ready {
@@ -606,7 +610,6 @@ pub extern "C" fn active_profiler_fn(
 /// queued (dropped by the worker under the GIL).
 pub struct Job {
     pub code: Py<PyAny>,
-    pub reason: &'static str,
 }
 
 /// Marks `code` as selected, zeroes its charge, logs `<how>: name` and queues a compile job.
@@ -620,15 +623,8 @@ pub fn select(py: Python<'_>, code: &Bound<'_, PyAny>, how: &'static str) -> boo
     if !rec.try_mark_selected() {
         return false;
     }
-    with_charge_table(|t| t.zero(rec.code));
-    let (name, file, line) = code_location(code);
-    log::event(
-        "selected",
-        1,
-        &format!("{how}: {name}"),
-        &[("function", Val::Str(&name)), ("file", Val::Str(&file)), ("line", Val::Int(line))],
-    );
-    let job = Job { code: code.clone().unbind(), reason: how };
+    log_selection(code, rec, how);
+    let job = Job { code: code.clone().unbind() };
     let sender = {
         let mut e = ENGINE.lock();
         e.counters.selected += 1;
@@ -650,6 +646,27 @@ pub fn select(py: Python<'_>, code: &Bound<'_, PyAny>, how: &'static str) -> boo
     }
     let _ = py;
     true
+}
+
+/// Zeroes the selected code's charge and logs `<how>: name` with the share it had.
+fn log_selection(code: &Bound<'_, PyAny>, rec: &CodeRecord, how: &str) {
+    let share = with_charge_table(|t| {
+        let f = t.fraction(rec.code);
+        t.zero(rec.code);
+        f
+    });
+    let (name, file, line) = code_location(code);
+    log::event(
+        "selected",
+        1,
+        &format!("{how}: {name}"),
+        &[
+            ("function", Val::Str(&name)),
+            ("file", Val::Str(&file)),
+            ("line", Val::Int(line)),
+            ("charge_share", Val::Num(share)),
+        ],
+    );
 }
 
 /// Called by the worker (GIL held) before compiling: runs the user's filter once per code.
@@ -681,6 +698,19 @@ pub fn passes_filter(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) 
 /// The compiler's verdict on a job, reported by the worker or the full-mode hook.
 pub fn report_outcome(py: Python<'_>, code: &Bound<'_, PyAny>, outcome: &crate::compiler::Outcome) {
     let (name, file, line) = code_location(code);
+    if let Some(rec) = ffi::existing_record(code) {
+        match outcome {
+            crate::compiler::Outcome::Compiled { .. } => rec.set(Flags::COMPILED),
+            crate::compiler::Outcome::Failed(r) => {
+                rec.set(Flags::FAILED);
+                *rec.reason.lock() = Some(r.clone());
+            }
+            crate::compiler::Outcome::Pending(r) => {
+                rec.set(Flags::PENDING);
+                *rec.reason.lock() = Some(r.clone());
+            }
+        }
+    }
     match outcome {
         crate::compiler::Outcome::Compiled { code_bytes } => {
             add_memory(*code_bytes as isize);
@@ -727,15 +757,6 @@ pub fn set_filter(f: Option<Py<PyAny>>) -> Option<Py<PyAny>> {
     std::mem::replace(&mut ENGINE.lock().filter, f)
 }
 
-/// Number of profilers waiting behind the running one.
-pub fn queue_len() -> usize {
-    ENGINE.lock().queue.len()
-}
-
-pub fn active_kind() -> Option<Kind> {
-    ENGINE.lock().active.as_ref().map(|a| a.spec.kind)
-}
-
 /// A snapshot of everything `psyco.stats()` reports.
 pub struct Snapshot {
     pub active: Option<Spec>,
@@ -750,6 +771,7 @@ pub struct Snapshot {
 pub fn snapshot() -> Snapshot {
     let e = ENGINE.lock();
     let mut counters = e.counters.clone();
+    counters.resets = with_charge_table(|t| t.resets());
     counters.active_events = ACTIVE_EVENTS.load(Ordering::Relaxed);
     Snapshot {
         active: e.active.as_ref().map(|a| a.spec.clone()),
@@ -768,14 +790,9 @@ pub fn top_charges<'py>(py: Python<'py>, n: usize) -> Vec<(Bound<'py, PyAny>, f6
     top.into_iter().filter_map(|(id, f)| Some((ffi::live_code(py, id)?, f))).collect()
 }
 
-/// Number of entries in the charge table (for leak tests).
-pub fn charge_entries() -> usize {
-    with_charge_table(|t| t.len())
-}
-
-/// Whether the sampler thread is alive (for tests of stop()).
-pub fn sampler_alive() -> bool {
-    ENGINE.lock().sampler.as_ref().is_some_and(|h| h.is_running())
+/// Number of entries in the charge table (for leak tests) and the decayed total in seconds.
+pub fn charge_entries() -> (usize, f64) {
+    with_charge_table(|t| (t.len(), t.total()))
 }
 
 /// Compiles `code` right now on the calling thread (full mode and bound functions, at the
@@ -785,14 +802,7 @@ pub fn compile_now(py: Python<'_>, code: &Bound<'_, PyAny>, how: &'static str) {
     if !rec.try_mark_selected() {
         return;
     }
-    with_charge_table(|t| t.zero(rec.code));
-    let (name, file, line) = code_location(code);
-    log::event(
-        "selected",
-        1,
-        &format!("{how}: {name}"),
-        &[("function", Val::Str(&name)), ("file", Val::Str(&file)), ("line", Val::Int(line))],
-    );
+    log_selection(code, rec, how);
     ENGINE.lock().counters.selected += 1;
     worker::compile_one(py, code);
 }

@@ -1,0 +1,141 @@
+"""One run of the overhead benchmark's CPU-bound program, in a fresh interpreter.
+
+Usage: python _overhead_workload.py VARIANT SCALE
+
+VARIANT is one of the names in VARIANTS below. The script sets the variant up (imports psyco and
+starts a profiler, or not), then times only the work, and prints one JSON object on stdout:
+{"variant", "seconds", "cpu_seconds" (all threads of the process), "parts": {numeric, recursive, text}, "checksum", "psyco": {...}}.
+
+The work is plain Python that psyco never compiles in these runs: the profilers may select it,
+but a filter that says no to every code object (and, today, the missing code generator) keeps
+it in the interpreter, so what is measured is the price of watching, not the gain of compiling.
+"""
+
+import json
+import sys
+import threading
+import time
+
+
+# ------------------------------------------------------------------------------------------
+# The work: a numeric loop, recursive calls, string and dict work
+# ------------------------------------------------------------------------------------------
+
+def numeric(n):
+    s = 0.0
+    acc = 1
+    for i in range(n):
+        acc = (acc * 31 + i) % 1000003
+        s += (acc & 255) * 0.5 - i % 7
+    return s
+
+
+def fib(n):
+    if n < 2:
+        return n
+    return fib(n - 1) + fib(n - 2)
+
+
+def recursive(reps, depth):
+    total = 0
+    for _ in range(reps):
+        total += fib(depth)
+    return total
+
+
+def text(n):
+    counts = {}
+    words = []
+    for i in range(n):
+        key = "w%d" % (i % 997)
+        counts[key] = counts.get(key, 0) + len(key)
+        if i % 50 == 0:
+            words.append(key.upper()[::-1])
+    joined = ",".join(sorted(set(words)))
+    return sum(counts.values()) + len(joined) + joined.count("W")
+
+
+def work(scale):
+    parts = {}
+    t0 = time.perf_counter()
+    a = numeric(int(1_500_000 * scale))
+    t1 = time.perf_counter()
+    b = recursive(int(150 * scale) or 1, 20)
+    t2 = time.perf_counter()
+    c = text(int(800_000 * scale))
+    t3 = time.perf_counter()
+    parts["numeric"] = t1 - t0
+    parts["recursive"] = t2 - t1
+    parts["text"] = t3 - t2
+    return t3 - t0, parts, (round(a, 3), b, c)
+
+
+# ------------------------------------------------------------------------------------------
+# Variants
+# ------------------------------------------------------------------------------------------
+
+def _psyco_setup(start):
+    import psyco
+
+    # Veto every compilation: the profilers still sample, charge and select, but nothing is
+    # ever handed to the code generator, whatever state the compiler is in.
+    psyco.setfilter(lambda co: False)
+    start(psyco)
+    return psyco
+
+
+def _ticker(hz):
+    """A pure-Python thread that wakes `hz` times a second and does nothing: the cost of a
+    second thread taking the GIL that often, without any of psyco's work."""
+    def run():
+        period = 1.0 / hz
+        while True:
+            time.sleep(period)
+    threading.Thread(target=run, daemon=True).start()
+
+
+VARIANTS = {
+    "plain": lambda: None,
+    "imported": lambda: _psyco_setup(lambda p: None),
+    "background": lambda: _psyco_setup(lambda p: p.background()),
+    "profile": lambda: _psyco_setup(lambda p: p.profile()),
+    # Diagnostics (bench/background_overhead.py --diagnose):
+    "background-1000hz": lambda: _psyco_setup(lambda p: p.background(pollfreq=1000)),
+    "background-20hz": lambda: _psyco_setup(lambda p: p.background(pollfreq=20)),
+    "pythread-100hz": lambda: _ticker(100),
+    "pythread-1000hz": lambda: _ticker(1000),
+}
+
+
+def _psyco_summary():
+    mod = sys.modules.get("psyco")
+    if mod is None:
+        return None
+    s = mod.stats(top=3)
+    keep = ("native", "samples", "ticks", "active_events", "selected", "compiled", "failed",
+            "pending", "filtered", "hook_installed", "code_bytes", "sampler_running")
+    out = {k: s[k] for k in keep}
+    out["active"] = s["active"]["kind"] if s["active"] else None
+    out["top"] = [(r["function"], round(r["fraction"], 3)) for r in s["top"]]
+    return out
+
+
+def main():
+    variant = sys.argv[1]
+    scale = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
+    VARIANTS[variant]()
+    cpu0 = time.process_time()
+    seconds, parts, checksum = work(scale)
+    cpu = time.process_time() - cpu0
+    print(json.dumps({
+        "variant": variant,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "parts": parts,
+        "checksum": checksum,
+        "psyco": _psyco_summary(),
+    }))
+
+
+if __name__ == "__main__":
+    main()
