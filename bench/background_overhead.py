@@ -104,6 +104,7 @@ def main(argv=None):
           % (scale, args.seconds, args.runs, ", ".join(variants)))
 
     times = {v: [] for v in variants}
+    cpu = {v: [] for v in variants}
     parts = {v: [] for v in variants}
     summaries = {v: [] for v in variants}
     checksums = set()
@@ -112,6 +113,7 @@ def main(argv=None):
         for v in variants:
             res = run_once(args.python, v, scale)
             times[v].append(res["seconds"])
+            cpu[v].append(res["cpu_seconds"])
             parts[v].append(res["parts"])
             summaries[v].append(res["psyco"])
             checksums.add(json.dumps(res["checksum"]))
@@ -121,6 +123,7 @@ def main(argv=None):
         raise SystemExit("the variants computed different results: %s" % sorted(checksums))
 
     base = statistics.median(times["plain"])
+    cpu_base = statistics.median(cpu["plain"])
     rows = {}
     for v in variants:
         ts = times[v]
@@ -138,19 +141,28 @@ def main(argv=None):
             "per_round_ratio_q3": q3,
             "per_round_ratio_min": min(per_round),
             "per_round_ratio_max": max(per_round),
+            "cpu_median_s": statistics.median(cpu[v]),
+            "cpu_ratio_of_medians": statistics.median(cpu[v]) / cpu_base,
+            "cpu_per_round_ratio_median": statistics.median(
+                c / b for c, b in zip(cpu[v], cpu["plain"])),
+            "cpu_s": cpu[v],
             "parts_median_s": {k: statistics.median(p[k] for p in parts[v]) for k in parts[v][0]},
             "times_s": ts,
             "psyco_last_run": summaries[v][-1],
         }
 
     print()
-    print("%-18s %9s %9s %9s %8s %9s %17s" % ("variant", "median s", "min s", "max s",
-                                              "ratio", "overhead", "per-round IQR"))
+    print("wall time of the work (ratio = median / median of plain; per-round = each run / the "
+          "plain run of its round)")
+    print("%-18s %8s %8s %8s %8s %9s %9s %15s %9s" % (
+        "variant", "median s", "min s", "max s", "ratio", "overhead", "per-round", "per-round IQR",
+        "cpu ratio"))
     for v in variants:
         r = rows[v]
-        print("%-18s %9.4f %9.4f %9.4f %8.4f %8.2f%% %8.4f..%.4f" % (
+        print("%-18s %8.4f %8.4f %8.4f %8.4f %8.2f%% %9.4f %7.4f..%.4f %9.4f" % (
             v, r["median_s"], r["min_s"], r["max_s"], r["ratio_of_medians"], r["overhead_pct"],
-            r["per_round_ratio_q1"], r["per_round_ratio_q3"]))
+            r["per_round_ratio_median"], r["per_round_ratio_q1"], r["per_round_ratio_q3"],
+            r["cpu_ratio_of_medians"]))
     print()
     print("per part, median seconds (numeric / recursive / text):")
     for v in variants:
