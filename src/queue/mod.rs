@@ -146,6 +146,7 @@ struct Engine {
     polls: u64,
     foreign_seen: bool,
     active_on: bool,
+    memory_logged: usize,
 }
 
 static ENGINE: Mutex<Engine> = parking_lot::const_mutex(Engine {
@@ -171,6 +172,7 @@ static ENGINE: Mutex<Engine> = parking_lot::const_mutex(Engine {
     polls: 0,
     foreign_seen: false,
     active_on: false,
+    memory_logged: 0,
 });
 
 static CHARGES: Mutex<Option<ChargeTable<CodeId>>> = parking_lot::const_mutex(None);
@@ -374,6 +376,7 @@ pub fn check_limits(py: Python<'_>) {
     };
     if let Some(w) = why {
         advance(py, Some(w));
+        ensure_sampler(py);
     }
 }
 
@@ -423,12 +426,46 @@ pub fn shutdown(py: Python<'_>) {
     drop(filter);
 }
 
+/// Starts the poll thread if the running profiler or the queue needs it and none runs.
+/// The thread's own decision to end (`sampler_retire_if_idle`) is taken under the same lock,
+/// so a profiler queued at that moment is never left without a thread.
 fn ensure_sampler(_py: Python<'_>) {
     let mut e = ENGINE.lock();
-    if e.sampler.as_ref().is_some_and(|h| h.is_running()) {
+    if !needs_sampler(&e) || e.sampler.as_ref().is_some_and(|h| h.is_running()) {
         return;
     }
-    e.sampler = Some(crate::sampler::Handle::start());
+    let old = e.sampler.replace(crate::sampler::Handle::start());
+    drop(e);
+    // The old thread has decided to end (its finished flag is set): let it go.
+    drop(old);
+}
+
+/// Sampling profilers need the thread; full() and runonly() only for their limits, or to
+/// start a queued successor.
+fn needs_sampler(e: &Engine) -> bool {
+    match &e.active {
+        Some(a) => {
+            let l = &a.spec.limits;
+            a.spec.kind.samples()
+                || l.memory.is_some()
+                || l.time.is_some()
+                || l.memorymax.is_some()
+                || l.timemax.is_some()
+                || !e.queue.is_empty()
+        }
+        None => !e.queue.is_empty(),
+    }
+}
+
+/// Called by the poll thread before each tick: if there is nothing to do, marks the thread
+/// finished (under the engine lock) and returns true.
+pub fn sampler_retire_if_idle(finished: &AtomicBool) -> bool {
+    let e = ENGINE.lock();
+    if needs_sampler(&e) {
+        return false;
+    }
+    finished.store(true, Ordering::SeqCst);
+    true
 }
 
 /// Seconds the sampler should sleep before the next tick.
@@ -443,8 +480,7 @@ pub fn poll_interval() -> Duration {
 
 /// True while there is anything for the sampler thread to do.
 pub fn sampler_needed() -> bool {
-    let e = ENGINE.lock();
-    e.active.is_some() || !e.queue.is_empty()
+    needs_sampler(&ENGINE.lock())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -534,6 +570,14 @@ fn maybe_dump(py: Python<'_>) {
     let rows = top_rows(py, log::top());
     if !rows.is_empty() {
         log::dump(&rows);
+    }
+    let mem = memory_bytes();
+    let changed = {
+        let mut e = ENGINE.lock();
+        std::mem::replace(&mut e.memory_logged, mem) != mem
+    };
+    if changed {
+        log::event("memory", 1, &format!("memory usage: {}+ kb", mem / 1024), &[("bytes", Val::Int(mem as i64))]);
     }
 }
 

@@ -43,7 +43,7 @@ impl Handle {
         let thread = std::thread::Builder::new()
             .name("psyco-sampler".into())
             .spawn(move || {
-                run(rx);
+                run(rx, &f);
                 f.store(true, Ordering::SeqCst);
             })
             .expect("spawning the psyco sampler thread");
@@ -90,7 +90,7 @@ extern "C" fn pending_tick(_arg: *mut std::ffi::c_void) -> std::os::raw::c_int {
     0
 }
 
-fn run(stop: Receiver<()>) {
+fn run(stop: Receiver<()>, finished: &AtomicBool) {
     *LAST_TICK.lock() = Some(Instant::now());
     PENDING_QUEUED.store(false, Ordering::SeqCst);
     loop {
@@ -98,7 +98,7 @@ fn run(stop: Receiver<()>) {
             Err(RecvTimeoutError::Timeout) => {}
             _ => return, // disconnected: join() was called
         }
-        if !ffi::interpreter_alive() || !queue::sampler_needed() {
+        if !ffi::interpreter_alive() || queue::sampler_retire_if_idle(finished) {
             return;
         }
         // Preferred: ask the main thread to tick at its next eval-breaker check. If the
