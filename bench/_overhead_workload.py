@@ -1,6 +1,9 @@
 """One run of the overhead benchmark's CPU-bound program, in a fresh interpreter.
 
-Usage: python _overhead_workload.py VARIANT SCALE
+Usage: python _overhead_workload.py VARIANT SCALE [gaps]
+
+With `gaps`, the program instead spins on the clock for SCALE seconds and reports the pauses it
+saw (see gap_probe): the direct way to see what a sampler tick costs the user's thread.
 
 VARIANT is one of the names in VARIANTS below. The script sets the variant up (imports psyco and
 starts a profiler, or not), then times only the work, and prints one JSON object on stdout:
@@ -120,10 +123,52 @@ def _psyco_summary():
     return out
 
 
+def gap_probe(seconds, threshold=20e-6):
+    """Spin on the clock for `seconds` and record every gap longer than `threshold` between two
+    consecutive readings: the moments this thread was not running Python (GIL taken by another
+    thread, or the machine busy elsewhere). Unlike the timing of a workload, the sum of the gaps
+    does not depend on how fast the CPU happens to be during the run."""
+    clock = time.perf_counter
+    gaps = []
+    start = last = clock()
+    end = start + seconds
+    loops = 0
+    while last < end:
+        now = clock()
+        if now - last > threshold:
+            gaps.append(now - last)
+        last = now
+        loops += 1
+    total = last - start
+    small = [g for g in gaps if g < 1e-3]
+    gaps.sort()
+    q = lambda f: gaps[min(len(gaps) - 1, int(f * len(gaps)))] if gaps else 0.0
+    return {
+        "seconds": total,
+        "loops": loops,
+        "gaps": len(gaps),
+        "gap_seconds": sum(gaps),
+        "gap_p50": q(0.5),
+        "gap_p90": q(0.9),
+        "gap_max": gaps[-1] if gaps else 0.0,
+        # Pauses under 1 ms: GIL hand-offs to another thread of this process. Longer ones are
+        # almost all the machine (a virtual CPU descheduled by its host for a few ms).
+        "small_gaps": len(small),
+        "small_gap_seconds": sum(small),
+    }
+
+
 def main():
     variant = sys.argv[1]
     scale = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
     VARIANTS[variant]()
+    if len(sys.argv) > 3 and sys.argv[3] == "gaps":
+        time.sleep(0.05)  # let the sampler start
+        out = gap_probe(scale)
+        out["variant"] = variant
+        out["psyco"] = _psyco_summary()
+        print(json.dumps(out))
+        return
     cpu0 = time.process_time()
     seconds, parts, checksum = work(scale)
     cpu = time.process_time() - cpu0

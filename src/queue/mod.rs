@@ -258,69 +258,76 @@ pub fn push(py: Python<'_>, spec: Spec) {
 }
 
 /// Retires the running profiler (with `why`, if any) and starts the next queued one whose
-/// limits are not already exhausted. Logs both.
+/// absolute limits are not already exhausted. The state change happens in one critical
+/// section (so concurrent callers always see one running profiler); its side effects (hooks,
+/// log lines) follow outside the lock.
 fn advance(py: Python<'_>, why: Option<&str>) {
-    loop {
-        let (retired, next) = {
-            let mut e = ENGINE.lock();
-            let retired = e.active.take();
-            if retired.is_some() {
-                e.counters.retired += 1;
+    let now = Instant::now();
+    let mem = memory_bytes();
+    let (retired, skipped, started) = {
+        let mut e = ENGINE.lock();
+        let retired = e.active.take();
+        if retired.is_some() {
+            e.counters.retired += 1;
+        }
+        let mut skipped = Vec::new();
+        let mut started = None;
+        while let Some(spec) = e.queue.pop_front() {
+            let active = Active { spec: spec.clone(), started_at: now, memory_at_start: mem };
+            match limit_reached(&active, now, mem) {
+                Some(w @ ("timemax limit reached" | "memorymax limit reached")) => skipped.push((spec.kind, w)),
+                _ => {
+                    started = Some(spec);
+                    e.active = Some(active);
+                    break;
+                }
             }
-            let next = e.queue.pop_front();
-            (retired, next)
-        };
-        if let Some(r) = &retired {
-            leave_mode(py, r.spec.kind);
-            let reason = why.map(|w| format!("disabled ({w})")).unwrap_or_else(|| "disabled".into());
+        }
+        e.active_on = false;
+        let kind = started.as_ref().map(|s| s.kind);
+        ACCEPTING.store(kind.is_some() && kind != Some(Kind::RunOnly), Ordering::Relaxed);
+        COMPILE_ON_CALL.store(kind == Some(Kind::Full), Ordering::Relaxed);
+        (retired, skipped, started)
+    };
+    if let Some(r) = &retired {
+        if r.spec.kind == Kind::Profile {
+            ffi::set_profile_all_threads(py, None);
+        }
+        let reason = why.map(|w| format!("disabled ({w})")).unwrap_or_else(|| "disabled".into());
+        log::event(
+            "profiler_retired",
+            5,
+            &format!("{}: {reason}", r.spec.kind.log_name()),
+            &[("profiler", Val::Str(r.spec.kind.name())), ("reason", Val::Str(why.unwrap_or("")))],
+        );
+    }
+    for (kind, w) in skipped {
+        log::event(
+            "profiler_skipped",
+            5,
+            &format!("{}: skipped ({w} while queued)", kind.log_name()),
+            &[("profiler", Val::Str(kind.name()))],
+        );
+    }
+    match started {
+        Some(spec) => {
+            enter_mode(py, &spec);
             log::event(
-                "profiler_retired",
+                "profiler_started",
                 5,
-                &format!("{}: {reason}", r.spec.kind.log_name()),
-                &[("profiler", Val::Str(r.spec.kind.name())), ("reason", Val::Str(why.unwrap_or("")))],
+                &format!("{}: starting", spec.kind.log_name()),
+                &[("profiler", Val::Str(spec.kind.name()))],
             );
         }
-        let Some(spec) = next else {
-            if retired.is_some() {
-                ACCEPTING.store(false, Ordering::Relaxed);
-                log::event("profiling_stopped", 3, "profiling stopped: no profiler left in the queue", &[]);
-            }
-            return;
-        };
-        let now = Instant::now();
-        let mem = memory_bytes();
-        let active = Active { spec: spec.clone(), started_at: now, memory_at_start: mem };
-        // A queued profiler whose absolute limits are already reached never runs.
-        if let Some(w) = limit_reached(&active, now, mem) {
-            if matches!(w, "timemax limit reached" | "memorymax limit reached") {
-                log::event(
-                    "profiler_skipped",
-                    5,
-                    &format!("{}: skipped ({w} while queued)", spec.kind.log_name()),
-                    &[("profiler", Val::Str(spec.kind.name()))],
-                );
-                continue;
-            }
+        None if retired.is_some() => {
+            log::event("profiling_stopped", 3, "profiling stopped: no profiler left in the queue", &[]);
         }
-        {
-            let mut e = ENGINE.lock();
-            e.active = Some(active);
-            e.active_on = false;
-        }
-        enter_mode(py, &spec);
-        log::event(
-            "profiler_started",
-            5,
-            &format!("{}: starting", spec.kind.log_name()),
-            &[("profiler", Val::Str(spec.kind.name()))],
-        );
-        return;
+        None => {}
     }
 }
 
+/// Side effects of a profiler starting (its flags were set by `advance`).
 fn enter_mode(py: Python<'_>, spec: &Spec) {
-    ACCEPTING.store(spec.kind != Kind::RunOnly, Ordering::Relaxed);
-    COMPILE_ON_CALL.store(spec.kind == Kind::Full, Ordering::Relaxed);
     if spec.kind.samples() {
         let mut g = CHARGES.lock();
         let t = g.get_or_insert_with(|| ChargeTable::new(spec.params.halflife));
@@ -330,14 +337,6 @@ fn enter_mode(py: Python<'_>, spec: &Spec) {
     }
     if spec.kind == Kind::Full {
         crate::compiler::on_full_mode(py);
-    }
-}
-
-fn leave_mode(py: Python<'_>, kind: Kind) {
-    COMPILE_ON_CALL.store(false, Ordering::Relaxed);
-    if kind == Kind::Profile {
-        ffi::set_profile_all_threads(py, None);
-        ENGINE.lock().active_on = false;
     }
 }
 
@@ -387,20 +386,25 @@ pub fn stop(py: Python<'_>) {
 }
 
 fn stop_because(py: Python<'_>, why: &str) {
-    let (had, sampler) = {
+    let (had, retired, sampler) = {
         let mut e = ENGINE.lock();
         let had = e.active.is_some() || !e.queue.is_empty();
         e.queue.clear();
-        (had, e.sampler.take())
+        let retired = e.active.take();
+        if retired.is_some() {
+            e.counters.retired += 1;
+        }
+        e.active_on = false;
+        ACCEPTING.store(false, Ordering::Relaxed);
+        COMPILE_ON_CALL.store(false, Ordering::Relaxed);
+        (had, retired, e.sampler.take())
     };
-    let kind = ENGINE.lock().active.as_ref().map(|a| a.spec.kind);
-    if let Some(k) = kind {
-        leave_mode(py, k);
-        ENGINE.lock().active = None;
-        log::event("profiler_retired", 5, &format!("{}: disabled ({why})", k.log_name()), &[]);
+    if let Some(r) = retired {
+        if r.spec.kind == Kind::Profile {
+            ffi::set_profile_all_threads(py, None);
+        }
+        log::event("profiler_retired", 5, &format!("{}: disabled ({why})", r.spec.kind.log_name()), &[]);
     }
-    ACCEPTING.store(false, Ordering::Relaxed);
-    COMPILE_ON_CALL.store(false, Ordering::Relaxed);
     if let Some(h) = sampler {
         py.allow_threads(|| h.join());
     }
