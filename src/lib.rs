@@ -6,6 +6,9 @@
 //! (bytecode → machine code, the frame-evaluation hook policy), `x86` (assembler, executable
 //! memory), `log` (the grep-able log and JSON lines), `error` (Python exceptions).
 
+// Portable builds (not CPython 3.11 on x86-64 Linux) compile the native pieces but never use them.
+#![cfg_attr(not(psyco_native), allow(dead_code))]
+
 mod charges;
 mod compiler;
 mod error;
