@@ -350,11 +350,23 @@ fn stats(py: Python<'_>, top: usize) -> PyResult<Py<PyDict>> {
         tl.append(row)?;
     }
     d.set_item("top", tl)?;
-    let fl = PyList::empty(py);
-    for (name, why) in &s.failures {
-        fl.append((name, why))?;
+    let functions = PyList::empty(py);
+    let failures = PyList::empty(py);
+    for row in &s.outcomes {
+        let f = PyDict::new(py);
+        f.set_item("function", &row.name)?;
+        f.set_item("file", &row.file)?;
+        f.set_item("line", row.line)?;
+        f.set_item("state", row.state)?;
+        f.set_item("reason", row.reason.as_deref())?;
+        f.set_item("code_bytes", row.code_bytes)?;
+        functions.append(f)?;
+        if let Some(r) = &row.reason {
+            failures.append((&row.name, r))?;
+        }
     }
-    d.set_item("failures", fl)?;
+    d.set_item("functions", functions)?;
+    d.set_item("failures", failures)?;
     d.set_item("recent_events", log::recent())?;
     Ok(d.unbind())
 }

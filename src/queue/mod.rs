@@ -140,8 +140,8 @@ struct Engine {
     worker: Option<worker::Handle>,
     filter: Option<Py<PyAny>>,
     counters: Counters,
-    /// Failed/pending compiles: (qualname, reason), most recent last, bounded.
-    failures: VecDeque<(String, String)>,
+    /// What became of each compile request, most recent last, bounded.
+    outcomes: VecDeque<OutcomeRow>,
     last_dump: Option<Instant>,
     polls: u64,
     foreign_seen: bool,
@@ -167,7 +167,7 @@ static ENGINE: Mutex<Engine> = parking_lot::const_mutex(Engine {
         resets: 0,
         retired: 0,
     },
-    failures: VecDeque::new(),
+    outcomes: VecDeque::new(),
     last_dump: None,
     polls: 0,
     foreign_seen: false,
@@ -188,7 +188,19 @@ static NATIVE: Mutex<Option<Result<(), String>>> = parking_lot::const_mutex(None
 /// Events seen by the active profiler since start.
 static ACTIVE_EVENTS: AtomicU64 = AtomicU64::new(0);
 
-const MAX_FAILURES_KEPT: usize = 200;
+const MAX_OUTCOMES_KEPT: usize = 1000;
+
+/// One compile request's result, for `psyco.stats()["functions"]`.
+#[derive(Clone, Debug)]
+pub struct OutcomeRow {
+    pub name: String,
+    pub file: String,
+    pub line: i64,
+    /// "compiled", "failed" or "pending".
+    pub state: &'static str,
+    pub reason: Option<String>,
+    pub code_bytes: usize,
+}
 
 pub(crate) fn with_charge_table<R>(f: impl FnOnce(&mut ChargeTable<CodeId>) -> R) -> R {
     let mut g = CHARGES.lock();
@@ -761,6 +773,24 @@ pub fn report_outcome(py: Python<'_>, code: &Bound<'_, PyAny>, outcome: &crate::
             }
         }
     }
+    let row = match outcome {
+        crate::compiler::Outcome::Compiled { code_bytes } => {
+            OutcomeRow { name: name.clone(), file: file.clone(), line, state: "compiled", reason: None, code_bytes: *code_bytes }
+        }
+        crate::compiler::Outcome::Failed(r) => {
+            OutcomeRow { name: name.clone(), file: file.clone(), line, state: "failed", reason: Some(r.clone()), code_bytes: 0 }
+        }
+        crate::compiler::Outcome::Pending(r) => {
+            OutcomeRow { name: name.clone(), file: file.clone(), line, state: "pending", reason: Some(r.clone()), code_bytes: 0 }
+        }
+    };
+    {
+        let mut e = ENGINE.lock();
+        e.outcomes.push_back(row);
+        while e.outcomes.len() > MAX_OUTCOMES_KEPT {
+            e.outcomes.pop_front();
+        }
+    }
     match outcome {
         crate::compiler::Outcome::Compiled { code_bytes } => {
             add_memory(*code_bytes as isize);
@@ -781,10 +811,6 @@ pub fn report_outcome(py: Python<'_>, code: &Bound<'_, PyAny>, outcome: &crate::
                     e.counters.pending += 1;
                 } else {
                     e.counters.failed += 1;
-                }
-                e.failures.push_back((name.clone(), reason.clone()));
-                while e.failures.len() > MAX_FAILURES_KEPT {
-                    e.failures.pop_front();
                 }
             }
             let what = if pending { "pending" } else { "cannot compile" };
@@ -813,7 +839,7 @@ pub struct Snapshot {
     pub active_for: f64,
     pub queued: Vec<Spec>,
     pub counters: Counters,
-    pub failures: Vec<(String, String)>,
+    pub outcomes: Vec<OutcomeRow>,
     pub sampler_running: bool,
     pub worker_running: bool,
 }
@@ -828,7 +854,7 @@ pub fn snapshot() -> Snapshot {
         active_for: e.active.as_ref().map_or(0.0, |a| a.started_at.elapsed().as_secs_f64()),
         queued: e.queue.iter().cloned().collect(),
         counters,
-        failures: e.failures.iter().cloned().collect(),
+        outcomes: e.outcomes.iter().cloned().collect(),
         sampler_running: e.sampler.as_ref().is_some_and(|h| h.is_running()),
         worker_running: e.worker.is_some(),
     }
