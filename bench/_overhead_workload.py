@@ -110,6 +110,18 @@ VARIANTS = {
 }
 
 
+def _ctx_switches():
+    """(voluntary, involuntary) context switches of the calling thread so far (Linux). A
+    voluntary one means the thread blocked: for a CPU-bound main thread, that is waiting for the
+    GIL after another thread asked for it."""
+    try:
+        with open("/proc/thread-self/status") as f:
+            d = dict(line.split(":", 1) for line in f if "ctxt_switches" in line)
+        return (int(d["voluntary_ctxt_switches"]), int(d["nonvoluntary_ctxt_switches"]))
+    except (OSError, KeyError, ValueError):
+        return (0, 0)
+
+
 def _psyco_summary():
     mod = sys.modules.get("psyco")
     if mod is None:
@@ -164,18 +176,26 @@ def main():
     VARIANTS[variant]()
     if len(sys.argv) > 3 and sys.argv[3] == "gaps":
         time.sleep(0.05)  # let the sampler start
+        v0, n0 = _ctx_switches()
         out = gap_probe(scale)
+        v1, n1 = _ctx_switches()
+        out["main_voluntary_switches"] = v1 - v0
+        out["main_involuntary_switches"] = n1 - n0
         out["variant"] = variant
         out["psyco"] = _psyco_summary()
         print(json.dumps(out))
         return
     cpu0 = time.process_time()
+    v0, n0 = _ctx_switches()
     seconds, parts, checksum = work(scale)
+    v1, n1 = _ctx_switches()
     cpu = time.process_time() - cpu0
     print(json.dumps({
         "variant": variant,
         "seconds": seconds,
         "cpu_seconds": cpu,
+        "main_voluntary_switches": v1 - v0,
+        "main_involuntary_switches": n1 - n0,
         "parts": parts,
         "checksum": checksum,
         "psyco": _psyco_summary(),
