@@ -6,6 +6,9 @@
 //! (bytecode → machine code, the frame-evaluation hook policy), `x86` (assembler, executable
 //! memory), `log` (the grep-able log and JSON lines), `error` (Python exceptions).
 
+// Portable builds (not CPython 3.11 on x86-64 Linux) compile the native pieces but never use them.
+#![cfg_attr(not(psyco_native), allow(dead_code))]
+
 mod charges;
 mod compiler;
 mod error;
@@ -271,6 +274,13 @@ fn code_state(code: &Bound<'_, PyAny>) -> PyResult<Vec<&'static str>> {
     Ok(out)
 }
 
+/// Why a code object failed to compile or is pending (None otherwise), and its bind depth.
+#[pyfunction]
+fn code_info(code: &Bound<'_, PyAny>) -> PyResult<(Option<String>, i32)> {
+    code_of(code)?;
+    Ok(ffi::existing_record(code).map_or((None, 0), |r| (r.reason.lock().clone(), r.rec())))
+}
+
 fn spec_dict<'py>(py: Python<'py>, s: &Spec) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("kind", s.kind.name())?;
@@ -325,7 +335,9 @@ fn stats(py: Python<'_>, top: usize) -> PyResult<Py<PyDict>> {
     d.set_item("worker_running", s.worker_running)?;
     d.set_item("hook_installed", ffi::eval_hook_installed())?;
     d.set_item("records", ffi::live_record_count())?;
-    d.set_item("charge_entries", queue::charge_entries())?;
+    let (entries, total) = queue::charge_entries();
+    d.set_item("charge_entries", entries)?;
+    d.set_item("charge_total", total)?;
     let tl = PyList::empty(py);
     for (code, frac) in queue::top_charges(py, top) {
         let (name, file, line) = queue::code_location(&code);
@@ -338,11 +350,23 @@ fn stats(py: Python<'_>, top: usize) -> PyResult<Py<PyDict>> {
         tl.append(row)?;
     }
     d.set_item("top", tl)?;
-    let fl = PyList::empty(py);
-    for (name, why) in &s.failures {
-        fl.append((name, why))?;
+    let functions = PyList::empty(py);
+    let failures = PyList::empty(py);
+    for row in &s.outcomes {
+        let f = PyDict::new(py);
+        f.set_item("function", &row.name)?;
+        f.set_item("file", &row.file)?;
+        f.set_item("line", row.line)?;
+        f.set_item("state", row.state)?;
+        f.set_item("reason", row.reason.as_deref())?;
+        f.set_item("code_bytes", row.code_bytes)?;
+        functions.append(f)?;
+        if let Some(r) = &row.reason {
+            failures.append((&row.name, r))?;
+        }
     }
-    d.set_item("failures", fl)?;
+    d.set_item("functions", functions)?;
+    d.set_item("failures", failures)?;
     d.set_item("recent_events", log::recent())?;
     Ok(d.unbind())
 }
@@ -387,6 +411,7 @@ fn _psyco(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(native_status, m)?)?;
     m.add_function(wrap_pyfunction!(is_compiled_code, m)?)?;
     m.add_function(wrap_pyfunction!(code_state, m)?)?;
+    m.add_function(wrap_pyfunction!(code_info, m)?)?;
     m.add_function(wrap_pyfunction!(stats, m)?)?;
     m.add_function(wrap_pyfunction!(dump_code, m)?)?;
     m.add_function(wrap_pyfunction!(compile_code, m)?)?;

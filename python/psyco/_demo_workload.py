@@ -70,9 +70,9 @@ def make_bodies(k):
 def main(scale=1.0):
     t0 = time.perf_counter()
     bodies = make_bodies(8)
-    advance(bodies, 0.01, int(6000 * scale))
+    advance(bodies, 0.01, int(36000 * scale))
     e = energy(bodies)
-    primes = sieve(int(400_000 * scale))
+    primes = sieve(int(2_400_000 * scale))
     return time.perf_counter() - t0, round(e, 6), primes
 
 

@@ -12,8 +12,9 @@
 //!
 //! `total` is the decayed sum of everything ever charged, so a function whose decayed charge
 //! reaches `watermark × total` holds that fraction of recent time. It is *ready* when that holds
-//! and it has at least [`MIN_READY_SECONDS`] of decayed charge (so that the first sample after
-//! start-up, which is always 100 % of the total, does not select a random function).
+//! and the table has warmed up: the decayed total is at least [`WARMUP`] of the steady-state
+//! total of one busy thread (`halflife / ln 2` seconds). Without the warm-up, the first sample
+//! after start-up, always 100 % of the total, would select whatever happened to run.
 //!
 //! # Invariants
 //! - Pure data: no Python, no locks, no clocks; callers pass elapsed time in. Keys are opaque.
@@ -26,8 +27,8 @@ use std::hash::Hash;
 
 /// Rescale when the unit exceeds 2^120 (about 120 half-lives after the last rescale).
 pub const RESCALE_AT: f64 = 1.329_227_995_784_916e36;
-/// A function must account for at least this many decayed seconds before it can be selected.
-pub const MIN_READY_SECONDS: f64 = 0.03;
+/// Fraction of one thread's steady-state total that must be charged before anything is ready.
+pub const WARMUP: f64 = 0.25;
 
 #[derive(Debug, Clone)]
 pub struct ChargeTable<K: Hash + Eq + Copy> {
@@ -56,10 +57,6 @@ impl<K: Hash + Eq + Copy> ChargeTable<K> {
 
     pub fn len(&self) -> usize {
         self.charges.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.charges.is_empty()
     }
 
     /// Lets `dt` seconds pass. Returns true if this rescaled the table ("resetting stats").
@@ -128,7 +125,12 @@ impl<K: Hash + Eq + Copy> ChargeTable<K> {
     /// The watermark test (see the module doc).
     pub fn is_ready(&self, key: K, watermark: f64) -> bool {
         let Some(v) = self.charges.get(&key) else { return false };
-        *v >= watermark * self.total && *v / self.unit >= MIN_READY_SECONDS
+        *v > 0.0 && *v >= watermark * self.total && self.warmed_up()
+    }
+
+    /// Whether enough has been charged for the watermark test to mean something.
+    pub fn warmed_up(&self) -> bool {
+        self.total / self.unit >= WARMUP * self.halflife / std::f64::consts::LN_2
     }
 
     /// Zeroes a selected function's charge (the total keeps it).
@@ -168,9 +170,6 @@ impl<K: Hash + Eq + Copy> ChargeTable<K> {
         v
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = K> + '_ {
-        self.charges.keys().copied()
-    }
 }
 
 #[cfg(test)]
@@ -250,16 +249,17 @@ mod tests {
     }
 
     #[test]
-    fn watermark_selects_the_hot_key_only_after_minimum_charge() {
+    fn watermark_selects_the_hot_key_only_after_warmup() {
         let mut t = ChargeTable::new(0.5);
         t.charge(1, 0.01);
-        // 100 % of the total but below MIN_READY_SECONDS
+        // 100 % of the total but the table has not warmed up
         assert!(!t.is_ready(1, 0.09));
-        for _ in 0..10 {
+        for _ in 0..20 {
             t.charge(1, 0.01);
             t.charge(2, 0.0005);
             t.advance(0.01);
         }
+        // 0.2 s charged: past 25 % of 0.5/ln2 = 0.18 s
         assert!(t.is_ready(1, 0.09));
         assert!(!t.is_ready(2, 0.09));
         assert!(t.fraction(1) > 0.9);
@@ -267,7 +267,7 @@ mod tests {
 
     #[test]
     fn watermark_is_a_fraction_of_the_total() {
-        let mut t = ChargeTable::new(10.0);
+        let mut t = ChargeTable::new(0.1);
         for k in 0..10 {
             t.charge(k, 0.1);
         }

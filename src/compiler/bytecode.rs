@@ -38,7 +38,6 @@ pub struct Snapshot {
     /// Depth of the value stack before each instruction (None: unreachable by normal flow).
     pub depth: Vec<Option<u32>>,
     pub nlocalsplus: usize,
-    pub nlocals: usize,
     pub stacksize: usize,
     /// Address of `co_code_adaptive[0]` (`_PyCode_CODE(co)`).
     pub first_instr: usize,
@@ -64,7 +63,6 @@ impl Snapshot {
         // An argument that is also a cell is one slot (and is listed in both co_varnames and
         // co_cellvars), so read the count CPython sizes the frame with.
         let nlocalsplus = crate::ffi::code_nlocalsplus(code);
-        let nlocals: usize = code.getattr("co_nlocals")?.extract()?;
         let stacksize: usize = code.getattr("co_stacksize")?.extract()?;
         let flags: u32 = code.getattr("co_flags")?.extract()?;
         let qualname: String = code.getattr("co_qualname")?.extract()?;
@@ -112,7 +110,6 @@ impl Snapshot {
             instrs,
             depth: Vec::new(),
             nlocalsplus,
-            nlocals,
             stacksize,
             first_instr,
             consts,

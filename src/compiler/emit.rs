@@ -144,11 +144,6 @@ impl<'a> Emitter<'a> {
         );
     }
 
-    /// `Py_INCREF` of the object in `rax`.
-    pub fn incref_rax(&mut self) {
-        asm!(self ; add QWORD [rax], 1);
-    }
-
     /// `Py_DECREF` of the object in `rdi` (clobbers caller-saved registers on the slow path).
     /// A destructor may run arbitrary code, so the slow path first stores `prev_instr = unit`.
     pub fn decref_rdi(&mut self, unit: usize) {
@@ -277,7 +272,7 @@ impl<'a> Emitter<'a> {
                     );
                 }
                 Cold::Breaker { label, resume, deopt_n } => {
-                    let helper = crate::ffi::runtime::rt_eval_breaker as usize;
+                    let helper = crate::ffi::runtime::rt_eval_breaker as *const () as usize;
                     let dl = self.deopt_label(deopt_n, GuardKind::EvalBreaker);
                     asm!(self
                         ; =>label

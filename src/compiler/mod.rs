@@ -25,7 +25,7 @@ use std::sync::OnceLock;
 
 use pyo3::prelude::*;
 
-use crate::queue::{CodeRecord, Flags};
+use crate::queue::CodeRecord;
 use crate::x86::ExecBuffer;
 use bytecode::Snapshot;
 use emit::{Emitter, GuardKind};
@@ -37,7 +37,8 @@ pub enum Outcome {
     Compiled { code_bytes: usize },
     /// Cannot (ever) be compiled; runs in the interpreter. The reason goes to the log.
     Failed(String),
-    /// Accepted but not compiled yet (no code generator available for it yet).
+    /// Accepted but not compiled yet (kept for engines that defer; the baseline never does).
+    #[allow(dead_code)]
     Pending(String),
 }
 
@@ -74,23 +75,13 @@ pub fn compile(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) -> Out
     let was = COMPILING.with(|c| c.replace(true));
     let outcome = compile_inner(py, code, rec);
     COMPILING.with(|c| c.set(was));
-    match &outcome {
-        Outcome::Compiled { .. } => rec.set(Flags::COMPILED),
-        Outcome::Failed(why) => {
-            rec.set(Flags::FAILED);
-            *rec.reason.lock() = Some(why.clone());
-        }
-        Outcome::Pending(why) => {
-            rec.set(Flags::PENDING);
-            *rec.reason.lock() = Some(why.clone());
-        }
-    }
     outcome
 }
 
 fn compile_inner(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) -> Outcome {
-    if let Err(why) = crate::queue::native_status() {
-        return Outcome::Failed(why);
+    // The full reason is logged once when the log opens; each function just says this.
+    if crate::queue::native_status().is_err() {
+        return Outcome::Failed("interpreter-only on this platform".into());
     }
     // Not get_or_init: verify() imports `opcode`, and nothing may block under the GIL.
     if TABLES.get().is_none() {
@@ -127,6 +118,10 @@ pub fn generate(snap: &Snapshot) -> Result<Compiled, String> {
     for n in 0..snap.instrs.len() {
         let Some(d) = snap.depth[n] else { continue };
         let ins = &snap.instrs[n];
+        // Every slot the code touches must lie inside the frame CPython allocated.
+        if d as usize > snap.stacksize {
+            return Err(format!("stack depth {d} exceeds co_stacksize {}", snap.stacksize));
+        }
         if ins.op == opcodes::RETURN_VALUE && d != 1 {
             return Err(format!("RETURN_VALUE at depth {d}"));
         }

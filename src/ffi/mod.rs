@@ -64,9 +64,10 @@ extern "C" {
     fn PyInterpreterState_Get() -> *mut py::PyInterpreterState;
     fn PyInterpreterState_ThreadHead(interp: *mut py::PyInterpreterState) -> *mut py::PyThreadState;
     fn PyThreadState_Next(ts: *mut py::PyThreadState) -> *mut py::PyThreadState;
-    fn PyThreadState_GetID(ts: *mut py::PyThreadState) -> u64;
+    #[cfg(not(psyco_native))]
     fn PyThreadState_GetFrame(ts: *mut py::PyThreadState) -> *mut py::PyFrameObject;
     fn PyFrame_GetCode(f: *mut py::PyFrameObject) -> *mut py::PyObject;
+    #[cfg(not(psyco_native))]
     fn PyFrame_GetBack(f: *mut py::PyFrameObject) -> *mut py::PyFrameObject;
     fn Py_IsInitialized() -> c_int;
 }
@@ -87,7 +88,6 @@ mod native {
         pub fn psyco_frame_previous(f: *mut IFrame) -> *mut IFrame;
         pub fn psyco_frame_code(f: *mut IFrame) -> *mut py::PyObject;
         pub fn psyco_frame_is_incomplete(f: *mut IFrame) -> c_int;
-        pub fn psyco_frame_lasti(f: *mut IFrame) -> i64;
         pub fn psyco_frameobject_frame(f: *mut py::PyFrameObject) -> *mut IFrame;
         pub fn psyco_tstate_profilefunc(ts: *mut py::PyThreadState) -> Option<TraceFunc>;
         pub fn psyco_tstate_tracefunc(ts: *mut py::PyThreadState) -> Option<TraceFunc>;
@@ -459,21 +459,21 @@ pub fn live_record_count() -> usize {
 
 /// One Python thread as seen by the sampler: its id and its code stack, innermost first.
 pub struct ThreadStack {
-    pub thread_id: u64,
     pub codes: Vec<CodeId>,
-    /// Innermost frame's instruction index, to tell a thread blocked in C from a running one.
-    pub top_lasti: i64,
     /// A foreign C-level tracer or profiler is installed on this thread (sys.settrace,
     /// sys.setprofile, a debugger, coverage): psyco steps aside.
     pub foreign_hook: bool,
-    /// psyco's own active profiler is installed on this thread.
-    pub our_profiler: bool,
 }
 
 /// Walks every thread of the current interpreter except the caller's and returns their stacks,
 /// reading frames through the thread states (no frame objects are created in native mode).
 /// Each code on a stack is given a record, so the addresses stay valid (see invariants).
-pub fn thread_stacks(py: Python<'_>, our_profiler: Option<TraceFunc>, max_depth: usize) -> Vec<ThreadStack> {
+pub fn thread_stacks(
+    py: Python<'_>,
+    our_profiler: Option<TraceFunc>,
+    max_depth: usize,
+    include_self: bool,
+) -> Vec<ThreadStack> {
     let mut out = Vec::new();
     // SAFETY: GIL held; thread states are not freed while we hold it; frames linked from a
     // thread state are alive while it is suspended (it cannot run without the GIL).
@@ -482,7 +482,7 @@ pub fn thread_stacks(py: Python<'_>, our_profiler: Option<TraceFunc>, max_depth:
         let interp = PyInterpreterState_Get();
         let mut ts = PyInterpreterState_ThreadHead(interp);
         while !ts.is_null() {
-            if ts != me {
+            if include_self || ts != me {
                 out.push(one_thread(py, ts, our_profiler, max_depth));
             }
             ts = PyThreadState_Next(ts);
@@ -506,14 +506,10 @@ unsafe fn one_thread(
         let our_profiler = prof.is_some() && prof.map(|f| f as usize) == ours.map(|f| f as usize);
         let foreign_hook = trace.is_some() || (prof.is_some() && !our_profiler);
         let mut codes = Vec::new();
-        let mut top_lasti = -1;
         let mut f = native::psyco_tstate_frame(ts);
         while !f.is_null() && codes.len() < max_depth {
             if native::psyco_frame_is_incomplete(f) == 0 {
                 let code = native::psyco_frame_code(f);
-                if codes.is_empty() {
-                    top_lasti = native::psyco_frame_lasti(f);
-                }
                 let b = Bound::from_borrowed_ptr(py, code);
                 if record(&b).is_some() {
                     codes.push(CodeId(code as usize));
@@ -521,7 +517,7 @@ unsafe fn one_thread(
             }
             f = native::psyco_frame_previous(f);
         }
-        ThreadStack { thread_id: PyThreadState_GetID(ts), codes, top_lasti, foreign_hook, our_profiler }
+        ThreadStack { codes, foreign_hook }
     }
 }
 
@@ -538,13 +534,9 @@ unsafe fn one_thread(
     unsafe {
         let mut codes = Vec::new();
         let mut f = PyThreadState_GetFrame(ts);
-        let mut top_lasti = -1;
         while !f.is_null() && codes.len() < max_depth {
             let frame = Bound::from_owned_ptr(py, f as *mut py::PyObject);
             let code = Bound::from_owned_ptr(py, PyFrame_GetCode(f));
-            if codes.is_empty() {
-                top_lasti = frame.getattr("f_lasti").and_then(|v| v.extract()).unwrap_or(-1);
-            }
             if record(&code).is_some() {
                 codes.push(CodeId(code.as_ptr() as usize));
             }
@@ -554,7 +546,7 @@ unsafe fn one_thread(
         if !f.is_null() {
             py::Py_DECREF(f as *mut py::PyObject);
         }
-        ThreadStack { thread_id: PyThreadState_GetID(ts), codes, top_lasti, foreign_hook: false, our_profiler: false }
+        ThreadStack { codes, foreign_hook: false }
     }
 }
 
@@ -584,23 +576,6 @@ pub fn frame_codes<'py>(
         #[cfg(not(psyco_native))]
         let caller: Option<Bound<'py, PyAny>> = None;
         (Some(code), caller)
-    }
-}
-
-/// Whether the current thread has a foreign tracer or profiler (anything but `ours`).
-pub fn current_thread_foreign_hook(ours: Option<TraceFunc>) -> bool {
-    #[cfg(psyco_native)]
-    // SAFETY: the current thread state, GIL held by the caller.
-    unsafe {
-        let ts = py::PyThreadState_Get();
-        let prof = native::psyco_tstate_profilefunc(ts);
-        let trace = native::psyco_tstate_tracefunc(ts);
-        trace.is_some() || (prof.is_some() && prof.map(|f| f as usize) != ours.map(|f| f as usize))
-    }
-    #[cfg(not(psyco_native))]
-    {
-        let _ = ours;
-        false
     }
 }
 
@@ -649,7 +624,15 @@ pub fn set_profile_all_threads(py: Python<'_>, func: Option<TraceFunc>) -> usize
 
 #[cfg(psyco_native)]
 fn our_marker() -> usize {
-    crate::queue::active_profiler_fn as usize
+    (crate::queue::active_profiler_fn as TraceFunc) as usize
+}
+
+/// Schedules `f` to run on the main thread at its next eval-breaker check, with the GIL held
+/// (`Py_AddPendingCall`; may be called without the GIL). False if the queue is full.
+pub fn add_pending_call(f: extern "C" fn(*mut c_void) -> c_int) -> bool {
+    // SAFETY: Py_AddPendingCall is documented as callable from any thread without the GIL;
+    // `f` is a plain function that ignores its null argument.
+    unsafe { py::Py_AddPendingCall(Some(f), std::ptr::null_mut()) == 0 }
 }
 
 /// True while the interpreter runs normally (not before init, not while finalizing).
@@ -703,7 +686,12 @@ mod hook {
                 return false;
             }
         }
-        current_thread_foreign_hook(Some(crate::queue::active_profiler_fn))
+        // SAFETY: as above.
+        unsafe {
+            let ours = crate::queue::active_profiler_fn as *const () as usize;
+            let prof = native::psyco_tstate_profilefunc(ts).map(|f| f as usize);
+            native::psyco_tstate_tracefunc(ts).is_some() || (prof.is_some() && prof != Some(ours))
+        }
     }
 
     /// The hook. Decides nothing itself: tracing and throw go to the interpreter, everything

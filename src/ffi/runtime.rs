@@ -33,7 +33,7 @@ extern "C" {
 }
 
 pub fn dealloc_addr() -> usize {
-    _Py_Dealloc as usize
+    _Py_Dealloc as *const () as usize
 }
 
 pub fn py_true() -> usize {

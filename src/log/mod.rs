@@ -259,7 +259,7 @@ mod tests {
         );
         assert_eq!(
             format_dump_row(10, 0.01, "test", "/a/very/long/path/to/lib/random.py", 1),
-            "        #10  | 1.0 %|  test                      ...h/to/lib/random.py:1"
+            "        #10  | 1.0 %|  test                      .../to/lib/random.py:1"
         );
     }
 

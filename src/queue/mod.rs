@@ -109,9 +109,11 @@ const IDLE_TICK_HZ: f64 = 10.0;
 const DUMP_EVERY: Duration = Duration::from_secs(1);
 /// Frames deeper than this are not charged (parent shares have vanished long before).
 const MAX_STACK: usize = 64;
-/// Active profiling (profile()) runs in bursts: on for one poll in every ACTIVE_PERIOD polls,
-/// so that its cost on call-heavy code stays a fraction of a percent of the run.
-const ACTIVE_PERIOD: u64 = 10;
+/// Active profiling (profile()) runs in bursts: on for one poll in every ACTIVE_PERIOD polls.
+/// While a C profile function is installed CPython 3.11 dispatches every instruction through
+/// its tracing path and un-specializes them (roughly halving interpreter speed), so the duty
+/// cycle bounds profile()'s overhead: 1/40 keeps it near 2.5 % at worst.
+const ACTIVE_PERIOD: u64 = 40;
 
 // ---------------------------------------------------------------------------------------------
 // Engine state
@@ -138,12 +140,13 @@ struct Engine {
     worker: Option<worker::Handle>,
     filter: Option<Py<PyAny>>,
     counters: Counters,
-    /// Failed/pending compiles: (qualname, reason), most recent last, bounded.
-    failures: VecDeque<(String, String)>,
+    /// What became of each compile request, most recent last, bounded.
+    outcomes: VecDeque<OutcomeRow>,
     last_dump: Option<Instant>,
     polls: u64,
     foreign_seen: bool,
     active_on: bool,
+    memory_logged: usize,
 }
 
 static ENGINE: Mutex<Engine> = parking_lot::const_mutex(Engine {
@@ -164,11 +167,12 @@ static ENGINE: Mutex<Engine> = parking_lot::const_mutex(Engine {
         resets: 0,
         retired: 0,
     },
-    failures: VecDeque::new(),
+    outcomes: VecDeque::new(),
     last_dump: None,
     polls: 0,
     foreign_seen: false,
     active_on: false,
+    memory_logged: 0,
 });
 
 static CHARGES: Mutex<Option<ChargeTable<CodeId>>> = parking_lot::const_mutex(None);
@@ -184,7 +188,19 @@ static NATIVE: Mutex<Option<Result<(), String>>> = parking_lot::const_mutex(None
 /// Events seen by the active profiler since start.
 static ACTIVE_EVENTS: AtomicU64 = AtomicU64::new(0);
 
-const MAX_FAILURES_KEPT: usize = 200;
+const MAX_OUTCOMES_KEPT: usize = 1000;
+
+/// One compile request's result, for `psyco.stats()["functions"]`.
+#[derive(Clone, Debug)]
+pub struct OutcomeRow {
+    pub name: String,
+    pub file: String,
+    pub line: i64,
+    /// "compiled", "failed" or "pending".
+    pub state: &'static str,
+    pub reason: Option<String>,
+    pub code_bytes: usize,
+}
 
 pub(crate) fn with_charge_table<R>(f: impl FnOnce(&mut ChargeTable<CodeId>) -> R) -> R {
     let mut g = CHARGES.lock();
@@ -254,69 +270,76 @@ pub fn push(py: Python<'_>, spec: Spec) {
 }
 
 /// Retires the running profiler (with `why`, if any) and starts the next queued one whose
-/// limits are not already exhausted. Logs both.
+/// absolute limits are not already exhausted. The state change happens in one critical
+/// section (so concurrent callers always see one running profiler); its side effects (hooks,
+/// log lines) follow outside the lock.
 fn advance(py: Python<'_>, why: Option<&str>) {
-    loop {
-        let (retired, next) = {
-            let mut e = ENGINE.lock();
-            let retired = e.active.take();
-            if retired.is_some() {
-                e.counters.retired += 1;
+    let now = Instant::now();
+    let mem = memory_bytes();
+    let (retired, skipped, started) = {
+        let mut e = ENGINE.lock();
+        let retired = e.active.take();
+        if retired.is_some() {
+            e.counters.retired += 1;
+        }
+        let mut skipped = Vec::new();
+        let mut started = None;
+        while let Some(spec) = e.queue.pop_front() {
+            let active = Active { spec: spec.clone(), started_at: now, memory_at_start: mem };
+            match limit_reached(&active, now, mem) {
+                Some(w @ ("timemax limit reached" | "memorymax limit reached")) => skipped.push((spec.kind, w)),
+                _ => {
+                    started = Some(spec);
+                    e.active = Some(active);
+                    break;
+                }
             }
-            let next = e.queue.pop_front();
-            (retired, next)
-        };
-        if let Some(r) = &retired {
-            leave_mode(py, r.spec.kind);
-            let reason = why.map(|w| format!("disabled ({w})")).unwrap_or_else(|| "disabled".into());
+        }
+        e.active_on = false;
+        let kind = started.as_ref().map(|s| s.kind);
+        ACCEPTING.store(kind.is_some() && kind != Some(Kind::RunOnly), Ordering::Relaxed);
+        COMPILE_ON_CALL.store(kind == Some(Kind::Full), Ordering::Relaxed);
+        (retired, skipped, started)
+    };
+    if let Some(r) = &retired {
+        if r.spec.kind == Kind::Profile {
+            ffi::set_profile_all_threads(py, None);
+        }
+        let reason = why.map(|w| format!("disabled ({w})")).unwrap_or_else(|| "disabled".into());
+        log::event(
+            "profiler_retired",
+            5,
+            &format!("{}: {reason}", r.spec.kind.log_name()),
+            &[("profiler", Val::Str(r.spec.kind.name())), ("reason", Val::Str(why.unwrap_or("")))],
+        );
+    }
+    for (kind, w) in skipped {
+        log::event(
+            "profiler_skipped",
+            5,
+            &format!("{}: skipped ({w} while queued)", kind.log_name()),
+            &[("profiler", Val::Str(kind.name()))],
+        );
+    }
+    match started {
+        Some(spec) => {
+            enter_mode(py, &spec);
             log::event(
-                "profiler_retired",
+                "profiler_started",
                 5,
-                &format!("{}: {reason}", r.spec.kind.log_name()),
-                &[("profiler", Val::Str(r.spec.kind.name())), ("reason", Val::Str(why.unwrap_or("")))],
+                &format!("{}: starting", spec.kind.log_name()),
+                &[("profiler", Val::Str(spec.kind.name()))],
             );
         }
-        let Some(spec) = next else {
-            if retired.is_some() {
-                ACCEPTING.store(false, Ordering::Relaxed);
-                log::event("profiling_stopped", 3, "profiling stopped: no profiler left in the queue", &[]);
-            }
-            return;
-        };
-        let now = Instant::now();
-        let mem = memory_bytes();
-        let active = Active { spec: spec.clone(), started_at: now, memory_at_start: mem };
-        // A queued profiler whose absolute limits are already reached never runs.
-        if let Some(w) = limit_reached(&active, now, mem) {
-            if matches!(w, "timemax limit reached" | "memorymax limit reached") {
-                log::event(
-                    "profiler_skipped",
-                    5,
-                    &format!("{}: skipped ({w} while queued)", spec.kind.log_name()),
-                    &[("profiler", Val::Str(spec.kind.name()))],
-                );
-                continue;
-            }
+        None if retired.is_some() => {
+            log::event("profiling_stopped", 3, "profiling stopped: no profiler left in the queue", &[]);
         }
-        {
-            let mut e = ENGINE.lock();
-            e.active = Some(active);
-            e.active_on = false;
-        }
-        enter_mode(py, &spec);
-        log::event(
-            "profiler_started",
-            5,
-            &format!("{}: starting", spec.kind.log_name()),
-            &[("profiler", Val::Str(spec.kind.name()))],
-        );
-        return;
+        None => {}
     }
 }
 
+/// Side effects of a profiler starting (its flags were set by `advance`).
 fn enter_mode(py: Python<'_>, spec: &Spec) {
-    ACCEPTING.store(spec.kind != Kind::RunOnly, Ordering::Relaxed);
-    COMPILE_ON_CALL.store(spec.kind == Kind::Full, Ordering::Relaxed);
     if spec.kind.samples() {
         let mut g = CHARGES.lock();
         let t = g.get_or_insert_with(|| ChargeTable::new(spec.params.halflife));
@@ -326,14 +349,6 @@ fn enter_mode(py: Python<'_>, spec: &Spec) {
     }
     if spec.kind == Kind::Full {
         crate::compiler::on_full_mode(py);
-    }
-}
-
-fn leave_mode(py: Python<'_>, kind: Kind) {
-    COMPILE_ON_CALL.store(false, Ordering::Relaxed);
-    if kind == Kind::Profile {
-        ffi::set_profile_all_threads(py, None);
-        ENGINE.lock().active_on = false;
     }
 }
 
@@ -372,37 +387,47 @@ pub fn check_limits(py: Python<'_>) {
     };
     if let Some(w) = why {
         advance(py, Some(w));
+        ensure_sampler(py);
     }
 }
 
 /// stop(): retire the running profiler, purge the queue, stop and join the sampler.
 /// Compiled code keeps running.
 pub fn stop(py: Python<'_>) {
-    let (had, sampler) = {
+    stop_because(py, "psyco.stop()");
+}
+
+fn stop_because(py: Python<'_>, why: &str) {
+    let (had, retired, sampler) = {
         let mut e = ENGINE.lock();
         let had = e.active.is_some() || !e.queue.is_empty();
         e.queue.clear();
-        (had, e.sampler.take())
+        let retired = e.active.take();
+        if retired.is_some() {
+            e.counters.retired += 1;
+        }
+        e.active_on = false;
+        ACCEPTING.store(false, Ordering::Relaxed);
+        COMPILE_ON_CALL.store(false, Ordering::Relaxed);
+        (had, retired, e.sampler.take())
     };
-    let kind = ENGINE.lock().active.as_ref().map(|a| a.spec.kind);
-    if let Some(k) = kind {
-        leave_mode(py, k);
-        ENGINE.lock().active = None;
-        log::event("profiler_retired", 5, &format!("{}: disabled (psyco.stop())", k.log_name()), &[]);
+    if let Some(r) = retired {
+        if r.spec.kind == Kind::Profile {
+            ffi::set_profile_all_threads(py, None);
+        }
+        log::event("profiler_retired", 5, &format!("{}: disabled ({why})", r.spec.kind.log_name()), &[]);
     }
-    ACCEPTING.store(false, Ordering::Relaxed);
-    COMPILE_ON_CALL.store(false, Ordering::Relaxed);
     if let Some(h) = sampler {
         py.allow_threads(|| h.join());
     }
     if had {
-        log::event("stopped", 3, "psyco.stop(): profilers stopped, queue purged", &[]);
+        log::event("stopped", 3, &format!("{why}: profilers stopped, queue purged"), &[]);
     }
 }
 
 /// Interpreter exit: stop everything, join both threads, write the closing lines.
 pub fn shutdown(py: Python<'_>) {
-    stop(py);
+    stop_because(py, "program exit");
     let worker = ENGINE.lock().worker.take();
     if let Some(w) = worker {
         py.allow_threads(|| w.shutdown());
@@ -417,12 +442,46 @@ pub fn shutdown(py: Python<'_>) {
     drop(filter);
 }
 
+/// Starts the poll thread if the running profiler or the queue needs it and none runs.
+/// The thread's own decision to end (`sampler_retire_if_idle`) is taken under the same lock,
+/// so a profiler queued at that moment is never left without a thread.
 fn ensure_sampler(_py: Python<'_>) {
     let mut e = ENGINE.lock();
-    if e.sampler.as_ref().is_some_and(|h| h.is_running()) {
+    if !needs_sampler(&e) || e.sampler.as_ref().is_some_and(|h| h.is_running()) {
         return;
     }
-    e.sampler = Some(crate::sampler::Handle::start());
+    let old = e.sampler.replace(crate::sampler::Handle::start());
+    drop(e);
+    // The old thread has decided to end (its finished flag is set): let it go.
+    drop(old);
+}
+
+/// Sampling profilers need the thread; full() and runonly() only for their limits, or to
+/// start a queued successor.
+fn needs_sampler(e: &Engine) -> bool {
+    match &e.active {
+        Some(a) => {
+            let l = &a.spec.limits;
+            a.spec.kind.samples()
+                || l.memory.is_some()
+                || l.time.is_some()
+                || l.memorymax.is_some()
+                || l.timemax.is_some()
+                || !e.queue.is_empty()
+        }
+        None => !e.queue.is_empty(),
+    }
+}
+
+/// Called by the poll thread before each tick: if there is nothing to do, marks the thread
+/// finished (under the engine lock) and returns true.
+pub fn sampler_retire_if_idle(finished: &AtomicBool) -> bool {
+    let e = ENGINE.lock();
+    if needs_sampler(&e) {
+        return false;
+    }
+    finished.store(true, Ordering::SeqCst);
+    true
 }
 
 /// Seconds the sampler should sleep before the next tick.
@@ -437,16 +496,16 @@ pub fn poll_interval() -> Duration {
 
 /// True while there is anything for the sampler thread to do.
 pub fn sampler_needed() -> bool {
-    let e = ENGINE.lock();
-    e.active.is_some() || !e.queue.is_empty()
+    needs_sampler(&ENGINE.lock())
 }
 
 // ---------------------------------------------------------------------------------------------
 // One tick of the sampler thread (GIL held)
 // ---------------------------------------------------------------------------------------------
 
-/// `dt`: seconds since the previous tick.
-pub fn tick(py: Python<'_>, dt: f64) {
+/// `dt`: seconds since the previous tick. `on_python_thread`: the caller is a Python thread
+/// (the main thread running a pending call) whose own stack is sampled too.
+pub fn tick(py: Python<'_>, dt: f64, on_python_thread: bool) {
     check_limits(py);
     let (spec, polls) = {
         let mut e = ENGINE.lock();
@@ -458,14 +517,13 @@ pub fn tick(py: Python<'_>, dt: f64) {
     if !spec.kind.samples() {
         return;
     }
-    let resets = with_charge_table(|t| t.advance(dt));
-    if resets {
-        ENGINE.lock().counters.resets += 1;
+    let reset = with_charge_table(|t| t.advance(dt));
+    if reset {
         log::event("reset", 1, "resetting stats", &[]);
     }
 
-    let stacks = ffi::thread_stacks(py, Some(active_profiler_fn), MAX_STACK);
-    let foreign = stacks.iter().any(|t| t.foreign_hook) || ffi::current_thread_foreign_hook(Some(active_profiler_fn));
+    let stacks = ffi::thread_stacks(py, Some(active_profiler_fn), MAX_STACK, on_python_thread);
+    let foreign = stacks.iter().any(|t| t.foreign_hook);
     let ready = crate::sampler::charge_stacks(&stacks, dt, &spec.params);
     ENGINE.lock().counters.samples += stacks.len() as u64;
     for id in ready {
@@ -503,7 +561,7 @@ fn note_foreign(foreign: bool) {
 
 fn manage_active_profiler(py: Python<'_>, polls: u64, foreign: bool) {
     note_foreign(foreign);
-    let want_on = !foreign && polls % ACTIVE_PERIOD == 0;
+    let want_on = !foreign && polls % ACTIVE_PERIOD == 1;
     let was_on = ENGINE.lock().active_on;
     if want_on {
         ffi::set_profile_all_threads(py, Some(active_profiler_fn));
@@ -528,6 +586,14 @@ fn maybe_dump(py: Python<'_>) {
     let rows = top_rows(py, log::top());
     if !rows.is_empty() {
         log::dump(&rows);
+    }
+    let mem = memory_bytes();
+    let changed = {
+        let mut e = ENGINE.lock();
+        std::mem::replace(&mut e.memory_logged, mem) != mem
+    };
+    if changed {
+        log::event("memory", 1, &format!("memory usage: {}+ kb", mem / 1024), &[("bytes", Val::Int(mem as i64))]);
     }
 }
 
@@ -606,7 +672,6 @@ pub extern "C" fn active_profiler_fn(
 /// queued (dropped by the worker under the GIL).
 pub struct Job {
     pub code: Py<PyAny>,
-    pub reason: &'static str,
 }
 
 /// Marks `code` as selected, zeroes its charge, logs `<how>: name` and queues a compile job.
@@ -620,15 +685,8 @@ pub fn select(py: Python<'_>, code: &Bound<'_, PyAny>, how: &'static str) -> boo
     if !rec.try_mark_selected() {
         return false;
     }
-    with_charge_table(|t| t.zero(rec.code));
-    let (name, file, line) = code_location(code);
-    log::event(
-        "selected",
-        1,
-        &format!("{how}: {name}"),
-        &[("function", Val::Str(&name)), ("file", Val::Str(&file)), ("line", Val::Int(line))],
-    );
-    let job = Job { code: code.clone().unbind(), reason: how };
+    log_selection(code, rec, how);
+    let job = Job { code: code.clone().unbind() };
     let sender = {
         let mut e = ENGINE.lock();
         e.counters.selected += 1;
@@ -650,6 +708,27 @@ pub fn select(py: Python<'_>, code: &Bound<'_, PyAny>, how: &'static str) -> boo
     }
     let _ = py;
     true
+}
+
+/// Zeroes the selected code's charge and logs `<how>: name` with the share it had.
+fn log_selection(code: &Bound<'_, PyAny>, rec: &CodeRecord, how: &str) {
+    let share = with_charge_table(|t| {
+        let f = t.fraction(rec.code);
+        t.zero(rec.code);
+        f
+    });
+    let (name, file, line) = code_location(code);
+    log::event(
+        "selected",
+        1,
+        &format!("{how}: {name}"),
+        &[
+            ("function", Val::Str(&name)),
+            ("file", Val::Str(&file)),
+            ("line", Val::Int(line)),
+            ("charge_share", Val::Num(share)),
+        ],
+    );
 }
 
 /// Called by the worker (GIL held) before compiling: runs the user's filter once per code.
@@ -681,6 +760,37 @@ pub fn passes_filter(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) 
 /// The compiler's verdict on a job, reported by the worker or the full-mode hook.
 pub fn report_outcome(py: Python<'_>, code: &Bound<'_, PyAny>, outcome: &crate::compiler::Outcome) {
     let (name, file, line) = code_location(code);
+    if let Some(rec) = ffi::existing_record(code) {
+        match outcome {
+            crate::compiler::Outcome::Compiled { .. } => rec.set(Flags::COMPILED),
+            crate::compiler::Outcome::Failed(r) => {
+                rec.set(Flags::FAILED);
+                *rec.reason.lock() = Some(r.clone());
+            }
+            crate::compiler::Outcome::Pending(r) => {
+                rec.set(Flags::PENDING);
+                *rec.reason.lock() = Some(r.clone());
+            }
+        }
+    }
+    let row = match outcome {
+        crate::compiler::Outcome::Compiled { code_bytes } => {
+            OutcomeRow { name: name.clone(), file: file.clone(), line, state: "compiled", reason: None, code_bytes: *code_bytes }
+        }
+        crate::compiler::Outcome::Failed(r) => {
+            OutcomeRow { name: name.clone(), file: file.clone(), line, state: "failed", reason: Some(r.clone()), code_bytes: 0 }
+        }
+        crate::compiler::Outcome::Pending(r) => {
+            OutcomeRow { name: name.clone(), file: file.clone(), line, state: "pending", reason: Some(r.clone()), code_bytes: 0 }
+        }
+    };
+    {
+        let mut e = ENGINE.lock();
+        e.outcomes.push_back(row);
+        while e.outcomes.len() > MAX_OUTCOMES_KEPT {
+            e.outcomes.pop_front();
+        }
+    }
     match outcome {
         crate::compiler::Outcome::Compiled { code_bytes } => {
             add_memory(*code_bytes as isize);
@@ -701,10 +811,6 @@ pub fn report_outcome(py: Python<'_>, code: &Bound<'_, PyAny>, outcome: &crate::
                     e.counters.pending += 1;
                 } else {
                     e.counters.failed += 1;
-                }
-                e.failures.push_back((name.clone(), reason.clone()));
-                while e.failures.len() > MAX_FAILURES_KEPT {
-                    e.failures.pop_front();
                 }
             }
             let what = if pending { "pending" } else { "cannot compile" };
@@ -727,22 +833,13 @@ pub fn set_filter(f: Option<Py<PyAny>>) -> Option<Py<PyAny>> {
     std::mem::replace(&mut ENGINE.lock().filter, f)
 }
 
-/// Number of profilers waiting behind the running one.
-pub fn queue_len() -> usize {
-    ENGINE.lock().queue.len()
-}
-
-pub fn active_kind() -> Option<Kind> {
-    ENGINE.lock().active.as_ref().map(|a| a.spec.kind)
-}
-
 /// A snapshot of everything `psyco.stats()` reports.
 pub struct Snapshot {
     pub active: Option<Spec>,
     pub active_for: f64,
     pub queued: Vec<Spec>,
     pub counters: Counters,
-    pub failures: Vec<(String, String)>,
+    pub outcomes: Vec<OutcomeRow>,
     pub sampler_running: bool,
     pub worker_running: bool,
 }
@@ -750,13 +847,14 @@ pub struct Snapshot {
 pub fn snapshot() -> Snapshot {
     let e = ENGINE.lock();
     let mut counters = e.counters.clone();
+    counters.resets = with_charge_table(|t| t.resets());
     counters.active_events = ACTIVE_EVENTS.load(Ordering::Relaxed);
     Snapshot {
         active: e.active.as_ref().map(|a| a.spec.clone()),
         active_for: e.active.as_ref().map_or(0.0, |a| a.started_at.elapsed().as_secs_f64()),
         queued: e.queue.iter().cloned().collect(),
         counters,
-        failures: e.failures.iter().cloned().collect(),
+        outcomes: e.outcomes.iter().cloned().collect(),
         sampler_running: e.sampler.as_ref().is_some_and(|h| h.is_running()),
         worker_running: e.worker.is_some(),
     }
@@ -768,14 +866,9 @@ pub fn top_charges<'py>(py: Python<'py>, n: usize) -> Vec<(Bound<'py, PyAny>, f6
     top.into_iter().filter_map(|(id, f)| Some((ffi::live_code(py, id)?, f))).collect()
 }
 
-/// Number of entries in the charge table (for leak tests).
-pub fn charge_entries() -> usize {
-    with_charge_table(|t| t.len())
-}
-
-/// Whether the sampler thread is alive (for tests of stop()).
-pub fn sampler_alive() -> bool {
-    ENGINE.lock().sampler.as_ref().is_some_and(|h| h.is_running())
+/// Number of entries in the charge table (for leak tests) and the decayed total in seconds.
+pub fn charge_entries() -> (usize, f64) {
+    with_charge_table(|t| (t.len(), t.total()))
 }
 
 /// Compiles `code` right now on the calling thread (full mode and bound functions, at the
@@ -785,14 +878,7 @@ pub fn compile_now(py: Python<'_>, code: &Bound<'_, PyAny>, how: &'static str) {
     if !rec.try_mark_selected() {
         return;
     }
-    with_charge_table(|t| t.zero(rec.code));
-    let (name, file, line) = code_location(code);
-    log::event(
-        "selected",
-        1,
-        &format!("{how}: {name}"),
-        &[("function", Val::Str(&name)), ("file", Val::Str(&file)), ("line", Val::Int(line))],
-    );
+    log_selection(code, rec, how);
     ENGINE.lock().counters.selected += 1;
     worker::compile_one(py, code);
 }

@@ -47,9 +47,6 @@ impl Flags {
     pub fn intersects(self, o: Flags) -> bool {
         self.0 & o.0 != 0
     }
-    pub fn bits(self) -> u32 {
-        self.0
-    }
 }
 
 pub struct CodeRecord {

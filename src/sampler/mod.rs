@@ -1,12 +1,22 @@
-//! The poll thread: wakes every 1/pollfreq seconds, takes the GIL and lets the engine tick
-//! (`queue::tick`), which walks every Python thread's frame stack through its thread state and
-//! charges the running code objects here, passing a `parentframe` share up each stack.
+//! The poll thread: every 1/pollfreq seconds it makes the engine tick (`queue::tick`), which
+//! walks every Python thread's frame stack through its thread state and charges the running
+//! code objects here, passing a `parentframe` share up each stack.
+//!
+//! # How a tick gets the GIL cheaply
+//! Taking the GIL from another OS thread forces a switch of the running thread at every poll
+//! (two context switches, and on a loaded machine a scheduler wait while the main thread sits
+//! idle). So the poll thread first asks the *main thread* to tick, with `Py_AddPendingCall`:
+//! the main thread runs it at its next eval-breaker check, already holding the GIL, at the
+//! cost of a function call. Only when the previous request has not run by the next poll (the
+//! main thread is blocked outside the eval loop) does the poll thread take the GIL itself, so
+//! the other threads are still sampled.
 //!
 //! # Invariants
-//! - One OS thread per [`Handle`]; it holds the GIL only inside a tick, never while sleeping.
+//! - One OS thread per [`Handle`]; it never holds the GIL while sleeping.
 //! - `Handle::join` (called without the GIL) wakes it at once and waits for it to end; the
 //!   thread also ends by itself when no profiler is left or the interpreter is going away, and
-//!   never asks for the GIL once finalization has begun.
+//!   never asks for the GIL once finalization has begun. A pending tick that runs after the
+//!   thread ended finds no profiler and does nothing.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -33,7 +43,7 @@ impl Handle {
         let thread = std::thread::Builder::new()
             .name("psyco-sampler".into())
             .spawn(move || {
-                run(rx);
+                run(rx, &f);
                 f.store(true, Ordering::SeqCst);
             })
             .expect("spawning the psyco sampler thread");
@@ -53,24 +63,60 @@ impl Handle {
     }
 }
 
-fn run(stop: Receiver<()>) {
-    let mut last = Instant::now();
+/// The previous tick, shared by both ways of ticking (pending call or GIL fallback).
+static LAST_TICK: parking_lot::Mutex<Option<Instant>> = parking_lot::const_mutex(None);
+/// A pending-call tick has been queued and has not run yet.
+static PENDING_QUEUED: AtomicBool = AtomicBool::new(false);
+
+fn elapsed_since_last_tick() -> f64 {
+    let now = Instant::now();
+    let mut g = LAST_TICK.lock();
+    let dt = g.map_or(0.0, |t| now.duration_since(t).as_secs_f64());
+    *g = Some(now);
+    dt
+}
+
+/// Runs on the main thread at its next eval-breaker check (scheduled by `Py_AddPendingCall`):
+/// the cheapest way to sample, since the main thread already holds the GIL and no thread
+/// switch is needed. Never raises.
+extern "C" fn pending_tick(_arg: *mut std::ffi::c_void) -> std::os::raw::c_int {
+    PENDING_QUEUED.store(false, Ordering::SeqCst);
+    // SAFETY contract of pending calls: they run with the GIL held by the main thread.
+    let py = unsafe { Python::assume_gil_acquired() };
+    if queue::sampler_needed() {
+        let dt = elapsed_since_last_tick();
+        queue::tick(py, dt, true);
+    }
+    0
+}
+
+fn run(stop: Receiver<()>, finished: &AtomicBool) {
+    *LAST_TICK.lock() = Some(Instant::now());
+    PENDING_QUEUED.store(false, Ordering::SeqCst);
     loop {
         match stop.recv_timeout(queue::poll_interval()) {
             Err(RecvTimeoutError::Timeout) => {}
             _ => return, // disconnected: join() was called
         }
-        if !ffi::interpreter_alive() {
+        if !ffi::interpreter_alive() || queue::sampler_retire_if_idle(finished) {
             return;
         }
-        let now = Instant::now();
-        let dt = now.duration_since(last).as_secs_f64();
-        last = now;
+        // Preferred: ask the main thread to tick at its next eval-breaker check. If the
+        // previous request has not run yet, the main thread is outside the eval loop (blocked
+        // in C, waiting on a lock or I/O): take the GIL ourselves so other threads still get
+        // sampled.
+        if !PENDING_QUEUED.swap(true, Ordering::SeqCst) {
+            if ffi::add_pending_call(pending_tick) {
+                continue;
+            }
+            PENDING_QUEUED.store(false, Ordering::SeqCst);
+        }
         let keep_going = Python::with_gil(|py| {
             if !queue::sampler_needed() {
                 return false;
             }
-            queue::tick(py, dt);
+            let dt = elapsed_since_last_tick();
+            queue::tick(py, dt, false);
             true
         });
         if !keep_going {

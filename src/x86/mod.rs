@@ -56,10 +56,6 @@ impl ExecBuffer {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// The machine code bytes.
     pub fn bytes(&self) -> &[u8] {
         // SAFETY: the mapping is readable and `len` bytes long for our whole lifetime.

@@ -16,7 +16,7 @@ pub fn emit_binary_op(e: &mut Emitter, n: usize, d: u32) {
         ; lea rdi, [rbx + s]
         ; mov esi, oparg
     );
-    e.call(rt::rt_binary_op as usize);
+    e.call(rt::rt_binary_op as *const () as usize);
     e.check_error(u, d - 2);
 }
 
@@ -30,7 +30,7 @@ pub fn emit_unary(e: &mut Emitter, n: usize, d: u32) {
         ; lea rdi, [rbx + s]
         ; mov esi, opc
     );
-    e.call(rt::rt_unary as usize);
+    e.call(rt::rt_unary as *const () as usize);
     e.check_error(u, d - 1);
 }
 
@@ -40,7 +40,7 @@ pub fn emit_binary_subscr(e: &mut Emitter, n: usize, d: u32) {
     let s = e.slot(d);
     e.set_prev(u as i64);
     asm!(e ; lea rdi, [rbx + s]);
-    e.call(rt::rt_binary_subscr as usize);
+    e.call(rt::rt_binary_subscr as *const () as usize);
     e.check_error(u, d - 2);
 }
 
@@ -50,6 +50,6 @@ pub fn emit_store_subscr(e: &mut Emitter, n: usize, d: u32) {
     let s = e.slot(d);
     e.set_prev(u as i64);
     asm!(e ; lea rdi, [rbx + s]);
-    e.call(rt::rt_store_subscr as usize);
+    e.call(rt::rt_store_subscr as *const () as usize);
     e.check_error(u, d - 3);
 }

@@ -22,24 +22,24 @@ fn helper_n(e: &mut Emitter, n: usize, d: u32, f: usize) -> usize {
 
 /// BUILD_TUPLE: the top `arg` items become a tuple (on failure they stay, owned, on the stack).
 pub fn emit_build_tuple(e: &mut Emitter, n: usize, d: u32) {
-    let u = helper_n(e, n, d, rt::rt_build_tuple as usize);
+    let u = helper_n(e, n, d, rt::rt_build_tuple as *const () as usize);
     e.check_error(u, d);
 }
 
 /// BUILD_LIST: as BUILD_TUPLE, into a list.
 pub fn emit_build_list(e: &mut Emitter, n: usize, d: u32) {
-    let u = helper_n(e, n, d, rt::rt_build_list as usize);
+    let u = helper_n(e, n, d, rt::rt_build_list as *const () as usize);
     e.check_error(u, d);
 }
 
 /// LIST_APPEND: pop the top and append it to the list `arg` items down (comprehensions).
 pub fn emit_list_append(e: &mut Emitter, n: usize, d: u32) {
-    let u = helper_n(e, n, d, rt::rt_list_append as usize);
+    let u = helper_n(e, n, d, rt::rt_list_append as *const () as usize);
     e.check_error(u, d - 1);
 }
 
 /// UNPACK_SEQUENCE: exact tuple/list of length `arg` natively, otherwise deopt.
 pub fn emit_unpack_sequence(e: &mut Emitter, n: usize, d: u32) {
-    helper_n(e, n, d, rt::rt_unpack_sequence as usize);
+    helper_n(e, n, d, rt::rt_unpack_sequence as *const () as usize);
     e.dispatch_result(n, d);
 }

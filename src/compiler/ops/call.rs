@@ -18,7 +18,7 @@ pub fn emit_load_method(e: &mut Emitter, n: usize, d: u32) {
         ; lea rdi, [rbx + s]
         ; mov rsi, QWORD name
     );
-    e.call(rt::rt_load_method as usize);
+    e.call(rt::rt_load_method as *const () as usize);
     // On failure the object is still on the stack, as in ceval.
     e.check_error(u, d);
 }
@@ -45,7 +45,7 @@ pub fn emit_precall(e: &mut Emitter, n: usize, d: u32) {
         ; lea rdi, [rbx + s]
         ; mov esi, oparg as i32
     );
-    e.call(rt::rt_precall_unpack as usize);
+    e.call(rt::rt_precall_unpack as *const () as usize);
     asm!(e ; done:);
 }
 
@@ -68,7 +68,7 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
         ; mov esi, oparg as i32
         ; mov rdx, QWORD kw
     );
-    e.call(rt::rt_call as usize);
+    e.call(rt::rt_call as *const () as usize);
     e.check_error(u, d - oparg - 2);
     if n + 1 < e.snap.instrs.len() && e.snap.depth[n + 1].is_some() {
         e.check_eval_breaker(n + 1);

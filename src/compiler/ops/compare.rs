@@ -15,7 +15,7 @@ pub fn emit_compare_op(e: &mut Emitter, n: usize, d: u32) {
         ; lea rdi, [rbx + s]
         ; mov esi, oparg
     );
-    e.call(rt::rt_compare_op as usize);
+    e.call(rt::rt_compare_op as *const () as usize);
     e.check_error(u, d - 2);
 }
 
@@ -29,7 +29,7 @@ pub fn emit_is_op(e: &mut Emitter, n: usize, d: u32) {
         ; lea rdi, [rbx + s]
         ; mov esi, oparg
     );
-    e.call(rt::rt_is_op as usize);
+    e.call(rt::rt_is_op as *const () as usize);
 }
 
 /// CONTAINS_OP: `second in top` (`not in` when arg is 1).
@@ -42,6 +42,6 @@ pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
         ; lea rdi, [rbx + s]
         ; mov esi, oparg
     );
-    e.call(rt::rt_contains_op as usize);
+    e.call(rt::rt_contains_op as *const () as usize);
     e.check_error(u, d - 2);
 }

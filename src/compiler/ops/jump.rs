@@ -80,7 +80,7 @@ pub fn emit_pop_jump_if_bool(e: &mut Emitter, n: usize, d: u32) {
         ; generic:
     );
     e.set_prev(u as i64);
-    e.call(rt::rt_truth_consume as usize);
+    e.call(rt::rt_truth_consume as *const () as usize);
     asm!(e
         ; test eax, eax
         ; js =>err
@@ -140,7 +140,7 @@ pub fn emit_jump_if_or_pop(e: &mut Emitter, n: usize, d: u32) {
         ; je =>if_false
     );
     e.set_prev(u as i64);
-    e.call(rt::rt_truth as usize);
+    e.call(rt::rt_truth as *const () as usize);
     asm!(e
         ; test eax, eax
         ; js =>err
@@ -161,7 +161,7 @@ pub fn emit_get_iter(e: &mut Emitter, n: usize, d: u32) {
     let s = e.slot(d);
     e.set_prev(u as i64);
     asm!(e ; lea rdi, [rbx + s]);
-    e.call(rt::rt_get_iter as usize);
+    e.call(rt::rt_get_iter as *const () as usize);
     e.check_error(u, d - 1);
 }
 
@@ -173,7 +173,7 @@ pub fn emit_for_iter(e: &mut Emitter, n: usize, d: u32) {
     let err = e.error_label(u, d);
     e.set_prev(u as i64);
     asm!(e ; lea rdi, [rbx + s]);
-    e.call(rt::rt_for_iter as usize);
+    e.call(rt::rt_for_iter as *const () as usize);
     asm!(e
         ; test eax, eax
         ; js =>err

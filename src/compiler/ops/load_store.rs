@@ -84,7 +84,7 @@ pub fn emit_load_global(e: &mut Emitter, n: usize, d: u32) {
         ; lea rsi, [rbx + s]
         ; mov rdx, QWORD name
     );
-    e.call(rt::rt_load_global as usize);
+    e.call(rt::rt_load_global as *const () as usize);
     e.dispatch_result(n, d);
 }
 
@@ -123,7 +123,7 @@ pub fn emit_make_cell(e: &mut Emitter, n: usize, d: u32) {
         ; mov rdi, rbx
         ; mov esi, i
     );
-    e.call(rt::rt_make_cell as usize);
+    e.call(rt::rt_make_cell as *const () as usize);
     e.check_error(u, d);
 }
 
@@ -134,7 +134,7 @@ pub fn emit_copy_free_vars(e: &mut Emitter, n: usize, _d: u32) {
         ; mov rdi, r12
         ; mov esi, i
     );
-    e.call(rt::rt_copy_free_vars as usize);
+    e.call(rt::rt_copy_free_vars as *const () as usize);
 }
 
 /// POP_TOP.
@@ -181,7 +181,7 @@ pub fn emit_load_attr(e: &mut Emitter, n: usize, d: u32) {
         ; lea rdi, [rbx + s]
         ; mov rsi, QWORD name
     );
-    e.call(rt::rt_load_attr as usize);
+    e.call(rt::rt_load_attr as *const () as usize);
     // On failure the owner is still on the stack, as in ceval.
     e.check_error(u, d);
 }
@@ -195,6 +195,6 @@ pub fn emit_store_attr(e: &mut Emitter, n: usize, d: u32) {
         ; lea rdi, [rbx + s]
         ; mov rsi, QWORD name
     );
-    e.call(rt::rt_store_attr as usize);
+    e.call(rt::rt_store_attr as *const () as usize);
     e.check_error(u, d - 2);
 }
