@@ -61,6 +61,10 @@ static const int64_t OFFSETS[] = {
     offsetof(PyMethodObject, im_func),
     offsetof(PyMethodObject, im_self),
     offsetof(PyCellObject, ob_ref),
+    offsetof(PyVarObject, ob_size),
+    offsetof(PyLongObject, ob_digit),
+    PyLong_SHIFT,
+    offsetof(PyFloatObject, ob_fval),
 };
 
 int64_t psyco_offset_count(void) { return (int64_t)(sizeof(OFFSETS) / sizeof(OFFSETS[0])); }

@@ -425,3 +425,69 @@ CASES = [
     (bad_unpack, ([1, 2],)),
     (bad_unpack, ("abcd",)),
 ]
+
+
+class MyInt(int):
+    def __add__(self, other):
+        return "MyInt.add"
+
+
+def int_edges():
+    big = 2 ** 30
+    vals = [0, 1, -1, big - 1, -(big - 1), big, -big, big + 1, 2 ** 62, -(2 ** 62), True, False]
+    out = []
+    for a in vals:
+        for b in vals:
+            out.append((a + b, a - b, a * b, a & b, a | b, a ^ b, a < b, a <= b, a == b, a != b, a > b, a >= b))
+            x = a
+            x += b
+            x -= 1
+            x *= 3
+            x &= b
+            x |= a
+            x ^= 7
+            out.append(x)
+    return out, MyInt(3) + 1, 1 + MyInt(3), MyInt(3) < 4
+
+
+def float_edges():
+    nan = float("nan")
+    inf = float("inf")
+    vals = [0.0, -0.0, 1.5, -2.25, nan, inf, -inf, 1e308, 3]
+    out = []
+    for a in vals:
+        for b in vals:
+            out.append(repr((a + b, a - b, a * b, a < b, a <= b, a == b, a != b, a > b, a >= b)))
+            if a < b:
+                out.append("lt")
+            if not (a >= b):
+                out.append("nge")
+            while a > b:
+                out.append("gt")
+                break
+    return out
+
+
+def compare_raises(a, b):
+    class Weird:
+        def __bool__(self):
+            raise ValueError("no truth")
+
+    class C:
+        def __lt__(self, other):
+            return Weird()
+
+    if a < b:
+        return "lt"
+    if C() < 1:
+        return "weird"
+    return "ge"
+
+
+CASES += [
+    (int_edges, ()),
+    (float_edges, ()),
+    (compare_raises, (1, 2)),
+    (compare_raises, (2, 1)),
+    (compare_raises, (1, "x")),
+]

@@ -48,6 +48,9 @@ pub struct Snapshot {
     pub qualname: String,
     /// Address of `interp->ceval.eval_breaker`.
     pub eval_breaker: usize,
+    /// Whether some jump lands on each instruction (fusing two instructions is only allowed
+    /// when nothing jumps to the second).
+    pub is_target: Vec<bool>,
 }
 
 // SAFETY-free: only addresses as integers; see the module invariants.
@@ -117,7 +120,15 @@ impl Snapshot {
             flags,
             qualname,
             eval_breaker: crate::ffi::eval_breaker_addr(),
+            is_target: Vec::new(),
         };
+        let mut is_target = vec![false; s.instrs.len()];
+        for ins in &s.instrs {
+            if let Some(n) = ins.target.and_then(|t| s.at_unit(t)) {
+                is_target[n] = true;
+            }
+        }
+        s.is_target = is_target;
         s.depth = depths(&s.instrs, units).map_err(pyo3::exceptions::PyValueError::new_err)?;
         Ok(s)
     }

@@ -60,6 +60,8 @@ pub struct Emitter<'a> {
     pub guards: Vec<(usize, GuardKind)>,
     /// The constant named by a KW_NAMES waiting for its CALL (address), or 0.
     pub kwnames: usize,
+    /// Set by a template that also emitted the next instruction (fusion).
+    pub fused_next: bool,
 }
 
 /// Emits into `$e.ops` in x64 mode.
@@ -86,6 +88,7 @@ impl<'a> Emitter<'a> {
             marks: Vec::new(),
             guards: Vec::new(),
             kwnames: 0,
+            fused_next: false,
         }
     }
 

@@ -131,6 +131,9 @@ pub fn generate(snap: &Snapshot) -> Result<Compiled, String> {
             e.ops.dynamic_label(l);
         }
         e.mark(format!("{:>4} {} {}", ins.start * 2, opcodes::name(ins.op), ins.arg));
+        if std::mem::take(&mut e.fused_next) {
+            continue; // emitted with the instruction before it
+        }
         ops::emit_instr(&mut e, n, d);
     }
     // Code that falls off the end cannot happen (the compiler ends with RETURN_VALUE or a

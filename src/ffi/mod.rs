@@ -153,6 +153,10 @@ pub mod expected {
     pub const METHOD_IM_FUNC: i64 = 16;
     pub const METHOD_IM_SELF: i64 = 24;
     pub const CELL_OB_REF: i64 = 16;
+    pub const VAR_OB_SIZE: i64 = 16;
+    pub const LONG_OB_DIGIT: i64 = 24;
+    pub const LONG_SHIFT: i64 = 30;
+    pub const FLOAT_OB_FVAL: i64 = 16;
 
     /// (name, value) in table order.
     pub const TABLE: &[(&str, i64)] = &[
@@ -201,6 +205,10 @@ pub mod expected {
         ("PyMethodObject.im_func", METHOD_IM_FUNC),
         ("PyMethodObject.im_self", METHOD_IM_SELF),
         ("PyCellObject.ob_ref", CELL_OB_REF),
+        ("PyVarObject.ob_size", VAR_OB_SIZE),
+        ("PyLongObject.ob_digit", LONG_OB_DIGIT),
+        ("PyLong_SHIFT", LONG_SHIFT),
+        ("PyFloatObject.ob_fval", FLOAT_OB_FVAL),
     ];
 }
 

@@ -236,13 +236,81 @@ unsafe fn binary(oparg: c_int, a: Obj, b: Obj) -> Obj {
     }
 }
 
+/// The value of an exact int with at most one 30-bit digit (what 3.11's specialized
+/// instructions call a "medium" value), or None.
+#[inline(always)]
+unsafe fn compact_int(o: Obj) -> Option<i64> {
+    // SAFETY: live object; layout verified at import.
+    unsafe {
+        if py::Py_TYPE(o) != std::ptr::addr_of_mut!(py::PyLong_Type) {
+            return None;
+        }
+        let size = *field::<isize>(o as *mut u8, X::VAR_OB_SIZE);
+        match size {
+            0 => Some(0),
+            1 => Some(*field::<u32>(o as *mut u8, X::LONG_OB_DIGIT) as i64),
+            -1 => Some(-(*field::<u32>(o as *mut u8, X::LONG_OB_DIGIT) as i64)),
+            _ => None,
+        }
+    }
+}
+
+/// The value of an exact float, or None.
+#[inline(always)]
+unsafe fn exact_float(o: Obj) -> Option<f64> {
+    // SAFETY: live object; layout verified at import.
+    unsafe {
+        if py::Py_TYPE(o) != std::ptr::addr_of_mut!(py::PyFloat_Type) {
+            return None;
+        }
+        Some(*field::<f64>(o as *mut u8, X::FLOAT_OB_FVAL))
+    }
+}
+
+/// Fast cases of BINARY_OP that give exactly what `int`/`float` methods give: compact ints
+/// (|v| < 2**30, so every result below fits in i64) and exact floats, for the operators whose
+/// result needs no error or rounding decision. None: take the generic path.
+#[inline(always)]
+unsafe fn binary_fast(oparg: c_int, lhs: Obj, rhs: Obj) -> Option<Obj> {
+    // SAFETY: live operands.
+    unsafe {
+        // NB_ADD 0, NB_AND 1, NB_MULTIPLY 5, NB_OR 7, NB_SUBTRACT 10, NB_XOR 12; in-place +13.
+        let base = if oparg >= 13 { oparg - 13 } else { oparg };
+        if let (Some(a), Some(b)) = (compact_int(lhs), compact_int(rhs)) {
+            let r = match base {
+                0 => a + b,
+                1 => a & b,
+                5 => a * b,
+                7 => a | b,
+                10 => a - b,
+                12 => a ^ b,
+                _ => return None,
+            };
+            return Some(py::PyLong_FromLongLong(r));
+        }
+        if let (Some(a), Some(b)) = (exact_float(lhs), exact_float(rhs)) {
+            let r = match base {
+                0 => a + b,
+                5 => a * b,
+                10 => a - b,
+                _ => return None,
+            };
+            return Some(py::PyFloat_FromDouble(r));
+        }
+        None
+    }
+}
+
 /// BINARY_OP: [lhs, rhs] → [lhs op rhs]. Error: -1, both popped.
 pub unsafe extern "C" fn rt_binary_op(sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let rhs = *sp.sub(1);
         let lhs = *sp.sub(2);
-        let res = binary(oparg, lhs, rhs);
+        let res = match binary_fast(oparg, lhs, rhs) {
+            Some(r) => r,
+            None => binary(oparg, lhs, rhs),
+        };
         decref(lhs);
         decref(rhs);
         *sp.sub(2) = res;
@@ -322,13 +390,81 @@ pub unsafe extern "C" fn rt_store_subscr(sp: *mut Obj) -> c_int {
     }
 }
 
+/// Rich comparison of two compact ints or two exact floats, as a truth value (what
+/// `int`/`float` `tp_richcompare` return, as True/False). None: take the generic path.
+#[inline(always)]
+unsafe fn compare_fast(left: Obj, right: Obj, oparg: c_int) -> Option<bool> {
+    // SAFETY: live operands.
+    unsafe {
+        fn cmp<T: PartialOrd>(a: T, b: T, op: c_int) -> Option<bool> {
+            Some(match op {
+                0 => a < b,
+                1 => a <= b,
+                2 => a == b,
+                3 => a != b,
+                4 => a > b,
+                5 => a >= b,
+                _ => return None,
+            })
+        }
+        if let (Some(a), Some(b)) = (compact_int(left), compact_int(right)) {
+            return cmp(a, b, oparg);
+        }
+        if let (Some(a), Some(b)) = (exact_float(left), exact_float(right)) {
+            return cmp(a, b, oparg);
+        }
+        None
+    }
+}
+
+/// COMPARE_OP fused with the POP_JUMP_IF_TRUE/FALSE after it: [left, right] → [], returning
+/// the truth of the comparison (1/0). -1: the comparison failed (error at COMPARE_OP, both
+/// popped); -2: the truth test of its result failed (error at the jump, stack popped).
+pub unsafe extern "C" fn rt_compare_truth(sp: *mut Obj, oparg: c_int) -> c_int {
+    // SAFETY: see module doc.
+    unsafe {
+        let right = *sp.sub(1);
+        let left = *sp.sub(2);
+        if let Some(b) = compare_fast(left, right, oparg) {
+            decref(left);
+            decref(right);
+            return b as c_int;
+        }
+        let res = py::PyObject_RichCompare(left, right, oparg);
+        decref(left);
+        decref(right);
+        if res.is_null() {
+            return -1;
+        }
+        if res == py::Py_True() || res == py::Py_False() {
+            let t = (res == py::Py_True()) as c_int;
+            decref(res);
+            return t;
+        }
+        let t = py::PyObject_IsTrue(res);
+        decref(res);
+        if t < 0 {
+            -2
+        } else {
+            t
+        }
+    }
+}
+
 /// COMPARE_OP: [left, right] → [richcompare]. Error: -1, both popped.
 pub unsafe extern "C" fn rt_compare_op(sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let right = *sp.sub(1);
         let left = *sp.sub(2);
-        let res = py::PyObject_RichCompare(left, right, oparg);
+        let res = match compare_fast(left, right, oparg) {
+            Some(b) => {
+                let o = if b { py::Py_True() } else { py::Py_False() };
+                incref(o);
+                o
+            }
+            None => py::PyObject_RichCompare(left, right, oparg),
+        };
         *sp.sub(2) = res;
         decref(left);
         decref(right);

@@ -19,7 +19,7 @@ fn is_backward(e: &Emitter, n: usize) -> bool {
 
 /// Emits the taken edge of instruction `n` at label `l`: a backward edge polls the eval
 /// breaker first (deopting at the target if it cannot be handled here).
-fn taken_edge(e: &mut Emitter, n: usize, l: DynamicLabel) {
+pub fn taken_edge(e: &mut Emitter, n: usize, l: DynamicLabel) {
     let t = target_pos(e, n);
     let tl = e.labels[t];
     asm!(e ; =>l);
