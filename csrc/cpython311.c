@@ -65,6 +65,9 @@ static const int64_t OFFSETS[] = {
     offsetof(PyLongObject, ob_digit),
     PyLong_SHIFT,
     offsetof(PyFloatObject, ob_fval),
+    offsetof(PyFunctionObject, func_defaults),
+    offsetof(PyFunctionObject, func_kwdefaults),
+    offsetof(PyFunctionObject, func_annotations),
 };
 
 int64_t psyco_offset_count(void) { return (int64_t)(sizeof(OFFSETS) / sizeof(OFFSETS[0])); }

@@ -491,3 +491,40 @@ CASES += [
     (compare_raises, (2, 1)),
     (compare_raises, (1, "x")),
 ]
+
+
+def builders(n, *rest):
+    d1 = {"a": n, "b": n + 1}
+    d2 = {n: "x", "k" + str(n): [n]}
+    sl = [0, 1, 2, 3, 4, 5, 6, 7][1:n:2], "abcdef"[::-1], (1, 2, 3)[n - 3:]
+    l = [*rest, n, *range(3)]
+    t = (*rest, n)
+    s = f"{n!r:>6}|{n!s}|{n!a}|{'é'!a}|{n:08.3f}|{n:{'x' if n else 'd'}}|{d1['a']}"
+    fs = [lambda x, k=i: x + k for i in range(3)]
+
+    def kw(a, *, b=n, c: int = 5) -> int:
+        return a + b + c
+
+    assert n > 0, "positive"
+    return d1, d2, sl, l, t, s, [f(10) for f in fs], kw(1), kw(1, b=2, c=3), kw.__annotations__
+
+
+def bad_builders(k):
+    if k == 0:
+        return {[1]: 2}
+    if k == 1:
+        return [*5]
+    if k == 2:
+        return f"{k:zz}"
+    if k == 3:
+        return {"a": 1, [2]: 3}
+    if k == 4:
+        return "abc"[1:2:0]
+    return "ok"
+
+
+CASES += [
+    (builders, (3,)),
+    (builders, (4, "r1", "r2")),
+    (builders, (0,)),
+] + [(bad_builders, (k,)) for k in range(6)]

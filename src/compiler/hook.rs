@@ -31,7 +31,15 @@ pub fn ensure_installed(py: Python<'_>) {
 
 /// Called for every frame while the hook is installed (GIL held).
 pub fn on_frame(py: Python<'_>, code: &Bound<'_, PyAny>) -> Action {
-    let rec = match ffi::existing_record(code) {
+    let existing = ffi::existing_record(code);
+    // Fast path: already compiled.
+    if let Some(rec) = existing {
+        let entry = rec.entry.load(std::sync::atomic::Ordering::Acquire);
+        if !entry.is_null() {
+            return Action::Run(entry as usize);
+        }
+    }
+    let rec = match existing {
         Some(r) => Some(r),
         None if queue::compile_on_call() => ffi::record(code),
         None => None,

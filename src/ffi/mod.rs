@@ -157,6 +157,9 @@ pub mod expected {
     pub const LONG_OB_DIGIT: i64 = 24;
     pub const LONG_SHIFT: i64 = 30;
     pub const FLOAT_OB_FVAL: i64 = 16;
+    pub const FUNC_DEFAULTS: i64 = 56;
+    pub const FUNC_KWDEFAULTS: i64 = 64;
+    pub const FUNC_ANNOTATIONS: i64 = 112;
 
     /// (name, value) in table order.
     pub const TABLE: &[(&str, i64)] = &[
@@ -209,6 +212,9 @@ pub mod expected {
         ("PyLongObject.ob_digit", LONG_OB_DIGIT),
         ("PyLong_SHIFT", LONG_SHIFT),
         ("PyFloatObject.ob_fval", FLOAT_OB_FVAL),
+        ("PyFunctionObject.func_defaults", FUNC_DEFAULTS),
+        ("PyFunctionObject.func_kwdefaults", FUNC_KWDEFAULTS),
+        ("PyFunctionObject.func_annotations", FUNC_ANNOTATIONS),
     ];
 }
 
@@ -345,6 +351,8 @@ fn live_layout_check(py: Python<'_>) -> Result<(), String> {
 // ---------------------------------------------------------------------------------------------
 
 static EXTRA_INDEX: Mutex<Option<py::Py_ssize_t>> = parking_lot::const_mutex(None);
+/// Copy of the index once known (-1 before), read lock-free on every hooked call.
+static EXTRA_INDEX_FAST: std::sync::atomic::AtomicIsize = std::sync::atomic::AtomicIsize::new(-1);
 static LIVE: Mutex<Option<HashSet<CodeId>>> = parking_lot::const_mutex(None);
 
 /// Called by the engine when a record dies with its code object.
@@ -383,6 +391,7 @@ fn extra_index() -> Option<py::Py_ssize_t> {
             return None;
         }
         *g = Some(i);
+        EXTRA_INDEX_FAST.store(i as isize, std::sync::atomic::Ordering::Release);
     }
     *g
 }
@@ -429,7 +438,11 @@ pub fn existing_record<'py>(code: &Bound<'py, PyAny>) -> Option<&'py crate::queu
     if !is_code(code) {
         return None;
     }
-    let idx = (*EXTRA_INDEX.lock())?;
+    let idx = EXTRA_INDEX_FAST.load(std::sync::atomic::Ordering::Acquire);
+    if idx < 0 {
+        return None;
+    }
+    let idx = idx as py::Py_ssize_t;
     let mut extra: *mut c_void = std::ptr::null_mut();
     // SAFETY: live code object, GIL held.
     unsafe {

@@ -30,6 +30,9 @@ extern "C" {
     fn PyEval_SaveThread() -> *mut py::PyThreadState;
     fn PyEval_RestoreThread(ts: *mut py::PyThreadState);
     fn _Py_Dealloc(o: Obj);
+    fn _PyList_Extend(list: Obj, iterable: Obj) -> Obj;
+    fn _PyUnicode_JoinArray(sep: Obj, items: *const Obj, n: py::Py_ssize_t) -> Obj;
+    fn PyFunction_New(code: Obj, globals: Obj) -> Obj;
 }
 
 pub fn dealloc_addr() -> usize {
@@ -714,6 +717,242 @@ pub unsafe extern "C" fn rt_unpack_sequence(sp: *mut Obj, n: c_int) -> c_int {
         }
         decref(seq);
         0
+    }
+}
+
+/// MAKE_FUNCTION: [defaults?, kwdefaults?, annotations?, closure?, code] → [function].
+/// Error: -1 with the code popped and the optional items still on the stack.
+pub unsafe extern "C" fn rt_make_function(frame: *mut u8, sp: *mut Obj, oparg: c_int) -> c_int {
+    // SAFETY: see module doc; the items' types are guaranteed by the bytecode compiler.
+    unsafe {
+        let codeobj = *sp.sub(1);
+        let globals = *field::<Obj>(frame, X::FRAME_F_GLOBALS);
+        let func = PyFunction_New(codeobj, globals);
+        decref(codeobj);
+        if func.is_null() {
+            return -1;
+        }
+        let fb = func as *mut u8;
+        let mut top = sp.sub(1);
+        for (bit, off) in [(8, X::FUNC_CLOSURE), (4, X::FUNC_ANNOTATIONS), (2, X::FUNC_KWDEFAULTS), (1, X::FUNC_DEFAULTS)] {
+            if oparg & bit != 0 {
+                top = top.sub(1);
+                let slot = field::<Obj>(fb, off);
+                let old = *slot;
+                *slot = *top;
+                if !old.is_null() {
+                    decref(old);
+                }
+            }
+        }
+        *top = func;
+        0
+    }
+}
+
+/// BUILD_MAP: top 2n items (key, value pairs) → dict. Error: -1, items stay on the stack.
+pub unsafe extern "C" fn rt_build_map(sp: *mut Obj, n: c_int) -> c_int {
+    // SAFETY: see module doc.
+    unsafe {
+        let n = n as usize;
+        let d = py::PyDict_New();
+        if d.is_null() {
+            return -1;
+        }
+        let base = sp.sub(2 * n);
+        for i in 0..n {
+            if py::PyDict_SetItem(d, *base.add(2 * i), *base.add(2 * i + 1)) != 0 {
+                decref(d);
+                return -1;
+            }
+        }
+        for i in 0..2 * n {
+            decref(*base.add(i));
+        }
+        *base = d;
+        0
+    }
+}
+
+/// BUILD_CONST_KEY_MAP: [values..., keys tuple] → dict. Error: -1, items stay on the stack.
+pub unsafe extern "C" fn rt_build_const_key_map(sp: *mut Obj, n: c_int) -> c_int {
+    // SAFETY: see module doc.
+    unsafe {
+        let n = n as usize;
+        let keys = *sp.sub(1);
+        if py::PyTuple_CheckExact(keys) == 0 || py::PyTuple_GET_SIZE(keys) as usize != n {
+            py::PyErr_SetString(py::PyExc_SystemError, c"bad BUILD_CONST_KEY_MAP keys argument".as_ptr());
+            return -1;
+        }
+        let d = py::PyDict_New();
+        if d.is_null() {
+            return -1;
+        }
+        let values = sp.sub(n + 1);
+        let kitems = field::<Obj>(keys as *mut u8, X::TUPLE_OB_ITEM);
+        for i in 0..n {
+            if py::PyDict_SetItem(d, *kitems.add(i), *values.add(i)) != 0 {
+                decref(d);
+                return -1;
+            }
+        }
+        decref(keys);
+        for i in 0..n {
+            decref(*values.add(i));
+        }
+        *values = d;
+        0
+    }
+}
+
+/// BUILD_SLICE: [start, stop(, step)] → slice. Error: -1, all popped.
+pub unsafe extern "C" fn rt_build_slice(sp: *mut Obj, n: c_int) -> c_int {
+    // SAFETY: see module doc.
+    unsafe {
+        let (start, stop, step) = if n == 3 {
+            (*sp.sub(3), *sp.sub(2), *sp.sub(1))
+        } else {
+            (*sp.sub(2), *sp.sub(1), std::ptr::null_mut())
+        };
+        let slice = py::PySlice_New(start, stop, step);
+        decref(start);
+        decref(stop);
+        if !step.is_null() {
+            decref(step);
+        }
+        *sp.sub(n as usize) = slice;
+        if slice.is_null() {
+            -1
+        } else {
+            0
+        }
+    }
+}
+
+/// LIST_EXTEND: iterable = pop(); the list `oparg` down is extended. Error: -1, iterable popped.
+pub unsafe extern "C" fn rt_list_extend(sp: *mut Obj, oparg: c_int) -> c_int {
+    // SAFETY: see module doc.
+    unsafe {
+        let iterable = *sp.sub(1);
+        let list = *sp.sub(1 + oparg as usize);
+        let none_val = _PyList_Extend(list, iterable);
+        if none_val.is_null() {
+            let tp = py::Py_TYPE(iterable);
+            if py::PyErr_ExceptionMatches(py::PyExc_TypeError) != 0
+                && (*tp).tp_iter.is_none()
+                && py::PySequence_Check(iterable) == 0
+            {
+                py::PyErr_Clear();
+                py::PyErr_Format(
+                    py::PyExc_TypeError,
+                    c"Value after * must be an iterable, not %.200s".as_ptr(),
+                    (*tp).tp_name,
+                );
+            }
+            decref(iterable);
+            return -1;
+        }
+        decref(none_val);
+        decref(iterable);
+        0
+    }
+}
+
+/// LIST_TO_TUPLE: [list] → [tuple(list)]. Error: -1, list popped.
+pub unsafe extern "C" fn rt_list_to_tuple(sp: *mut Obj) -> c_int {
+    // SAFETY: see module doc.
+    unsafe {
+        let list = *sp.sub(1);
+        let t = py::PyList_AsTuple(list);
+        decref(list);
+        *sp.sub(1) = t;
+        if t.is_null() {
+            -1
+        } else {
+            0
+        }
+    }
+}
+
+/// FORMAT_VALUE: [value(, spec)] → [formatted]. Error: -1, inputs popped.
+pub unsafe extern "C" fn rt_format_value(sp: *mut Obj, oparg: c_int) -> c_int {
+    // SAFETY: see module doc.
+    unsafe {
+        let have_spec = (oparg & 0x4) == 0x4;
+        let mut top = sp;
+        let fmt_spec = if have_spec {
+            top = top.sub(1);
+            *top
+        } else {
+            std::ptr::null_mut()
+        };
+        top = top.sub(1);
+        let mut value = *top;
+        let conv: Option<unsafe extern "C" fn(Obj) -> Obj> = match oparg & 0x3 {
+            0 => None,
+            1 => Some(py::PyObject_Str),
+            2 => Some(py::PyObject_Repr),
+            _ => Some(py::PyObject_ASCII),
+        };
+        if let Some(f) = conv {
+            let r = f(value);
+            decref(value);
+            if r.is_null() {
+                if !fmt_spec.is_null() {
+                    decref(fmt_spec);
+                }
+                return -1;
+            }
+            value = r;
+        }
+        let result = if py::PyUnicode_CheckExact(value) != 0 && fmt_spec.is_null() {
+            value
+        } else {
+            let r = py::PyObject_Format(value, fmt_spec);
+            decref(value);
+            if !fmt_spec.is_null() {
+                decref(fmt_spec);
+            }
+            if r.is_null() {
+                return -1;
+            }
+            r
+        };
+        *top = result;
+        0
+    }
+}
+
+/// BUILD_STRING: top n strings → their concatenation. Error: -1, items stay on the stack.
+pub unsafe extern "C" fn rt_build_string(sp: *mut Obj, n: c_int) -> c_int {
+    // SAFETY: see module doc.
+    unsafe {
+        let n = n as usize;
+        let empty = py::PyUnicode_FromStringAndSize(std::ptr::null(), 0);
+        if empty.is_null() {
+            return -1;
+        }
+        let base = sp.sub(n);
+        let s = _PyUnicode_JoinArray(empty, base, n as py::Py_ssize_t);
+        decref(empty);
+        if s.is_null() {
+            return -1;
+        }
+        for i in 0..n {
+            decref(*base.add(i));
+        }
+        *base = s;
+        0
+    }
+}
+
+/// LOAD_ASSERTION_ERROR: the AssertionError class (new reference).
+pub unsafe extern "C" fn rt_assertion_error() -> Obj {
+    // SAFETY: a static exception type.
+    unsafe {
+        let e = py::PyExc_AssertionError;
+        incref(e);
+        e
     }
 }
 

@@ -66,6 +66,15 @@ pub fn emit_instr(e: &mut Emitter, n: usize, d: u32) {
         op::BUILD_LIST => build::emit_build_list(e, n, d),
         op::LIST_APPEND => build::emit_list_append(e, n, d),
         op::UNPACK_SEQUENCE => build::emit_unpack_sequence(e, n, d),
+        op::BUILD_MAP => build::emit_build_map(e, n, d),
+        op::BUILD_CONST_KEY_MAP => build::emit_build_const_key_map(e, n, d),
+        op::BUILD_SLICE => build::emit_build_slice(e, n, d),
+        op::LIST_EXTEND => build::emit_list_extend(e, n, d),
+        op::LIST_TO_TUPLE => build::emit_list_to_tuple(e, n, d),
+        op::FORMAT_VALUE => build::emit_format_value(e, n, d),
+        op::BUILD_STRING => build::emit_build_string(e, n, d),
+        op::MAKE_FUNCTION => build::emit_make_function(e, n, d),
+        op::LOAD_ASSERTION_ERROR => build::emit_load_assertion_error(e, n, d),
 
         // Everything below runs in the interpreter (from this instruction to the end of the
         // call). Listed one by one so that a new opcode is a conscious decision.
@@ -75,20 +84,18 @@ pub fn emit_instr(e: &mut Emitter, n: usize, d: u32) {
         }
         op::PUSH_EXC_INFO | op::CHECK_EXC_MATCH | op::CHECK_EG_MATCH | op::WITH_EXCEPT_START
         | op::POP_EXCEPT | op::RERAISE | op::PREP_RERAISE_STAR | op::RAISE_VARARGS
-        | op::LOAD_ASSERTION_ERROR => e.deopt_now(n, GuardKind::Unsupported),
+        => e.deopt_now(n, GuardKind::Unsupported),
         op::GET_AITER | op::GET_ANEXT | op::BEFORE_ASYNC_WITH | op::BEFORE_WITH | op::END_ASYNC_FOR
         | op::GET_AWAITABLE | op::SEND | op::YIELD_VALUE | op::ASYNC_GEN_WRAP | op::RETURN_GENERATOR
         | op::GET_YIELD_FROM_ITER => e.deopt_now(n, GuardKind::Unsupported),
-        op::DELETE_SUBSCR | op::PRINT_EXPR | op::LOAD_BUILD_CLASS | op::LIST_TO_TUPLE
-        | op::IMPORT_STAR | op::SETUP_ANNOTATIONS | op::IMPORT_NAME | op::IMPORT_FROM => {
+        op::DELETE_SUBSCR | op::PRINT_EXPR | op::LOAD_BUILD_CLASS | op::IMPORT_STAR | op::SETUP_ANNOTATIONS | op::IMPORT_NAME | op::IMPORT_FROM => {
             e.deopt_now(n, GuardKind::Unsupported)
         }
         op::STORE_NAME | op::DELETE_NAME | op::LOAD_NAME | op::STORE_GLOBAL | op::DELETE_GLOBAL
         | op::DELETE_ATTR | op::DELETE_DEREF | op::LOAD_CLASSDEREF => e.deopt_now(n, GuardKind::Unsupported),
-        op::UNPACK_EX | op::BUILD_SET | op::BUILD_MAP | op::BUILD_SLICE | op::BUILD_CONST_KEY_MAP
-        | op::BUILD_STRING | op::FORMAT_VALUE | op::SET_ADD | op::MAP_ADD | op::LIST_EXTEND
-        | op::SET_UPDATE | op::DICT_MERGE | op::DICT_UPDATE => e.deopt_now(n, GuardKind::Unsupported),
-        op::MAKE_FUNCTION | op::CALL_FUNCTION_EX => e.deopt_now(n, GuardKind::Unsupported),
+        op::UNPACK_EX | op::BUILD_SET | op::SET_ADD | op::MAP_ADD | op::SET_UPDATE | op::DICT_MERGE
+        | op::DICT_UPDATE => e.deopt_now(n, GuardKind::Unsupported),
+        op::CALL_FUNCTION_EX => e.deopt_now(n, GuardKind::Unsupported),
         _ => e.deopt_now(n, GuardKind::Unsupported),
     }
 }
