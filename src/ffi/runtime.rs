@@ -296,11 +296,54 @@ unsafe fn binary_fast(oparg: c_int, lhs: Obj, rhs: Obj) -> Option<Obj> {
                 0 => a + b,
                 5 => a * b,
                 10 => a - b,
-                _ => return None,
+                _ => return same_type_slot(base, lhs, rhs),
             };
             return Some(py::PyFloat_FromDouble(r));
         }
+        let tl = py::Py_TYPE(lhs);
+        if tl == py::Py_TYPE(rhs)
+            && (tl == std::ptr::addr_of_mut!(py::PyLong_Type) || tl == std::ptr::addr_of_mut!(py::PyUnicode_Type))
+        {
+            return same_type_slot(base, lhs, rhs);
+        }
         None
+    }
+}
+
+/// Both operands of the same exact built-in type (int, float, str): `binary_op1` would call
+/// that type's number slot once, with no reflected attempt, and these slots never return
+/// NotImplemented for their own type; so calling the slot directly gives the same result.
+/// None when the slot is missing (the generic path raises the TypeError).
+#[inline(always)]
+unsafe fn same_type_slot(base: c_int, lhs: Obj, rhs: Obj) -> Option<Obj> {
+    // SAFETY: live operands of one built-in type; its tp_as_number table is static.
+    unsafe {
+        let nb = (*py::Py_TYPE(lhs)).tp_as_number;
+        if nb.is_null() {
+            return None;
+        }
+        let nb = &*nb;
+        let slot = match base {
+            0 => nb.nb_add,
+            1 => nb.nb_and,
+            2 => nb.nb_floor_divide,
+            3 => nb.nb_lshift,
+            5 => nb.nb_multiply,
+            6 => nb.nb_remainder,
+            7 => nb.nb_or,
+            9 => nb.nb_rshift,
+            10 => nb.nb_subtract,
+            11 => nb.nb_true_divide,
+            12 => nb.nb_xor,
+            _ => None,
+        }?;
+        let r = slot(lhs, rhs);
+        if r == py::Py_NotImplemented() {
+            // Cannot happen for these types; fall back to be exact anyway.
+            decref(r);
+            return None;
+        }
+        Some(r)
     }
 }
 
