@@ -209,3 +209,52 @@ def test_full_mode_cpython_test_module(name):
     plain = run_ok(src.replace("psyco.full()", "pass"), timeout=600)
     compiled = run_ok(src, timeout=600)
     assert compiled == plain
+
+
+def test_profile_mode_compiles_on_worker_thread_and_runs_correctly():
+    out = run_ok("""
+        import time, psyco
+        from psyco import _psyco
+        def hot(n):
+            s = 0
+            for i in range(n):
+                s += i % 13
+            return s
+        want = sum(i % 13 for i in range(20000))
+        psyco.profile(watermark=0.05, pollfreq=200)
+        deadline = time.time() + 30
+        ok = True
+        while time.time() < deadline and not _psyco.is_compiled_code(hot.__code__):
+            ok &= hot(20000) == want
+        compiled = _psyco.is_compiled_code(hot.__code__)
+        for _ in range(5):
+            ok &= hot(20000) == want
+        psyco.stop()
+        print(compiled, ok)
+    """, timeout=120)
+    assert out.split() == ["True", "True"]
+
+
+def test_settrace_sees_every_line_of_a_compiled_function():
+    # A foreign tracer makes the hook step aside, so tracing works as without psyco.
+    src = """
+        import sys, psyco
+        from psyco import _psyco
+        def f(n):
+            s = 0
+            for i in range(n):
+                s += i
+            return s
+        if %s:
+            assert _psyco.compile_code(f.__code__)
+        events = []
+        def tracer(frame, event, arg):
+            if frame.f_code is f.__code__:
+                events.append((event, frame.f_lineno))
+            return tracer
+        sys.settrace(tracer)
+        r = f(3)
+        sys.settrace(None)
+        print(r, events)
+    """
+    assert run_ok(src % "True") == run_ok(src % "False")

@@ -184,3 +184,51 @@ pub fn on_bind(py: Python<'_>) {
 pub fn uninstall(_code: &Bound<'_, PyAny>, rec: &CodeRecord) {
     rec.entry.store(std::ptr::null_mut(), Ordering::Release);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pyo3::types::PyDict;
+
+    fn code_of(py: Python<'_>, src: &std::ffi::CStr, name: &str) -> Py<PyAny> {
+        let ns = PyDict::new(py);
+        py.run(src, None, Some(&ns)).unwrap();
+        ns.get_item(name).unwrap().unwrap().getattr("__code__").unwrap().unbind()
+    }
+
+    #[test]
+    fn snapshot_depths_and_exits() {
+        pyo3::prepare_freethreaded_python();
+        Python::with_gil(|py| {
+            let code = code_of(py, c"def f(a, b):\n    import os\n    return [a + b, a < b]\n", "f");
+            let snap = Snapshot::take(py, code.bind(py)).unwrap();
+            // Every instruction is reachable here and RETURN_VALUE sees exactly its value.
+            assert!(snap.depth.iter().all(|d| d.is_some()));
+            let ret = snap.instrs.iter().position(|i| i.op == opcodes::RETURN_VALUE).unwrap();
+            assert_eq!(snap.depth[ret], Some(1));
+            let c = generate(&snap).unwrap();
+            let import_unit = snap.instrs.iter().find(|i| i.op == opcodes::IMPORT_NAME).unwrap().idx;
+            assert!(c.guards.contains(&(import_unit, GuardKind::Unsupported)));
+            // BINARY_OP and COMPARE_OP are native: no exit recorded at them.
+            for i in snap.instrs.iter().filter(|i| matches!(i.op, opcodes::BINARY_OP | opcodes::COMPARE_OP)) {
+                assert!(!c.guards.iter().any(|(u, k)| *u == i.idx && *k == GuardKind::Unsupported));
+            }
+            let text = crate::x86::disassemble(c.buf.bytes(), c.buf.addr() as u64, &c.marks);
+            assert!(text.contains("BINARY_OP") && text.contains("epilogue") && text.contains("ret"));
+        });
+    }
+
+    #[test]
+    fn call_arguments_stay_on_the_stack_until_call() {
+        pyo3::prepare_freethreaded_python();
+        Python::with_gil(|py| {
+            let code = code_of(py, c"def g(x):\n    return len(x)\n", "g");
+            let snap = Snapshot::take(py, code.bind(py)).unwrap();
+            let pos = |op| snap.instrs.iter().position(|i| i.op == op).unwrap();
+            // NULL, len, x are all still there at CALL.
+            assert_eq!(snap.depth[pos(opcodes::PRECALL)], Some(3));
+            assert_eq!(snap.depth[pos(opcodes::CALL)], Some(3));
+            assert_eq!(snap.depth[pos(opcodes::RETURN_VALUE)], Some(1));
+        });
+    }
+}
