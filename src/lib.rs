@@ -334,6 +334,7 @@ fn stats(py: Python<'_>, top: usize) -> PyResult<Py<PyDict>> {
     d.set_item("sampler_running", s.sampler_running)?;
     d.set_item("worker_running", s.worker_running)?;
     d.set_item("hook_installed", ffi::eval_hook_installed())?;
+    d.set_item("code_mapped_bytes", x86::arena_mapped_bytes())?;
     d.set_item("records", ffi::live_record_count())?;
     let (entries, total) = queue::charge_entries();
     d.set_item("charge_entries", entries)?;

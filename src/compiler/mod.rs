@@ -98,7 +98,12 @@ fn compile_inner(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) -> O
     if snap.flags & (CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR) != 0 {
         return Outcome::Failed("generators and coroutines run in the interpreter (a later milestone)".into());
     }
-    let compiled = match py.allow_threads(|| generate(&snap)) {
+    let generated = match py.allow_threads(|| generate(&snap)) {
+        Ok(c) => c,
+        Err(why) => return Outcome::Failed(why),
+    };
+    // Placing code in the shared arena flips page protections: only under the GIL.
+    let compiled = match generated.install() {
         Ok(c) => c,
         Err(why) => return Outcome::Failed(why),
     };
@@ -112,7 +117,7 @@ fn compile_inner(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) -> O
 }
 
 /// Generates machine code for a snapshot (no GIL needed).
-pub fn generate(snap: &Snapshot) -> Result<Compiled, String> {
+pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
     let mut e = Emitter::new(snap);
     e.prologue();
     for n in 0..snap.instrs.len() {
@@ -146,8 +151,23 @@ pub fn generate(snap: &Snapshot) -> Result<Compiled, String> {
     let marks = std::mem::take(&mut e.marks);
     let guards = e.guards.iter().map(|(n, k)| (snap.instrs[*n].idx, *k)).collect();
     let bytes = e.ops.finalize().map_err(|err| format!("assembler: {err:?}"))?;
-    let buf = ExecBuffer::new(&bytes).map_err(|err| format!("executable memory: {err}"))?;
-    Ok(Compiled { buf, marks, guards, qualname: snap.qualname.clone() })
+    Ok(Generated { bytes, marks, guards, qualname: snap.qualname.clone() })
+}
+
+/// Machine code generated but not yet placed in executable memory.
+pub struct Generated {
+    pub bytes: Vec<u8>,
+    pub marks: Vec<(usize, String)>,
+    pub guards: Vec<(usize, GuardKind)>,
+    pub qualname: String,
+}
+
+impl Generated {
+    /// Copies the code into the executable arena (GIL held: see `x86`).
+    pub fn install(self) -> Result<Compiled, String> {
+        let buf = ExecBuffer::new(&self.bytes).map_err(|err| format!("executable memory: {err}"))?;
+        Ok(Compiled { buf, marks: self.marks, guards: self.guards, qualname: self.qualname })
+    }
 }
 
 /// A readable dump of the machine code of `code`: disassembly with bytecode markers, then the
@@ -206,7 +226,10 @@ mod tests {
             assert!(snap.depth.iter().all(|d| d.is_some()));
             let ret = snap.instrs.iter().position(|i| i.op == opcodes::RETURN_VALUE).unwrap();
             assert_eq!(snap.depth[ret], Some(1));
-            let c = generate(&snap).unwrap();
+            let c = {
+                let _g = crate::x86::TEST_EXEC_LOCK.lock();
+                generate(&snap).unwrap().install().unwrap()
+            };
             let import_unit = snap.instrs.iter().find(|i| i.op == opcodes::IMPORT_NAME).unwrap().idx;
             assert!(c.guards.contains(&(import_unit, GuardKind::Unsupported)));
             // BINARY_OP and COMPARE_OP are native: no exit recorded at them.

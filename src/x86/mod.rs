@@ -8,44 +8,93 @@
 
 use std::fmt::Write as _;
 
-/// A block of machine code in its own read+execute mapping.
+/// Size of one arena chunk (a single mapping shared by many functions).
+const CHUNK: usize = 256 * 1024;
+const PAGE: usize = 4096;
+/// Functions start on 16-byte boundaries.
+const ALIGN: usize = 16;
+
+/// One mapping of the code arena: filled front to back, unmapped when every function placed in
+/// it has died and it is no longer the chunk being filled.
+struct Chunk {
+    base: usize,
+    size: usize,
+    used: usize,
+    live: usize,
+}
+
+/// The code arena. Writing into it flips the touched pages to read+write (never executable
+/// while writable) and back to read+execute. Callers hold the GIL while doing so, and compiled
+/// code only ever runs with the GIL held, so no thread executes on a page while it is writable.
+static ARENA: parking_lot::Mutex<Vec<Chunk>> = parking_lot::const_mutex(Vec::new());
+
+/// Unit tests run threads without a GIL: the ones that place or run arena code take this.
+#[cfg(test)]
+pub static TEST_EXEC_LOCK: parking_lot::Mutex<()> = parking_lot::const_mutex(());
+
+/// Bytes currently mapped for machine code (for stats and tests).
+pub fn arena_mapped_bytes() -> usize {
+    ARENA.lock().iter().map(|c| c.size).sum()
+}
+
+/// A block of machine code placed in the code arena.
 pub struct ExecBuffer {
     ptr: *mut u8,
     len: usize,
-    map_len: usize,
+    chunk: usize,
 }
 
-// SAFETY: the mapping is immutable after construction and owned by this value alone.
+// SAFETY: the code is immutable after construction; the arena bookkeeping is behind a lock.
 unsafe impl Send for ExecBuffer {}
 unsafe impl Sync for ExecBuffer {}
 
 impl ExecBuffer {
-    /// Copies `code` into a fresh mapping and makes it read+execute.
+    /// Copies `code` into the arena and leaves it read+execute. Call with the GIL held (see
+    /// [`ARENA`]).
     pub fn new(code: &[u8]) -> std::io::Result<ExecBuffer> {
-        let page = 4096usize;
-        let map_len = code.len().max(1).div_ceil(page) * page;
-        // SAFETY: anonymous private mapping of our own; written while RW, then flipped to RX;
-        // no other reference to the memory exists until `new` returns.
-        unsafe {
-            let p = libc::mmap(
-                std::ptr::null_mut(),
-                map_len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            );
+        let len = code.len().max(1);
+        let mut arena = ARENA.lock();
+        let fits = arena.last().is_some_and(|c| c.used.div_ceil(ALIGN) * ALIGN + len <= c.size);
+        if !fits {
+            let size = len.div_ceil(CHUNK) * CHUNK;
+            // SAFETY: a fresh anonymous private mapping, ours alone; starts read-only.
+            let p = unsafe {
+                libc::mmap(std::ptr::null_mut(), size, libc::PROT_READ, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+            };
             if p == libc::MAP_FAILED {
                 return Err(std::io::Error::last_os_error());
             }
-            std::ptr::copy_nonoverlapping(code.as_ptr(), p as *mut u8, code.len());
-            if libc::mprotect(p, map_len, libc::PROT_READ | libc::PROT_EXEC) != 0 {
-                let e = std::io::Error::last_os_error();
-                libc::munmap(p, map_len);
-                return Err(e);
+            // A chunk nothing lives in any more can go once it stops being the current one.
+            if let Some(last) = arena.last() {
+                if last.live == 0 {
+                    let old = arena.pop().expect("non-empty");
+                    // SAFETY: no function remains in it, so no code can run there.
+                    unsafe { libc::munmap(old.base as *mut libc::c_void, old.size) };
+                }
             }
-            Ok(ExecBuffer { ptr: p as *mut u8, len: code.len(), map_len })
+            arena.push(Chunk { base: p as usize, size, used: 0, live: 0 });
         }
+        let chunk = arena.last_mut().expect("a chunk was just ensured");
+        let off = chunk.used.div_ceil(ALIGN) * ALIGN;
+        let start = chunk.base + off;
+        let page_lo = start / PAGE * PAGE;
+        let page_hi = (start + len).div_ceil(PAGE) * PAGE;
+        // SAFETY: [page_lo, page_hi) lies inside the chunk's mapping; the pages are made
+        // writable (and not executable), filled past `used` only, and made executable again
+        // before anyone can run code on them (GIL held, see ARENA).
+        unsafe {
+            let plen = page_hi - page_lo;
+            if libc::mprotect(page_lo as *mut libc::c_void, plen, libc::PROT_READ | libc::PROT_WRITE) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            std::ptr::copy_nonoverlapping(code.as_ptr(), start as *mut u8, code.len());
+            if libc::mprotect(page_lo as *mut libc::c_void, plen, libc::PROT_READ | libc::PROT_EXEC) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        chunk.used = off + len;
+        chunk.live += 1;
+        Ok(ExecBuffer { ptr: start as *mut u8, len: code.len(), chunk: chunk.base })
     }
 
     pub fn addr(&self) -> usize {
@@ -58,16 +107,23 @@ impl ExecBuffer {
 
     /// The machine code bytes.
     pub fn bytes(&self) -> &[u8] {
-        // SAFETY: the mapping is readable and `len` bytes long for our whole lifetime.
+        // SAFETY: the arena keeps these bytes mapped and readable while we live.
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 }
 
 impl Drop for ExecBuffer {
     fn drop(&mut self) {
-        // SAFETY: our own mapping, unmapped once.
-        unsafe {
-            libc::munmap(self.ptr as *mut libc::c_void, self.map_len);
+        let mut arena = ARENA.lock();
+        let n = arena.len();
+        if let Some(i) = arena.iter().position(|c| c.base == self.chunk) {
+            arena[i].live -= 1;
+            if arena[i].live == 0 && i + 1 != n {
+                let c = arena.remove(i);
+                // SAFETY: the last function in this chunk is gone and the chunk is not being
+                // filled: nothing can run or be written there any more.
+                unsafe { libc::munmap(c.base as *mut libc::c_void, c.size) };
+            }
         }
     }
 }
@@ -101,7 +157,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn buffers_share_chunks_and_are_freed() {
+        let _g = TEST_EXEC_LOCK.lock();
+        let before = arena_mapped_bytes();
+        let bufs: Vec<ExecBuffer> = (0..100).map(|i| ExecBuffer::new(&[0xb8, i as u8, 0, 0, 0, 0xc3]).unwrap()).collect();
+        assert!(arena_mapped_bytes() - before <= 2 * CHUNK, "100 tiny functions fit in one or two chunks");
+        for (i, b) in bufs.iter().enumerate() {
+            assert_eq!(b.addr() % ALIGN, 0);
+            // SAFETY: each buffer holds a complete C-ABI function.
+            let f: extern "C" fn() -> i32 = unsafe { std::mem::transmute(b.addr()) };
+            assert_eq!(f(), i as i32);
+        }
+        drop(bufs);
+        let big = ExecBuffer::new(&vec![0xc3; CHUNK + 10]).unwrap();
+        assert_eq!(big.bytes().len(), CHUNK + 10);
+    }
+
+    #[test]
     fn buffer_is_executable_and_not_writable() {
+        let _g = TEST_EXEC_LOCK.lock();
         // mov eax, 42; ret
         let b = ExecBuffer::new(&[0xb8, 42, 0, 0, 0, 0xc3]).unwrap();
         // SAFETY: the buffer holds a complete function with the C ABI.
