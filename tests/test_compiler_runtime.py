@@ -83,7 +83,11 @@ def test_keyboard_interrupt_reaches_compiled_while_true():
             while True:
                 l.append(1)
                 l.pop()
-        for f in (spin, spin_calls):
+        def spin_cond():
+            i = 0
+            while i >= 0:
+                i += 1
+        for f in (spin, spin_calls, spin_cond):
             assert _psyco.compile_code(f.__code__)
             signal.setitimer(signal.ITIMER_REAL, 0.2)
             signal.signal(signal.SIGALRM, signal.default_int_handler)
@@ -93,7 +97,8 @@ def test_keyboard_interrupt_reaches_compiled_while_true():
                 import traceback
                 print("interrupted", f.__name__, traceback.extract_tb(e.__traceback__)[-1].name)
     """, timeout=60)
-    assert out.splitlines() == ["interrupted spin spin", "interrupted spin_calls spin_calls"]
+    assert out.splitlines() == ["interrupted spin spin", "interrupted spin_calls spin_calls",
+                                "interrupted spin_cond spin_cond"]
 
 
 def test_threads_share_compiled_code():

@@ -43,7 +43,7 @@ pub enum GuardKind {
 pub enum Cold {
     Deopt { label: DynamicLabel, n: usize },
     Error { label: DynamicLabel, unit: usize, depth: u32 },
-    Breaker { label: DynamicLabel, resume: DynamicLabel, deopt_n: usize },
+    Breaker { label: DynamicLabel, resume: DynamicLabel, deopt_n: usize, at_unit: i64 },
 }
 
 pub struct Emitter<'a> {
@@ -218,9 +218,10 @@ impl<'a> Emitter<'a> {
         asm!(self ; jmp =>l);
     }
 
-    /// Polls `eval_breaker`; if set, tries to handle it in place (GIL hand-off), else
-    /// resumes the interpreter at instruction `deopt_n`, which will handle it.
-    pub fn check_eval_breaker(&mut self, deopt_n: usize) {
+    /// Polls `eval_breaker`; if set, tries to handle it in place (GIL hand-off, with
+    /// `prev_instr` = `at_unit` so other threads see where this frame is), else resumes the
+    /// interpreter at instruction `deopt_n`, which will handle it.
+    pub fn check_eval_breaker(&mut self, deopt_n: usize, at_unit: i64) {
         let label = self.ops.new_dynamic_label();
         let resume = self.ops.new_dynamic_label();
         asm!(self
@@ -229,7 +230,7 @@ impl<'a> Emitter<'a> {
             ; =>resume
         );
         self.guards.push((deopt_n, GuardKind::EvalBreaker));
-        self.cold.push(Cold::Breaker { label, resume, deopt_n });
+        self.cold.push(Cold::Breaker { label, resume, deopt_n, at_unit });
     }
 
     /// Emits the epilogue and every cold stub.
@@ -274,13 +275,12 @@ impl<'a> Emitter<'a> {
                         ; jmp =>ep
                     );
                 }
-                Cold::Breaker { label, resume, deopt_n } => {
+                Cold::Breaker { label, resume, deopt_n, at_unit } => {
                     let helper = crate::ffi::runtime::rt_eval_breaker as *const () as usize;
                     let dl = self.deopt_label(deopt_n, GuardKind::EvalBreaker);
-                    asm!(self
-                        ; =>label
-                        ; mov rdi, r13
-                    );
+                    asm!(self ; =>label);
+                    self.set_prev(at_unit);
+                    asm!(self ; mov rdi, r13);
                     self.call(helper);
                     asm!(self
                         ; test eax, eax

@@ -458,6 +458,24 @@ pub fn existing_record<'py>(code: &Bound<'py, PyAny>) -> Option<&'py crate::queu
     }
 }
 
+/// The record of `code` (a live code object, GIL held) if it has one, without type checks.
+#[cfg(psyco_native)]
+unsafe fn record_of_raw<'a>(code: *mut py::PyObject) -> Option<&'a crate::queue::CodeRecord> {
+    let idx = EXTRA_INDEX_FAST.load(std::sync::atomic::Ordering::Acquire);
+    if idx < 0 {
+        return None;
+    }
+    let mut extra: *mut c_void = std::ptr::null_mut();
+    // SAFETY: caller guarantees a live code object and the GIL.
+    unsafe {
+        if code_get_extra(code, idx as py::Py_ssize_t, &mut extra) != 0 {
+            py::PyErr_Clear();
+            return None;
+        }
+        (extra as *const crate::queue::CodeRecord).as_ref()
+    }
+}
+
 /// The code object behind `id`, if it is still alive (see the module invariants).
 pub fn live_code<'py>(py: Python<'py>, id: CodeId) -> Option<Bound<'py, PyAny>> {
     let alive = LIVE.lock().as_ref().is_some_and(|s| s.contains(&id));
@@ -724,6 +742,16 @@ mod hook {
     ) -> *mut py::PyObject {
         // SAFETY: CPython calls the hook with the GIL held and a live frame it owns.
         unsafe {
+            // Fast path: compiled code, no tracer: no Python objects touched at all.
+            if throwflag == 0 && !generator_frame(frame) {
+                let code = *((frame as *const u8).add(expected::FRAME_F_CODE as usize) as *const *mut py::PyObject);
+                if let Some(rec) = record_of_raw(code) {
+                    let entry = rec.entry.load(Ordering::Acquire);
+                    if !entry.is_null() && !foreign_tracing(ts) {
+                        return super::exec::run_compiled(ts, frame, entry as usize);
+                    }
+                }
+            }
             if throwflag == 0 && !generator_frame(frame) && !foreign_tracing(ts) {
                 let py = Python::assume_gil_acquired();
                 let code = Bound::from_borrowed_ptr(py, native::psyco_frame_code(frame));

@@ -71,6 +71,6 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
     e.call(rt::rt_call as *const () as usize);
     e.check_error(u, d - oparg - 2);
     if n + 1 < e.snap.instrs.len() && e.snap.depth[n + 1].is_some() {
-        e.check_eval_breaker(n + 1);
+        e.check_eval_breaker(n + 1, u as i64);
     }
 }

@@ -24,7 +24,8 @@ pub fn taken_edge(e: &mut Emitter, n: usize, l: DynamicLabel) {
     let tl = e.labels[t];
     asm!(e ; =>l);
     if is_backward(e, n) {
-        e.check_eval_breaker(t);
+        let u = e.snap.instrs[n].idx as i64;
+        e.check_eval_breaker(t, u);
     }
     asm!(e ; jmp =>tl);
 }
@@ -32,7 +33,8 @@ pub fn taken_edge(e: &mut Emitter, n: usize, l: DynamicLabel) {
 /// RESUME: the function (re)starts; poll the eval breaker as ceval does for arg < 2.
 pub fn emit_resume(e: &mut Emitter, n: usize, _d: u32) {
     if e.snap.instrs[n].arg < 2 {
-        e.check_eval_breaker(n);
+        let u = e.snap.instrs[n].idx as i64;
+        e.check_eval_breaker(n, u);
     }
 }
 
@@ -45,9 +47,8 @@ pub fn emit_jump(e: &mut Emitter, n: usize, _d: u32) {
 /// JUMP_BACKWARD: poll the eval breaker (deopt *at* this jump: the interpreter then jumps and
 /// handles the breaker itself, e.g. raising KeyboardInterrupt), then jump.
 pub fn emit_jump_backward(e: &mut Emitter, n: usize, _d: u32) {
-    let u = e.snap.instrs[n].idx;
-    e.set_prev(u as i64);
-    e.check_eval_breaker(n);
+    let u = e.snap.instrs[n].idx as i64;
+    e.check_eval_breaker(n, u);
     let tl = e.labels[target_pos(e, n)];
     asm!(e ; jmp =>tl);
 }
