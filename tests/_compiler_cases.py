@@ -528,3 +528,33 @@ CASES += [
     (builders, (4, "r1", "r2")),
     (builders, (0,)),
 ] + [(bad_builders, (k,)) for k in range(6)]
+
+
+def set_and_dict_comps(n):
+    s = {i % 5 for i in range(n)}
+    d = {i: i * i for i in range(n) if i % 2}
+    lit = {1, 2, n, "a"}
+    l = list(range(n))
+    del l[1]
+    del l[-2:]
+    dd = {"x": 1, "y": 2}
+    del dd["x"]
+    return sorted(s), d, sorted(map(str, lit)), l, dd
+
+
+def set_dict_errors(k):
+    if k == 0:
+        return {1, [2]}
+    if k == 1:
+        return {[i] for i in range(3)}
+    if k == 2:
+        return {[i]: 1 for i in range(3)}
+    if k == 3:
+        d = {}
+        del d["missing"]
+    if k == 4:
+        del (1, 2)[0]
+    return "ok"
+
+
+CASES += [(set_and_dict_comps, (9,))] + [(set_dict_errors, (k,)) for k in range(6)]

@@ -989,6 +989,84 @@ pub unsafe extern "C" fn rt_build_string(sp: *mut Obj, n: c_int) -> c_int {
     }
 }
 
+/// BUILD_SET: top n → set. -1: no set (items stay); -2: an add failed (items consumed).
+pub unsafe extern "C" fn rt_build_set(sp: *mut Obj, n: c_int) -> c_int {
+    // SAFETY: see module doc.
+    unsafe {
+        let n = n as usize;
+        let set = py::PySet_New(std::ptr::null_mut());
+        if set.is_null() {
+            return -1;
+        }
+        let base = sp.sub(n);
+        let mut err = 0;
+        for i in 0..n {
+            let item = *base.add(i);
+            if err == 0 {
+                err = py::PySet_Add(set, item);
+            }
+            decref(item);
+        }
+        if err != 0 {
+            decref(set);
+            return -2;
+        }
+        *base = set;
+        0
+    }
+}
+
+/// SET_ADD: v = pop(); the set `oparg` down gets v. Error: -1, v popped.
+pub unsafe extern "C" fn rt_set_add(sp: *mut Obj, oparg: c_int) -> c_int {
+    // SAFETY: see module doc.
+    unsafe {
+        let v = *sp.sub(1);
+        let set = *sp.sub(1 + oparg as usize);
+        let err = py::PySet_Add(set, v);
+        decref(v);
+        if err != 0 {
+            -1
+        } else {
+            0
+        }
+    }
+}
+
+/// MAP_ADD: [.., key, value] → map `oparg` below gets map[key] = value. Error: -1, both popped.
+pub unsafe extern "C" fn rt_map_add(sp: *mut Obj, oparg: c_int) -> c_int {
+    // SAFETY: see module doc; the compiler guarantees an exact dict at that depth.
+    unsafe {
+        let value = *sp.sub(1);
+        let key = *sp.sub(2);
+        let map = *sp.sub(2 + oparg as usize);
+        let err = py::PyDict_SetItem(map, key, value);
+        decref(key);
+        decref(value);
+        if err != 0 {
+            -1
+        } else {
+            0
+        }
+    }
+}
+
+/// DELETE_SUBSCR: del container[sub]. Error: -1, both popped.
+pub unsafe extern "C" fn rt_delete_subscr(sp: *mut Obj) -> c_int {
+    // SAFETY: see module doc.
+    unsafe {
+        let sub = *sp.sub(1);
+        let container = *sp.sub(2);
+        let err = py::PyObject_DelItem(container, sub);
+        decref(container);
+        decref(sub);
+        if err != 0 {
+            -1
+        } else {
+            0
+        }
+    }
+}
+
 /// LOAD_ASSERTION_ERROR: the AssertionError class (new reference).
 pub unsafe extern "C" fn rt_assertion_error() -> Obj {
     // SAFETY: a static exception type.

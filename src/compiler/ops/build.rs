@@ -2,7 +2,7 @@
 //! (exact tuples and lists of the right length natively; everything else, including every
 //! error message, by the interpreter).
 
-use dynasmrt::{dynasm, DynasmApi};
+use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
 use crate::compiler::emit::{asm, Emitter};
 use crate::ffi::runtime as rt;
@@ -110,4 +110,39 @@ pub fn emit_load_assertion_error(e: &mut Emitter, _n: usize, d: u32) {
     let s = e.slot(d);
     e.call(rt::rt_assertion_error as *const () as usize);
     asm!(e ; mov [rbx + s], rax);
+}
+
+/// BUILD_SET: the top `arg` items → set. If creating the set fails the items stay; if adding
+/// one fails they have all been released (as in ceval).
+pub fn emit_build_set(e: &mut Emitter, n: usize, d: u32) {
+    let a = e.snap.instrs[n].arg;
+    let u = helper_n(e, n, d, rt::rt_build_set as *const () as usize);
+    let no_set = e.error_label(u, d);
+    let add_failed = e.error_label(u, d - a);
+    asm!(e
+        ; test eax, eax
+        ; jz >ok
+        ; cmp eax, -1
+        ; je =>no_set
+        ; jmp =>add_failed
+        ; ok:
+    );
+}
+
+/// SET_ADD: pop and add to the set `arg` items down (set comprehensions).
+pub fn emit_set_add(e: &mut Emitter, n: usize, d: u32) {
+    let u = helper_n(e, n, d, rt::rt_set_add as *const () as usize);
+    e.check_error(u, d - 1);
+}
+
+/// MAP_ADD: pop key and value into the dict `arg` items down (dict comprehensions).
+pub fn emit_map_add(e: &mut Emitter, n: usize, d: u32) {
+    let u = helper_n(e, n, d, rt::rt_map_add as *const () as usize);
+    e.check_error(u, d - 2);
+}
+
+/// DELETE_SUBSCR: `del second[top]`.
+pub fn emit_delete_subscr(e: &mut Emitter, n: usize, d: u32) {
+    let u = helper_n(e, n, d, rt::rt_delete_subscr as *const () as usize);
+    e.check_error(u, d - 2);
 }

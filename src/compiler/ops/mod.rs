@@ -75,6 +75,10 @@ pub fn emit_instr(e: &mut Emitter, n: usize, d: u32) {
         op::BUILD_STRING => build::emit_build_string(e, n, d),
         op::MAKE_FUNCTION => build::emit_make_function(e, n, d),
         op::LOAD_ASSERTION_ERROR => build::emit_load_assertion_error(e, n, d),
+        op::BUILD_SET => build::emit_build_set(e, n, d),
+        op::SET_ADD => build::emit_set_add(e, n, d),
+        op::MAP_ADD => build::emit_map_add(e, n, d),
+        op::DELETE_SUBSCR => build::emit_delete_subscr(e, n, d),
 
         // Everything below runs in the interpreter (from this instruction to the end of the
         // call). Listed one by one so that a new opcode is a conscious decision.
@@ -88,12 +92,12 @@ pub fn emit_instr(e: &mut Emitter, n: usize, d: u32) {
         op::GET_AITER | op::GET_ANEXT | op::BEFORE_ASYNC_WITH | op::BEFORE_WITH | op::END_ASYNC_FOR
         | op::GET_AWAITABLE | op::SEND | op::YIELD_VALUE | op::ASYNC_GEN_WRAP | op::RETURN_GENERATOR
         | op::GET_YIELD_FROM_ITER => e.deopt_now(n, GuardKind::Unsupported),
-        op::DELETE_SUBSCR | op::PRINT_EXPR | op::LOAD_BUILD_CLASS | op::IMPORT_STAR | op::SETUP_ANNOTATIONS | op::IMPORT_NAME | op::IMPORT_FROM => {
+        op::PRINT_EXPR | op::LOAD_BUILD_CLASS | op::IMPORT_STAR | op::SETUP_ANNOTATIONS | op::IMPORT_NAME | op::IMPORT_FROM => {
             e.deopt_now(n, GuardKind::Unsupported)
         }
         op::STORE_NAME | op::DELETE_NAME | op::LOAD_NAME | op::STORE_GLOBAL | op::DELETE_GLOBAL
         | op::DELETE_ATTR | op::DELETE_DEREF | op::LOAD_CLASSDEREF => e.deopt_now(n, GuardKind::Unsupported),
-        op::UNPACK_EX | op::BUILD_SET | op::SET_ADD | op::MAP_ADD | op::SET_UPDATE | op::DICT_MERGE
+        op::UNPACK_EX | op::SET_UPDATE | op::DICT_MERGE
         | op::DICT_UPDATE => e.deopt_now(n, GuardKind::Unsupported),
         op::CALL_FUNCTION_EX => e.deopt_now(n, GuardKind::Unsupported),
         _ => e.deopt_now(n, GuardKind::Unsupported),
