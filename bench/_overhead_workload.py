@@ -2,12 +2,14 @@
 
 Usage: python _overhead_workload.py VARIANT SCALE [gaps]
 
-With `gaps`, the program instead spins on the clock for SCALE seconds and reports the pauses it
-saw (see gap_probe): the direct way to see what a sampler tick costs the user's thread.
-
 VARIANT is one of the names in VARIANTS below. The script sets the variant up (imports psyco and
 starts a profiler, or not), then times only the work, and prints one JSON object on stdout:
-{"variant", "seconds", "cpu_seconds" (all threads of the process), "parts": {numeric, recursive, text}, "checksum", "psyco": {...}}.
+variant, pid, seconds, cpu_seconds (all threads of the process), the main thread's voluntary
+and involuntary context switches during the work, parts (numeric, recursive, text), checksum,
+and a summary of psyco.stats().
+
+With `gaps`, the program instead spins on the clock for SCALE seconds and reports the pauses it
+saw (see gap_probe): the direct way to see what the profilers' polls cost the user's thread.
 
 The work is plain Python that psyco never compiles in these runs: the profilers may select it,
 but a filter that says no to every code object (and, today, the missing code generator) keeps
@@ -99,6 +101,9 @@ def _ticker(hz):
 
 VARIANTS = {
     "plain": lambda: None,
+    # The same as plain, measured as if it were a variant: its "overhead" is the noise floor and
+    # any bias of the measurement itself (an A/A control).
+    "plain-again": lambda: None,
     "imported": lambda: _psyco_setup(lambda p: None),
     "background": lambda: _psyco_setup(lambda p: p.background()),
     "profile": lambda: _psyco_setup(lambda p: p.profile()),
@@ -135,6 +140,18 @@ def _psyco_summary():
     return out
 
 
+GAP_BINS = (50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 3e-3, 10e-3, float("inf"))
+
+
+def _bins(gaps):
+    out = []
+    lo = 0.0
+    for hi in GAP_BINS:
+        out.append((hi, [g for g in gaps if lo <= g < hi]))
+        lo = hi
+    return out
+
+
 def gap_probe(seconds, threshold=20e-6):
     """Spin on the clock for `seconds` and record every gap longer than `threshold` between two
     consecutive readings: the moments this thread was not running Python (GIL taken by another
@@ -167,6 +184,8 @@ def gap_probe(seconds, threshold=20e-6):
         # almost all the machine (a virtual CPU descheduled by its host for a few ms).
         "small_gaps": len(small),
         "small_gap_seconds": sum(small),
+        # (upper bound in seconds, count, total seconds) per bin
+        "histogram": [(hi, len(b), sum(b)) for hi, b in _bins(gaps)],
     }
 
 
@@ -192,6 +211,7 @@ def main():
     cpu = time.process_time() - cpu0
     print(json.dumps({
         "variant": variant,
+        "pid": __import__("os").getpid(),
         "seconds": seconds,
         "cpu_seconds": cpu,
         "main_voluntary_switches": v1 - v0,

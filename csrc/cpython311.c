@@ -13,6 +13,7 @@
 #include "internal/pycore_pystate.h"
 #include "internal/pycore_ceval.h"
 #include "internal/pycore_interp.h"
+#include "opcode.h"
 
 /* The order here is the order of `ffi::OffsetId`; keep both in step. */
 static const int64_t OFFSETS[] = {
@@ -112,3 +113,26 @@ int psyco_set_profile(PyThreadState *ts, Py_tracefunc func, PyObject *obj) {
 }
 
 int psyco_is_finalizing(void) { return _Py_IsFinalizing(); }
+
+/* ---- sampler support -------------------------------------------------------------------- */
+
+/* 1 if the frame's last instruction is one where the eval loop polls the eval breaker between
+ * bytecodes (RESUME, JUMP_BACKWARD and their quickened forms): a thread suspended there gave
+ * up the GIL while running bytecode. Anywhere else (a CALL) it may be blocked inside C. */
+int psyco_frame_at_loop_check(_PyInterpreterFrame *f) {
+    if (f->prev_instr == NULL) return 0;
+    int op = _Py_OPCODE(*f->prev_instr);
+    return op == RESUME || op == RESUME_QUICK || op == JUMP_BACKWARD || op == JUMP_BACKWARD_QUICK;
+}
+
+/* The address of the frame's last instruction (a position that changes as the thread runs). */
+uintptr_t psyco_frame_position(_PyInterpreterFrame *f) { return (uintptr_t)f->prev_instr; }
+
+/* Py_AddPendingCall from a thread other than the main one does not raise the main
+ * interpreter's eval breaker in 3.11 (COMPUTE_EVAL_BREAKER only counts pending calls when run
+ * by the main thread), so the main thread would not notice the call until something else
+ * raised it. Raise it; whichever thread sees it recomputes it. May be called without the GIL. */
+void psyco_signal_eval_breaker(void) {
+    PyInterpreterState *interp = PyInterpreterState_Main();
+    if (interp != NULL) _Py_atomic_store_relaxed(&interp->ceval.eval_breaker, 1);
+}

@@ -123,6 +123,12 @@ fn stop(py: Python<'_>) {
     queue::stop(py);
 }
 
+/// os.register_at_fork(after_in_child=...): see queue::after_fork_child.
+#[pyfunction]
+fn after_fork_child(py: Python<'_>) {
+    queue::after_fork_child(py);
+}
+
 /// Called at interpreter exit (atexit): joins psyco's threads, closes the log.
 #[pyfunction]
 fn shutdown(py: Python<'_>) {
@@ -400,6 +406,7 @@ fn _psyco(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(push_profiler, m)?)?;
     m.add_function(wrap_pyfunction!(stop, m)?)?;
     m.add_function(wrap_pyfunction!(shutdown, m)?)?;
+    m.add_function(wrap_pyfunction!(after_fork_child, m)?)?;
     m.add_function(wrap_pyfunction!(bind_code, m)?)?;
     m.add_function(wrap_pyfunction!(unbind_code, m)?)?;
     m.add_function(wrap_pyfunction!(cannotcompile_code, m)?)?;

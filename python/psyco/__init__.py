@@ -263,3 +263,10 @@ def _at_exit():
 
 
 _atexit.register(_at_exit)
+_os.register_at_fork(after_in_child=_psyco.after_fork_child)
+
+# psyco's own Python layer is not worth compiling (full() would otherwise compile these).
+for _f in list(globals().values()):
+    if isinstance(_f, _types.FunctionType) and _f.__module__ == __name__:
+        _psyco.cannotcompile_code(_f.__code__)
+del _f

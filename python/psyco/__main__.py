@@ -40,11 +40,11 @@ def demo(args):
         print("log of %s: %s" % (mode, logfile))
     print()
     path = logs["profile"]
-    print("the profile() log, as `grep %%%% %s` would show it, then its first charge dump:" % path)
+    print("the profile() log, as `grep %%%%%% %s` would show it, then its first charge dump:" % path)
     with open(path) as f:
         lines = f.read().splitlines()
     for line in lines:
-        if line.endswith("%%"):
+        if "%%%" in line:
             print("  " + line)
     dump_at = next((i for i, l in enumerate(lines) if l.endswith("______")), None)
     if dump_at is not None:

@@ -70,6 +70,7 @@ extern "C" {
     #[cfg(not(psyco_native))]
     fn PyFrame_GetBack(f: *mut py::PyFrameObject) -> *mut py::PyFrameObject;
     fn Py_IsInitialized() -> c_int;
+    fn PyThreadState_GetID(ts: *mut py::PyThreadState) -> u64;
 }
 
 #[cfg(psyco_native)]
@@ -97,6 +98,9 @@ mod native {
             obj: *mut py::PyObject,
         ) -> c_int;
         pub fn psyco_is_finalizing() -> c_int;
+        pub fn psyco_frame_at_loop_check(f: *mut IFrame) -> c_int;
+        pub fn psyco_frame_position(f: *mut IFrame) -> usize;
+        pub fn psyco_signal_eval_breaker();
     }
 }
 
@@ -487,6 +491,12 @@ pub fn live_code<'py>(py: Python<'py>, id: CodeId) -> Option<Bound<'py, PyAny>> 
     Some(unsafe { Bound::from_borrowed_ptr(py, id.0 as *mut py::PyObject) })
 }
 
+/// After fork, in the child: release this module's locks if another thread held them.
+pub fn after_fork_child() {
+    unlock_after_fork(&EXTRA_INDEX);
+    unlock_after_fork(&LIVE);
+}
+
 /// Number of code objects currently carrying a record (for stats and leak tests).
 pub fn live_record_count() -> usize {
     LIVE.lock().as_ref().map_or(0, |s| s.len())
@@ -496,12 +506,20 @@ pub fn live_record_count() -> usize {
 // Threads and frames
 // ---------------------------------------------------------------------------------------------
 
-/// One Python thread as seen by the sampler: its id and its code stack, innermost first.
+/// One Python thread as seen by the sampler: its code stack, innermost first, and where it is.
 pub struct ThreadStack {
+    pub thread_id: u64,
     pub codes: Vec<CodeId>,
+    /// Address of the innermost frame's last instruction (0 if unknown).
+    pub position: usize,
+    /// The thread is stopped where the eval loop polls between bytecodes (so it was running
+    /// bytecode, not waiting inside a C call).
+    pub at_loop_check: bool,
+    /// This is the thread running the sampler's tick (it is certainly running Python).
     /// A foreign C-level tracer or profiler is installed on this thread (sys.settrace,
     /// sys.setprofile, a debugger, coverage): psyco steps aside.
     pub foreign_hook: bool,
+    pub is_current: bool,
 }
 
 /// Walks every thread of the current interpreter except the caller's and returns their stacks,
@@ -522,7 +540,9 @@ pub fn thread_stacks(
         let mut ts = PyInterpreterState_ThreadHead(interp);
         while !ts.is_null() {
             if include_self || ts != me {
-                out.push(one_thread(py, ts, our_profiler, max_depth));
+                let mut t = one_thread(py, ts, our_profiler, max_depth);
+                t.is_current = ts == me;
+                out.push(t);
             }
             ts = PyThreadState_Next(ts);
         }
@@ -545,10 +565,16 @@ unsafe fn one_thread(
         let our_profiler = prof.is_some() && prof.map(|f| f as usize) == ours.map(|f| f as usize);
         let foreign_hook = trace.is_some() || (prof.is_some() && !our_profiler);
         let mut codes = Vec::new();
+        let mut position = 0;
+        let mut at_loop_check = false;
         let mut f = native::psyco_tstate_frame(ts);
         while !f.is_null() && codes.len() < max_depth {
             if native::psyco_frame_is_incomplete(f) == 0 {
                 let code = native::psyco_frame_code(f);
+                if codes.is_empty() {
+                    position = native::psyco_frame_position(f);
+                    at_loop_check = native::psyco_frame_at_loop_check(f) != 0;
+                }
                 let b = Bound::from_borrowed_ptr(py, code);
                 if record(&b).is_some() {
                     codes.push(CodeId(code as usize));
@@ -556,7 +582,14 @@ unsafe fn one_thread(
             }
             f = native::psyco_frame_previous(f);
         }
-        ThreadStack { codes, foreign_hook }
+        ThreadStack {
+            thread_id: PyThreadState_GetID(ts),
+            codes,
+            position,
+            at_loop_check,
+            foreign_hook,
+            is_current: false,
+        }
     }
 }
 
@@ -585,7 +618,14 @@ unsafe fn one_thread(
         if !f.is_null() {
             py::Py_DECREF(f as *mut py::PyObject);
         }
-        ThreadStack { codes, foreign_hook: false }
+        ThreadStack {
+            thread_id: PyThreadState_GetID(ts),
+            codes,
+            position: 0,
+            at_loop_check: true,
+            foreign_hook: false,
+            is_current: false,
+        }
     }
 }
 
@@ -671,7 +711,26 @@ fn our_marker() -> usize {
 pub fn add_pending_call(f: extern "C" fn(*mut c_void) -> c_int) -> bool {
     // SAFETY: Py_AddPendingCall is documented as callable from any thread without the GIL;
     // `f` is a plain function that ignores its null argument.
-    unsafe { py::Py_AddPendingCall(Some(f), std::ptr::null_mut()) == 0 }
+    let ok = unsafe { py::Py_AddPendingCall(Some(f), std::ptr::null_mut()) == 0 };
+    #[cfg(psyco_native)]
+    if ok {
+        // SAFETY: an atomic store into the main interpreter's ceval state, documented as
+        // callable without the GIL in csrc/cpython311.c.
+        unsafe { native::psyco_signal_eval_breaker() };
+    }
+    ok
+}
+
+/// In a child process right after `fork()`, only the forking thread exists: a lock held by any
+/// other thread at the moment of the fork will never be released. Unlocks `m` if it is held.
+/// Must only be called from the `os.register_at_fork(after_in_child=...)` handler.
+pub fn unlock_after_fork<T>(m: &Mutex<T>) {
+    if m.is_locked() {
+        // SAFETY: in the forked child the owner thread does not exist any more; nothing else
+        // runs (the GIL is held by the only thread), so releasing the lock cannot break
+        // another holder's critical section.
+        unsafe { m.force_unlock() };
+    }
 }
 
 /// True while the interpreter runs normally (not before init, not while finalizing).

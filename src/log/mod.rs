@@ -92,12 +92,13 @@ fn json_escape(s: &str) -> String {
     o
 }
 
+fn epoch_seconds() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
 /// Builds one JSON object line for an event.
 pub fn format_json(stamp: &str, event: &str, importance: usize, msg: &str, fields: &[(&str, Val<'_>)]) -> String {
-    let epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
+    let epoch = epoch_seconds();
     let mut o = format!(
         "{{\"t\":{epoch:.3},\"time\":{},\"event\":{},\"importance\":{importance},\"msg\":{}",
         json_escape(stamp),
@@ -181,6 +182,11 @@ pub fn event(kind: &str, importance: usize, msg: &str, fields: &[(&str, Val<'_>)
     });
 }
 
+/// After fork, in the child: release the log's lock if another thread held it.
+pub fn after_fork_child() {
+    crate::ffi::unlock_after_fork(&LOGGER);
+}
+
 /// One row of a charge dump.
 pub struct DumpRow {
     pub name: String,
@@ -201,7 +207,11 @@ pub fn dump(rows: &[DumpRow]) {
             let _ = f.flush();
         }
         if let Some(f) = l.json.as_mut() {
-            let mut o = format!("{{\"time\":{},\"event\":\"charges\",\"importance\":0,\"rows\":[", json_escape(&stamp));
+            let mut o = format!(
+                "{{\"t\":{:.3},\"time\":{},\"event\":\"charges\",\"importance\":0,\"rows\":[",
+                epoch_seconds(),
+                json_escape(&stamp)
+            );
             for (i, r) in rows.iter().enumerate() {
                 if i > 0 {
                     o.push(',');

@@ -534,8 +534,6 @@ pub fn tick(py: Python<'_>, dt: f64, on_python_thread: bool) {
 
     if spec.kind == Kind::Profile {
         manage_active_profiler(py, polls, foreign);
-    } else {
-        note_foreign(foreign);
     }
     maybe_dump(py);
 }
@@ -626,7 +624,9 @@ thread_local! {
 
 /// The C-level profile function installed on every thread by `profile()` during its active
 /// bursts. Charges the time since the previous event on this thread to the code that was
-/// running in between: the caller on a call event, the frame itself otherwise.
+/// running in between: the caller on a call event, the frame itself on a return or before a
+/// C call. Time spent inside a C function (ending in C_RETURN/C_EXCEPTION) is charged to
+/// nobody: psyco cannot make it faster, and charging it would select functions that wait.
 pub extern "C" fn active_profiler_fn(
     _obj: *mut py::PyObject,
     frame: *mut py::PyFrameObject,
@@ -640,6 +640,9 @@ pub extern "C" fn active_profiler_fn(
     let Some(last) = last else { return 0 };
     let dt = now.duration_since(last).as_secs_f64().min(0.5);
     ACTIVE_EVENTS.fetch_add(1, Ordering::Relaxed);
+    if what == py::PyTrace_C_RETURN || what == py::PyTrace_C_EXCEPTION {
+        return 0;
+    }
     let (code, caller) = ffi::frame_codes(py, frame);
     let charged = if what == py::PyTrace_CALL { caller.or(code) } else { code };
     let Some(charged) = charged else { return 0 };
@@ -881,4 +884,26 @@ pub fn compile_now(py: Python<'_>, code: &Bound<'_, PyAny>, how: &'static str) {
     log_selection(code, rec, how);
     ENGINE.lock().counters.selected += 1;
     worker::compile_one(py, code);
+}
+
+/// `os.register_at_fork(after_in_child=...)`: the child has only the forking thread. Release
+/// locks other threads held at the fork, forget the threads that do not exist here, and start
+/// a new poll thread if a profiler is running (the child goes on profiling like the parent).
+pub fn after_fork_child(py: Python<'_>) {
+    ffi::unlock_after_fork(&ENGINE);
+    ffi::unlock_after_fork(&CHARGES);
+    ffi::after_fork_child();
+    log::after_fork_child();
+    crate::sampler::after_fork_child();
+    let (sampler, worker) = {
+        let mut e = ENGINE.lock();
+        (e.sampler.take(), e.worker.take())
+    };
+    if let Some(h) = sampler {
+        h.forget();
+    }
+    if let Some(w) = worker {
+        w.forget();
+    }
+    ensure_sampler(py);
 }

@@ -40,6 +40,11 @@ impl Handle {
         self.tx.clone()
     }
 
+    /// Drops a handle whose thread does not exist (in a forked child) without joining it.
+    pub fn forget(self) {
+        std::mem::forget(self);
+    }
+
     /// Stops taking jobs, lets the one in progress finish, joins. Call without the GIL.
     pub fn shutdown(mut self) {
         self.quitting.store(true, Ordering::SeqCst);

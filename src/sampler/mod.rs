@@ -18,6 +18,7 @@
 //!   never asks for the GIL once finalization has begun. A pending tick that runs after the
 //!   thread ended finds no profiler and does nothing.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -125,18 +126,31 @@ fn run(stop: Receiver<()>, finished: &AtomicBool) {
     }
 }
 
-/// Charges one poll's worth of samples: each thread's innermost code gets `dt` seconds, its
-/// caller `dt × parentframe`, the next `dt × parentframe²`, and so on while the share is
-/// noticeable. Returns the codes that crossed the watermark (possibly already selected:
-/// selection itself filters those).
+/// Where each thread's innermost frame was at the previous poll (thread id → position).
+static LAST_POSITIONS: parking_lot::Mutex<Option<HashMap<u64, usize>>> = parking_lot::const_mutex(None);
+
+/// Whether a suspended thread looks blocked (waiting in C with the GIL released: sleep, I/O,
+/// a lock) rather than runnable: it has not moved since the previous poll and it is not
+/// stopped at a between-bytecodes check. Blocked threads are not charged: psyco cannot make
+/// waiting faster, and charging it would select the functions that wait.
+fn blocked(s: &ThreadStack, last: &HashMap<u64, usize>) -> bool {
+    !s.is_current && !s.at_loop_check && s.position != 0 && last.get(&s.thread_id) == Some(&s.position)
+}
+
+/// Charges one poll's worth of samples: each running thread's innermost code gets `dt`
+/// seconds, its caller `dt × parentframe`, the next `dt × parentframe²`, and so on while the
+/// share is noticeable. Returns the codes that crossed the watermark (possibly already
+/// selected: selection itself filters those).
 pub fn charge_stacks(stacks: &[ThreadStack], dt: f64, params: &Params) -> Vec<CodeId> {
     let mut ready = Vec::new();
+    let positions: HashMap<u64, usize> = stacks.iter().map(|s| (s.thread_id, s.position)).collect();
+    let last = LAST_POSITIONS.lock().replace(positions).unwrap_or_default();
     if !(dt > 0.0) {
         return ready;
     }
     let pf = params.parentframe.clamp(0.0, 1.0);
     queue::with_charge_table(|t| {
-        for s in stacks {
+        for s in stacks.iter().filter(|s| !blocked(s, &last)) {
             let mut share = dt;
             for (depth, &code) in s.codes.iter().enumerate() {
                 t.charge(code, share);
@@ -153,4 +167,51 @@ pub fn charge_stacks(stacks: &[ThreadStack], dt: f64, params: &Params) -> Vec<Co
         }
     });
     ready
+}
+
+/// In a forked child: the poll thread does not exist there. Forget its bookkeeping (the
+/// engine starts a new thread if a profiler is running).
+pub fn after_fork_child() {
+    ffi::unlock_after_fork(&LAST_TICK);
+    ffi::unlock_after_fork(&LAST_POSITIONS);
+    *LAST_TICK.lock() = None;
+    *LAST_POSITIONS.lock() = None;
+    PENDING_QUEUED.store(false, Ordering::SeqCst);
+}
+
+impl Handle {
+    /// Drops a handle whose thread does not exist (after fork) without joining or detaching.
+    pub fn forget(self) {
+        std::mem::forget(self);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(id: u64, pos: usize, at_check: bool, current: bool, codes: &[usize]) -> ThreadStack {
+        ThreadStack {
+            thread_id: id,
+            codes: codes.iter().map(|&c| CodeId(c)).collect(),
+            position: pos,
+            at_loop_check: at_check,
+            foreign_hook: false,
+            is_current: current,
+        }
+    }
+
+    #[test]
+    fn a_thread_that_has_not_moved_inside_a_call_is_blocked() {
+        let last: HashMap<u64, usize> = [(1, 100), (2, 200), (3, 300)].into_iter().collect();
+        assert!(blocked(&stack(1, 100, false, false, &[1]), &last));
+        // moved
+        assert!(!blocked(&stack(2, 204, false, false, &[1]), &last));
+        // same place but at a loop check: it gave the GIL up while running bytecode
+        assert!(!blocked(&stack(3, 300, true, false, &[1]), &last));
+        // the ticking thread is running by definition
+        assert!(!blocked(&stack(1, 100, false, true, &[1]), &last));
+        // never seen before
+        assert!(!blocked(&stack(4, 100, false, false, &[1]), &last));
+    }
 }
