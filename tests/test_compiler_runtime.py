@@ -263,3 +263,23 @@ def test_settrace_sees_every_line_of_a_compiled_function():
         print(r, events)
     """
     assert run_ok(src % "True") == run_ok(src % "False")
+
+
+def test_small_thread_stack_raises_instead_of_crashing():
+    out = run_ok("""
+        import threading, psyco
+        def r(n):
+            return 0 if n == 0 else r(n - 1) + 1
+        psyco.full()
+        for size in (256 * 1024, 512 * 1024):
+            threading.stack_size(size)
+            out = []
+            def in_thread():
+                try:
+                    out.append(r(950))
+                except RecursionError:
+                    out.append("RecursionError")
+            t = threading.Thread(target=in_thread); t.start(); t.join()
+            print(out[0])
+    """, timeout=60)
+    assert all(line in ("950", "RecursionError") for line in out.split()), out

@@ -7,8 +7,8 @@
 //! # Invariants
 //! - On every return path the thread's `cframe` and `recursion_remaining` are exactly what they
 //!   were on entry; the frame itself is not cleared or popped (the hook's caller does that).
-//! - Compiled code never runs on a C stack with less than [`STACK_MARGIN`] bytes left: deep
-//!   recursion raises RecursionError there instead of overflowing the stack.
+//! - No hooked frame (compiled or not) starts on a C stack with less than a margin left
+//!   ([`c_stack_exhausted`]): deep recursion raises RecursionError instead of overflowing.
 
 use std::cell::Cell;
 use std::os::raw::{c_char, c_int};
@@ -34,8 +34,11 @@ extern "C" {
 
 type Entry = unsafe extern "C" fn(*mut py::PyThreadState, *mut IFrame) -> *mut py::PyObject;
 
-/// Bytes of C stack kept free below compiled frames.
-pub const STACK_MARGIN: usize = 256 * 1024;
+/// Bytes of C stack kept free below hooked frames: a quarter of the thread's stack, between
+/// 32 KiB and 256 KiB (small `threading.stack_size()` stacks still get a usable depth).
+fn margin_for(size: usize) -> usize {
+    (size / 4).clamp(32 * 1024, 256 * 1024)
+}
 
 thread_local! {
     static STACK_LIMIT: Cell<usize> = const { Cell::new(0) };
@@ -55,10 +58,10 @@ fn stack_limit() -> usize {
                 let mut size: libc::size_t = 0;
                 let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
                 libc::pthread_attr_destroy(&mut attr);
-                if !ok || size <= 2 * STACK_MARGIN {
+                if !ok || size < 64 * 1024 {
                     1
                 } else {
-                    addr as usize + STACK_MARGIN
+                    addr as usize + margin_for(size)
                 }
             };
             c.set(low);
@@ -73,25 +76,34 @@ unsafe fn at<T>(base: *mut u8, off: i64) -> *mut T {
     unsafe { base.offset(off as isize) as *mut T }
 }
 
-/// Runs the machine code at `entry` for `frame` (GIL held, frame fresh from `_PyEval_Vector`).
-pub unsafe fn run_compiled(ts: *mut py::PyThreadState, frame: *mut IFrame, entry: usize) -> *mut py::PyObject {
-    // The C stack is only worth checking once the Python recursion is deep (the thread-local
-    // lookup is not free); 64 levels of compiled frames fit easily in the margin.
+/// Called by the hook before evaluating any frame: if the C stack is nearly exhausted, raises
+/// RecursionError (what ceval does at a frame's start when the recursion counter runs out) and
+/// returns true; the hook then returns NULL without running the frame. Only checked once the
+/// Python recursion is deep (the thread-local lookup is not free); 64 levels fit in the margin.
+pub unsafe fn c_stack_exhausted(ts: *mut py::PyThreadState) -> bool {
     // SAFETY: reading two ints of the current thread state (GIL held).
     let depth = unsafe {
         let tsb = ts as *const u8;
         *(tsb.add(X::TSTATE_RECURSION_LIMIT as usize) as *const c_int)
             - *(tsb.add(X::TSTATE_RECURSION_REMAINING as usize) as *const c_int)
     };
+    if depth <= 64 {
+        return false;
+    }
     let probe = 0u8;
     let here = &probe as *const u8 as usize;
-    if depth > 64 && here < stack_limit() {
-        // SAFETY: GIL held; setting an exception is allowed.
-        unsafe {
-            py::PyErr_SetString(py::PyExc_RecursionError, c"maximum recursion depth exceeded".as_ptr());
-        }
-        return std::ptr::null_mut();
+    if here >= stack_limit() {
+        return false;
     }
+    // SAFETY: GIL held; setting an exception is allowed.
+    unsafe {
+        py::PyErr_SetString(py::PyExc_RecursionError, c"maximum recursion depth exceeded".as_ptr());
+    }
+    true
+}
+
+/// Runs the machine code at `entry` for `frame` (GIL held, frame fresh from `_PyEval_Vector`).
+pub unsafe fn run_compiled(ts: *mut py::PyThreadState, frame: *mut IFrame, entry: usize) -> *mut py::PyObject {
     // SAFETY: GIL held; `ts` is the current thread state and `frame` the frame CPython asked us
     // to evaluate. The CFrame lives on this stack frame for exactly as long as it is linked.
     unsafe {

@@ -801,6 +801,9 @@ mod hook {
     ) -> *mut py::PyObject {
         // SAFETY: CPython calls the hook with the GIL held and a live frame it owns.
         unsafe {
+            if super::exec::c_stack_exhausted(ts) {
+                return std::ptr::null_mut();
+            }
             // Fast path: compiled code, no tracer: no Python objects touched at all.
             if throwflag == 0 && !generator_frame(frame) {
                 let code = *((frame as *const u8).add(expected::FRAME_F_CODE as usize) as *const *mut py::PyObject);
