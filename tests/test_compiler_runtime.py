@@ -283,3 +283,36 @@ def test_small_thread_stack_raises_instead_of_crashing():
             print(out[0])
     """, timeout=60)
     assert all(line in ("950", "RecursionError") for line in out.split()), out
+
+
+def test_settrace_started_inside_compiled_code_traces_the_rest_of_the_frames():
+    # Like pdb.set_trace(): a callee installs a tracer that also traces its callers; the compiled
+    # caller must produce its line and return events after the call, as in CPython.
+    src = """
+        import sys, psyco
+        from psyco import _psyco
+        events = []
+        def tracer(frame, event, arg):
+            if frame.f_code.co_name in ("caller", "starter"):
+                events.append((frame.f_code.co_name, event, frame.f_lineno - frame.f_code.co_firstlineno))
+            return tracer
+        def starter():
+            f = sys._getframe(1)
+            while f is not None:
+                f.f_trace = tracer
+                f = f.f_back
+            sys.settrace(tracer)
+            return 1
+        def caller(n):
+            x = starter()
+            y = x + n
+            for i in range(2):
+                y += i
+            return y
+        if %s:
+            assert _psyco.compile_code(caller.__code__) and _psyco.compile_code(starter.__code__)
+        r = caller(5)
+        sys.settrace(None)
+        print(r, events)
+    """
+    assert run_ok(src % "True") == run_ok(src % "False")

@@ -38,12 +38,15 @@ pub enum GuardKind {
     SlowCase,
     /// `eval_breaker` was set and could not be handled in place (signals, pending calls).
     EvalBreaker,
+    /// A tracer or profiler was installed while this frame ran.
+    Tracing,
 }
 
 pub enum Cold {
     Deopt { label: DynamicLabel, n: usize },
     Error { label: DynamicLabel, unit: usize, depth: u32 },
     Breaker { label: DynamicLabel, resume: DynamicLabel, deopt_n: usize, at_unit: i64 },
+    Tracing { label: DynamicLabel, resume: DynamicLabel, deopt: DynamicLabel },
 }
 
 pub struct Emitter<'a> {
@@ -233,6 +236,22 @@ impl<'a> Emitter<'a> {
         self.cold.push(Cold::Breaker { label, resume, deopt_n, at_unit });
     }
 
+    /// After a call: if `tstate->cframe->use_tracing` is set and a foreign tracer/profiler is
+    /// now active (sys.settrace ran inside the call), resume the interpreter at instruction
+    /// `deopt_n` so the rest of this frame produces trace events as in CPython.
+    pub fn check_tracing(&mut self, deopt_n: usize) {
+        let cold = self.ops.new_dynamic_label();
+        let resume = self.ops.new_dynamic_label();
+        let dl = self.deopt_label(deopt_n, GuardKind::Tracing);
+        asm!(self
+            ; mov rax, [r13 + L::TSTATE_CFRAME]
+            ; cmp BYTE [rax + L::CFRAME_USE_TRACING], 0
+            ; jne =>cold
+            ; =>resume
+        );
+        self.cold.push(Cold::Tracing { label: cold, resume, deopt: dl });
+    }
+
     /// Emits the epilogue and every cold stub.
     pub fn finish(&mut self) {
         let ep = self.epilogue;
@@ -273,6 +292,19 @@ impl<'a> Emitter<'a> {
                         ; mov DWORD [r12 + L::FRAME_STACKTOP], nlp + depth as i32
                         ; mov eax, EXIT_ERROR as i32
                         ; jmp =>ep
+                    );
+                }
+                Cold::Tracing { label, resume, deopt } => {
+                    let helper = crate::ffi::runtime::rt_tracing_started as *const () as usize;
+                    asm!(self
+                        ; =>label
+                        ; mov rdi, r13
+                    );
+                    self.call(helper);
+                    asm!(self
+                        ; test eax, eax
+                        ; jz =>resume
+                        ; jmp =>deopt
                     );
                 }
                 Cold::Breaker { label, resume, deopt_n, at_unit } => {

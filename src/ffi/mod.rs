@@ -229,11 +229,29 @@ pub mod layout {
     pub const FRAME_STACKTOP: i32 = X::FRAME_STACKTOP as i32;
     pub const FRAME_LOCALSPLUS: i32 = X::FRAME_LOCALSPLUS as i32;
     pub const CELL_OB_REF: i32 = X::CELL_OB_REF as i32;
+    pub const TSTATE_CFRAME: i32 = X::TSTATE_CFRAME as i32;
+    pub const CFRAME_USE_TRACING: i32 = X::CFRAME_USE_TRACING as i32;
 }
 
 pub mod runtime;
 #[cfg(psyco_native)]
 mod exec;
+
+/// `ts` (the current thread state, GIL held) has a C tracer, or a profiler that is not psyco's.
+#[cfg(psyco_native)]
+unsafe fn thread_has_foreign_tracer(ts: *mut py::PyThreadState) -> bool {
+    // SAFETY: caller's contract.
+    unsafe {
+        let ours = crate::queue::active_profiler_fn as *const () as usize;
+        let prof = native::psyco_tstate_profilefunc(ts).map(|f| f as usize);
+        native::psyco_tstate_tracefunc(ts).is_some() || (prof.is_some() && prof != Some(ours))
+    }
+}
+
+#[cfg(not(psyco_native))]
+unsafe fn thread_has_foreign_tracer(_ts: *mut py::PyThreadState) -> bool {
+    false
+}
 
 /// Address of `_PyCode_CODE(code)`, the first code unit of `co_code_adaptive`.
 pub fn code_first_instr(code: &Bound<'_, PyAny>) -> usize {
@@ -783,12 +801,7 @@ mod hook {
             if *cframe.add(expected::CFRAME_USE_TRACING as usize) == 0 {
                 return false;
             }
-        }
-        // SAFETY: as above.
-        unsafe {
-            let ours = crate::queue::active_profiler_fn as *const () as usize;
-            let prof = native::psyco_tstate_profilefunc(ts).map(|f| f as usize);
-            native::psyco_tstate_tracefunc(ts).is_some() || (prof.is_some() && prof != Some(ours))
+            super::thread_has_foreign_tracer(ts)
         }
     }
 

@@ -1081,6 +1081,14 @@ pub unsafe extern "C" fn rt_assertion_error() -> Obj {
 // The eval breaker
 // ---------------------------------------------------------------------------------------------
 
+/// Called after a call when `tstate->cframe->use_tracing` is set: 1 if a tracer or profiler
+/// other than psyco's own is active (sys.settrace/setprofile ran inside the call), so the rest of
+/// the frame must run in the interpreter to produce its events; 0 to continue.
+pub unsafe extern "C" fn rt_tracing_started(ts: *mut py::PyThreadState) -> c_int {
+    // SAFETY: current thread state, GIL held.
+    unsafe { super::thread_has_foreign_tracer(ts) as c_int }
+}
+
 /// Called when `eval_breaker` is set: hands the GIL to a thread that asked for it (what the
 /// interpreter's drop request handling does). Returns 0 if the breaker is clear afterwards
 /// (continue in machine code), 1 if something else is pending (signals, pending calls, async

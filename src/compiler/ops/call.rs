@@ -72,5 +72,6 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
     e.check_error(u, d - oparg - 2);
     if n + 1 < e.snap.instrs.len() && e.snap.depth[n + 1].is_some() {
         e.check_eval_breaker(n + 1, u as i64);
+        e.check_tracing(n + 1);
     }
 }
