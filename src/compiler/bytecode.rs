@@ -91,11 +91,7 @@ impl Snapshot {
                 (0, 0)
             } else {
                 let a = if opc >= op::HAVE_ARGUMENT { Some(arg) } else { None };
-                let kw = pyo3::types::PyDict::new(py);
-                kw.set_item("jump", false)?;
-                let e: i32 = stack_effect.call((opc, a), Some(&kw))?.extract()?;
-                kw.set_item("jump", true)?;
-                let ej: i32 = stack_effect.call((opc, a), Some(&kw))?.extract()?;
+                let (e, ej) = stack_effects(&stack_effect, opc, a)?;
                 // compile.c books the arguments' removal on PRECALL (-oparg) and only the
                 // callable on CALL (-1), but at run time the arguments stay on the stack until
                 // CALL: use the run-time split (same total).
@@ -137,6 +133,24 @@ impl Snapshot {
     pub fn at_unit(&self, start: usize) -> Option<usize> {
         self.instrs.binary_search_by_key(&start, |i| i.start).ok()
     }
+}
+
+/// CPython's stack effects (not jumping, jumping) of one instruction, memoized: the same
+/// (opcode, oparg) pairs recur across every function, and asking `dis` is a Python call.
+fn stack_effects(stack_effect: &Bound<'_, PyAny>, opc: u8, arg: Option<u32>) -> PyResult<(i32, i32)> {
+    use std::collections::HashMap;
+    static CACHE: parking_lot::Mutex<Option<HashMap<(u8, Option<u32>), (i32, i32)>>> = parking_lot::const_mutex(None);
+    if let Some(v) = CACHE.lock().as_ref().and_then(|m| m.get(&(opc, arg)).copied()) {
+        return Ok(v);
+    }
+    let py = stack_effect.py();
+    let kw = pyo3::types::PyDict::new(py);
+    kw.set_item("jump", false)?;
+    let e: i32 = stack_effect.call((opc, arg), Some(&kw))?.extract()?;
+    kw.set_item("jump", true)?;
+    let ej: i32 = stack_effect.call((opc, arg), Some(&kw))?.extract()?;
+    CACHE.lock().get_or_insert_with(HashMap::new).insert((opc, arg), (e, ej));
+    Ok((e, ej))
 }
 
 /// Stack depth before every instruction reachable from unit 0 by normal control flow.
