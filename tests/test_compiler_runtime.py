@@ -316,3 +316,27 @@ def test_settrace_started_inside_compiled_code_traces_the_rest_of_the_frames():
         print(r, events)
     """
     assert run_ok(src % "True") == run_ok(src % "False")
+
+
+def test_signal_after_a_call_is_delivered_where_cpython_delivers_it():
+    # CPython handles a pending signal right after a CALL returns; delivering it later (at the
+    # next function's RESUME) would skip the `try` that protects a lock in Condition.wait and
+    # break `with` statements (test_threading.test_interrupt_main_subthread).
+    out = run_ok("""
+        import threading, _thread, psyco
+        psyco.full()
+        def call_interrupt():
+            _thread.interrupt_main()
+        results = []
+        for i in range(30):
+            t = threading.Thread(target=call_interrupt)
+            try:
+                t.start()
+                t.join()
+                results.append("none")
+            except KeyboardInterrupt:
+                results.append("KI")
+            t.join()
+        print(sorted(set(results)))
+    """, timeout=120)
+    assert out.strip() in ("['KI']", "['KI', 'none']"), out

@@ -138,8 +138,8 @@ impl Snapshot {
 /// CPython's stack effects (not jumping, jumping) of one instruction, memoized: the same
 /// (opcode, oparg) pairs recur across every function, and asking `dis` is a Python call.
 fn stack_effects(stack_effect: &Bound<'_, PyAny>, opc: u8, arg: Option<u32>) -> PyResult<(i32, i32)> {
-    use std::collections::HashMap;
-    static CACHE: parking_lot::Mutex<Option<HashMap<(u8, Option<u32>), (i32, i32)>>> = parking_lot::const_mutex(None);
+    type Effects = std::collections::HashMap<(u8, Option<u32>), (i32, i32)>;
+    static CACHE: parking_lot::Mutex<Option<Effects>> = parking_lot::const_mutex(None);
     if let Some(v) = CACHE.lock().as_ref().and_then(|m| m.get(&(opc, arg)).copied()) {
         return Ok(v);
     }
@@ -149,7 +149,7 @@ fn stack_effects(stack_effect: &Bound<'_, PyAny>, opc: u8, arg: Option<u32>) -> 
     let e: i32 = stack_effect.call((opc, arg), Some(&kw))?.extract()?;
     kw.set_item("jump", true)?;
     let ej: i32 = stack_effect.call((opc, arg), Some(&kw))?.extract()?;
-    CACHE.lock().get_or_insert_with(HashMap::new).insert((opc, arg), (e, ej));
+    CACHE.lock().get_or_insert_with(Effects::new).insert((opc, arg), (e, ej));
     Ok((e, ej))
 }
 

@@ -42,10 +42,23 @@ pub enum GuardKind {
     Tracing,
 }
 
+/// How a set eval breaker is dealt with at a poll point.
+#[derive(Clone, Copy)]
+pub enum BreakerMode {
+    /// Hand the GIL over if asked, then, if anything is still pending, resume the interpreter
+    /// *at* the polling instruction, which polls again itself (RESUME, JUMP_BACKWARD): exact.
+    DeoptAt,
+    /// The poll belongs *after* the instruction (CALL, a taken backward conditional jump):
+    /// run signal handlers and pending calls here, like ceval's `eval_frame_handle_pending`,
+    /// reporting their exception at `err_unit` with `err_depth` values on the stack; then the
+    /// GIL hand-off; anything still pending (async exceptions) resumes the interpreter.
+    HandleHere { err_unit: usize, err_depth: u32 },
+}
+
 pub enum Cold {
     Deopt { label: DynamicLabel, n: usize },
     Error { label: DynamicLabel, unit: usize, depth: u32 },
-    Breaker { label: DynamicLabel, resume: DynamicLabel, deopt_n: usize, at_unit: i64 },
+    Breaker { label: DynamicLabel, resume: DynamicLabel, deopt_n: usize, at_unit: i64, mode: BreakerMode },
     Tracing { label: DynamicLabel, resume: DynamicLabel, deopt: DynamicLabel },
 }
 
@@ -221,10 +234,9 @@ impl<'a> Emitter<'a> {
         asm!(self ; jmp =>l);
     }
 
-    /// Polls `eval_breaker`; if set, tries to handle it in place (GIL hand-off, with
-    /// `prev_instr` = `at_unit` so other threads see where this frame is), else resumes the
-    /// interpreter at instruction `deopt_n`, which will handle it.
-    pub fn check_eval_breaker(&mut self, deopt_n: usize, at_unit: i64) {
+    /// Polls `eval_breaker` (see [`BreakerMode`]); `deopt_n` is the instruction the interpreter
+    /// resumes at if something stays pending, `at_unit` the `prev_instr` while handling it.
+    pub fn check_eval_breaker(&mut self, deopt_n: usize, at_unit: i64, mode: BreakerMode) {
         let label = self.ops.new_dynamic_label();
         let resume = self.ops.new_dynamic_label();
         asm!(self
@@ -233,7 +245,7 @@ impl<'a> Emitter<'a> {
             ; =>resume
         );
         self.guards.push((deopt_n, GuardKind::EvalBreaker));
-        self.cold.push(Cold::Breaker { label, resume, deopt_n, at_unit });
+        self.cold.push(Cold::Breaker { label, resume, deopt_n, at_unit, mode });
     }
 
     /// After a call: if `tstate->cframe->use_tracing` is set and a foreign tracer/profiler is
@@ -307,18 +319,34 @@ impl<'a> Emitter<'a> {
                         ; jmp =>deopt
                     );
                 }
-                Cold::Breaker { label, resume, deopt_n, at_unit } => {
-                    let helper = crate::ffi::runtime::rt_eval_breaker as *const () as usize;
+                Cold::Breaker { label, resume, deopt_n, at_unit, mode } => {
                     let dl = self.deopt_label(deopt_n, GuardKind::EvalBreaker);
                     asm!(self ; =>label);
                     self.set_prev(at_unit);
-                    asm!(self ; mov rdi, r13);
-                    self.call(helper);
-                    asm!(self
-                        ; test eax, eax
-                        ; jz =>resume
-                        ; jmp =>dl
-                    );
+                    match mode {
+                        BreakerMode::DeoptAt => {
+                            let helper = crate::ffi::runtime::rt_eval_breaker as *const () as usize;
+                            asm!(self ; mov rdi, r13);
+                            self.call(helper);
+                            asm!(self
+                                ; test eax, eax
+                                ; jz =>resume
+                                ; jmp =>dl
+                            );
+                        }
+                        BreakerMode::HandleHere { err_unit, err_depth } => {
+                            let helper = crate::ffi::runtime::rt_handle_pending as *const () as usize;
+                            let err = self.error_label(err_unit, err_depth);
+                            asm!(self ; mov rdi, r13);
+                            self.call(helper);
+                            asm!(self
+                                ; test eax, eax
+                                ; jz =>resume
+                                ; js =>err
+                                ; jmp =>dl
+                            );
+                        }
+                    }
                 }
             }
             i += 1;

@@ -29,6 +29,7 @@ extern "C" {
     fn _PyObject_GetMethod(obj: Obj, name: Obj, method: *mut Obj) -> c_int;
     fn PyEval_SaveThread() -> *mut py::PyThreadState;
     fn PyEval_RestoreThread(ts: *mut py::PyThreadState);
+    fn Py_MakePendingCalls() -> c_int;
     fn _Py_Dealloc(o: Obj);
     fn _PyList_Extend(list: Obj, iterable: Obj) -> Obj;
     fn _PyUnicode_JoinArray(sep: Obj, items: *const Obj, n: py::Py_ssize_t) -> Obj;
@@ -1087,6 +1088,24 @@ pub unsafe extern "C" fn rt_assertion_error() -> Obj {
 pub unsafe extern "C" fn rt_tracing_started(ts: *mut py::PyThreadState) -> c_int {
     // SAFETY: current thread state, GIL held.
     unsafe { super::thread_has_foreign_tracer(ts) as c_int }
+}
+
+/// What ceval's `eval_frame_handle_pending` does, with exported functions: signal handlers and
+/// pending calls (`Py_MakePendingCalls`: -1 with their exception), then the GIL hand-off. 0 if
+/// nothing is pending any more; 1 if something is (an asynchronous exception, or signals this
+/// thread may not handle): the caller resumes the interpreter, which deals with it.
+pub unsafe extern "C" fn rt_handle_pending(ts: *mut py::PyThreadState) -> c_int {
+    // SAFETY: GIL held by this thread.
+    unsafe {
+        if Py_MakePendingCalls() < 0 {
+            return -1;
+        }
+        let flag = super::eval_breaker_addr() as *const std::sync::atomic::AtomicI32;
+        if (*flag).load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            return 0;
+        }
+        rt_eval_breaker(ts)
+    }
 }
 
 /// Called when `eval_breaker` is set: hands the GIL to a thread that asked for it (what the

@@ -4,7 +4,7 @@
 
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
-use crate::compiler::emit::{asm, Emitter};
+use crate::compiler::emit::{asm, BreakerMode, Emitter};
 use crate::ffi::runtime as rt;
 
 /// LOAD_METHOD: replace the top `obj` with `meth, obj` or `NULL, attr`.
@@ -71,7 +71,9 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
     e.call(rt::rt_call as *const () as usize);
     e.check_error(u, d - oparg - 2);
     if n + 1 < e.snap.instrs.len() && e.snap.depth[n + 1].is_some() {
-        e.check_eval_breaker(n + 1, u as i64);
+        // ceval polls right after the call, with the result on the stack.
+        let mode = BreakerMode::HandleHere { err_unit: u, err_depth: d - oparg - 1 };
+        e.check_eval_breaker(n + 1, u as i64, mode);
         e.check_tracing(n + 1);
     }
 }

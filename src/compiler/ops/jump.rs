@@ -3,7 +3,7 @@
 
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
-use crate::compiler::emit::{asm, Emitter};
+use crate::compiler::emit::{asm, BreakerMode, Emitter};
 use crate::ffi::layout as L;
 use crate::ffi::runtime as rt;
 
@@ -24,8 +24,10 @@ pub fn taken_edge(e: &mut Emitter, n: usize, l: DynamicLabel) {
     let tl = e.labels[t];
     asm!(e ; =>l);
     if is_backward(e, n) {
-        let u = e.snap.instrs[n].idx as i64;
-        e.check_eval_breaker(t, u);
+        // ceval polls after jumping; a signal handler's exception is reported at the jump.
+        let u = e.snap.instrs[n].idx;
+        let depth = e.snap.depth[t].expect("jump target is reachable");
+        e.check_eval_breaker(t, u as i64, BreakerMode::HandleHere { err_unit: u, err_depth: depth });
     }
     asm!(e ; jmp =>tl);
 }
@@ -34,7 +36,7 @@ pub fn taken_edge(e: &mut Emitter, n: usize, l: DynamicLabel) {
 pub fn emit_resume(e: &mut Emitter, n: usize, _d: u32) {
     if e.snap.instrs[n].arg < 2 {
         let u = e.snap.instrs[n].idx as i64;
-        e.check_eval_breaker(n, u);
+        e.check_eval_breaker(n, u, BreakerMode::DeoptAt);
     }
 }
 
@@ -48,7 +50,7 @@ pub fn emit_jump(e: &mut Emitter, n: usize, _d: u32) {
 /// handles the breaker itself, e.g. raising KeyboardInterrupt), then jump.
 pub fn emit_jump_backward(e: &mut Emitter, n: usize, _d: u32) {
     let u = e.snap.instrs[n].idx as i64;
-    e.check_eval_breaker(n, u);
+    e.check_eval_breaker(n, u, BreakerMode::DeoptAt);
     let tl = e.labels[target_pos(e, n)];
     asm!(e ; jmp =>tl);
 }
