@@ -340,3 +340,32 @@ def test_signal_after_a_call_is_delivered_where_cpython_delivers_it():
         print(sorted(set(results)))
     """, timeout=120)
     assert out.strip() in ("['KI']", "['KI', 'none']"), out
+
+
+def test_settrace_then_raise_through_compiled_frames_gives_cpythons_events():
+    # The error exit re-enters the interpreter with throwflag=1, which would report a spurious
+    # "call" event for the already running frame (test_sys_settrace test_09).
+    src = """
+        import sys, psyco
+        from psyco import _psyco
+        events = []
+        def tracer(frame, event, arg):
+            if frame.f_code.co_name in ("outer", "inner"):
+                events.append((frame.f_code.co_name, event, frame.f_lineno - frame.f_code.co_firstlineno))
+            return tracer
+        def inner():
+            sys.settrace(tracer)
+            1 / 0
+        def outer():
+            try:
+                inner()
+            except ZeroDivisionError:
+                x = 1
+            return 2
+        if %s:
+            assert _psyco.compile_code(outer.__code__) and _psyco.compile_code(inner.__code__)
+        r = outer()
+        sys.settrace(None)
+        print(r, events)
+    """
+    assert run_ok(src % "True") == run_ok(src % "False")

@@ -134,8 +134,121 @@ pub unsafe fn run_compiled(ts: *mut py::PyThreadState, frame: *mut IFrame, entry
         (*prev).use_tracing = std::ptr::read_volatile(&(*cfp).use_tracing);
         match r as usize {
             EXIT_DEOPT => _PyEval_EvalFrameDefault(ts, frame, 0),
+            EXIT_ERROR if (*prev).use_tracing != 0 => {
+                // Entered with throwflag=1, the interpreter would first report a "call" event
+                // for this frame (it takes it for a generator being thrown into); the frame was
+                // already running, so that one event is swallowed.
+                let saved = swallow_next_call_event(ts);
+                let r = _PyEval_EvalFrameDefault(ts, frame, 1);
+                restore_trace_functions(ts, saved);
+                r
+            }
             EXIT_ERROR => _PyEval_EvalFrameDefault(ts, frame, 1),
             _ => r,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Swallowing the throw-entry "call" event
+// ---------------------------------------------------------------------------------------------
+
+type TraceFn = super::TraceFunc;
+
+/// The C trace and profile functions a shim stands in for, on this thread.
+#[derive(Clone, Copy, Default)]
+struct SavedTrace {
+    trace: Option<TraceFn>,
+    profile: Option<TraceFn>,
+    active: bool,
+}
+
+thread_local! {
+    static SAVED: Cell<SavedTrace> = const { Cell::new(SavedTrace { trace: None, profile: None, active: false }) };
+}
+
+const PY_TRACE_CALL: c_int = 0;
+
+unsafe fn func_slot(ts: *mut py::PyThreadState, off: i64) -> *mut Option<TraceFn> {
+    // SAFETY: verified offsets of PyThreadState.c_tracefunc / c_profilefunc.
+    unsafe { at::<Option<TraceFn>>(ts as *mut u8, off) }
+}
+
+/// Puts [`shim`] in place of the thread's C trace and profile functions (where set).
+unsafe fn swallow_next_call_event(ts: *mut py::PyThreadState) -> SavedTrace {
+    // SAFETY: current thread state, GIL held.
+    unsafe {
+        let trace_slot = func_slot(ts, X::TSTATE_C_TRACEFUNC);
+        let prof_slot = func_slot(ts, X::TSTATE_C_PROFILEFUNC);
+        if is_shim(*trace_slot, trace_shim) || is_shim(*prof_slot, profile_shim) {
+            // An outer error exit's shim is still waiting for its event: leave it alone.
+            return SavedTrace::default();
+        }
+        let saved = SavedTrace { trace: *trace_slot, profile: *prof_slot, active: true };
+        SAVED.with(|c| c.set(saved));
+        if saved.trace.is_some() {
+            *trace_slot = Some(trace_shim);
+        }
+        if saved.profile.is_some() {
+            *prof_slot = Some(profile_shim);
+        }
+        saved
+    }
+}
+
+fn is_shim(slot: Option<TraceFn>, shim: TraceFn) -> bool {
+    slot.map(|f| f as *const () as usize) == Some(shim as *const () as usize)
+}
+
+/// Puts the original functions back if a shim is still installed (e.g. no event came).
+unsafe fn restore_trace_functions(ts: *mut py::PyThreadState, saved: SavedTrace) {
+    if !saved.active {
+        return;
+    }
+    // SAFETY: current thread state, GIL held.
+    unsafe {
+        let trace_slot = func_slot(ts, X::TSTATE_C_TRACEFUNC);
+        let prof_slot = func_slot(ts, X::TSTATE_C_PROFILEFUNC);
+        if is_shim(*trace_slot, trace_shim) {
+            *trace_slot = saved.trace;
+        }
+        if is_shim(*prof_slot, profile_shim) {
+            *prof_slot = saved.profile;
+        }
+        SAVED.with(|c| c.set(SavedTrace::default()));
+    }
+}
+
+/// Stand-in trace function: restores the original, swallows a "call" event, forwards any other.
+unsafe extern "C" fn trace_shim(obj: *mut py::PyObject, f: *mut py::PyFrameObject, what: c_int, arg: *mut py::PyObject) -> c_int {
+    // SAFETY: called by CPython with the GIL held on the thread that installed it.
+    unsafe {
+        let saved = SAVED.with(|c| c.get());
+        let ts = py::PyThreadState_Get();
+        *func_slot(ts, X::TSTATE_C_TRACEFUNC) = saved.trace;
+        if what == PY_TRACE_CALL {
+            return 0;
+        }
+        match saved.trace {
+            Some(orig) => orig(obj, f, what, arg),
+            None => 0,
+        }
+    }
+}
+
+/// Stand-in profile function: as [`trace_shim`], for `c_profilefunc`.
+unsafe extern "C" fn profile_shim(obj: *mut py::PyObject, f: *mut py::PyFrameObject, what: c_int, arg: *mut py::PyObject) -> c_int {
+    // SAFETY: as trace_shim.
+    unsafe {
+        let saved = SAVED.with(|c| c.get());
+        let ts = py::PyThreadState_Get();
+        *func_slot(ts, X::TSTATE_C_PROFILEFUNC) = saved.profile;
+        if what == PY_TRACE_CALL {
+            return 0;
+        }
+        match saved.profile {
+            Some(orig) => orig(obj, f, what, arg),
+            None => 0,
         }
     }
 }
