@@ -56,6 +56,19 @@ static const int64_t OFFSETS[] = {
     offsetof(PyFrameObject, f_frame),
     sizeof(_PyInterpreterFrame),
     offsetof(PyInterpreterState, ceval) + offsetof(struct _ceval_state, eval_breaker),
+    offsetof(PyFunctionObject, func_closure),
+    offsetof(PyTupleObject, ob_item),
+    offsetof(PyListObject, ob_item),
+    offsetof(PyMethodObject, im_func),
+    offsetof(PyMethodObject, im_self),
+    offsetof(PyCellObject, ob_ref),
+    offsetof(PyVarObject, ob_size),
+    offsetof(PyLongObject, ob_digit),
+    PyLong_SHIFT,
+    offsetof(PyFloatObject, ob_fval),
+    offsetof(PyFunctionObject, func_defaults),
+    offsetof(PyFunctionObject, func_kwdefaults),
+    offsetof(PyFunctionObject, func_annotations),
 };
 
 int64_t psyco_offset_count(void) { return (int64_t)(sizeof(OFFSETS) / sizeof(OFFSETS[0])); }

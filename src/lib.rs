@@ -340,6 +340,7 @@ fn stats(py: Python<'_>, top: usize) -> PyResult<Py<PyDict>> {
     d.set_item("sampler_running", s.sampler_running)?;
     d.set_item("worker_running", s.worker_running)?;
     d.set_item("hook_installed", ffi::eval_hook_installed())?;
+    d.set_item("code_mapped_bytes", x86::arena_mapped_bytes())?;
     d.set_item("records", ffi::live_record_count())?;
     let (entries, total) = queue::charge_entries();
     d.set_item("charge_entries", entries)?;
@@ -377,6 +378,24 @@ fn stats(py: Python<'_>, top: usize) -> PyResult<Py<PyDict>> {
     Ok(d.unbind())
 }
 
+/// The machine code of a compiled code object, disassembled with bytecode markers and the
+/// list of exits to the interpreter; None if it is not compiled.
+#[pyfunction]
+fn dump_code(code: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    code_of(code)?;
+    Ok(compiler::dump(code))
+}
+
+/// Compiles a code object now, on this thread (tests and debugging). True if it has machine
+/// code afterwards.
+#[pyfunction]
+fn compile_code(py: Python<'_>, code: &Bound<'_, PyAny>) -> PyResult<bool> {
+    code_of(code)?;
+    queue::compile_now(py, code, "compile_code");
+    compiler::hook::ensure_installed(py);
+    Ok(ffi::existing_record(code).is_some_and(|r| r.is_compiled()))
+}
+
 #[pymodule]
 fn _psyco(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -402,5 +421,7 @@ fn _psyco(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(code_state, m)?)?;
     m.add_function(wrap_pyfunction!(code_info, m)?)?;
     m.add_function(wrap_pyfunction!(stats, m)?)?;
+    m.add_function(wrap_pyfunction!(dump_code, m)?)?;
+    m.add_function(wrap_pyfunction!(compile_code, m)?)?;
     Ok(())
 }

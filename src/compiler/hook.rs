@@ -18,6 +18,8 @@ use crate::queue::{self, Flags};
 pub enum Action {
     /// Evaluate with `_PyEval_EvalFrameDefault`.
     Interpret,
+    /// Run the machine code at this address (see `compiler::emit` for its contract).
+    Run(usize),
 }
 
 pub fn ensure_installed(py: Python<'_>) {
@@ -29,15 +31,27 @@ pub fn ensure_installed(py: Python<'_>) {
 
 /// Called for every frame while the hook is installed (GIL held).
 pub fn on_frame(py: Python<'_>, code: &Bound<'_, PyAny>) -> Action {
-    let rec = match ffi::existing_record(code) {
+    let existing = ffi::existing_record(code);
+    // Fast path: already compiled.
+    if let Some(rec) = existing {
+        let entry = rec.entry.load(std::sync::atomic::Ordering::Acquire);
+        if !entry.is_null() {
+            return Action::Run(entry as usize);
+        }
+    }
+    let rec = match existing {
         Some(r) => Some(r),
         None if queue::compile_on_call() => ffi::record(code),
         None => None,
     };
     if let Some(rec) = rec {
         let f = rec.flags();
-        if !f.intersects(Flags::DONE) && (f.contains(Flags::BOUND) || (queue::compile_on_call() && queue::accepting())) {
+        if !super::is_compiling() && !f.intersects(Flags::DONE) && (f.contains(Flags::BOUND) || (queue::compile_on_call() && queue::accepting())) {
             queue::compile_now(py, code, if f.contains(Flags::BOUND) { "bind function" } else { "compile" });
+        }
+        let entry = rec.entry.load(std::sync::atomic::Ordering::Acquire);
+        if !entry.is_null() {
+            return Action::Run(entry as usize);
         }
     }
     Action::Interpret

@@ -1,18 +1,34 @@
 //! The compiler room's front door: what the engine (`src/queue`) asks of the compiler and what
 //! it gets back. The engine hands over a code object (GIL held) and receives an [`Outcome`];
-//! the compiler snapshots what it needs under the GIL, generates code without it, and installs
-//! the entry in the code's record (`CodeRecord::entry`) where the frame-evaluation hook finds it.
+//! the compiler snapshots what it needs under the GIL ([`bytecode::Snapshot`]), generates code
+//! without it ([`generate`]), and installs the entry in the code's record (`CodeRecord::entry`)
+//! where the frame-evaluation hook finds it.
+//!
+//! This is the baseline tier (DESIGN.md §3.1): one template per opcode, the value stack kept in
+//! the frame, every unsupported case a deopt exit into `_PyEval_EvalFrameDefault`.
 //!
 //! # Invariants
 //! - `compile` never raises and never leaves a Python error set: a code object the compiler
 //!   cannot handle is an `Outcome::Failed` with a reason, and keeps running in the interpreter.
 //! - `compile` is only called once per code object (the engine's SELECTED flag guarantees it).
+//! - The machine code (and everything it points to) lives in `CodeRecord::compiled`, which is
+//!   freed only with the code object, so a running frame never loses its code.
 
+pub mod bytecode;
+pub mod emit;
 pub mod hook;
+pub mod opcodes;
+pub mod ops;
+
+use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
 
 use pyo3::prelude::*;
 
 use crate::queue::CodeRecord;
+use crate::x86::ExecBuffer;
+use bytecode::Snapshot;
+use emit::{Emitter, GuardKind};
 
 /// The compiler's verdict on one code object.
 #[derive(Debug, Clone)]
@@ -21,18 +37,155 @@ pub enum Outcome {
     Compiled { code_bytes: usize },
     /// Cannot (ever) be compiled; runs in the interpreter. The reason goes to the log.
     Failed(String),
-    /// Accepted but not compiled yet (no code generator available for it yet).
+    /// Accepted but not compiled yet (kept for engines that defer; the baseline never does).
+    #[allow(dead_code)]
     Pending(String),
+}
+
+/// Machine code of one code object plus what the dump needs.
+pub struct Compiled {
+    pub buf: ExecBuffer,
+    /// (code offset, bytecode marker) pairs.
+    pub marks: Vec<(usize, String)>,
+    /// (bytecode unit, exit kind) for every exit to the interpreter.
+    pub guards: Vec<(usize, GuardKind)>,
+    pub qualname: String,
+}
+
+const CO_GENERATOR: u32 = 0x20;
+const CO_COROUTINE: u32 = 0x80;
+const CO_ITERABLE_COROUTINE: u32 = 0x100;
+const CO_ASYNC_GENERATOR: u32 = 0x200;
+
+static TABLES: OnceLock<Result<(), String>> = OnceLock::new();
+
+thread_local! {
+    /// Set while this thread runs the compiler: the snapshot may run Python code (imports of
+    /// `dis`/`opcode`), whose frames must simply be interpreted, not compiled re-entrantly.
+    static COMPILING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True while the current thread is inside [`compile`].
+pub fn is_compiling() -> bool {
+    COMPILING.with(|c| c.get())
 }
 
 /// Compiles `code` and installs the result. GIL held on entry and exit.
 pub fn compile(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) -> Outcome {
-    let _ = (py, code, rec);
+    let was = COMPILING.with(|c| c.replace(true));
+    let outcome = compile_inner(py, code, rec);
+    COMPILING.with(|c| c.set(was));
+    outcome
+}
+
+fn compile_inner(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) -> Outcome {
     // The full reason is logged once when the log opens; each function just says this.
     if crate::queue::native_status().is_err() {
         return Outcome::Failed("interpreter-only on this platform".into());
     }
-    Outcome::Pending("the machine-code generator is not built yet".into())
+    // Not get_or_init: verify() imports `opcode`, and nothing may block under the GIL.
+    if TABLES.get().is_none() {
+        let r = opcodes::verify(py);
+        let _ = TABLES.set(r);
+    }
+    if let Some(Err(why)) = TABLES.get() {
+        return Outcome::Failed(format!("opcode table mismatch: {why}"));
+    }
+    let snap = match Snapshot::take(py, code) {
+        Ok(s) => s,
+        Err(e) => return Outcome::Failed(format!("cannot decode bytecode: {e}")),
+    };
+    if snap.flags & (CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR) != 0 {
+        return Outcome::Failed("generators and coroutines run in the interpreter (a later milestone)".into());
+    }
+    let generated = match py.allow_threads(|| generate(&snap)) {
+        Ok(c) => c,
+        Err(why) => return Outcome::Failed(why),
+    };
+    // Placing code in the shared arena flips page protections: only under the GIL.
+    let compiled = match generated.install() {
+        Ok(c) => c,
+        Err(why) => return Outcome::Failed(why),
+    };
+    let code_bytes = compiled.buf.len();
+    let entry = compiled.buf.addr();
+    *rec.compiled.lock() = Some(Box::new(compiled));
+    rec.entry.store(entry as *mut std::ffi::c_void, Ordering::Release);
+    // Compiled code is entered through the frame-evaluation hook (also in profile()/background()).
+    hook::ensure_installed(py);
+    Outcome::Compiled { code_bytes }
+}
+
+/// Generates machine code for a snapshot (no GIL needed).
+pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
+    let mut e = Emitter::new(snap);
+    e.prologue();
+    for n in 0..snap.instrs.len() {
+        let Some(d) = snap.depth[n] else { continue };
+        let ins = &snap.instrs[n];
+        // Every slot the code touches must lie inside the frame CPython allocated.
+        if d as usize > snap.stacksize {
+            return Err(format!("stack depth {d} exceeds co_stacksize {}", snap.stacksize));
+        }
+        if ins.op == opcodes::RETURN_VALUE && d != 1 {
+            return Err(format!("RETURN_VALUE at depth {d}"));
+        }
+        let l = e.labels[n];
+        {
+            use dynasmrt::DynasmLabelApi;
+            e.ops.dynamic_label(l);
+        }
+        e.mark(format!("{:>4} {} {}", ins.start * 2, opcodes::name(ins.op), ins.arg));
+        if std::mem::take(&mut e.fused_next) {
+            continue; // emitted with the instruction before it
+        }
+        ops::emit_instr(&mut e, n, d);
+    }
+    // Code that falls off the end cannot happen (the compiler ends with RETURN_VALUE or a
+    // jump); guard against it anyway.
+    {
+        use dynasmrt::dynasm;
+        emit::asm!(e ; ud2);
+    }
+    e.finish();
+    let marks = std::mem::take(&mut e.marks);
+    let guards = e.guards.iter().map(|(n, k)| (snap.instrs[*n].idx, *k)).collect();
+    let bytes = e.ops.finalize().map_err(|err| format!("assembler: {err:?}"))?;
+    Ok(Generated { bytes, marks, guards, qualname: snap.qualname.clone() })
+}
+
+/// Machine code generated but not yet placed in executable memory.
+pub struct Generated {
+    pub bytes: Vec<u8>,
+    pub marks: Vec<(usize, String)>,
+    pub guards: Vec<(usize, GuardKind)>,
+    pub qualname: String,
+}
+
+impl Generated {
+    /// Copies the code into the executable arena (GIL held: see `x86`).
+    pub fn install(self) -> Result<Compiled, String> {
+        let buf = ExecBuffer::new(&self.bytes).map_err(|err| format!("executable memory: {err}"))?;
+        Ok(Compiled { buf, marks: self.marks, guards: self.guards, qualname: self.qualname })
+    }
+}
+
+/// A readable dump of the machine code of `code`: disassembly with bytecode markers, then the
+/// exits to the interpreter. None if the code is not compiled.
+pub fn dump(code: &Bound<'_, PyAny>) -> Option<String> {
+    let rec = crate::ffi::existing_record(code)?;
+    let guard = rec.compiled.lock();
+    let c = guard.as_ref()?.downcast_ref::<Compiled>()?;
+    let mut out = format!("{} ({} bytes at {:#x})\n", c.qualname, c.buf.len(), c.buf.addr());
+    out.push_str(&crate::x86::disassemble(c.buf.bytes(), c.buf.addr() as u64, &c.marks));
+    out.push_str("exits to the interpreter:\n");
+    let mut g = c.guards.clone();
+    g.sort_by_key(|x| x.0);
+    g.dedup();
+    for (unit, kind) in g {
+        out.push_str(&format!("    at offset {:>4}: {:?}\n", unit * 2, kind));
+    }
+    Some(out)
 }
 
 /// full() became the running profiler: every code object is to be compiled at its first call,
@@ -49,5 +202,56 @@ pub fn on_bind(py: Python<'_>) {
 /// unbind(): the code runs in the interpreter from its next call. The machine code stays
 /// allocated until the code object dies (a frame may still be running it).
 pub fn uninstall(_code: &Bound<'_, PyAny>, rec: &CodeRecord) {
-    rec.entry.store(std::ptr::null_mut(), std::sync::atomic::Ordering::Release);
+    rec.entry.store(std::ptr::null_mut(), Ordering::Release);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pyo3::types::PyDict;
+
+    fn code_of(py: Python<'_>, src: &std::ffi::CStr, name: &str) -> Py<PyAny> {
+        let ns = PyDict::new(py);
+        py.run(src, None, Some(&ns)).unwrap();
+        ns.get_item(name).unwrap().unwrap().getattr("__code__").unwrap().unbind()
+    }
+
+    #[test]
+    fn snapshot_depths_and_exits() {
+        pyo3::prepare_freethreaded_python();
+        Python::with_gil(|py| {
+            let code = code_of(py, c"def f(a, b):\n    import os\n    return [a + b, a < b]\n", "f");
+            let snap = Snapshot::take(py, code.bind(py)).unwrap();
+            // Every instruction is reachable here and RETURN_VALUE sees exactly its value.
+            assert!(snap.depth.iter().all(|d| d.is_some()));
+            let ret = snap.instrs.iter().position(|i| i.op == opcodes::RETURN_VALUE).unwrap();
+            assert_eq!(snap.depth[ret], Some(1));
+            let c = {
+                let _g = crate::x86::TEST_EXEC_LOCK.lock();
+                generate(&snap).unwrap().install().unwrap()
+            };
+            let import_unit = snap.instrs.iter().find(|i| i.op == opcodes::IMPORT_NAME).unwrap().idx;
+            assert!(c.guards.contains(&(import_unit, GuardKind::Unsupported)));
+            // BINARY_OP and COMPARE_OP are native: no exit recorded at them.
+            for i in snap.instrs.iter().filter(|i| matches!(i.op, opcodes::BINARY_OP | opcodes::COMPARE_OP)) {
+                assert!(!c.guards.iter().any(|(u, k)| *u == i.idx && *k == GuardKind::Unsupported));
+            }
+            let text = crate::x86::disassemble(c.buf.bytes(), c.buf.addr() as u64, &c.marks);
+            assert!(text.contains("BINARY_OP") && text.contains("epilogue") && text.contains("ret"));
+        });
+    }
+
+    #[test]
+    fn call_arguments_stay_on_the_stack_until_call() {
+        pyo3::prepare_freethreaded_python();
+        Python::with_gil(|py| {
+            let code = code_of(py, c"def g(x):\n    return len(x)\n", "g");
+            let snap = Snapshot::take(py, code.bind(py)).unwrap();
+            let pos = |op| snap.instrs.iter().position(|i| i.op == op).unwrap();
+            // NULL, len, x are all still there at CALL.
+            assert_eq!(snap.depth[pos(opcodes::PRECALL)], Some(3));
+            assert_eq!(snap.depth[pos(opcodes::CALL)], Some(3));
+            assert_eq!(snap.depth[pos(opcodes::RETURN_VALUE)], Some(1));
+        });
+    }
 }

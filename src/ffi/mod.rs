@@ -151,6 +151,19 @@ pub mod expected {
     pub const FRAMEOBJECT_F_FRAME: i64 = 24;
     pub const SIZEOF_INTERPRETER_FRAME: i64 = 80;
     pub const INTERP_EVAL_BREAKER: i64 = 100;
+    pub const FUNC_CLOSURE: i64 = 72;
+    pub const TUPLE_OB_ITEM: i64 = 24;
+    pub const LIST_OB_ITEM: i64 = 24;
+    pub const METHOD_IM_FUNC: i64 = 16;
+    pub const METHOD_IM_SELF: i64 = 24;
+    pub const CELL_OB_REF: i64 = 16;
+    pub const VAR_OB_SIZE: i64 = 16;
+    pub const LONG_OB_DIGIT: i64 = 24;
+    pub const LONG_SHIFT: i64 = 30;
+    pub const FLOAT_OB_FVAL: i64 = 16;
+    pub const FUNC_DEFAULTS: i64 = 56;
+    pub const FUNC_KWDEFAULTS: i64 = 64;
+    pub const FUNC_ANNOTATIONS: i64 = 112;
 
     /// (name, value) in table order.
     pub const TABLE: &[(&str, i64)] = &[
@@ -193,7 +206,69 @@ pub mod expected {
         ("PyFrameObject.f_frame", FRAMEOBJECT_F_FRAME),
         ("sizeof(_PyInterpreterFrame)", SIZEOF_INTERPRETER_FRAME),
         ("PyInterpreterState.ceval.eval_breaker", INTERP_EVAL_BREAKER),
+        ("PyFunctionObject.func_closure", FUNC_CLOSURE),
+        ("PyTupleObject.ob_item", TUPLE_OB_ITEM),
+        ("PyListObject.ob_item", LIST_OB_ITEM),
+        ("PyMethodObject.im_func", METHOD_IM_FUNC),
+        ("PyMethodObject.im_self", METHOD_IM_SELF),
+        ("PyCellObject.ob_ref", CELL_OB_REF),
+        ("PyVarObject.ob_size", VAR_OB_SIZE),
+        ("PyLongObject.ob_digit", LONG_OB_DIGIT),
+        ("PyLong_SHIFT", LONG_SHIFT),
+        ("PyFloatObject.ob_fval", FLOAT_OB_FVAL),
+        ("PyFunctionObject.func_defaults", FUNC_DEFAULTS),
+        ("PyFunctionObject.func_kwdefaults", FUNC_KWDEFAULTS),
+        ("PyFunctionObject.func_annotations", FUNC_ANNOTATIONS),
     ];
+}
+
+/// The offsets machine code uses, as `i32` displacements (same values as [`expected`]).
+pub mod layout {
+    use super::expected as X;
+    pub const FRAME_PREV_INSTR: i32 = X::FRAME_PREV_INSTR as i32;
+    pub const FRAME_STACKTOP: i32 = X::FRAME_STACKTOP as i32;
+    pub const FRAME_LOCALSPLUS: i32 = X::FRAME_LOCALSPLUS as i32;
+    pub const CELL_OB_REF: i32 = X::CELL_OB_REF as i32;
+    pub const TSTATE_CFRAME: i32 = X::TSTATE_CFRAME as i32;
+    pub const CFRAME_USE_TRACING: i32 = X::CFRAME_USE_TRACING as i32;
+}
+
+pub mod runtime;
+#[cfg(psyco_native)]
+mod exec;
+
+/// `ts` (the current thread state, GIL held) has a C tracer, or a profiler that is not psyco's.
+#[cfg(psyco_native)]
+unsafe fn thread_has_foreign_tracer(ts: *mut py::PyThreadState) -> bool {
+    // SAFETY: caller's contract.
+    unsafe {
+        let ours = crate::queue::active_profiler_fn as *const () as usize;
+        let prof = native::psyco_tstate_profilefunc(ts).map(|f| f as usize);
+        native::psyco_tstate_tracefunc(ts).is_some() || (prof.is_some() && prof != Some(ours))
+    }
+}
+
+#[cfg(not(psyco_native))]
+unsafe fn thread_has_foreign_tracer(_ts: *mut py::PyThreadState) -> bool {
+    false
+}
+
+/// Address of `_PyCode_CODE(code)`, the first code unit of `co_code_adaptive`.
+pub fn code_first_instr(code: &Bound<'_, PyAny>) -> usize {
+    code.as_ptr() as usize + expected::CODE_CODE_ADAPTIVE as usize
+}
+
+/// `co_nlocalsplus`: the number of local, cell and free variable slots of a frame.
+pub fn code_nlocalsplus(code: &Bound<'_, PyAny>) -> usize {
+    // SAFETY: `code` is a live code object (checked by the caller's getattr of co_code);
+    // reading an int field at a verified offset.
+    unsafe { *((code.as_ptr() as *const u8).add(expected::CODE_NLOCALSPLUS as usize) as *const i32) as usize }
+}
+
+/// Address of `interp->ceval.eval_breaker` for the current interpreter.
+pub fn eval_breaker_addr() -> usize {
+    // SAFETY: the interpreter state outlives every compiled function (one interpreter).
+    unsafe { PyInterpreterState_Get() as usize + expected::INTERP_EVAL_BREAKER as usize }
 }
 
 /// The interpreter version psyco's native layer was built and verified for.
@@ -298,6 +373,8 @@ fn live_layout_check(py: Python<'_>) -> Result<(), String> {
 // ---------------------------------------------------------------------------------------------
 
 static EXTRA_INDEX: Mutex<Option<py::Py_ssize_t>> = parking_lot::const_mutex(None);
+/// Copy of the index once known (-1 before), read lock-free on every hooked call.
+static EXTRA_INDEX_FAST: std::sync::atomic::AtomicIsize = std::sync::atomic::AtomicIsize::new(-1);
 static LIVE: Mutex<Option<HashSet<CodeId>>> = parking_lot::const_mutex(None);
 
 /// Called by the engine when a record dies with its code object.
@@ -345,6 +422,7 @@ fn extra_index() -> Option<py::Py_ssize_t> {
             return None;
         }
         *g = Some(i);
+        EXTRA_INDEX_FAST.store(i as isize, std::sync::atomic::Ordering::Release);
     }
     *g
 }
@@ -391,7 +469,11 @@ pub fn existing_record<'py>(code: &Bound<'py, PyAny>) -> Option<&'py crate::queu
     if !is_code(code) {
         return None;
     }
-    let idx = (*EXTRA_INDEX.lock())?;
+    let idx = EXTRA_INDEX_FAST.load(std::sync::atomic::Ordering::Acquire);
+    if idx < 0 {
+        return None;
+    }
+    let idx = idx as py::Py_ssize_t;
     let mut extra: *mut c_void = std::ptr::null_mut();
     // SAFETY: live code object, GIL held.
     unsafe {
@@ -404,6 +486,24 @@ pub fn existing_record<'py>(code: &Bound<'py, PyAny>) -> Option<&'py crate::queu
         } else {
             Some(&*(extra as *const crate::queue::CodeRecord))
         }
+    }
+}
+
+/// The record of `code` (a live code object, GIL held) if it has one, without type checks.
+#[cfg(psyco_native)]
+unsafe fn record_of_raw<'a>(code: *mut py::PyObject) -> Option<&'a crate::queue::CodeRecord> {
+    let idx = EXTRA_INDEX_FAST.load(std::sync::atomic::Ordering::Acquire);
+    if idx < 0 {
+        return None;
+    }
+    let mut extra: *mut c_void = std::ptr::null_mut();
+    // SAFETY: caller guarantees a live code object and the GIL.
+    unsafe {
+        if code_get_extra(code, idx as py::Py_ssize_t, &mut extra) != 0 {
+            py::PyErr_Clear();
+            return None;
+        }
+        (extra as *const crate::queue::CodeRecord).as_ref()
     }
 }
 
@@ -692,6 +792,26 @@ mod hook {
 
     pub static INSTALLED: AtomicBool = AtomicBool::new(false);
 
+    /// `frame->owner == FRAME_OWNED_BY_GENERATOR`: a generator or coroutine being resumed
+    /// (not compiled yet: a later milestone).
+    unsafe fn generator_frame(frame: *mut native::IFrame) -> bool {
+        // SAFETY: live frame, verified offset.
+        unsafe { *(frame as *const u8).add(expected::FRAME_OWNER as usize) == 1 }
+    }
+
+    /// A tracer or profiler other than psyco's own is active on this thread
+    /// (`tstate->cframe->use_tracing` plus the installed functions).
+    unsafe fn foreign_tracing(ts: *mut py::PyThreadState) -> bool {
+        // SAFETY: current thread state, GIL held, verified offsets.
+        unsafe {
+            let cframe = *((ts as *const u8).add(expected::TSTATE_CFRAME as usize) as *const *const u8);
+            if *cframe.add(expected::CFRAME_USE_TRACING as usize) == 0 {
+                return false;
+            }
+            super::thread_has_foreign_tracer(ts)
+        }
+    }
+
     /// The hook. Decides nothing itself: tracing and throw go to the interpreter, everything
     /// else asks `compiler::hook::on_frame`.
     unsafe extern "C" fn psyco_eval_frame(
@@ -701,11 +821,28 @@ mod hook {
     ) -> *mut py::PyObject {
         // SAFETY: CPython calls the hook with the GIL held and a live frame it owns.
         unsafe {
-            if throwflag == 0 {
+            if super::exec::c_stack_exhausted(ts) {
+                return std::ptr::null_mut();
+            }
+            // Fast path: compiled code, no tracer: no Python objects touched at all.
+            if throwflag == 0 && !generator_frame(frame) {
+                let code = *((frame as *const u8).add(expected::FRAME_F_CODE as usize) as *const *mut py::PyObject);
+                if let Some(rec) = record_of_raw(code) {
+                    let entry = rec.entry.load(Ordering::Acquire);
+                    if !entry.is_null() && !foreign_tracing(ts) {
+                        return super::exec::run_compiled(ts, frame, entry as usize);
+                    }
+                }
+            }
+            if throwflag == 0 && !generator_frame(frame) && !foreign_tracing(ts) {
                 let py = Python::assume_gil_acquired();
                 let code = Bound::from_borrowed_ptr(py, native::psyco_frame_code(frame));
                 match crate::compiler::hook::on_frame(py, &code) {
                     crate::compiler::hook::Action::Interpret => {}
+                    crate::compiler::hook::Action::Run(entry) => {
+                        drop(code);
+                        return super::exec::run_compiled(ts, frame, entry);
+                    }
                 }
             }
             _PyEval_EvalFrameDefault(ts, frame, throwflag)

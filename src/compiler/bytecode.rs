@@ -1,0 +1,225 @@
+//! Bytecode snapshot and analysis: decodes a code object's unquickened `co_code` into
+//! instructions (EXTENDED_ARG folded in, inline caches skipped), attaches CPython's own stack
+//! effects (`dis.stack_effect`), and computes the value-stack depth at every instruction reachable
+//! by normal control flow (exception handlers are only ever entered by the interpreter, after a
+//! compiled error exit, so they need no depth here).
+//!
+//! # Invariants
+//! - Built under the GIL ([`Snapshot::take`]); afterwards plain data (`Send`), usable without it.
+//! - Object addresses in the snapshot are borrowed from the code object (its consts and names
+//!   tuples), which outlives every frame running the compiled code.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyTuple};
+
+use super::opcodes as op;
+
+/// One decoded instruction.
+#[derive(Clone, Debug)]
+pub struct Instr {
+    /// Index (in code units) of its first unit, counting EXTENDED_ARG prefixes.
+    pub start: usize,
+    /// Index of the unit holding the opcode itself (what `prev_instr` points at while it runs).
+    pub idx: usize,
+    pub op: u8,
+    pub arg: u32,
+    /// Index of the unit after the instruction and its inline caches.
+    pub next: usize,
+    /// Jump destination (unit index), for jumps.
+    pub target: Option<usize>,
+    /// Stack effect when not jumping / when jumping.
+    pub effect: i32,
+    pub effect_jump: i32,
+}
+
+/// Everything the code generator needs, taken under the GIL.
+pub struct Snapshot {
+    pub instrs: Vec<Instr>,
+    /// Depth of the value stack before each instruction (None: unreachable by normal flow).
+    pub depth: Vec<Option<u32>>,
+    pub nlocalsplus: usize,
+    pub stacksize: usize,
+    /// Address of `co_code_adaptive[0]` (`_PyCode_CODE(co)`).
+    pub first_instr: usize,
+    /// Borrowed addresses of `co_consts` / `co_names` items.
+    pub consts: Vec<usize>,
+    pub names: Vec<usize>,
+    pub flags: u32,
+    pub qualname: String,
+    /// Address of `interp->ceval.eval_breaker`.
+    pub eval_breaker: usize,
+    /// Whether some jump lands on each instruction (fusing two instructions is only allowed
+    /// when nothing jumps to the second).
+    pub is_target: Vec<bool>,
+}
+
+// SAFETY-free: only addresses as integers; see the module invariants.
+impl Snapshot {
+    /// Decodes `code` (a code object). GIL held.
+    pub fn take(py: Python<'_>, code: &Bound<'_, PyAny>) -> PyResult<Snapshot> {
+        let raw = code.getattr("co_code")?;
+        let bytes = raw.downcast::<PyBytes>()?.as_bytes().to_vec();
+        let consts_t = code.getattr("co_consts")?;
+        let consts = consts_t.downcast::<PyTuple>()?.iter().map(|o| o.as_ptr() as usize).collect();
+        let names_t = code.getattr("co_names")?;
+        let names = names_t.downcast::<PyTuple>()?.iter().map(|o| o.as_ptr() as usize).collect();
+        // An argument that is also a cell is one slot (and is listed in both co_varnames and
+        // co_cellvars), so read the count CPython sizes the frame with.
+        let nlocalsplus = crate::ffi::code_nlocalsplus(code);
+        let stacksize: usize = code.getattr("co_stacksize")?.extract()?;
+        let flags: u32 = code.getattr("co_flags")?.extract()?;
+        let qualname: String = code.getattr("co_qualname")?.extract()?;
+        let stack_effect = py.import("dis")?.getattr("stack_effect")?;
+
+        let mut instrs = Vec::new();
+        let units = bytes.len() / 2;
+        let mut i = 0;
+        while i < units {
+            let start = i;
+            let mut arg: u32 = 0;
+            let mut opc = bytes[2 * i];
+            arg |= bytes[2 * i + 1] as u32;
+            while opc == op::EXTENDED_ARG && i + 1 < units {
+                i += 1;
+                opc = bytes[2 * i];
+                arg = (arg << 8) | bytes[2 * i + 1] as u32;
+            }
+            let idx = i;
+            let next = idx + 1 + op::caches(opc);
+            let target = op::jump_target(opc, next, arg);
+            let (effect, effect_jump) = if opc == op::CACHE || opc == op::EXTENDED_ARG {
+                (0, 0)
+            } else {
+                let a = if opc >= op::HAVE_ARGUMENT { Some(arg) } else { None };
+                let (e, ej) = stack_effects(&stack_effect, opc, a)?;
+                // compile.c books the arguments' removal on PRECALL (-oparg) and only the
+                // callable on CALL (-1), but at run time the arguments stay on the stack until
+                // CALL: use the run-time split (same total).
+                match opc {
+                    op::PRECALL => (0, 0),
+                    op::CALL => (-(arg as i32) - 1, -(arg as i32) - 1),
+                    _ => (e, ej),
+                }
+            };
+            instrs.push(Instr { start, idx, op: opc, arg, next, target, effect, effect_jump });
+            i = next;
+        }
+        let first_instr = crate::ffi::code_first_instr(code);
+        let mut s = Snapshot {
+            instrs,
+            depth: Vec::new(),
+            nlocalsplus,
+            stacksize,
+            first_instr,
+            consts,
+            names,
+            flags,
+            qualname,
+            eval_breaker: crate::ffi::eval_breaker_addr(),
+            is_target: Vec::new(),
+        };
+        let mut is_target = vec![false; s.instrs.len()];
+        for ins in &s.instrs {
+            if let Some(n) = ins.target.and_then(|t| s.at_unit(t)) {
+                is_target[n] = true;
+            }
+        }
+        s.is_target = is_target;
+        s.depth = depths(&s.instrs, units).map_err(pyo3::exceptions::PyValueError::new_err)?;
+        Ok(s)
+    }
+
+    /// Position in `instrs` of the instruction starting at unit `start`.
+    pub fn at_unit(&self, start: usize) -> Option<usize> {
+        self.instrs.binary_search_by_key(&start, |i| i.start).ok()
+    }
+}
+
+/// CPython's stack effects (not jumping, jumping) of one instruction, memoized: the same
+/// (opcode, oparg) pairs recur across every function, and asking `dis` is a Python call.
+fn stack_effects(stack_effect: &Bound<'_, PyAny>, opc: u8, arg: Option<u32>) -> PyResult<(i32, i32)> {
+    use std::collections::HashMap;
+    static CACHE: parking_lot::Mutex<Option<HashMap<(u8, Option<u32>), (i32, i32)>>> = parking_lot::const_mutex(None);
+    if let Some(v) = CACHE.lock().as_ref().and_then(|m| m.get(&(opc, arg)).copied()) {
+        return Ok(v);
+    }
+    let py = stack_effect.py();
+    let kw = pyo3::types::PyDict::new(py);
+    kw.set_item("jump", false)?;
+    let e: i32 = stack_effect.call((opc, arg), Some(&kw))?.extract()?;
+    kw.set_item("jump", true)?;
+    let ej: i32 = stack_effect.call((opc, arg), Some(&kw))?.extract()?;
+    CACHE.lock().get_or_insert_with(HashMap::new).insert((opc, arg), (e, ej));
+    Ok((e, ej))
+}
+
+/// Stack depth before every instruction reachable from unit 0 by normal control flow.
+pub fn depths(instrs: &[Instr], units: usize) -> Result<Vec<Option<u32>>, String> {
+    let mut pos_of = vec![usize::MAX; units + 1];
+    for (n, ins) in instrs.iter().enumerate() {
+        pos_of[ins.start] = n;
+    }
+    let mut depth: Vec<Option<u32>> = vec![None; instrs.len()];
+    let mut work = vec![(0usize, 0i64)];
+    while let Some((unit, d)) = work.pop() {
+        let n = *pos_of.get(unit).ok_or("jump out of the code")?;
+        if n == usize::MAX {
+            return Err(format!("jump into the middle of an instruction at unit {unit}"));
+        }
+        if d < 0 {
+            return Err(format!("negative stack depth at unit {unit}"));
+        }
+        match depth[n] {
+            Some(old) if old as i64 == d => continue,
+            Some(old) => return Err(format!("inconsistent stack depth at unit {unit}: {old} vs {d}")),
+            None => depth[n] = Some(d as u32),
+        }
+        let ins = &instrs[n];
+        if let Some(t) = ins.target {
+            work.push((t, d + ins.effect_jump as i64));
+        }
+        let falls_through = !op::is_terminator(ins.op);
+        if falls_through && ins.next < units {
+            work.push((ins.next, d + ins.effect as i64));
+        }
+    }
+    Ok(depth)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ins(start: usize, opc: u8, arg: u32, effect: i32, effect_jump: i32) -> Instr {
+        let next = start + 1 + op::caches(opc);
+        Instr { start, idx: start, op: opc, arg, next, target: op::jump_target(opc, next, arg), effect, effect_jump }
+    }
+
+    #[test]
+    fn depths_follow_both_branches_and_skip_dead_code() {
+        // 0 LOAD_FAST; 1 POP_JUMP_FORWARD_IF_FALSE +2 (to 4); 2 LOAD_CONST; 3 RETURN_VALUE;
+        // 4 LOAD_CONST; 5 RETURN_VALUE; 6 LOAD_CONST (dead)
+        let v = vec![
+            ins(0, op::LOAD_FAST, 0, 1, 1),
+            ins(1, op::POP_JUMP_FORWARD_IF_FALSE, 2, -1, -1),
+            ins(2, op::LOAD_CONST, 0, 1, 1),
+            ins(3, op::RETURN_VALUE, 0, -1, -1),
+            ins(4, op::LOAD_CONST, 0, 1, 1),
+            ins(5, op::RETURN_VALUE, 0, -1, -1),
+            ins(6, op::LOAD_CONST, 0, 1, 1),
+        ];
+        let d = depths(&v, 7).unwrap();
+        assert_eq!(d, vec![Some(0), Some(1), Some(0), Some(1), Some(0), Some(1), None]);
+    }
+
+    #[test]
+    fn inconsistent_depth_is_an_error() {
+        let v = vec![
+            ins(0, op::LOAD_FAST, 0, 1, 1),
+            ins(1, op::POP_JUMP_FORWARD_IF_FALSE, 1, 0, -1),
+            ins(2, op::NOP, 0, 0, 0),
+            ins(3, op::RETURN_VALUE, 0, -1, -1),
+        ];
+        assert!(depths(&v, 4).is_err());
+    }
+}

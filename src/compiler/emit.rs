@@ -1,0 +1,327 @@
+//! The baseline code generator's frame: one linear pass over the decoded bytecode, one template
+//! per instruction (in `ops/`), with the slow paths (deopt exits, error exits, eval-breaker
+//! handling) collected and emitted out of line after the body.
+//!
+//! # Machine-code conventions (pinned registers, all callee-saved in the SysV ABI)
+//! - `rbx` = `&frame->localsplus[0]`: local `i` is `[rbx + 8*i]`, value-stack slot `d` is
+//!   `[rbx + 8*(nlocalsplus + d)]`. The stack lives in the frame exactly as the interpreter lays
+//!   it out, so a deopt only has to write `prev_instr` and `stacktop`.
+//! - `r12` = frame, `r13` = tstate, `r14` = `_PyCode_CODE(co)` (for `prev_instr`),
+//!   `r15` = `&interp->ceval.eval_breaker`.
+//! - Entry: `extern "C" fn(tstate, frame) -> *mut PyObject`. It returns a new reference (the
+//!   function's result), or [`EXIT_DEOPT`] (resume in the interpreter at `prev_instr + 1`), or
+//!   [`EXIT_ERROR`] (an exception is set; the interpreter, entered with throwflag=1, unwinds from
+//!   `prev_instr` exactly as its `error:` label would). Frame linking and recursion accounting
+//!   are done by the caller (`ffi::exec`).
+//! - Every instruction that may call out first stores `prev_instr` = its own opcode unit, as the
+//!   interpreter does, so tracebacks, `sys._getframe().f_lineno` and samplers see the truth.
+//!   `stacktop` is written only at exits (the interpreter keeps it at -1 while running, too).
+
+use dynasmrt::x64::X64Relocation;
+use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
+
+use super::bytecode::Snapshot;
+use crate::ffi::layout as L;
+
+/// Return value of compiled code: resume in the interpreter at `prev_instr + 1`.
+pub const EXIT_DEOPT: usize = 1;
+/// Return value of compiled code: an exception is set at `prev_instr`; unwind in the interpreter.
+pub const EXIT_ERROR: usize = 2;
+
+/// Why a compiled instruction leaves for the interpreter (recorded for the dump).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuardKind {
+    /// The opcode has no native template.
+    Unsupported,
+    /// A case the template leaves to the interpreter for exact semantics (unbound local,
+    /// missing global, unusual unpack, ...).
+    SlowCase,
+    /// `eval_breaker` was set and could not be handled in place (signals, pending calls).
+    EvalBreaker,
+    /// A tracer or profiler was installed while this frame ran.
+    Tracing,
+}
+
+pub enum Cold {
+    Deopt { label: DynamicLabel, n: usize },
+    Error { label: DynamicLabel, unit: usize, depth: u32 },
+    Breaker { label: DynamicLabel, resume: DynamicLabel, deopt_n: usize, at_unit: i64 },
+    Tracing { label: DynamicLabel, resume: DynamicLabel, deopt: DynamicLabel },
+}
+
+pub struct Emitter<'a> {
+    pub ops: VecAssembler<X64Relocation>,
+    pub snap: &'a Snapshot,
+    /// Label at the start of each instruction's code (by position in `snap.instrs`).
+    pub labels: Vec<DynamicLabel>,
+    deopt_labels: Vec<Option<DynamicLabel>>,
+    pub epilogue: DynamicLabel,
+    cold: Vec<Cold>,
+    /// (code offset, text) markers for the dump.
+    pub marks: Vec<(usize, String)>,
+    /// Exits recorded at emit time: (instruction position, kind).
+    pub guards: Vec<(usize, GuardKind)>,
+    /// The constant named by a KW_NAMES waiting for its CALL (address), or 0.
+    pub kwnames: usize,
+    /// Set by a template that also emitted the next instruction (fusion).
+    pub fused_next: bool,
+}
+
+/// Emits into `$e.ops` in x64 mode.
+#[macro_export]
+macro_rules! asm {
+    ($e:expr; $($t:tt)*) => {
+        dynasm!($e.ops ; .arch x64 ; $($t)*)
+    };
+}
+pub use asm;
+
+impl<'a> Emitter<'a> {
+    pub fn new(snap: &'a Snapshot) -> Emitter<'a> {
+        let mut ops = VecAssembler::<X64Relocation>::new(0);
+        let labels = (0..snap.instrs.len()).map(|_| ops.new_dynamic_label()).collect();
+        let epilogue = ops.new_dynamic_label();
+        Emitter {
+            ops,
+            snap,
+            labels,
+            deopt_labels: vec![None; snap.instrs.len()],
+            epilogue,
+            cold: Vec::new(),
+            marks: Vec::new(),
+            guards: Vec::new(),
+            kwnames: 0,
+            fused_next: false,
+        }
+    }
+
+    pub fn offset(&self) -> usize {
+        self.ops.offset().0
+    }
+
+    pub fn mark(&mut self, text: String) {
+        let off = self.offset();
+        self.marks.push((off, text));
+    }
+
+    /// Displacement from `rbx` of value-stack slot `d`.
+    pub fn slot(&self, d: u32) -> i32 {
+        8 * (self.snap.nlocalsplus as i32 + d as i32)
+    }
+
+    /// Displacement from `rbx` of local `i`.
+    pub fn local(&self, i: u32) -> i32 {
+        8 * i as i32
+    }
+
+    pub fn prologue(&mut self) {
+        let first = self.snap.first_instr as i64;
+        let breaker = self.snap.eval_breaker as i64;
+        asm!(self
+            ; push rbp
+            ; push rbx
+            ; push r12
+            ; push r13
+            ; push r14
+            ; push r15
+            ; sub rsp, 8
+            ; mov r13, rdi
+            ; mov r12, rsi
+            ; lea rbx, [rsi + L::FRAME_LOCALSPLUS]
+            ; mov r14, QWORD first
+            ; mov r15, QWORD breaker
+        );
+    }
+
+    /// `frame->prev_instr = first_instr + unit` (unit may be -1: "before the first").
+    pub fn set_prev(&mut self, unit: i64) {
+        let disp = (2 * unit) as i32;
+        asm!(self
+            ; lea rax, [r14 + disp]
+            ; mov [r12 + L::FRAME_PREV_INSTR], rax
+        );
+    }
+
+    /// Calls an `extern "C"` function at `addr` (arguments already in place).
+    pub fn call(&mut self, addr: usize) {
+        asm!(self
+            ; mov rax, QWORD (addr as i64)
+            ; call rax
+        );
+    }
+
+    /// `Py_DECREF` of the object in `rdi` (clobbers caller-saved registers on the slow path).
+    /// A destructor may run arbitrary code, so the slow path first stores `prev_instr = unit`.
+    pub fn decref_rdi(&mut self, unit: usize) {
+        let dealloc = crate::ffi::runtime::dealloc_addr() as i64;
+        asm!(self
+            ; sub QWORD [rdi], 1
+            ; jnz >done
+        );
+        self.set_prev(unit as i64);
+        asm!(self
+            ; mov rax, QWORD dealloc
+            ; call rax
+            ; done:
+        );
+    }
+
+    /// `Py_XDECREF` of `rdi`.
+    pub fn xdecref_rdi(&mut self, unit: usize) {
+        asm!(self ; test rdi, rdi ; jz >skip);
+        self.decref_rdi(unit);
+        asm!(self ; skip:);
+    }
+
+    /// After a helper returning 0 (done), 1 (leave this case to the interpreter: deopt at
+    /// instruction `n`, nothing consumed) or -1 (exception; `err_depth` values left).
+    pub fn dispatch_result(&mut self, n: usize, err_depth: u32) {
+        let unit = self.snap.instrs[n].idx;
+        let err = self.error_label(unit, err_depth);
+        let deopt = self.deopt_label(n, GuardKind::SlowCase);
+        asm!(self
+            ; test eax, eax
+            ; jz >ok
+            ; js =>err
+            ; jmp =>deopt
+            ; ok:
+        );
+    }
+
+    /// After a helper returning 0 for success: on nonzero go to an error exit that leaves
+    /// `depth` values on the stack (what the interpreter's `error:` label would pop).
+    pub fn check_error(&mut self, unit: usize, depth: u32) {
+        let label = self.ops.new_dynamic_label();
+        asm!(self ; test eax, eax ; jnz =>label);
+        self.cold.push(Cold::Error { label, unit, depth });
+    }
+
+    /// Jump to an error exit unconditionally (the helper already reported failure).
+    pub fn error_label(&mut self, unit: usize, depth: u32) -> DynamicLabel {
+        let label = self.ops.new_dynamic_label();
+        self.cold.push(Cold::Error { label, unit, depth });
+        label
+    }
+
+    /// The exit that resumes the interpreter *at* instruction `n` (with its depth).
+    pub fn deopt_label(&mut self, n: usize, kind: GuardKind) -> DynamicLabel {
+        self.guards.push((n, kind));
+        if let Some(l) = self.deopt_labels[n] {
+            return l;
+        }
+        let label = self.ops.new_dynamic_label();
+        self.deopt_labels[n] = Some(label);
+        self.cold.push(Cold::Deopt { label, n });
+        label
+    }
+
+    /// Leaves for the interpreter at instruction `n` now.
+    pub fn deopt_now(&mut self, n: usize, kind: GuardKind) {
+        let l = self.deopt_label(n, kind);
+        asm!(self ; jmp =>l);
+    }
+
+    /// Polls `eval_breaker`; if set, tries to handle it in place (GIL hand-off, with
+    /// `prev_instr` = `at_unit` so other threads see where this frame is), else resumes the
+    /// interpreter at instruction `deopt_n`, which will handle it.
+    pub fn check_eval_breaker(&mut self, deopt_n: usize, at_unit: i64) {
+        let label = self.ops.new_dynamic_label();
+        let resume = self.ops.new_dynamic_label();
+        asm!(self
+            ; cmp DWORD [r15], 0
+            ; jne =>label
+            ; =>resume
+        );
+        self.guards.push((deopt_n, GuardKind::EvalBreaker));
+        self.cold.push(Cold::Breaker { label, resume, deopt_n, at_unit });
+    }
+
+    /// After a call: if `tstate->cframe->use_tracing` is set and a foreign tracer/profiler is
+    /// now active (sys.settrace ran inside the call), resume the interpreter at instruction
+    /// `deopt_n` so the rest of this frame produces trace events as in CPython.
+    pub fn check_tracing(&mut self, deopt_n: usize) {
+        let cold = self.ops.new_dynamic_label();
+        let resume = self.ops.new_dynamic_label();
+        let dl = self.deopt_label(deopt_n, GuardKind::Tracing);
+        asm!(self
+            ; mov rax, [r13 + L::TSTATE_CFRAME]
+            ; cmp BYTE [rax + L::CFRAME_USE_TRACING], 0
+            ; jne =>cold
+            ; =>resume
+        );
+        self.cold.push(Cold::Tracing { label: cold, resume, deopt: dl });
+    }
+
+    /// Emits the epilogue and every cold stub.
+    pub fn finish(&mut self) {
+        let ep = self.epilogue;
+        self.mark("epilogue".into());
+        asm!(self
+            ; =>ep
+            ; add rsp, 8
+            ; pop r15
+            ; pop r14
+            ; pop r13
+            ; pop r12
+            ; pop rbx
+            ; pop rbp
+            ; ret
+        );
+        self.mark("cold exits".into());
+        let nlp = self.snap.nlocalsplus as i32;
+        let mut i = 0;
+        // Breaker stubs may create deopt stubs: iterate until no new ones appear.
+        while i < self.cold.len() {
+            match self.cold[i] {
+                Cold::Deopt { label, n } => {
+                    let ins = &self.snap.instrs[n];
+                    let start = ins.start as i64;
+                    let depth = self.snap.depth[n].expect("deopt target is reachable") as i32;
+                    asm!(self ; =>label);
+                    self.set_prev(start - 1);
+                    asm!(self
+                        ; mov DWORD [r12 + L::FRAME_STACKTOP], nlp + depth
+                        ; mov eax, EXIT_DEOPT as i32
+                        ; jmp =>ep
+                    );
+                }
+                Cold::Error { label, unit, depth } => {
+                    asm!(self ; =>label);
+                    self.set_prev(unit as i64);
+                    asm!(self
+                        ; mov DWORD [r12 + L::FRAME_STACKTOP], nlp + depth as i32
+                        ; mov eax, EXIT_ERROR as i32
+                        ; jmp =>ep
+                    );
+                }
+                Cold::Tracing { label, resume, deopt } => {
+                    let helper = crate::ffi::runtime::rt_tracing_started as *const () as usize;
+                    asm!(self
+                        ; =>label
+                        ; mov rdi, r13
+                    );
+                    self.call(helper);
+                    asm!(self
+                        ; test eax, eax
+                        ; jz =>resume
+                        ; jmp =>deopt
+                    );
+                }
+                Cold::Breaker { label, resume, deopt_n, at_unit } => {
+                    let helper = crate::ffi::runtime::rt_eval_breaker as *const () as usize;
+                    let dl = self.deopt_label(deopt_n, GuardKind::EvalBreaker);
+                    asm!(self ; =>label);
+                    self.set_prev(at_unit);
+                    asm!(self ; mov rdi, r13);
+                    self.call(helper);
+                    asm!(self
+                        ; test eax, eax
+                        ; jz =>resume
+                        ; jmp =>dl
+                    );
+                }
+            }
+            i += 1;
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Building and unpacking containers: BUILD_TUPLE, BUILD_LIST, LIST_APPEND, UNPACK_SEQUENCE
+//! (exact tuples and lists of the right length natively; everything else, including every
+//! error message, by the interpreter).
+
+use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+
+use crate::compiler::emit::{asm, Emitter};
+use crate::ffi::runtime as rt;
+
+fn helper_n(e: &mut Emitter, n: usize, d: u32, f: usize) -> usize {
+    let ins = &e.snap.instrs[n];
+    let (oparg, u) = (ins.arg as i32, ins.idx);
+    let s = e.slot(d);
+    e.set_prev(u as i64);
+    asm!(e
+        ; lea rdi, [rbx + s]
+        ; mov esi, oparg
+    );
+    e.call(f);
+    u
+}
+
+/// BUILD_TUPLE: the top `arg` items become a tuple (on failure they stay, owned, on the stack).
+pub fn emit_build_tuple(e: &mut Emitter, n: usize, d: u32) {
+    let u = helper_n(e, n, d, rt::rt_build_tuple as *const () as usize);
+    e.check_error(u, d);
+}
+
+/// BUILD_LIST: as BUILD_TUPLE, into a list.
+pub fn emit_build_list(e: &mut Emitter, n: usize, d: u32) {
+    let u = helper_n(e, n, d, rt::rt_build_list as *const () as usize);
+    e.check_error(u, d);
+}
+
+/// LIST_APPEND: pop the top and append it to the list `arg` items down (comprehensions).
+pub fn emit_list_append(e: &mut Emitter, n: usize, d: u32) {
+    let u = helper_n(e, n, d, rt::rt_list_append as *const () as usize);
+    e.check_error(u, d - 1);
+}
+
+/// UNPACK_SEQUENCE: exact tuple/list of length `arg` natively, otherwise deopt.
+pub fn emit_unpack_sequence(e: &mut Emitter, n: usize, d: u32) {
+    helper_n(e, n, d, rt::rt_unpack_sequence as *const () as usize);
+    e.dispatch_result(n, d);
+}
+
+/// BUILD_MAP: `arg` key/value pairs → dict (on failure the items stay, owned, on the stack).
+pub fn emit_build_map(e: &mut Emitter, n: usize, d: u32) {
+    let u = helper_n(e, n, d, rt::rt_build_map as *const () as usize);
+    e.check_error(u, d);
+}
+
+/// BUILD_CONST_KEY_MAP: `arg` values + a tuple of constant keys → dict.
+pub fn emit_build_const_key_map(e: &mut Emitter, n: usize, d: u32) {
+    let u = helper_n(e, n, d, rt::rt_build_const_key_map as *const () as usize);
+    e.check_error(u, d);
+}
+
+/// BUILD_SLICE: start, stop(, step) → slice.
+pub fn emit_build_slice(e: &mut Emitter, n: usize, d: u32) {
+    let a = e.snap.instrs[n].arg;
+    let u = helper_n(e, n, d, rt::rt_build_slice as *const () as usize);
+    e.check_error(u, d - a);
+}
+
+/// LIST_EXTEND: extend the list `arg` down by the popped iterable (`[*a, *b]`).
+pub fn emit_list_extend(e: &mut Emitter, n: usize, d: u32) {
+    let u = helper_n(e, n, d, rt::rt_list_extend as *const () as usize);
+    e.check_error(u, d - 1);
+}
+
+/// LIST_TO_TUPLE.
+pub fn emit_list_to_tuple(e: &mut Emitter, n: usize, d: u32) {
+    let u = helper_n(e, n, d, rt::rt_list_to_tuple as *const () as usize);
+    e.check_error(u, d - 1);
+}
+
+/// FORMAT_VALUE: f-string field (conversion in the low bits, format spec on the stack if 0x4).
+pub fn emit_format_value(e: &mut Emitter, n: usize, d: u32) {
+    let a = e.snap.instrs[n].arg;
+    let consumed = 1 + ((a & 4) >> 2);
+    let u = helper_n(e, n, d, rt::rt_format_value as *const () as usize);
+    e.check_error(u, d - consumed);
+}
+
+/// BUILD_STRING: concatenate the top `arg` strings.
+pub fn emit_build_string(e: &mut Emitter, n: usize, d: u32) {
+    let u = helper_n(e, n, d, rt::rt_build_string as *const () as usize);
+    e.check_error(u, d);
+}
+
+/// MAKE_FUNCTION: a function from the code object on top (and defaults, closure... below it,
+/// as flagged by `arg`), with this frame's globals.
+pub fn emit_make_function(e: &mut Emitter, n: usize, d: u32) {
+    let ins = &e.snap.instrs[n];
+    let (oparg, u) = (ins.arg as i32, ins.idx);
+    let s = e.slot(d);
+    e.set_prev(u as i64);
+    asm!(e
+        ; mov rdi, r12
+        ; lea rsi, [rbx + s]
+        ; mov edx, oparg
+    );
+    e.call(rt::rt_make_function as *const () as usize);
+    e.check_error(u, d - 1);
+}
+
+/// LOAD_ASSERTION_ERROR.
+pub fn emit_load_assertion_error(e: &mut Emitter, _n: usize, d: u32) {
+    let s = e.slot(d);
+    e.call(rt::rt_assertion_error as *const () as usize);
+    asm!(e ; mov [rbx + s], rax);
+}
+
+/// BUILD_SET: the top `arg` items → set. If creating the set fails the items stay; if adding
+/// one fails they have all been released (as in ceval).
+pub fn emit_build_set(e: &mut Emitter, n: usize, d: u32) {
+    let a = e.snap.instrs[n].arg;
+    let u = helper_n(e, n, d, rt::rt_build_set as *const () as usize);
+    let no_set = e.error_label(u, d);
+    let add_failed = e.error_label(u, d - a);
+    asm!(e
+        ; test eax, eax
+        ; jz >ok
+        ; cmp eax, -1
+        ; je =>no_set
+        ; jmp =>add_failed
+        ; ok:
+    );
+}
+
+/// SET_ADD: pop and add to the set `arg` items down (set comprehensions).
+pub fn emit_set_add(e: &mut Emitter, n: usize, d: u32) {
+    let u = helper_n(e, n, d, rt::rt_set_add as *const () as usize);
+    e.check_error(u, d - 1);
+}
+
+/// MAP_ADD: pop key and value into the dict `arg` items down (dict comprehensions).
+pub fn emit_map_add(e: &mut Emitter, n: usize, d: u32) {
+    let u = helper_n(e, n, d, rt::rt_map_add as *const () as usize);
+    e.check_error(u, d - 2);
+}
+
+/// DELETE_SUBSCR: `del second[top]`.
+pub fn emit_delete_subscr(e: &mut Emitter, n: usize, d: u32) {
+    let u = helper_n(e, n, d, rt::rt_delete_subscr as *const () as usize);
+    e.check_error(u, d - 2);
+}

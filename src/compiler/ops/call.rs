@@ -1,0 +1,77 @@
+//! Calls: LOAD_METHOD, PRECALL (bound-method unpacking), KW_NAMES (remembered at compile time
+//! for the CALL that follows it) and CALL through `PyObject_Vectorcall`, as ceval does when a
+//! frame-evaluation hook is installed.
+
+use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+
+use crate::compiler::emit::{asm, Emitter};
+use crate::ffi::runtime as rt;
+
+/// LOAD_METHOD: replace the top `obj` with `meth, obj` or `NULL, attr`.
+pub fn emit_load_method(e: &mut Emitter, n: usize, d: u32) {
+    let ins = &e.snap.instrs[n];
+    let name = e.snap.names[ins.arg as usize] as i64;
+    let u = ins.idx;
+    let s = e.slot(d);
+    e.set_prev(u as i64);
+    asm!(e
+        ; lea rdi, [rbx + s]
+        ; mov rsi, QWORD name
+    );
+    e.call(rt::rt_load_method as *const () as usize);
+    // On failure the object is still on the stack, as in ceval.
+    e.check_error(u, d);
+}
+
+/// PRECALL: if the callable slot holds a bound method (and no LOAD_METHOD split it),
+/// unpack it into function + self.
+pub fn emit_precall(e: &mut Emitter, n: usize, d: u32) {
+    let ins = &e.snap.instrs[n];
+    let (oparg, u) = (ins.arg, ins.idx);
+    let null_slot = e.slot(d - oparg - 2);
+    let callable = e.slot(d - oparg - 1);
+    let s = e.slot(d);
+    let method_type = rt::method_type() as i64;
+    asm!(e
+        ; cmp QWORD [rbx + null_slot], 0
+        ; jne >done
+        ; mov rax, [rbx + callable]
+        ; mov rcx, QWORD method_type
+        ; cmp [rax + 8], rcx
+        ; jne >done
+    );
+    e.set_prev(u as i64);
+    asm!(e
+        ; lea rdi, [rbx + s]
+        ; mov esi, oparg as i32
+    );
+    e.call(rt::rt_precall_unpack as *const () as usize);
+    asm!(e ; done:);
+}
+
+/// KW_NAMES: nothing at run time; the next CALL passes `co_consts[arg]` as kwnames.
+pub fn emit_kw_names(e: &mut Emitter, n: usize, _d: u32) {
+    let a = e.snap.instrs[n].arg as usize;
+    e.kwnames = e.snap.consts[a];
+}
+
+/// CALL: vectorcall the callable with `arg` (+1 for a method) arguments; then poll the eval
+/// breaker like ceval (deopting after the call if it cannot be handled here).
+pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
+    let ins = &e.snap.instrs[n];
+    let (oparg, u) = (ins.arg, ins.idx);
+    let s = e.slot(d);
+    let kw = std::mem::take(&mut e.kwnames) as i64;
+    e.set_prev(u as i64);
+    asm!(e
+        ; lea rdi, [rbx + s]
+        ; mov esi, oparg as i32
+        ; mov rdx, QWORD kw
+    );
+    e.call(rt::rt_call as *const () as usize);
+    e.check_error(u, d - oparg - 2);
+    if n + 1 < e.snap.instrs.len() && e.snap.depth[n + 1].is_some() {
+        e.check_eval_breaker(n + 1, u as i64);
+        e.check_tracing(n + 1);
+    }
+}

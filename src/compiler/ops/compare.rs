@@ -1,0 +1,99 @@
+//! Comparisons: COMPARE_OP (rich comparison), IS_OP (identity, inline) and CONTAINS_OP.
+
+use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+
+use crate::compiler::emit::{asm, Emitter};
+use crate::ffi::runtime as rt;
+
+/// COMPARE_OP: `PyObject_RichCompare(second, top, arg)`; fused with a following
+/// POP_JUMP_IF_TRUE/FALSE (that nothing else jumps to) into one compare-and-branch.
+pub fn emit_compare_op(e: &mut Emitter, n: usize, d: u32) {
+    use crate::compiler::opcodes as op;
+    if let Some(next) = e.snap.instrs.get(n + 1) {
+        let fusable = matches!(
+            next.op,
+            op::POP_JUMP_FORWARD_IF_FALSE
+                | op::POP_JUMP_FORWARD_IF_TRUE
+                | op::POP_JUMP_BACKWARD_IF_FALSE
+                | op::POP_JUMP_BACKWARD_IF_TRUE
+        );
+        if fusable && !e.snap.is_target[n + 1] && e.snap.depth[n + 1] == Some(d - 1) {
+            emit_compare_and_branch(e, n, d);
+            e.fused_next = true;
+            return;
+        }
+    }
+    let ins = &e.snap.instrs[n];
+    let (oparg, u) = (ins.arg as i32, ins.idx);
+    let s = e.slot(d);
+    e.set_prev(u as i64);
+    asm!(e
+        ; lea rdi, [rbx + s]
+        ; mov esi, oparg
+    );
+    e.call(rt::rt_compare_op as *const () as usize);
+    e.check_error(u, d - 2);
+}
+
+/// IS_OP: `second is top` (`is not` when arg is 1); cannot fail.
+pub fn emit_is_op(e: &mut Emitter, n: usize, d: u32) {
+    let ins = &e.snap.instrs[n];
+    let (oparg, u) = (ins.arg as i32, ins.idx);
+    let s = e.slot(d);
+    e.set_prev(u as i64);
+    asm!(e
+        ; lea rdi, [rbx + s]
+        ; mov esi, oparg
+    );
+    e.call(rt::rt_is_op as *const () as usize);
+}
+
+/// CONTAINS_OP: `second in top` (`not in` when arg is 1).
+pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
+    let ins = &e.snap.instrs[n];
+    let (oparg, u) = (ins.arg as i32, ins.idx);
+    let s = e.slot(d);
+    e.set_prev(u as i64);
+    asm!(e
+        ; lea rdi, [rbx + s]
+        ; mov esi, oparg
+    );
+    e.call(rt::rt_contains_op as *const () as usize);
+    e.check_error(u, d - 2);
+}
+
+/// COMPARE_OP + POP_JUMP_IF_*: branch on the comparison without materializing the bool.
+/// A failing comparison is reported at the COMPARE_OP, a failing truth test of its (non-bool)
+/// result at the jump, each with the stack ceval would have there.
+fn emit_compare_and_branch(e: &mut Emitter, n: usize, d: u32) {
+    use crate::compiler::opcodes as op;
+    let ins = &e.snap.instrs[n];
+    let (oparg, u) = (ins.arg as i32, ins.idx);
+    let jump = &e.snap.instrs[n + 1];
+    let uj = jump.idx;
+    let on_true = matches!(jump.op, op::POP_JUMP_FORWARD_IF_TRUE | op::POP_JUMP_BACKWARD_IF_TRUE);
+    let s = e.slot(d);
+    let err_cmp = e.error_label(u, d - 2);
+    let err_jmp = e.error_label(uj, d - 2);
+    let taken = e.ops.new_dynamic_label();
+    let fall = e.ops.new_dynamic_label();
+    let (if_true, if_false) = if on_true { (taken, fall) } else { (fall, taken) };
+    e.set_prev(u as i64);
+    asm!(e
+        ; lea rdi, [rbx + s]
+        ; mov esi, oparg
+    );
+    e.call(rt::rt_compare_truth as *const () as usize);
+    asm!(e
+        ; test eax, eax
+        ; js >failed
+        ; jnz =>if_true
+        ; jmp =>if_false
+        ; failed:
+        ; cmp eax, -1
+        ; je =>err_cmp
+        ; jmp =>err_jmp
+    );
+    super::jump::taken_edge(e, n + 1, taken);
+    asm!(e ; =>fall);
+}

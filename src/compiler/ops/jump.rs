@@ -1,0 +1,195 @@
+//! Control flow: RESUME, jumps (polling the eval breaker on backward edges, like ceval),
+//! conditional jumps with inline `True`/`False`/`None` tests, iteration and RETURN_VALUE.
+
+use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
+
+use crate::compiler::emit::{asm, Emitter};
+use crate::ffi::layout as L;
+use crate::ffi::runtime as rt;
+
+/// Position of the jump target of instruction `n`.
+fn target_pos(e: &Emitter, n: usize) -> usize {
+    let t = e.snap.instrs[n].target.expect("jump has a target");
+    e.snap.at_unit(t).expect("jump target is an instruction start (checked by depths)")
+}
+
+fn is_backward(e: &Emitter, n: usize) -> bool {
+    e.snap.instrs[n].target.is_some_and(|t| t <= e.snap.instrs[n].start)
+}
+
+/// Emits the taken edge of instruction `n` at label `l`: a backward edge polls the eval
+/// breaker first (deopting at the target if it cannot be handled here).
+pub fn taken_edge(e: &mut Emitter, n: usize, l: DynamicLabel) {
+    let t = target_pos(e, n);
+    let tl = e.labels[t];
+    asm!(e ; =>l);
+    if is_backward(e, n) {
+        let u = e.snap.instrs[n].idx as i64;
+        e.check_eval_breaker(t, u);
+    }
+    asm!(e ; jmp =>tl);
+}
+
+/// RESUME: the function (re)starts; poll the eval breaker as ceval does for arg < 2.
+pub fn emit_resume(e: &mut Emitter, n: usize, _d: u32) {
+    if e.snap.instrs[n].arg < 2 {
+        let u = e.snap.instrs[n].idx as i64;
+        e.check_eval_breaker(n, u);
+    }
+}
+
+/// JUMP_FORWARD / JUMP_BACKWARD_NO_INTERRUPT.
+pub fn emit_jump(e: &mut Emitter, n: usize, _d: u32) {
+    let tl = e.labels[target_pos(e, n)];
+    asm!(e ; jmp =>tl);
+}
+
+/// JUMP_BACKWARD: poll the eval breaker (deopt *at* this jump: the interpreter then jumps and
+/// handles the breaker itself, e.g. raising KeyboardInterrupt), then jump.
+pub fn emit_jump_backward(e: &mut Emitter, n: usize, _d: u32) {
+    let u = e.snap.instrs[n].idx as i64;
+    e.check_eval_breaker(n, u);
+    let tl = e.labels[target_pos(e, n)];
+    asm!(e ; jmp =>tl);
+}
+
+/// POP_JUMP_{FORWARD,BACKWARD}_IF_{TRUE,FALSE}: pop, test truth (inline for the bools).
+pub fn emit_pop_jump_if_bool(e: &mut Emitter, n: usize, d: u32) {
+    use crate::compiler::opcodes as op;
+    let ins = &e.snap.instrs[n];
+    let u = ins.idx;
+    let on_true = matches!(ins.op, op::POP_JUMP_FORWARD_IF_TRUE | op::POP_JUMP_BACKWARD_IF_TRUE);
+    let s = e.slot(d - 1);
+    let (t, f) = (crate::ffi::runtime::py_true() as i64, crate::ffi::runtime::py_false() as i64);
+    let taken = e.ops.new_dynamic_label();
+    let fall = e.ops.new_dynamic_label();
+    let (if_true, if_false) = if on_true { (taken, fall) } else { (fall, taken) };
+    let err = e.error_label(u, d - 1);
+    asm!(e
+        ; mov rdi, [rbx + s]
+        ; mov rax, QWORD t
+        ; cmp rdi, rax
+        ; jne >not_true
+        ; sub QWORD [rdi], 1
+        ; jmp =>if_true
+        ; not_true:
+        ; mov rax, QWORD f
+        ; cmp rdi, rax
+        ; jne >generic
+        ; sub QWORD [rdi], 1
+        ; jmp =>if_false
+        ; generic:
+    );
+    e.set_prev(u as i64);
+    e.call(rt::rt_truth_consume as *const () as usize);
+    asm!(e
+        ; test eax, eax
+        ; js =>err
+        ; jnz =>if_true
+        ; jmp =>if_false
+    );
+    taken_edge(e, n, taken);
+    asm!(e ; =>fall);
+}
+
+/// POP_JUMP_{FORWARD,BACKWARD}_IF_{NONE,NOT_NONE}.
+pub fn emit_pop_jump_if_none(e: &mut Emitter, n: usize, d: u32) {
+    use crate::compiler::opcodes as op;
+    let ins = &e.snap.instrs[n];
+    let u = ins.idx;
+    let on_none = matches!(ins.op, op::POP_JUMP_FORWARD_IF_NONE | op::POP_JUMP_BACKWARD_IF_NONE);
+    let s = e.slot(d - 1);
+    let none = crate::ffi::runtime::py_none() as i64;
+    let taken = e.ops.new_dynamic_label();
+    let fall = e.ops.new_dynamic_label();
+    let (if_none, if_other) = if on_none { (taken, fall) } else { (fall, taken) };
+    asm!(e
+        ; mov rdi, [rbx + s]
+        ; mov rax, QWORD none
+        ; cmp rdi, rax
+        ; jne >other
+        ; sub QWORD [rdi], 1
+        ; jmp =>if_none
+        ; other:
+    );
+    e.decref_rdi(u);
+    asm!(e ; jmp =>if_other);
+    taken_edge(e, n, taken);
+    asm!(e ; =>fall);
+}
+
+/// JUMP_IF_{TRUE,FALSE}_OR_POP: jump keeping the value, or pop it and fall through.
+pub fn emit_jump_if_or_pop(e: &mut Emitter, n: usize, d: u32) {
+    use crate::compiler::opcodes as op;
+    let ins = &e.snap.instrs[n];
+    let u = ins.idx;
+    let on_true = ins.op == op::JUMP_IF_TRUE_OR_POP;
+    let s = e.slot(d - 1);
+    let (t, f) = (crate::ffi::runtime::py_true() as i64, crate::ffi::runtime::py_false() as i64);
+    let taken = e.ops.new_dynamic_label();
+    let pop = e.ops.new_dynamic_label();
+    let fall = e.ops.new_dynamic_label();
+    let (if_true, if_false) = if on_true { (taken, pop) } else { (pop, taken) };
+    let err = e.error_label(u, d);
+    asm!(e
+        ; mov rdi, [rbx + s]
+        ; mov rax, QWORD t
+        ; cmp rdi, rax
+        ; je =>if_true
+        ; mov rax, QWORD f
+        ; cmp rdi, rax
+        ; je =>if_false
+    );
+    e.set_prev(u as i64);
+    e.call(rt::rt_truth as *const () as usize);
+    asm!(e
+        ; test eax, eax
+        ; js =>err
+        ; jnz =>if_true
+        ; jmp =>if_false
+        ; =>pop
+        ; mov rdi, [rbx + s]
+    );
+    e.decref_rdi(u);
+    asm!(e ; jmp =>fall);
+    taken_edge(e, n, taken);
+    asm!(e ; =>fall);
+}
+
+/// GET_ITER: replace the top with `iter(top)`.
+pub fn emit_get_iter(e: &mut Emitter, n: usize, d: u32) {
+    let u = e.snap.instrs[n].idx;
+    let s = e.slot(d);
+    e.set_prev(u as i64);
+    asm!(e ; lea rdi, [rbx + s]);
+    e.call(rt::rt_get_iter as *const () as usize);
+    e.check_error(u, d - 1);
+}
+
+/// FOR_ITER: push `next(iter)`, or pop the iterator and jump when it is exhausted.
+pub fn emit_for_iter(e: &mut Emitter, n: usize, d: u32) {
+    let u = e.snap.instrs[n].idx;
+    let s = e.slot(d);
+    let tl = e.labels[target_pos(e, n)];
+    let err = e.error_label(u, d);
+    e.set_prev(u as i64);
+    asm!(e ; lea rdi, [rbx + s]);
+    e.call(rt::rt_for_iter as *const () as usize);
+    asm!(e
+        ; test eax, eax
+        ; js =>err
+        ; jz =>tl
+    );
+}
+
+/// RETURN_VALUE: the stack is empty below the value; hand its reference to the caller.
+pub fn emit_return_value(e: &mut Emitter, _n: usize, d: u32) {
+    let s = e.slot(d - 1);
+    let nlp = e.snap.nlocalsplus as i32;
+    let ep = e.epilogue;
+    asm!(e
+        ; mov rax, [rbx + s]
+        ; mov DWORD [r12 + L::FRAME_STACKTOP], nlp + (d as i32 - 1)
+        ; jmp =>ep
+    );
+}

@@ -1,0 +1,200 @@
+//! Loads and stores: locals, constants, globals, cells, plain stack shuffles and attributes.
+//! Unbound locals and missing globals are left to the interpreter (deopt before anything is
+//! consumed), so their exceptions and messages are CPython's own.
+
+use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+
+use crate::compiler::emit::{asm, Emitter, GuardKind};
+use crate::ffi::layout as L;
+use crate::ffi::runtime as rt;
+
+fn arg(e: &Emitter, n: usize) -> u32 {
+    e.snap.instrs[n].arg
+}
+fn unit(e: &Emitter, n: usize) -> usize {
+    e.snap.instrs[n].idx
+}
+
+/// LOAD_FAST / LOAD_CLOSURE: push local `arg` (NULL → UnboundLocalError, by the interpreter).
+pub fn emit_load_fast(e: &mut Emitter, n: usize, d: u32) {
+    let (l, s) = (e.local(arg(e, n)), e.slot(d));
+    let unbound = e.deopt_label(n, GuardKind::SlowCase);
+    asm!(e
+        ; mov rax, [rbx + l]
+        ; test rax, rax
+        ; jz =>unbound
+        ; add QWORD [rax], 1
+        ; mov [rbx + s], rax
+    );
+}
+
+/// STORE_FAST: pop into local `arg`, releasing the old value.
+pub fn emit_store_fast(e: &mut Emitter, n: usize, d: u32) {
+    let (l, s) = (e.local(arg(e, n)), e.slot(d - 1));
+    asm!(e
+        ; mov rax, [rbx + s]
+        ; mov rdi, [rbx + l]
+        ; mov [rbx + l], rax
+    );
+    let u = unit(e, n);
+    e.xdecref_rdi(u);
+}
+
+/// DELETE_FAST: unbind local `arg` (already unbound → UnboundLocalError, by the interpreter).
+pub fn emit_delete_fast(e: &mut Emitter, n: usize, _d: u32) {
+    let l = e.local(arg(e, n));
+    let unbound = e.deopt_label(n, GuardKind::SlowCase);
+    asm!(e
+        ; mov rdi, [rbx + l]
+        ; test rdi, rdi
+        ; jz =>unbound
+        ; mov QWORD [rbx + l], 0
+    );
+    let u = unit(e, n);
+    e.decref_rdi(u);
+}
+
+/// LOAD_CONST: push `co_consts[arg]` (the code object keeps it alive).
+pub fn emit_load_const(e: &mut Emitter, n: usize, d: u32) {
+    let c = e.snap.consts[arg(e, n) as usize] as i64;
+    let s = e.slot(d);
+    asm!(e
+        ; mov rax, QWORD c
+        ; add QWORD [rax], 1
+        ; mov [rbx + s], rax
+    );
+}
+
+/// LOAD_GLOBAL: globals, then builtins; `arg & 1` pushes a NULL first (for CALL).
+pub fn emit_load_global(e: &mut Emitter, n: usize, d: u32) {
+    let a = arg(e, n);
+    let name = e.snap.names[(a >> 1) as usize] as i64;
+    let push_null = a & 1 != 0;
+    let u = unit(e, n);
+    e.set_prev(u as i64);
+    let mut top = d;
+    if push_null {
+        let s = e.slot(d);
+        asm!(e ; mov QWORD [rbx + s], 0);
+        top += 1;
+    }
+    let s = e.slot(top);
+    asm!(e
+        ; mov rdi, r12
+        ; lea rsi, [rbx + s]
+        ; mov rdx, QWORD name
+    );
+    e.call(rt::rt_load_global as *const () as usize);
+    e.dispatch_result(n, d);
+}
+
+/// LOAD_DEREF: push the content of cell `arg` (empty → the interpreter raises).
+pub fn emit_load_deref(e: &mut Emitter, n: usize, d: u32) {
+    let (l, s) = (e.local(arg(e, n)), e.slot(d));
+    let unbound = e.deopt_label(n, GuardKind::SlowCase);
+    asm!(e
+        ; mov rax, [rbx + l]
+        ; mov rax, [rax + L::CELL_OB_REF]
+        ; test rax, rax
+        ; jz =>unbound
+        ; add QWORD [rax], 1
+        ; mov [rbx + s], rax
+    );
+}
+
+/// STORE_DEREF: pop into cell `arg`.
+pub fn emit_store_deref(e: &mut Emitter, n: usize, d: u32) {
+    let (l, s) = (e.local(arg(e, n)), e.slot(d - 1));
+    asm!(e
+        ; mov rax, [rbx + s]
+        ; mov rcx, [rbx + l]
+        ; mov rdi, [rcx + L::CELL_OB_REF]
+        ; mov [rcx + L::CELL_OB_REF], rax
+    );
+    let u = unit(e, n);
+    e.xdecref_rdi(u);
+}
+
+/// MAKE_CELL: wrap local `arg` in a new cell.
+pub fn emit_make_cell(e: &mut Emitter, n: usize, d: u32) {
+    let (i, u) = (arg(e, n) as i32, unit(e, n));
+    e.set_prev(u as i64);
+    asm!(e
+        ; mov rdi, rbx
+        ; mov esi, i
+    );
+    e.call(rt::rt_make_cell as *const () as usize);
+    e.check_error(u, d);
+}
+
+/// COPY_FREE_VARS: copy the function's closure cells into the frame.
+pub fn emit_copy_free_vars(e: &mut Emitter, n: usize, _d: u32) {
+    let i = arg(e, n) as i32;
+    asm!(e
+        ; mov rdi, r12
+        ; mov esi, i
+    );
+    e.call(rt::rt_copy_free_vars as *const () as usize);
+}
+
+/// POP_TOP.
+pub fn emit_pop_top(e: &mut Emitter, n: usize, d: u32) {
+    let s = e.slot(d - 1);
+    asm!(e ; mov rdi, [rbx + s]);
+    let u = unit(e, n);
+    e.decref_rdi(u);
+}
+
+/// PUSH_NULL (the marker CALL uses for "not a method call").
+pub fn emit_push_null(e: &mut Emitter, _n: usize, d: u32) {
+    let s = e.slot(d);
+    asm!(e ; mov QWORD [rbx + s], 0);
+}
+
+/// COPY: push a new reference to the `arg`-th item from the top.
+pub fn emit_copy(e: &mut Emitter, n: usize, d: u32) {
+    let (from, to) = (e.slot(d - arg(e, n)), e.slot(d));
+    asm!(e
+        ; mov rax, [rbx + from]
+        ; add QWORD [rax], 1
+        ; mov [rbx + to], rax
+    );
+}
+
+/// SWAP: exchange the top with the `arg`-th item.
+pub fn emit_swap(e: &mut Emitter, n: usize, d: u32) {
+    let (top, other) = (e.slot(d - 1), e.slot(d - arg(e, n)));
+    asm!(e
+        ; mov rax, [rbx + top]
+        ; mov rcx, [rbx + other]
+        ; mov [rbx + top], rcx
+        ; mov [rbx + other], rax
+    );
+}
+
+/// LOAD_ATTR: replace the top with `getattr(top, names[arg])`.
+pub fn emit_load_attr(e: &mut Emitter, n: usize, d: u32) {
+    let name = e.snap.names[arg(e, n) as usize] as i64;
+    let (s, u) = (e.slot(d), unit(e, n));
+    e.set_prev(u as i64);
+    asm!(e
+        ; lea rdi, [rbx + s]
+        ; mov rsi, QWORD name
+    );
+    e.call(rt::rt_load_attr as *const () as usize);
+    // On failure the owner is still on the stack, as in ceval.
+    e.check_error(u, d);
+}
+
+/// STORE_ATTR: `top.name = second`, popping both.
+pub fn emit_store_attr(e: &mut Emitter, n: usize, d: u32) {
+    let name = e.snap.names[arg(e, n) as usize] as i64;
+    let (s, u) = (e.slot(d), unit(e, n));
+    e.set_prev(u as i64);
+    asm!(e
+        ; lea rdi, [rbx + s]
+        ; mov rsi, QWORD name
+    );
+    e.call(rt::rt_store_attr as *const () as usize);
+    e.check_error(u, d - 2);
+}

@@ -1,0 +1,141 @@
+//! Running compiled code for a frame: what `_PyEval_EvalFrameDefault` does on entry and exit
+//! (link the frame as the thread's current frame in a fresh `_PyCFrame`, mark it `is_entry`,
+//! count recursion), then the machine code, then — if it left for the interpreter — a call to
+//! `_PyEval_EvalFrameDefault` on the same frame, which resumes at `prev_instr + 1` (deopt) or
+//! unwinds from `prev_instr` with the pending exception (throwflag = 1).
+//!
+//! # Invariants
+//! - On every return path the thread's `cframe` and `recursion_remaining` are exactly what they
+//!   were on entry; the frame itself is not cleared or popped (the hook's caller does that).
+//! - No hooked frame (compiled or not) starts on a C stack with less than a margin left
+//!   ([`c_stack_exhausted`]): deep recursion raises RecursionError instead of overflowing.
+
+use std::cell::Cell;
+use std::os::raw::{c_char, c_int};
+
+use pyo3::ffi as py;
+
+use super::expected as X;
+use super::native::IFrame;
+use crate::compiler::emit::{EXIT_DEOPT, EXIT_ERROR};
+
+/// `_PyCFrame` of 3.11.7 (`uint8_t use_tracing; current_frame; previous`).
+#[repr(C)]
+struct CFrame {
+    use_tracing: u8,
+    current_frame: *mut IFrame,
+    previous: *mut CFrame,
+}
+
+extern "C" {
+    fn _PyEval_EvalFrameDefault(ts: *mut py::PyThreadState, f: *mut IFrame, throwflag: c_int) -> *mut py::PyObject;
+    fn _Py_CheckRecursiveCall(ts: *mut py::PyThreadState, where_: *const c_char) -> c_int;
+}
+
+type Entry = unsafe extern "C" fn(*mut py::PyThreadState, *mut IFrame) -> *mut py::PyObject;
+
+/// Bytes of C stack kept free below hooked frames: a quarter of the thread's stack, between
+/// 32 KiB and 256 KiB (small `threading.stack_size()` stacks still get a usable depth).
+fn margin_for(size: usize) -> usize {
+    (size / 4).clamp(32 * 1024, 256 * 1024)
+}
+
+thread_local! {
+    static STACK_LIMIT: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Lowest stack address compiled code may run at on this thread (0: unknown, no check).
+fn stack_limit() -> usize {
+    STACK_LIMIT.with(|c| {
+        if c.get() == 0 {
+            // SAFETY: querying our own thread's attributes into local storage.
+            let low = unsafe {
+                let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+                if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+                    return 1;
+                }
+                let mut addr: *mut libc::c_void = std::ptr::null_mut();
+                let mut size: libc::size_t = 0;
+                let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
+                libc::pthread_attr_destroy(&mut attr);
+                if !ok || size < 64 * 1024 {
+                    1
+                } else {
+                    addr as usize + margin_for(size)
+                }
+            };
+            c.set(low);
+        }
+        c.get()
+    })
+}
+
+#[inline(always)]
+unsafe fn at<T>(base: *mut u8, off: i64) -> *mut T {
+    // SAFETY: offsets verified at import (see `expected`).
+    unsafe { base.offset(off as isize) as *mut T }
+}
+
+/// Called by the hook before evaluating any frame: if the C stack is nearly exhausted, raises
+/// RecursionError (what ceval does at a frame's start when the recursion counter runs out) and
+/// returns true; the hook then returns NULL without running the frame. Only checked once the
+/// Python recursion is deep (the thread-local lookup is not free); 64 levels fit in the margin.
+pub unsafe fn c_stack_exhausted(ts: *mut py::PyThreadState) -> bool {
+    // SAFETY: reading two ints of the current thread state (GIL held).
+    let depth = unsafe {
+        let tsb = ts as *const u8;
+        *(tsb.add(X::TSTATE_RECURSION_LIMIT as usize) as *const c_int)
+            - *(tsb.add(X::TSTATE_RECURSION_REMAINING as usize) as *const c_int)
+    };
+    if depth <= 64 {
+        return false;
+    }
+    let probe = 0u8;
+    let here = &probe as *const u8 as usize;
+    if here >= stack_limit() {
+        return false;
+    }
+    // SAFETY: GIL held; setting an exception is allowed.
+    unsafe {
+        py::PyErr_SetString(py::PyExc_RecursionError, c"maximum recursion depth exceeded".as_ptr());
+    }
+    true
+}
+
+/// Runs the machine code at `entry` for `frame` (GIL held, frame fresh from `_PyEval_Vector`).
+pub unsafe fn run_compiled(ts: *mut py::PyThreadState, frame: *mut IFrame, entry: usize) -> *mut py::PyObject {
+    // SAFETY: GIL held; `ts` is the current thread state and `frame` the frame CPython asked us
+    // to evaluate. The CFrame lives on this stack frame for exactly as long as it is linked.
+    unsafe {
+        let tsb = ts as *mut u8;
+        let fb = frame as *mut u8;
+        let cframe_slot = at::<*mut CFrame>(tsb, X::TSTATE_CFRAME);
+        let prev = *cframe_slot;
+        let mut cf = CFrame { use_tracing: (*prev).use_tracing, current_frame: frame, previous: prev };
+        let cfp: *mut CFrame = &mut cf;
+        *cframe_slot = cfp;
+        *at::<u8>(fb, X::FRAME_IS_ENTRY) = 1;
+        *at::<*mut IFrame>(fb, X::FRAME_PREVIOUS) = (*prev).current_frame;
+
+        let remaining = at::<c_int>(tsb, X::TSTATE_RECURSION_REMAINING);
+        *remaining -= 1;
+        if *remaining < 0 && _Py_CheckRecursiveCall(ts, c"".as_ptr()) != 0 {
+            // As ceval: `recursion_remaining--; goto exit_unwind` (which adds one back).
+            *remaining -= 1;
+            *remaining += 1;
+            *cframe_slot = prev;
+            (*prev).use_tracing = (*cfp).use_tracing;
+            return std::ptr::null_mut();
+        }
+        let f: Entry = std::mem::transmute::<usize, Entry>(entry);
+        let r = f(ts, frame);
+        *remaining += 1;
+        *cframe_slot = prev;
+        (*prev).use_tracing = std::ptr::read_volatile(&(*cfp).use_tracing);
+        match r as usize {
+            EXIT_DEOPT => _PyEval_EvalFrameDefault(ts, frame, 0),
+            EXIT_ERROR => _PyEval_EvalFrameDefault(ts, frame, 1),
+            _ => r,
+        }
+    }
+}

@@ -1,0 +1,560 @@
+"""Functions run both by the interpreter and as psyco machine code by test_compiler_battery.
+
+Each entry of CASES is (function, args); the battery compares result, exception type and
+message, and traceback line numbers. Keep each function small and deterministic."""
+
+import sys
+
+
+class Point:
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+    def norm1(self):
+        return abs(self.x) + abs(self.y)
+
+    def __repr__(self):
+        return "Point(%r, %r)" % (self.x, self.y)
+
+
+GLOBAL_K = 7
+
+
+def loop_sum(n):
+    s = 0
+    for i in range(n):
+        s += i * 2
+    return s
+
+
+def while_loop(n):
+    i = 0
+    acc = []
+    while i < n:
+        if i % 3 == 0:
+            i += 1
+            continue
+        if i > 20:
+            break
+        acc.append(i)
+        i += 1
+    else:
+        acc.append("else")
+    return acc
+
+
+def float_math(x):
+    y = x * 1.5 - 2.0 / 3
+    return y ** 2, -y, +y, y // 1.25, y % 0.7
+
+
+def int_ops(a, b):
+    return (a + b, a - b, a * b, a // b, a % b, a ** 3, a << 3, a >> 1, a & b, a | b, a ^ b, ~a, -a)
+
+
+def big_ints(n):
+    x = 1
+    for i in range(n):
+        x = x * 3 + i
+    return x
+
+
+def strings(a, b):
+    s = a + b
+    s += "!"
+    return s, s * 2, s[1:3], s[-1], "%s-%s" % (a, b), f"{a}{b:>5}"
+
+
+def compare_chain(a, b, c):
+    return a < b < c, a == b, a != c, a >= b, not a, a is b, a is not None, a in [b, c], a not in (b,)
+
+
+def bool_ops(a, b):
+    return (a and b), (a or b), (not a and b), (a or b or 0)
+
+
+def none_tests(x):
+    if x is None:
+        return "none"
+    if x is not None and x:
+        return "truthy"
+    return "falsy"
+
+
+def containers(n):
+    t = (1, 2, n)
+    l = [n, n + 1]
+    l[0] = 99
+    d = {"a": n, "b": [1, 2]}
+    d["c"] = t
+    s = {1, 2, n}
+    a, b, c = t
+    x, y = l
+    (p, q), r = [(1, 2), 3]
+    return t, l, d, sorted(s), a + b + c, x - y, p + q + r, l[-1], d["b"][1]
+
+
+def unpack_odd(seq):
+    a, b = seq
+    return a, b
+
+
+def comprehension(n):
+    return [i * i for i in range(n) if i % 2], {i: str(i) for i in range(3)}, sum(i for i in range(n))
+
+
+def closures(n):
+    total = 0
+
+    def add(k):
+        nonlocal total
+        total += k
+        return total
+
+    for i in range(n):
+        add(i)
+    return total, add(100)
+
+
+def calls(n):
+    p = Point(n, -n)
+    r = p.norm1()
+    m = p.norm1
+    kw = dict(a=1, b=n)
+    return r, m(), sorted([3, 1, 2], key=lambda v: -v, reverse=False), max(1, n, key=abs), kw, repr(p)
+
+
+def star_calls(*args, **kwargs):
+    def inner(a, b=2, *rest, c=3, **kw):
+        return a, b, rest, c, sorted(kw)
+
+    return inner(*args, **kwargs), inner(1), inner(1, 2, 3, c=4, d=5)
+
+
+def attributes(n):
+    p = Point(1, 2)
+    p.x += n
+    p.z = p.x * p.y
+    del p.z
+    return p.x, p.y, hasattr(p, "z"), getattr(p, "y")
+
+
+def globals_and_builtins(n):
+    return GLOBAL_K * n + len("abc") + abs(-n)
+
+
+def name_error(n):
+    return undefined_name_xyz + n  # noqa: F821
+
+
+def unbound_local(flag):
+    if flag:
+        v = 1
+    return v
+
+
+def zero_div(n):
+    total = 0
+    for i in range(n, -1, -1):
+        total += 10 // i
+    return total
+
+
+def attr_error(n):
+    p = Point(n, n)
+    return p.nope
+
+
+def key_error(k):
+    d = {"a": 1}
+    return d[k]
+
+
+def index_error(i):
+    return [1, 2, 3][i]
+
+
+def type_error(a):
+    return a + "x"
+
+
+def try_except(n):
+    out = []
+    for i in range(n):
+        try:
+            out.append(10 // (i - 2))
+        except ZeroDivisionError as e:
+            out.append(str(e))
+        finally:
+            out.append("f")
+    return out
+
+
+def nested_try(x):
+    try:
+        try:
+            return 1 / x
+        except ZeroDivisionError:
+            raise ValueError("inner %r" % x)
+    except ValueError as e:
+        return "caught " + str(e)
+
+
+def with_statement(n):
+    class CM:
+        def __init__(self):
+            self.log = []
+
+        def __enter__(self):
+            self.log.append("enter")
+            return self
+
+        def __exit__(self, *exc):
+            self.log.append(("exit", exc[0].__name__ if exc[0] else None))
+            return True
+
+    cm = CM()
+    with cm as c:
+        c.log.append(n)
+        if n > 1:
+            raise KeyError(n)
+    return cm.log
+
+
+def raise_in_callee(n):
+    def inner(k):
+        if k == 3:
+            raise RuntimeError("k is %d" % k)
+        return k
+
+    s = 0
+    for i in range(n):
+        s += inner(i)
+    return s
+
+
+def generator_user(n):
+    def gen(k):
+        for i in range(k):
+            yield i * i
+
+    return list(gen(n)), sum(gen(n))
+
+
+def frame_introspection(n):
+    local_a = n
+    local_b = [n]
+
+    def peek():
+        f = sys._getframe(1)
+        return f.f_code.co_name, f.f_lineno, sorted(k for k in f.f_locals if k.startswith("local_"))
+
+    r = peek()
+    local_c = 3
+    return r, local_a, local_b, local_c
+
+
+def fib(n):
+    if n < 2:
+        return n
+    return fib(n - 1) + fib(n - 2)
+
+
+def deep(n):
+    if n == 0:
+        return 0
+    return deep(n - 1) + 1
+
+
+def infinite(n):
+    return infinite(n + 1)
+
+
+def slices_and_subscr(n):
+    l = list(range(n))
+    l[1:3] = ["a", "b"]
+    del l[0]
+    return l[::2], l[-2:], "abcdef"[n % 6]
+
+
+def assert_fail(n):
+    assert n > 0, "n must be positive"
+    return n
+
+
+def match_stmt(x):
+    match x:
+        case [a, b]:
+            return ("pair", a, b)
+        case {"k": v}:
+            return ("dict", v)
+        case Point(x=0):
+            return "origin-x"
+        case _:
+            return "other"
+
+
+def isinstance_dispatch(x):
+    if isinstance(x, int):
+        return x + 1
+    elif isinstance(x, str):
+        return x.upper()
+    return None
+
+
+def long_function(n):
+    # Many locals and constants: EXTENDED_ARG-free but wide.
+    a0 = n + 0; a1 = a0 + 1; a2 = a1 + 2; a3 = a2 + 3; a4 = a3 + 4
+    a5 = a4 * 2; a6 = a5 - 1; a7 = a6 // 2; a8 = a7 % 5; a9 = a8 ** 2
+    return [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9]
+
+
+def extended_arg_jump(n):
+    total = 0
+    for i in range(n):
+        # A long loop body makes the backward jump need EXTENDED_ARG.
+        total += i; total -= 1; total += 2; total ^= 5; total += i * 3
+        total += i; total -= 1; total += 2; total ^= 5; total += i * 3
+        total += i; total -= 1; total += 2; total ^= 5; total += i * 3
+        total += i; total -= 1; total += 2; total ^= 5; total += i * 3
+        total += i; total -= 1; total += 2; total ^= 5; total += i * 3
+        total += i; total -= 1; total += 2; total ^= 5; total += i * 3
+        total += i; total -= 1; total += 2; total ^= 5; total += i * 3
+        total += i; total -= 1; total += 2; total ^= 5; total += i * 3
+        total += i; total -= 1; total += 2; total ^= 5; total += i * 3
+        total += i; total -= 1; total += 2; total ^= 5; total += i * 3
+        total += i; total -= 1; total += 2; total ^= 5; total += i * 3
+        total += i; total -= 1; total += 2; total ^= 5; total += i * 3
+    return total
+
+
+def del_local(n):
+    x = n
+    del x
+    return x
+
+
+def rich_compare_error(a, b):
+    return a < b
+
+
+def iter_error(x):
+    for i in x:
+        return i
+
+
+def bad_unpack(x):
+    a, b, c = x
+    return a
+
+
+CASES = [
+    (loop_sum, (1000,)),
+    (loop_sum, (0,)),
+    (while_loop, (30,)),
+    (while_loop, (5,)),
+    (float_math, (3.25,)),
+    (int_ops, (17, 5)),
+    (int_ops, (-17, 5)),
+    (int_ops, (17, 0)),
+    (big_ints, (100,)),
+    (strings, ("ab", "cd")),
+    (compare_chain, (1, 2, 3)),
+    (compare_chain, (3, 2, 1)),
+    (compare_chain, (None, None, 0)),
+    (compare_chain, (1, "x", 2)),
+    (bool_ops, (0, 5)),
+    (bool_ops, ("", [])),
+    (bool_ops, ([1], 0)),
+    (none_tests, (None,)),
+    (none_tests, (0,)),
+    (none_tests, ([1],)),
+    (containers, (5,)),
+    (unpack_odd, ((1, 2),)),
+    (unpack_odd, ([1, 2],)),
+    (unpack_odd, ("ab",)),
+    (unpack_odd, ((1, 2, 3),)),
+    (unpack_odd, ([1],)),
+    (unpack_odd, (5,)),
+    (comprehension, (10,)),
+    (closures, (10,)),
+    (calls, (4,)),
+    (star_calls, (1, 2, 3)),
+    (star_calls, ()),
+    (attributes, (3,)),
+    (globals_and_builtins, (3,)),
+    (name_error, (1,)),
+    (unbound_local, (True,)),
+    (unbound_local, (False,)),
+    (zero_div, (5,)),
+    (attr_error, (1,)),
+    (key_error, ("a",)),
+    (key_error, ("b",)),
+    (index_error, (1,)),
+    (index_error, (5,)),
+    (type_error, (1,)),
+    (try_except, (5,)),
+    (nested_try, (2,)),
+    (nested_try, (0,)),
+    (with_statement, (1,)),
+    (with_statement, (2,)),
+    (raise_in_callee, (3,)),
+    (raise_in_callee, (5,)),
+    (generator_user, (5,)),
+    (frame_introspection, (7,)),
+    (fib, (15,)),
+    (deep, (200,)),
+    (slices_and_subscr, (7,)),
+    (assert_fail, (1,)),
+    (assert_fail, (-1,)),
+    (match_stmt, ([1, 2],)),
+    (match_stmt, ({"k": 3},)),
+    (match_stmt, (Point(0, 1),)),
+    (match_stmt, (5,)),
+    (isinstance_dispatch, (3,)),
+    (isinstance_dispatch, ("a",)),
+    (isinstance_dispatch, (3.0,)),
+    (long_function, (4,)),
+    (extended_arg_jump, (50,)),
+    (del_local, (1,)),
+    (rich_compare_error, (1, "a")),
+    (rich_compare_error, (1, 2)),
+    (iter_error, (5,)),
+    (iter_error, ([9],)),
+    (bad_unpack, ([1, 2],)),
+    (bad_unpack, ("abcd",)),
+]
+
+
+class MyInt(int):
+    def __add__(self, other):
+        return "MyInt.add"
+
+
+def int_edges():
+    big = 2 ** 30
+    vals = [0, 1, -1, big - 1, -(big - 1), big, -big, big + 1, 2 ** 62, -(2 ** 62), True, False]
+    out = []
+    for a in vals:
+        for b in vals:
+            out.append((a + b, a - b, a * b, a & b, a | b, a ^ b, a < b, a <= b, a == b, a != b, a > b, a >= b))
+            x = a
+            x += b
+            x -= 1
+            x *= 3
+            x &= b
+            x |= a
+            x ^= 7
+            out.append(x)
+    return out, MyInt(3) + 1, 1 + MyInt(3), MyInt(3) < 4
+
+
+def float_edges():
+    nan = float("nan")
+    inf = float("inf")
+    vals = [0.0, -0.0, 1.5, -2.25, nan, inf, -inf, 1e308, 3]
+    out = []
+    for a in vals:
+        for b in vals:
+            out.append(repr((a + b, a - b, a * b, a < b, a <= b, a == b, a != b, a > b, a >= b)))
+            if a < b:
+                out.append("lt")
+            if not (a >= b):
+                out.append("nge")
+            while a > b:
+                out.append("gt")
+                break
+    return out
+
+
+def compare_raises(a, b):
+    class Weird:
+        def __bool__(self):
+            raise ValueError("no truth")
+
+    class C:
+        def __lt__(self, other):
+            return Weird()
+
+    if a < b:
+        return "lt"
+    if C() < 1:
+        return "weird"
+    return "ge"
+
+
+CASES += [
+    (int_edges, ()),
+    (float_edges, ()),
+    (compare_raises, (1, 2)),
+    (compare_raises, (2, 1)),
+    (compare_raises, (1, "x")),
+]
+
+
+def builders(n, *rest):
+    d1 = {"a": n, "b": n + 1}
+    d2 = {n: "x", "k" + str(n): [n]}
+    sl = [0, 1, 2, 3, 4, 5, 6, 7][1:n:2], "abcdef"[::-1], (1, 2, 3)[n - 3:]
+    l = [*rest, n, *range(3)]
+    t = (*rest, n)
+    s = f"{n!r:>6}|{n!s}|{n!a}|{'é'!a}|{n:08.3f}|{n:{'x' if n else 'd'}}|{d1['a']}"
+    fs = [lambda x, k=i: x + k for i in range(3)]
+
+    def kw(a, *, b=n, c: int = 5) -> int:
+        return a + b + c
+
+    assert n > 0, "positive"
+    return d1, d2, sl, l, t, s, [f(10) for f in fs], kw(1), kw(1, b=2, c=3), kw.__annotations__
+
+
+def bad_builders(k):
+    if k == 0:
+        return {[1]: 2}
+    if k == 1:
+        return [*5]
+    if k == 2:
+        return f"{k:zz}"
+    if k == 3:
+        return {"a": 1, [2]: 3}
+    if k == 4:
+        return "abc"[1:2:0]
+    return "ok"
+
+
+CASES += [
+    (builders, (3,)),
+    (builders, (4, "r1", "r2")),
+    (builders, (0,)),
+] + [(bad_builders, (k,)) for k in range(6)]
+
+
+def set_and_dict_comps(n):
+    s = {i % 5 for i in range(n)}
+    d = {i: i * i for i in range(n) if i % 2}
+    lit = {1, 2, n, "a"}
+    l = list(range(n))
+    del l[1]
+    del l[-2:]
+    dd = {"x": 1, "y": 2}
+    del dd["x"]
+    return sorted(s), d, sorted(map(str, lit)), l, dd
+
+
+def set_dict_errors(k):
+    if k == 0:
+        return {1, [2]}
+    if k == 1:
+        return {[i] for i in range(3)}
+    if k == 2:
+        return {[i]: 1 for i in range(3)}
+    if k == 3:
+        d = {}
+        del d["missing"]
+    if k == 4:
+        del (1, 2)[0]
+    return "ok"
+
+
+CASES += [(set_and_dict_comps, (9,))] + [(set_dict_errors, (k,)) for k in range(6)]
