@@ -106,10 +106,17 @@ Py_tracefunc psyco_tstate_profilefunc(PyThreadState *ts) { return ts->c_profilef
 Py_tracefunc psyco_tstate_tracefunc(PyThreadState *ts) { return ts->c_tracefunc; }
 PyObject *psyco_tstate_profileobj(PyThreadState *ts) { return ts->c_profileobj; }
 
-/* Installs (func != NULL) or removes a C profile function on another thread's state.
- * _PyEval_SetProfile is exported by 3.11 and fires the sys.setprofile audit event. */
+/* Installs (func != NULL) or removes psyco's C profile function on a thread's state, the way
+ * _PyEval_SetProfile does but without its sys.setprofile audit event: an audit hook is Python
+ * code that may release the GIL, and another thread could then free thread states while the
+ * caller is walking them (seen as crashes under regrtest, which installs an audit hook).
+ * Only ever used where the slot is empty or already holds psyco's own function, whose
+ * profile object is NULL, so nothing is released here and no Python code runs. */
 int psyco_set_profile(PyThreadState *ts, Py_tracefunc func, PyObject *obj) {
-    return _PyEval_SetProfile(ts, func, obj);
+    if (ts->c_profileobj != NULL || obj != NULL) return -1;
+    ts->c_profilefunc = func;
+    _PyThreadState_UpdateTracingState(ts);
+    return 0;
 }
 
 int psyco_is_finalizing(void) { return _Py_IsFinalizing(); }

@@ -1,4 +1,4 @@
-"""Command line: `python -m psyco demo | stats`.
+"""Command line: `python -m psyco demo | stats | conformance | fuzz | bench`.
 
 demo: runs a CPU-bound program plain and under psyco (full, profile, background), each in a
 fresh process, prints the times and ratios, and shows where the log went and its important
@@ -72,9 +72,19 @@ def main(argv=None):
     d.set_defaults(func=demo)
     s = sub.add_parser("stats", help="print psyco.stats() of a fresh interpreter")
     s.set_defaults(func=stats)
+    # Tools with their own argument parsers: everything after the name is theirs.
+    for name, helptext in (("conformance", "CPython's own test modules, plain vs under psyco"),
+                           ("fuzz", "differential fuzzer: random programs, plain vs under psyco"),
+                           ("bench", "the benchmark suite: ratios against plain CPython")):
+        sub.add_parser(name, help=helptext, add_help=False)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("conformance", "fuzz", "bench"):
+        import importlib
+        module = {"bench": "benchrun"}.get(argv[0], argv[0])
+        return importlib.import_module("psyco." + module).main(argv[1:])
     args = p.parse_args(argv)
     args.func(args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -18,7 +18,6 @@ ratios (default bench/results/ratios.png, needs matplotlib).
 """
 
 import argparse
-import hashlib
 import json
 import math
 import os

@@ -677,6 +677,18 @@ def summarize(report):
     return s
 
 
+def _crash_excerpt(run, n=7):
+    """The informative lines of a crashed or hung child's stderr: faulthandler's verdict and
+    the innermost frames, else the last lines."""
+    head = (run.get("stderr_head") or "").splitlines()
+    for i, line in enumerate(head):
+        if line.startswith("Fatal Python error") or line.startswith("Timeout ("):
+            out = [line]
+            out += [l for l in head[i + 1:] if l.strip()][:n - 1]
+            return out
+    return (run.get("stderr_tail") or "").strip().splitlines()[-n:]
+
+
 def _short(reason, width=90):
     """The first clause of a KNOWN reason, for the table (the JSON has it whole)."""
     first = re.split(r"[;:(]", reason, 1)[0].strip()
@@ -741,9 +753,7 @@ def format_table(report):
                 "known: %s" % _short(p["known"]) if p.get("known") else "UNEXPLAINED"))
             if p.get("known"):
                 continue
-            run = e["runs"][p["mode"]]
-            tail = (run.get("stderr_tail") or "").strip().splitlines()[-6:]
-            for t in tail:
+            for t in _crash_excerpt(e["runs"][p["mode"]]):
                 lines.append("      | " + t)
     s = report["summary"]
     lines.append("")

@@ -144,7 +144,7 @@ class _Gen:
             else:
                 out.append([self.pick(kinds)() for _ in range(k)])
         if self.chance(0.15):
-            out.append(["'x'"] * k)
+            out.append(["None"] * k)      # None: a TypeError for every operator
         return out
 
     def int_args(self, k):
@@ -670,8 +670,17 @@ def same(a, b):
     return _normal(a) == _normal(b)
 
 
+_MEMORY_LIMIT = 3 << 30
+
+
 def _child(job_path, journal_path):
     """Child side: plain runs, psyco.full(), psyco runs; one JSON line per event, flushed."""
+    try:
+        import resource
+        # a runaway program must not take the shared machine down with it
+        resource.setrlimit(resource.RLIMIT_AS, (_MEMORY_LIMIT, _MEMORY_LIMIT))
+    except (ImportError, ValueError, OSError):  # pragma: no cover
+        pass
     with open(job_path) as f:
         job = json.load(f)
     programs = []

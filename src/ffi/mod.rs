@@ -401,7 +401,16 @@ unsafe extern "C" fn free_record(p: *mut c_void) {
     if let Some(hook) = unsafe { ON_CODE_FREED } {
         hook(id);
     }
-    drop(rec); // may drop Python references (proxy originals): GIL is held in code_dealloc
+    // The record may own a Python reference (a proxy's original). code_dealloc runs with the
+    // GIL held, but pyo3 releases a `Py` at once only inside a GIL scope it knows about
+    // (otherwise at the next psyco call), and no such scope can be opened here: during
+    // finalization Py_IsInitialized() is already false. So release it by hand.
+    if let Some(original) = rec.take_proxy_of() {
+        // SAFETY: GIL held (we are inside code_dealloc); `into_ptr` hands us the one strong
+        // reference the record owned.
+        unsafe { py::Py_DECREF(original.into_ptr()) };
+    }
+    drop(rec);
 }
 
 fn extra_index() -> Option<py::Py_ssize_t> {
@@ -682,8 +691,8 @@ pub fn frame_codes<'py>(
 pub fn set_profile_all_threads(py: Python<'_>, func: Option<TraceFunc>) -> usize {
     let _ = py;
     #[cfg(psyco_native)]
-    // SAFETY: GIL held; `_PyEval_SetProfile` may be called for any thread state of the
-    // interpreter while holding the GIL (3.12's PyEval_SetProfileAllThreads does the same).
+    // SAFETY: GIL held, and nothing in the loop runs Python code (psyco_set_profile fires no
+    // audit event and releases no object), so no thread state is freed while we walk them.
     unsafe {
         let mut n = 0;
         let interp = PyInterpreterState_Get();
@@ -696,15 +705,13 @@ pub fn set_profile_all_threads(py: Python<'_>, func: Option<TraceFunc>) -> usize
             match func {
                 Some(f) if !foreign => {
                     if prof != Some(f as usize) && native::psyco_set_profile(ts, Some(f), std::ptr::null_mut()) != 0 {
-                        py::PyErr_Clear();
+                        // a profile object is attached: not ours to touch
                     } else {
                         n += 1;
                     }
                 }
                 None if prof == Some(our_marker()) => {
-                    if native::psyco_set_profile(ts, None, std::ptr::null_mut()) != 0 {
-                        py::PyErr_Clear();
-                    }
+                    let _ = native::psyco_set_profile(ts, None, std::ptr::null_mut());
                 }
                 _ => {}
             }

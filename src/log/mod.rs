@@ -51,7 +51,7 @@ pub fn timestamp() -> String {
 
 /// Formats one text line: timestamp, message, `%` marks right-aligned at [`WIDTH`].
 pub fn format_line(stamp: &str, msg: &str, importance: usize) -> String {
-    let left = format!("{stamp}  {msg}");
+    let left = format!("{stamp}  {}", sanitize(msg));
     if importance == 0 {
         return left;
     }
@@ -71,7 +71,31 @@ pub fn format_dump_row(rank: usize, fraction: f64, name: &str, file: &str, line:
     } else {
         file.to_string()
     };
-    format!("        {rank_s:<5}|{:>4.1} %|  {name:<26}{fname:>20}:{line}", fraction * 100.0)
+    // Four characters keep the columns: " 0.8", "95.1", and " 100" for a function holding all.
+    let pct = fraction * 100.0;
+    let pct_s = if pct >= 99.95 { " 100".to_string() } else { format!("{pct:>4.1}") };
+    let name = sanitize(name);
+    let fname = sanitize(&fname);
+    format!("        {rank_s:<5}|{pct_s} %|  {name:<26}{fname:>20}:{line}")
+}
+
+/// Makes text safe for one log line: control characters (a newline in a file name, say)
+/// are written as escapes so that every event stays on its own line.
+pub fn sanitize(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control()) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut o = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            c if c.is_control() => o.push_str(&format!("\\x{:02x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(o)
 }
 
 fn json_escape(s: &str) -> String {
@@ -170,7 +194,7 @@ pub fn event(kind: &str, importance: usize, msg: &str, fields: &[(&str, Val<'_>)
     let stamp = timestamp();
     let line = format_line(&stamp, msg, importance);
     with(|l| {
-        l.recent.push_overwrite(format!("{stamp}  {msg}"));
+        l.recent.push_overwrite(format!("{stamp}  {}", sanitize(msg)));
         if let Some(f) = l.text.as_mut() {
             let _ = writeln!(f, "{line}");
             let _ = f.flush();
@@ -271,6 +295,23 @@ mod tests {
             format_dump_row(10, 0.01, "test", "/a/very/long/path/to/lib/random.py", 1),
             "        #10  | 1.0 %|  test                      .../to/lib/random.py:1"
         );
+    }
+
+    #[test]
+    fn a_function_holding_everything_keeps_the_columns() {
+        let full = format_dump_row(1, 1.0, "f", "a.py", 3);
+        let part = format_dump_row(1, 0.5, "f", "a.py", 3);
+        assert_eq!(full.len(), part.len());
+        assert!(full.contains("| 100 %|"));
+    }
+
+    #[test]
+    fn control_characters_never_split_a_line() {
+        let l = format_line("00:00:00.00", "tag function: a\nb\x07", 1);
+        assert!(!l.contains('\n'));
+        assert!(l.contains("a\\nb\\x07"));
+        let r = format_dump_row(1, 0.5, "x\ny", "f\r.py", 1);
+        assert!(!r.contains('\n') && !r.contains('\r'));
     }
 
     #[test]

@@ -255,6 +255,15 @@ pub fn accepting() -> bool {
 
 /// Queues a profiler; starts it at once if none is running.
 pub fn push(py: Python<'_>, spec: Spec) {
+    if is_shut_down() {
+        log::event(
+            "ignored",
+            2,
+            &format!("{}: ignored (the interpreter is exiting)", spec.kind.log_name()),
+            &[],
+        );
+        return;
+    }
     let mut to_start = false;
     {
         let mut e = ENGINE.lock();
@@ -425,8 +434,18 @@ fn stop_because(py: Python<'_>, why: &str) {
     }
 }
 
+/// Set once psyco's atexit handler ran: no thread may be started after it (a thread asking
+/// for the GIL while the interpreter finalizes is ended by CPython in a way Rust cannot
+/// survive). Profilers queued later (say, from a `__del__`) are logged and ignored.
+static SHUT_DOWN: AtomicBool = AtomicBool::new(false);
+
+pub fn is_shut_down() -> bool {
+    SHUT_DOWN.load(Ordering::SeqCst)
+}
+
 /// Interpreter exit: stop everything, join both threads, write the closing lines.
 pub fn shutdown(py: Python<'_>) {
+    SHUT_DOWN.store(true, Ordering::SeqCst);
     stop_because(py, "program exit");
     let worker = ENGINE.lock().worker.take();
     if let Some(w) = worker {
@@ -447,7 +466,7 @@ pub fn shutdown(py: Python<'_>) {
 /// so a profiler queued at that moment is never left without a thread.
 fn ensure_sampler(_py: Python<'_>) {
     let mut e = ENGINE.lock();
-    if !needs_sampler(&e) || e.sampler.as_ref().is_some_and(|h| h.is_running()) {
+    if is_shut_down() || !needs_sampler(&e) || e.sampler.as_ref().is_some_and(|h| h.is_running()) {
         return;
     }
     let old = e.sampler.replace(crate::sampler::Handle::start());
@@ -562,6 +581,7 @@ fn manage_active_profiler(py: Python<'_>, polls: u64, foreign: bool) {
     let want_on = !foreign && polls % ACTIVE_PERIOD == 1;
     let was_on = ENGINE.lock().active_on;
     if want_on {
+        BURST.fetch_add(1, Ordering::Relaxed);
         ffi::set_profile_all_threads(py, Some(active_profiler_fn));
     } else if was_on || foreign {
         ffi::set_profile_all_threads(py, None);
@@ -619,8 +639,12 @@ pub fn code_location(code: &Bound<'_, PyAny>) -> (String, String, i64) {
 // ---------------------------------------------------------------------------------------------
 
 thread_local! {
-    static LAST_EVENT: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+    /// (burst number, time) of this thread's previous profile event.
+    static LAST_EVENT: std::cell::Cell<Option<(u64, Instant)>> = const { std::cell::Cell::new(None) };
 }
+/// Incremented when a burst of active profiling starts: the first event of a burst on each
+/// thread only starts its clock (the gap since the previous burst was not profiled).
+static BURST: AtomicU64 = AtomicU64::new(0);
 
 /// The C-level profile function installed on every thread by `profile()` during its active
 /// bursts. Charges the time since the previous event on this thread to the code that was
@@ -636,8 +660,12 @@ pub extern "C" fn active_profiler_fn(
     // SAFETY contract of Py_tracefunc: called by CPython with the GIL held.
     let py = unsafe { Python::assume_gil_acquired() };
     let now = Instant::now();
-    let last = LAST_EVENT.with(|c| c.replace(Some(now)));
-    let Some(last) = last else { return 0 };
+    let burst = BURST.load(Ordering::Relaxed);
+    let last = LAST_EVENT.with(|c| c.replace(Some((burst, now))));
+    let Some((last_burst, last)) = last else { return 0 };
+    if last_burst != burst {
+        return 0;
+    }
     let dt = now.duration_since(last).as_secs_f64().min(0.5);
     ACTIVE_EVENTS.fetch_add(1, Ordering::Relaxed);
     if what == py::PyTrace_C_RETURN || what == py::PyTrace_C_EXCEPTION {
@@ -693,7 +721,7 @@ pub fn select(py: Python<'_>, code: &Bound<'_, PyAny>, how: &'static str) -> boo
     let sender = {
         let mut e = ENGINE.lock();
         e.counters.selected += 1;
-        if e.worker.is_none() {
+        if e.worker.is_none() && !is_shut_down() {
             e.worker = Some(worker::Handle::start());
         }
         e.worker.as_ref().map(|w| w.sender())

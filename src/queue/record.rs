@@ -125,6 +125,11 @@ impl CodeRecord {
         drop(old);
     }
 
+    /// Takes the proxy's original out of the record (when the record dies).
+    pub fn take_proxy_of(&self) -> Option<Py<PyAny>> {
+        self.proxy_of.lock().take()
+    }
+
     pub fn proxy_of(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.proxy_of.lock().as_ref().map(|o| o.clone_ref(py))
     }
