@@ -62,6 +62,11 @@ pub enum Cold {
     Tracing { label: DynamicLabel, resume: DynamicLabel, deopt: DynamicLabel },
 }
 
+/// The bytes `Emitter::prologue` starts every function with (checked before its frame is
+/// described to the unwinder): push rbp; push rbx; push r12; push r13; push r14; push r15;
+/// sub rsp, 8.
+pub const PROLOGUE_BYTES: [u8; 14] = [0x55, 0x53, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57, 0x48, 0x83, 0xec, 0x08];
+
 pub struct Emitter<'a> {
     pub ops: VecAssembler<X64Relocation>,
     pub snap: &'a Snapshot,
@@ -126,6 +131,22 @@ impl<'a> Emitter<'a> {
     pub fn local(&self, i: u32) -> i32 {
         8 * i as i32
     }
+
+    /// The prologue below, as the unwinder must see it: after each instruction, the CFA's
+    /// distance from rsp and the register just pushed (DWARF number, slot below the CFA).
+    /// Keep in step with `prologue`: push rbp, rbx, r12..r15 (1+1+2+2+2+2 bytes), sub rsp, 8.
+    pub const PROLOGUE_UNWIND: [crate::x86::unwind::FrameStep; 7] = {
+        use crate::x86::unwind::FrameStep as S;
+        [
+            S { advance: 1, cfa_offset: 16, saved: Some((6, 2)) },  // push rbp
+            S { advance: 1, cfa_offset: 24, saved: Some((3, 3)) },  // push rbx
+            S { advance: 2, cfa_offset: 32, saved: Some((12, 4)) }, // push r12
+            S { advance: 2, cfa_offset: 40, saved: Some((13, 5)) }, // push r13
+            S { advance: 2, cfa_offset: 48, saved: Some((14, 6)) }, // push r14
+            S { advance: 2, cfa_offset: 56, saved: Some((15, 7)) }, // push r15
+            S { advance: 4, cfa_offset: 64, saved: None },          // sub rsp, 8
+        ]
+    };
 
     pub fn prologue(&mut self) {
         let first = self.snap.first_instr as i64;

@@ -165,7 +165,11 @@ pub struct Generated {
 impl Generated {
     /// Copies the code into the executable arena (GIL held: see `x86`).
     pub fn install(self) -> Result<Compiled, String> {
-        let buf = ExecBuffer::new(&self.bytes).map_err(|err| format!("executable memory: {err}"))?;
+        let mut buf = ExecBuffer::new(&self.bytes).map_err(|err| format!("executable memory: {err}"))?;
+        // The description is only true of code that starts with the standard prologue.
+        if self.bytes.starts_with(&emit::PROLOGUE_BYTES) {
+            buf.describe_frame(&Emitter::PROLOGUE_UNWIND);
+        }
         Ok(Compiled { buf, marks: self.marks, guards: self.guards, qualname: self.qualname })
     }
 }

@@ -782,9 +782,12 @@ mod hook {
     use super::*;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    type EvalFrame = unsafe extern "C" fn(*mut py::PyThreadState, *mut native::IFrame, c_int) -> *mut py::PyObject;
+    // "C-unwind" on the hook and on what it calls: a daemon thread that asks for the GIL while
+    // the interpreter finalizes is ended with pthread_exit, whose forced unwind must be able to
+    // pass through these frames (an "C" Rust function would abort the process instead).
+    type EvalFrame = unsafe extern "C-unwind" fn(*mut py::PyThreadState, *mut native::IFrame, c_int) -> *mut py::PyObject;
 
-    extern "C" {
+    extern "C-unwind" {
         fn _PyEval_EvalFrameDefault(ts: *mut py::PyThreadState, f: *mut native::IFrame, throwflag: c_int) -> *mut py::PyObject;
         fn _PyInterpreterState_SetEvalFrameFunc(interp: *mut py::PyInterpreterState, f: EvalFrame);
         fn _PyInterpreterState_GetEvalFrameFunc(interp: *mut py::PyInterpreterState) -> EvalFrame;
@@ -814,7 +817,7 @@ mod hook {
 
     /// The hook. Decides nothing itself: tracing and throw go to the interpreter, everything
     /// else asks `compiler::hook::on_frame`.
-    unsafe extern "C" fn psyco_eval_frame(
+    unsafe extern "C-unwind" fn psyco_eval_frame(
         ts: *mut py::PyThreadState,
         frame: *mut native::IFrame,
         throwflag: c_int,

@@ -23,7 +23,7 @@ use super::expected as X;
 
 type Obj = *mut PyObject;
 
-extern "C" {
+extern "C-unwind" {
     static mut PyMethod_Type: py::PyTypeObject;
     fn PyCell_New(obj: Obj) -> Obj;
     fn _PyObject_GetMethod(obj: Obj, name: Obj, method: *mut Obj) -> c_int;
@@ -82,7 +82,7 @@ unsafe fn field<T>(base: *mut u8, off: i64) -> *mut T {
 /// are exact dicts are searched like `_PyDict_LoadGlobal`; anything else, and a name found in
 /// neither (NameError with its `name` attribute and suggestions), is left to the interpreter
 /// (returns 1). Error: -1 with the stack unchanged.
-pub unsafe extern "C" fn rt_load_global(frame: *mut u8, sp: *mut Obj, name: Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_load_global(frame: *mut u8, sp: *mut Obj, name: Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let globals = *field::<Obj>(frame, X::FRAME_F_GLOBALS);
@@ -107,7 +107,7 @@ pub unsafe extern "C" fn rt_load_global(frame: *mut u8, sp: *mut Obj, name: Obj)
 }
 
 /// LOAD_ATTR: top = getattr(top, name). Error: -1, owner still on the stack.
-pub unsafe extern "C" fn rt_load_attr(sp: *mut Obj, name: Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_load_attr(sp: *mut Obj, name: Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let owner = *sp.sub(1);
@@ -122,7 +122,7 @@ pub unsafe extern "C" fn rt_load_attr(sp: *mut Obj, name: Obj) -> c_int {
 }
 
 /// STORE_ATTR: top.name = second; pops both. Error: -1, both popped.
-pub unsafe extern "C" fn rt_store_attr(sp: *mut Obj, name: Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_store_attr(sp: *mut Obj, name: Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let owner = *sp.sub(1);
@@ -139,7 +139,7 @@ pub unsafe extern "C" fn rt_store_attr(sp: *mut Obj, name: Obj) -> c_int {
 }
 
 /// LOAD_METHOD: [obj] → [meth, obj] or [NULL, attr]. Error: -1, obj still on the stack.
-pub unsafe extern "C" fn rt_load_method(sp: *mut Obj, name: Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_load_method(sp: *mut Obj, name: Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let obj = *sp.sub(1);
@@ -161,7 +161,7 @@ pub unsafe extern "C" fn rt_load_method(sp: *mut Obj, name: Obj) -> c_int {
 }
 
 /// MAKE_CELL: local i = cell(local i). Error: -1.
-pub unsafe extern "C" fn rt_make_cell(locals: *mut Obj, i: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_make_cell(locals: *mut Obj, i: c_int) -> c_int {
     // SAFETY: see module doc; the old value's reference moves into the cell (PyCell_New increfs).
     unsafe {
         let slot = locals.add(i as usize);
@@ -179,7 +179,7 @@ pub unsafe extern "C" fn rt_make_cell(locals: *mut Obj, i: c_int) -> c_int {
 }
 
 /// COPY_FREE_VARS: copy the function's closure cells to the last `n` slots of localsplus.
-pub unsafe extern "C" fn rt_copy_free_vars(frame: *mut u8, n: c_int) {
+pub unsafe extern "C-unwind" fn rt_copy_free_vars(frame: *mut u8, n: c_int) {
     // SAFETY: see module doc; f_func is a function whose closure has `n` cells (compiler
     // guarantees oparg == co_nfreevars).
     unsafe {
@@ -349,7 +349,7 @@ unsafe fn same_type_slot(base: c_int, lhs: Obj, rhs: Obj) -> Option<Obj> {
 }
 
 /// BINARY_OP: [lhs, rhs] → [lhs op rhs]. Error: -1, both popped.
-pub unsafe extern "C" fn rt_binary_op(sp: *mut Obj, oparg: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_binary_op(sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let rhs = *sp.sub(1);
@@ -370,7 +370,7 @@ pub unsafe extern "C" fn rt_binary_op(sp: *mut Obj, oparg: c_int) -> c_int {
 }
 
 /// UNARY_*: [v] → [op v]. Error: -1, v popped.
-pub unsafe extern "C" fn rt_unary(sp: *mut Obj, opcode: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_unary(sp: *mut Obj, opcode: c_int) -> c_int {
     use crate::compiler::opcodes as op;
     // SAFETY: see module doc.
     unsafe {
@@ -401,7 +401,7 @@ pub unsafe extern "C" fn rt_unary(sp: *mut Obj, opcode: c_int) -> c_int {
 }
 
 /// BINARY_SUBSCR: [container, sub] → [container[sub]]. Error: -1, both popped.
-pub unsafe extern "C" fn rt_binary_subscr(sp: *mut Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_binary_subscr(sp: *mut Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let sub = *sp.sub(1);
@@ -419,7 +419,7 @@ pub unsafe extern "C" fn rt_binary_subscr(sp: *mut Obj) -> c_int {
 }
 
 /// STORE_SUBSCR: [v, container, sub] → []; container[sub] = v. Error: -1, all popped.
-pub unsafe extern "C" fn rt_store_subscr(sp: *mut Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_store_subscr(sp: *mut Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let sub = *sp.sub(1);
@@ -467,7 +467,7 @@ unsafe fn compare_fast(left: Obj, right: Obj, oparg: c_int) -> Option<bool> {
 /// COMPARE_OP fused with the POP_JUMP_IF_TRUE/FALSE after it: [left, right] → [], returning
 /// the truth of the comparison (1/0). -1: the comparison failed (error at COMPARE_OP, both
 /// popped); -2: the truth test of its result failed (error at the jump, stack popped).
-pub unsafe extern "C" fn rt_compare_truth(sp: *mut Obj, oparg: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_compare_truth(sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let right = *sp.sub(1);
@@ -499,7 +499,7 @@ pub unsafe extern "C" fn rt_compare_truth(sp: *mut Obj, oparg: c_int) -> c_int {
 }
 
 /// COMPARE_OP: [left, right] → [richcompare]. Error: -1, both popped.
-pub unsafe extern "C" fn rt_compare_op(sp: *mut Obj, oparg: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_compare_op(sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let right = *sp.sub(1);
@@ -524,7 +524,7 @@ pub unsafe extern "C" fn rt_compare_op(sp: *mut Obj, oparg: c_int) -> c_int {
 }
 
 /// IS_OP: [left, right] → [bool]. Cannot fail.
-pub unsafe extern "C" fn rt_is_op(sp: *mut Obj, oparg: c_int) {
+pub unsafe extern "C-unwind" fn rt_is_op(sp: *mut Obj, oparg: c_int) {
     // SAFETY: see module doc.
     unsafe {
         let right = *sp.sub(1);
@@ -539,7 +539,7 @@ pub unsafe extern "C" fn rt_is_op(sp: *mut Obj, oparg: c_int) {
 }
 
 /// CONTAINS_OP: [left, right] → [left in right]. Error: -1, both popped.
-pub unsafe extern "C" fn rt_contains_op(sp: *mut Obj, oparg: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_contains_op(sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let right = *sp.sub(1);
@@ -558,7 +558,7 @@ pub unsafe extern "C" fn rt_contains_op(sp: *mut Obj, oparg: c_int) -> c_int {
 }
 
 /// Truth of `v`, consuming the reference (POP_JUMP_IF_*): 1, 0, or -1 on error.
-pub unsafe extern "C" fn rt_truth_consume(v: Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_truth_consume(v: Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let r = py::PyObject_IsTrue(v);
@@ -568,7 +568,7 @@ pub unsafe extern "C" fn rt_truth_consume(v: Obj) -> c_int {
 }
 
 /// Truth of `v` (JUMP_IF_*_OR_POP): 1, 0, or -1 on error.
-pub unsafe extern "C" fn rt_truth(v: Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_truth(v: Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe { py::PyObject_IsTrue(v) }
 }
@@ -578,7 +578,7 @@ pub unsafe extern "C" fn rt_truth(v: Obj) -> c_int {
 // ---------------------------------------------------------------------------------------------
 
 /// GET_ITER: [obj] → [iter(obj)]. Error: -1, obj popped.
-pub unsafe extern "C" fn rt_get_iter(sp: *mut Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_get_iter(sp: *mut Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let iterable = *sp.sub(1);
@@ -594,7 +594,7 @@ pub unsafe extern "C" fn rt_get_iter(sp: *mut Obj) -> c_int {
 }
 
 /// FOR_ITER: 1 = next pushed; 0 = exhausted, iterator popped; -1 = error, iterator kept.
-pub unsafe extern "C" fn rt_for_iter(sp: *mut Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_for_iter(sp: *mut Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let it = *sp.sub(1);
@@ -627,7 +627,7 @@ pub unsafe extern "C" fn rt_for_iter(sp: *mut Obj) -> c_int {
 // ---------------------------------------------------------------------------------------------
 
 /// PRECALL, bound-method case: [NULL, method, args...] → [func, self, args...].
-pub unsafe extern "C" fn rt_precall_unpack(sp: *mut Obj, oparg: c_int) {
+pub unsafe extern "C-unwind" fn rt_precall_unpack(sp: *mut Obj, oparg: c_int) {
     // SAFETY: see module doc; the emitted code checked NULL + exact PyMethod_Type.
     unsafe {
         let n = oparg as usize;
@@ -643,7 +643,7 @@ pub unsafe extern "C" fn rt_precall_unpack(sp: *mut Obj, oparg: c_int) {
 }
 
 /// CALL: [NULL|meth, callable|self, args...] → [result]. Error: -1, everything popped.
-pub unsafe extern "C" fn rt_call(sp: *mut Obj, oparg: c_int, kwnames: Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_call(sp: *mut Obj, oparg: c_int, kwnames: Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let oparg = oparg as usize;
@@ -689,7 +689,7 @@ pub unsafe extern "C" fn rt_call(sp: *mut Obj, oparg: c_int, kwnames: Obj) -> c_
 // ---------------------------------------------------------------------------------------------
 
 /// BUILD_TUPLE: top n → tuple. Error: -1, the items stay on the stack (owned).
-pub unsafe extern "C" fn rt_build_tuple(sp: *mut Obj, n: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_build_tuple(sp: *mut Obj, n: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let n = n as usize;
@@ -707,7 +707,7 @@ pub unsafe extern "C" fn rt_build_tuple(sp: *mut Obj, n: c_int) -> c_int {
 }
 
 /// BUILD_LIST: top n → list. Error: -1, the items stay on the stack (owned).
-pub unsafe extern "C" fn rt_build_list(sp: *mut Obj, n: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_build_list(sp: *mut Obj, n: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let n = n as usize;
@@ -725,7 +725,7 @@ pub unsafe extern "C" fn rt_build_list(sp: *mut Obj, n: c_int) -> c_int {
 }
 
 /// LIST_APPEND: v = pop(); list `oparg` down gets v. Error: -1, v popped.
-pub unsafe extern "C" fn rt_list_append(sp: *mut Obj, oparg: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_list_append(sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let v = *sp.sub(1);
@@ -741,7 +741,7 @@ pub unsafe extern "C" fn rt_list_append(sp: *mut Obj, oparg: c_int) -> c_int {
 }
 
 /// UNPACK_SEQUENCE of an exact tuple or list of length n (item 0 ends on top); 1 otherwise.
-pub unsafe extern "C" fn rt_unpack_sequence(sp: *mut Obj, n: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_unpack_sequence(sp: *mut Obj, n: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let seq = *sp.sub(1);
@@ -766,7 +766,7 @@ pub unsafe extern "C" fn rt_unpack_sequence(sp: *mut Obj, n: c_int) -> c_int {
 
 /// MAKE_FUNCTION: [defaults?, kwdefaults?, annotations?, closure?, code] → [function].
 /// Error: -1 with the code popped and the optional items still on the stack.
-pub unsafe extern "C" fn rt_make_function(frame: *mut u8, sp: *mut Obj, oparg: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_make_function(frame: *mut u8, sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc; the items' types are guaranteed by the bytecode compiler.
     unsafe {
         let codeobj = *sp.sub(1);
@@ -795,7 +795,7 @@ pub unsafe extern "C" fn rt_make_function(frame: *mut u8, sp: *mut Obj, oparg: c
 }
 
 /// BUILD_MAP: top 2n items (key, value pairs) → dict. Error: -1, items stay on the stack.
-pub unsafe extern "C" fn rt_build_map(sp: *mut Obj, n: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_build_map(sp: *mut Obj, n: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let n = n as usize;
@@ -819,7 +819,7 @@ pub unsafe extern "C" fn rt_build_map(sp: *mut Obj, n: c_int) -> c_int {
 }
 
 /// BUILD_CONST_KEY_MAP: [values..., keys tuple] → dict. Error: -1, items stay on the stack.
-pub unsafe extern "C" fn rt_build_const_key_map(sp: *mut Obj, n: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_build_const_key_map(sp: *mut Obj, n: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let n = n as usize;
@@ -850,7 +850,7 @@ pub unsafe extern "C" fn rt_build_const_key_map(sp: *mut Obj, n: c_int) -> c_int
 }
 
 /// BUILD_SLICE: [start, stop(, step)] → slice. Error: -1, all popped.
-pub unsafe extern "C" fn rt_build_slice(sp: *mut Obj, n: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_build_slice(sp: *mut Obj, n: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let (start, stop, step) = if n == 3 {
@@ -874,7 +874,7 @@ pub unsafe extern "C" fn rt_build_slice(sp: *mut Obj, n: c_int) -> c_int {
 }
 
 /// LIST_EXTEND: iterable = pop(); the list `oparg` down is extended. Error: -1, iterable popped.
-pub unsafe extern "C" fn rt_list_extend(sp: *mut Obj, oparg: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_list_extend(sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let iterable = *sp.sub(1);
@@ -903,7 +903,7 @@ pub unsafe extern "C" fn rt_list_extend(sp: *mut Obj, oparg: c_int) -> c_int {
 }
 
 /// LIST_TO_TUPLE: [list] → [tuple(list)]. Error: -1, list popped.
-pub unsafe extern "C" fn rt_list_to_tuple(sp: *mut Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_list_to_tuple(sp: *mut Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let list = *sp.sub(1);
@@ -919,7 +919,7 @@ pub unsafe extern "C" fn rt_list_to_tuple(sp: *mut Obj) -> c_int {
 }
 
 /// FORMAT_VALUE: [value(, spec)] → [formatted]. Error: -1, inputs popped.
-pub unsafe extern "C" fn rt_format_value(sp: *mut Obj, oparg: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_format_value(sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let have_spec = (oparg & 0x4) == 0x4;
@@ -968,7 +968,7 @@ pub unsafe extern "C" fn rt_format_value(sp: *mut Obj, oparg: c_int) -> c_int {
 }
 
 /// BUILD_STRING: top n strings → their concatenation. Error: -1, items stay on the stack.
-pub unsafe extern "C" fn rt_build_string(sp: *mut Obj, n: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_build_string(sp: *mut Obj, n: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let n = n as usize;
@@ -991,7 +991,7 @@ pub unsafe extern "C" fn rt_build_string(sp: *mut Obj, n: c_int) -> c_int {
 }
 
 /// BUILD_SET: top n → set. -1: no set (items stay); -2: an add failed (items consumed).
-pub unsafe extern "C" fn rt_build_set(sp: *mut Obj, n: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_build_set(sp: *mut Obj, n: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let n = n as usize;
@@ -1018,7 +1018,7 @@ pub unsafe extern "C" fn rt_build_set(sp: *mut Obj, n: c_int) -> c_int {
 }
 
 /// SET_ADD: v = pop(); the set `oparg` down gets v. Error: -1, v popped.
-pub unsafe extern "C" fn rt_set_add(sp: *mut Obj, oparg: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_set_add(sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let v = *sp.sub(1);
@@ -1034,7 +1034,7 @@ pub unsafe extern "C" fn rt_set_add(sp: *mut Obj, oparg: c_int) -> c_int {
 }
 
 /// MAP_ADD: [.., key, value] → map `oparg` below gets map[key] = value. Error: -1, both popped.
-pub unsafe extern "C" fn rt_map_add(sp: *mut Obj, oparg: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_map_add(sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc; the compiler guarantees an exact dict at that depth.
     unsafe {
         let value = *sp.sub(1);
@@ -1052,7 +1052,7 @@ pub unsafe extern "C" fn rt_map_add(sp: *mut Obj, oparg: c_int) -> c_int {
 }
 
 /// DELETE_SUBSCR: del container[sub]. Error: -1, both popped.
-pub unsafe extern "C" fn rt_delete_subscr(sp: *mut Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_delete_subscr(sp: *mut Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let sub = *sp.sub(1);
@@ -1069,7 +1069,7 @@ pub unsafe extern "C" fn rt_delete_subscr(sp: *mut Obj) -> c_int {
 }
 
 /// LOAD_ASSERTION_ERROR: the AssertionError class (new reference).
-pub unsafe extern "C" fn rt_assertion_error() -> Obj {
+pub unsafe extern "C-unwind" fn rt_assertion_error() -> Obj {
     // SAFETY: a static exception type.
     unsafe {
         let e = py::PyExc_AssertionError;
@@ -1085,7 +1085,7 @@ pub unsafe extern "C" fn rt_assertion_error() -> Obj {
 /// Called after a call when `tstate->cframe->use_tracing` is set: 1 if a tracer or profiler
 /// other than psyco's own is active (sys.settrace/setprofile ran inside the call), so the rest of
 /// the frame must run in the interpreter to produce its events; 0 to continue.
-pub unsafe extern "C" fn rt_tracing_started(ts: *mut py::PyThreadState) -> c_int {
+pub unsafe extern "C-unwind" fn rt_tracing_started(ts: *mut py::PyThreadState) -> c_int {
     // SAFETY: current thread state, GIL held.
     unsafe { super::thread_has_foreign_tracer(ts) as c_int }
 }
@@ -1094,7 +1094,7 @@ pub unsafe extern "C" fn rt_tracing_started(ts: *mut py::PyThreadState) -> c_int
 /// pending calls (`Py_MakePendingCalls`: -1 with their exception), then the GIL hand-off. 0 if
 /// nothing is pending any more; 1 if something is (an asynchronous exception, or signals this
 /// thread may not handle): the caller resumes the interpreter, which deals with it.
-pub unsafe extern "C" fn rt_handle_pending(ts: *mut py::PyThreadState) -> c_int {
+pub unsafe extern "C-unwind" fn rt_handle_pending(ts: *mut py::PyThreadState) -> c_int {
     // SAFETY: GIL held by this thread.
     unsafe {
         if Py_MakePendingCalls() < 0 {
@@ -1112,7 +1112,7 @@ pub unsafe extern "C" fn rt_handle_pending(ts: *mut py::PyThreadState) -> c_int 
 /// interpreter's drop request handling does). Returns 0 if the breaker is clear afterwards
 /// (continue in machine code), 1 if something else is pending (signals, pending calls, async
 /// exceptions): the caller then resumes the interpreter, which handles it exactly.
-pub unsafe extern "C" fn rt_eval_breaker(ts: *mut py::PyThreadState) -> c_int {
+pub unsafe extern "C-unwind" fn rt_eval_breaker(ts: *mut py::PyThreadState) -> c_int {
     // SAFETY: GIL held by this thread; released and re-taken around nothing.
     unsafe {
         let flag = super::eval_breaker_addr() as *const std::sync::atomic::AtomicI32;

@@ -6,6 +6,8 @@
 //! - An [`ExecBuffer`] is immutable once made; it is unmapped only when dropped, which the
 //!   compiler arranges to happen only when the code object dies (no frame can run it then).
 
+pub mod unwind;
+
 use std::fmt::Write as _;
 
 /// Size of one arena chunk (a single mapping shared by many functions).
@@ -42,6 +44,8 @@ pub struct ExecBuffer {
     ptr: *mut u8,
     len: usize,
     chunk: usize,
+    /// The frame description given to the system unwinder (see `unwind`).
+    unwind: Option<unwind::Registration>,
 }
 
 // SAFETY: the code is immutable after construction; the arena bookkeeping is behind a lock.
@@ -94,7 +98,7 @@ impl ExecBuffer {
         }
         chunk.used = off + len;
         chunk.live += 1;
-        Ok(ExecBuffer { ptr: start as *mut u8, len: code.len(), chunk: chunk.base })
+        Ok(ExecBuffer { ptr: start as *mut u8, len: code.len(), chunk: chunk.base, unwind: None })
     }
 
     pub fn addr(&self) -> usize {
@@ -112,8 +116,18 @@ impl ExecBuffer {
     }
 }
 
+impl ExecBuffer {
+    /// Tells the system unwinder how this function's frame is laid out (its prologue), so
+    /// that a thread unwound by `pthread_exit` can pass through it.
+    pub fn describe_frame(&mut self, prologue: &[unwind::FrameStep]) {
+        self.unwind = Some(unwind::register(self.ptr as usize, self.len, prologue));
+    }
+}
+
 impl Drop for ExecBuffer {
     fn drop(&mut self) {
+        // Forget the frame description before the code it describes can be reused.
+        drop(self.unwind.take());
         let mut arena = ARENA.lock();
         let n = arena.len();
         if let Some(i) = arena.iter().position(|c| c.base == self.chunk) {
