@@ -164,6 +164,7 @@ pub mod expected {
     pub const FUNC_DEFAULTS: i64 = 56;
     pub const FUNC_KWDEFAULTS: i64 = 64;
     pub const FUNC_ANNOTATIONS: i64 = 112;
+    pub const DICT_VERSION_TAG: i64 = 24;
 
     /// (name, value) in table order.
     pub const TABLE: &[(&str, i64)] = &[
@@ -219,6 +220,7 @@ pub mod expected {
         ("PyFunctionObject.func_defaults", FUNC_DEFAULTS),
         ("PyFunctionObject.func_kwdefaults", FUNC_KWDEFAULTS),
         ("PyFunctionObject.func_annotations", FUNC_ANNOTATIONS),
+        ("PyDictObject.ma_version_tag", DICT_VERSION_TAG),
     ];
 }
 
