@@ -369,3 +369,28 @@ def test_settrace_then_raise_through_compiled_frames_gives_cpythons_events():
         print(r, events)
     """
     assert run_ok(src % "True") == run_ok(src % "False")
+
+
+def test_exit_with_daemon_threads_in_compiled_code_does_not_abort():
+    # At exit CPython ends daemon threads with pthread_exit from inside take_gil; the forced
+    # unwind must pass through the hook's and the helpers' frames ("C-unwind"), else glibc
+    # aborts the process.
+    src = textwrap.dedent("""
+        import threading, psyco
+        def hot(n):
+            s = 0
+            for i in range(n):
+                s += i
+            return s
+        def forever():
+            while True:
+                hot(1000)
+        psyco.full()
+        for _ in range(3):
+            threading.Thread(target=forever, daemon=True).start()
+        import time
+        time.sleep(0.05)
+    """)
+    for _ in range(8):
+        p = subprocess.run([sys.executable, "-c", src], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0 and "Fatal" not in p.stderr, (p.returncode, p.stderr[-2000:])

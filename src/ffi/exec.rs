@@ -27,12 +27,13 @@ struct CFrame {
     previous: *mut CFrame,
 }
 
-extern "C" {
+// "C-unwind": may end in pthread_exit (daemon thread at interpreter exit), see runtime.rs.
+extern "C-unwind" {
     fn _PyEval_EvalFrameDefault(ts: *mut py::PyThreadState, f: *mut IFrame, throwflag: c_int) -> *mut py::PyObject;
     fn _Py_CheckRecursiveCall(ts: *mut py::PyThreadState, where_: *const c_char) -> c_int;
 }
 
-type Entry = unsafe extern "C" fn(*mut py::PyThreadState, *mut IFrame) -> *mut py::PyObject;
+type Entry = unsafe extern "C-unwind" fn(*mut py::PyThreadState, *mut IFrame) -> *mut py::PyObject;
 
 /// Bytes of C stack kept free below hooked frames: a quarter of the thread's stack, between
 /// 32 KiB and 256 KiB (small `threading.stack_size()` stacks still get a usable depth).

@@ -784,10 +784,15 @@ mod hook {
     use super::*;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    type EvalFrame = unsafe extern "C" fn(*mut py::PyThreadState, *mut native::IFrame, c_int) -> *mut py::PyObject;
+    // "C-unwind": when a daemon thread is ended at interpreter exit, CPython calls
+    // pthread_exit from inside take_gil, and the forced unwind must be able to pass through
+    // the hook's frame (a plain "C" Rust frame makes glibc abort the whole process).
+    type EvalFrame = unsafe extern "C-unwind" fn(*mut py::PyThreadState, *mut native::IFrame, c_int) -> *mut py::PyObject;
 
-    extern "C" {
+    extern "C-unwind" {
         fn _PyEval_EvalFrameDefault(ts: *mut py::PyThreadState, f: *mut native::IFrame, throwflag: c_int) -> *mut py::PyObject;
+    }
+    extern "C" {
         fn _PyInterpreterState_SetEvalFrameFunc(interp: *mut py::PyInterpreterState, f: EvalFrame);
         fn _PyInterpreterState_GetEvalFrameFunc(interp: *mut py::PyInterpreterState) -> EvalFrame;
     }
@@ -816,7 +821,7 @@ mod hook {
 
     /// The hook. Decides nothing itself: tracing and throw go to the interpreter, everything
     /// else asks `compiler::hook::on_frame`.
-    unsafe extern "C" fn psyco_eval_frame(
+    unsafe extern "C-unwind" fn psyco_eval_frame(
         ts: *mut py::PyThreadState,
         frame: *mut native::IFrame,
         throwflag: c_int,

@@ -5,6 +5,10 @@
 //! # Conventions
 //! - `sp` points one past the top of the value stack (slot `d` for an instruction at depth `d`);
 //!   the helper reads `sp[-1]`, `sp[-2]`, ... and writes its results in place.
+//! - Every helper is `extern "C-unwind"`: a helper that calls back into Python can be on the
+//!   stack when CPython ends a daemon thread with pthread_exit at interpreter exit, and the
+//!   forced unwind must pass through it (machine-code frames have no unwind tables, so the
+//!   unwind then stops there and glibc jumps straight to the thread's exit).
 //! - Return `c_int`: 0 success, -1 exception set (the stack then holds exactly what the
 //!   compiled code's error exit records: documented per helper), and for some helpers 1 =
 //!   "case left to the interpreter" (nothing consumed, no exception set).
@@ -28,6 +32,9 @@ extern "C" {
     fn PyCell_New(obj: Obj) -> Obj;
     fn _PyObject_GetMethod(obj: Obj, name: Obj, method: *mut Obj) -> c_int;
     fn PyEval_SaveThread() -> *mut py::PyThreadState;
+}
+// May end in pthread_exit (daemon thread at interpreter exit): see the module doc.
+extern "C-unwind" {
     fn PyEval_RestoreThread(ts: *mut py::PyThreadState);
     fn Py_MakePendingCalls() -> c_int;
     fn _Py_Dealloc(o: Obj);
@@ -95,7 +102,7 @@ pub struct GlobalMemo {
 /// are exact dicts are searched like `_PyDict_LoadGlobal`, with the site's [`GlobalMemo`];
 /// anything else, and a name found in neither (NameError with its `name` attribute and
 /// suggestions), is left to the interpreter (returns 1). Error: -1 with the stack unchanged.
-pub unsafe extern "C" fn rt_load_global(frame: *mut u8, sp: *mut Obj, name: Obj, memo: *mut GlobalMemo) -> c_int {
+pub unsafe extern "C-unwind" fn rt_load_global(frame: *mut u8, sp: *mut Obj, name: Obj, memo: *mut GlobalMemo) -> c_int {
     // SAFETY: see module doc; `memo` is owned by the compiled code and only touched with the GIL.
     unsafe {
         let globals = *field::<Obj>(frame, X::FRAME_F_GLOBALS);
@@ -135,7 +142,7 @@ pub unsafe extern "C" fn rt_load_global(frame: *mut u8, sp: *mut Obj, name: Obj,
 }
 
 /// LOAD_ATTR: top = getattr(top, name). Error: -1, owner still on the stack.
-pub unsafe extern "C" fn rt_load_attr(sp: *mut Obj, name: Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_load_attr(sp: *mut Obj, name: Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let owner = *sp.sub(1);
@@ -150,7 +157,7 @@ pub unsafe extern "C" fn rt_load_attr(sp: *mut Obj, name: Obj) -> c_int {
 }
 
 /// STORE_ATTR: top.name = second; pops both. Error: -1, both popped.
-pub unsafe extern "C" fn rt_store_attr(sp: *mut Obj, name: Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_store_attr(sp: *mut Obj, name: Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let owner = *sp.sub(1);
@@ -167,7 +174,7 @@ pub unsafe extern "C" fn rt_store_attr(sp: *mut Obj, name: Obj) -> c_int {
 }
 
 /// LOAD_METHOD: [obj] → [meth, obj] or [NULL, attr]. Error: -1, obj still on the stack.
-pub unsafe extern "C" fn rt_load_method(sp: *mut Obj, name: Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_load_method(sp: *mut Obj, name: Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let obj = *sp.sub(1);
@@ -189,7 +196,7 @@ pub unsafe extern "C" fn rt_load_method(sp: *mut Obj, name: Obj) -> c_int {
 }
 
 /// MAKE_CELL: local i = cell(local i). Error: -1.
-pub unsafe extern "C" fn rt_make_cell(locals: *mut Obj, i: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_make_cell(locals: *mut Obj, i: c_int) -> c_int {
     // SAFETY: see module doc; the old value's reference moves into the cell (PyCell_New increfs).
     unsafe {
         let slot = locals.add(i as usize);
@@ -207,7 +214,7 @@ pub unsafe extern "C" fn rt_make_cell(locals: *mut Obj, i: c_int) -> c_int {
 }
 
 /// COPY_FREE_VARS: copy the function's closure cells to the last `n` slots of localsplus.
-pub unsafe extern "C" fn rt_copy_free_vars(frame: *mut u8, n: c_int) {
+pub unsafe extern "C-unwind" fn rt_copy_free_vars(frame: *mut u8, n: c_int) {
     // SAFETY: see module doc; f_func is a function whose closure has `n` cells (compiler
     // guarantees oparg == co_nfreevars).
     unsafe {
@@ -377,7 +384,7 @@ unsafe fn same_type_slot(base: c_int, lhs: Obj, rhs: Obj) -> Option<Obj> {
 }
 
 /// BINARY_OP: [lhs, rhs] → [lhs op rhs]. Error: -1, both popped.
-pub unsafe extern "C" fn rt_binary_op(sp: *mut Obj, oparg: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_binary_op(sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let rhs = *sp.sub(1);
@@ -398,7 +405,7 @@ pub unsafe extern "C" fn rt_binary_op(sp: *mut Obj, oparg: c_int) -> c_int {
 }
 
 /// UNARY_*: [v] → [op v]. Error: -1, v popped.
-pub unsafe extern "C" fn rt_unary(sp: *mut Obj, opcode: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_unary(sp: *mut Obj, opcode: c_int) -> c_int {
     use crate::compiler::opcodes as op;
     // SAFETY: see module doc.
     unsafe {
@@ -429,7 +436,7 @@ pub unsafe extern "C" fn rt_unary(sp: *mut Obj, opcode: c_int) -> c_int {
 }
 
 /// BINARY_SUBSCR: [container, sub] → [container[sub]]. Error: -1, both popped.
-pub unsafe extern "C" fn rt_binary_subscr(sp: *mut Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_binary_subscr(sp: *mut Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let sub = *sp.sub(1);
@@ -447,7 +454,7 @@ pub unsafe extern "C" fn rt_binary_subscr(sp: *mut Obj) -> c_int {
 }
 
 /// STORE_SUBSCR: [v, container, sub] → []; container[sub] = v. Error: -1, all popped.
-pub unsafe extern "C" fn rt_store_subscr(sp: *mut Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_store_subscr(sp: *mut Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let sub = *sp.sub(1);
@@ -495,7 +502,7 @@ unsafe fn compare_fast(left: Obj, right: Obj, oparg: c_int) -> Option<bool> {
 /// COMPARE_OP fused with the POP_JUMP_IF_TRUE/FALSE after it: [left, right] → [], returning
 /// the truth of the comparison (1/0). -1: the comparison failed (error at COMPARE_OP, both
 /// popped); -2: the truth test of its result failed (error at the jump, stack popped).
-pub unsafe extern "C" fn rt_compare_truth(sp: *mut Obj, oparg: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_compare_truth(sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let right = *sp.sub(1);
@@ -527,7 +534,7 @@ pub unsafe extern "C" fn rt_compare_truth(sp: *mut Obj, oparg: c_int) -> c_int {
 }
 
 /// COMPARE_OP: [left, right] → [richcompare]. Error: -1, both popped.
-pub unsafe extern "C" fn rt_compare_op(sp: *mut Obj, oparg: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_compare_op(sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let right = *sp.sub(1);
@@ -552,7 +559,7 @@ pub unsafe extern "C" fn rt_compare_op(sp: *mut Obj, oparg: c_int) -> c_int {
 }
 
 /// IS_OP: [left, right] → [bool]. Cannot fail.
-pub unsafe extern "C" fn rt_is_op(sp: *mut Obj, oparg: c_int) {
+pub unsafe extern "C-unwind" fn rt_is_op(sp: *mut Obj, oparg: c_int) {
     // SAFETY: see module doc.
     unsafe {
         let right = *sp.sub(1);
@@ -567,7 +574,7 @@ pub unsafe extern "C" fn rt_is_op(sp: *mut Obj, oparg: c_int) {
 }
 
 /// CONTAINS_OP: [left, right] → [left in right]. Error: -1, both popped.
-pub unsafe extern "C" fn rt_contains_op(sp: *mut Obj, oparg: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_contains_op(sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let right = *sp.sub(1);
@@ -586,7 +593,7 @@ pub unsafe extern "C" fn rt_contains_op(sp: *mut Obj, oparg: c_int) -> c_int {
 }
 
 /// Truth of `v`, consuming the reference (POP_JUMP_IF_*): 1, 0, or -1 on error.
-pub unsafe extern "C" fn rt_truth_consume(v: Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_truth_consume(v: Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let r = py::PyObject_IsTrue(v);
@@ -596,7 +603,7 @@ pub unsafe extern "C" fn rt_truth_consume(v: Obj) -> c_int {
 }
 
 /// Truth of `v` (JUMP_IF_*_OR_POP): 1, 0, or -1 on error.
-pub unsafe extern "C" fn rt_truth(v: Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_truth(v: Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe { py::PyObject_IsTrue(v) }
 }
@@ -606,7 +613,7 @@ pub unsafe extern "C" fn rt_truth(v: Obj) -> c_int {
 // ---------------------------------------------------------------------------------------------
 
 /// GET_ITER: [obj] → [iter(obj)]. Error: -1, obj popped.
-pub unsafe extern "C" fn rt_get_iter(sp: *mut Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_get_iter(sp: *mut Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let iterable = *sp.sub(1);
@@ -622,7 +629,7 @@ pub unsafe extern "C" fn rt_get_iter(sp: *mut Obj) -> c_int {
 }
 
 /// FOR_ITER: 1 = next pushed; 0 = exhausted, iterator popped; -1 = error, iterator kept.
-pub unsafe extern "C" fn rt_for_iter(sp: *mut Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_for_iter(sp: *mut Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let it = *sp.sub(1);
@@ -655,7 +662,7 @@ pub unsafe extern "C" fn rt_for_iter(sp: *mut Obj) -> c_int {
 // ---------------------------------------------------------------------------------------------
 
 /// PRECALL, bound-method case: [NULL, method, args...] → [func, self, args...].
-pub unsafe extern "C" fn rt_precall_unpack(sp: *mut Obj, oparg: c_int) {
+pub unsafe extern "C-unwind" fn rt_precall_unpack(sp: *mut Obj, oparg: c_int) {
     // SAFETY: see module doc; the emitted code checked NULL + exact PyMethod_Type.
     unsafe {
         let n = oparg as usize;
@@ -671,7 +678,7 @@ pub unsafe extern "C" fn rt_precall_unpack(sp: *mut Obj, oparg: c_int) {
 }
 
 /// CALL: [NULL|meth, callable|self, args...] → [result]. Error: -1, everything popped.
-pub unsafe extern "C" fn rt_call(sp: *mut Obj, oparg: c_int, kwnames: Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_call(sp: *mut Obj, oparg: c_int, kwnames: Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let oparg = oparg as usize;
@@ -717,7 +724,7 @@ pub unsafe extern "C" fn rt_call(sp: *mut Obj, oparg: c_int, kwnames: Obj) -> c_
 // ---------------------------------------------------------------------------------------------
 
 /// BUILD_TUPLE: top n → tuple. Error: -1, the items stay on the stack (owned).
-pub unsafe extern "C" fn rt_build_tuple(sp: *mut Obj, n: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_build_tuple(sp: *mut Obj, n: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let n = n as usize;
@@ -735,7 +742,7 @@ pub unsafe extern "C" fn rt_build_tuple(sp: *mut Obj, n: c_int) -> c_int {
 }
 
 /// BUILD_LIST: top n → list. Error: -1, the items stay on the stack (owned).
-pub unsafe extern "C" fn rt_build_list(sp: *mut Obj, n: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_build_list(sp: *mut Obj, n: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let n = n as usize;
@@ -753,7 +760,7 @@ pub unsafe extern "C" fn rt_build_list(sp: *mut Obj, n: c_int) -> c_int {
 }
 
 /// LIST_APPEND: v = pop(); list `oparg` down gets v. Error: -1, v popped.
-pub unsafe extern "C" fn rt_list_append(sp: *mut Obj, oparg: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_list_append(sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let v = *sp.sub(1);
@@ -769,7 +776,7 @@ pub unsafe extern "C" fn rt_list_append(sp: *mut Obj, oparg: c_int) -> c_int {
 }
 
 /// UNPACK_SEQUENCE of an exact tuple or list of length n (item 0 ends on top); 1 otherwise.
-pub unsafe extern "C" fn rt_unpack_sequence(sp: *mut Obj, n: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_unpack_sequence(sp: *mut Obj, n: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let seq = *sp.sub(1);
@@ -794,7 +801,7 @@ pub unsafe extern "C" fn rt_unpack_sequence(sp: *mut Obj, n: c_int) -> c_int {
 
 /// MAKE_FUNCTION: [defaults?, kwdefaults?, annotations?, closure?, code] → [function].
 /// Error: -1 with the code popped and the optional items still on the stack.
-pub unsafe extern "C" fn rt_make_function(frame: *mut u8, sp: *mut Obj, oparg: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_make_function(frame: *mut u8, sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc; the items' types are guaranteed by the bytecode compiler.
     unsafe {
         let codeobj = *sp.sub(1);
@@ -823,7 +830,7 @@ pub unsafe extern "C" fn rt_make_function(frame: *mut u8, sp: *mut Obj, oparg: c
 }
 
 /// BUILD_MAP: top 2n items (key, value pairs) → dict. Error: -1, items stay on the stack.
-pub unsafe extern "C" fn rt_build_map(sp: *mut Obj, n: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_build_map(sp: *mut Obj, n: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let n = n as usize;
@@ -847,7 +854,7 @@ pub unsafe extern "C" fn rt_build_map(sp: *mut Obj, n: c_int) -> c_int {
 }
 
 /// BUILD_CONST_KEY_MAP: [values..., keys tuple] → dict. Error: -1, items stay on the stack.
-pub unsafe extern "C" fn rt_build_const_key_map(sp: *mut Obj, n: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_build_const_key_map(sp: *mut Obj, n: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let n = n as usize;
@@ -878,7 +885,7 @@ pub unsafe extern "C" fn rt_build_const_key_map(sp: *mut Obj, n: c_int) -> c_int
 }
 
 /// BUILD_SLICE: [start, stop(, step)] → slice. Error: -1, all popped.
-pub unsafe extern "C" fn rt_build_slice(sp: *mut Obj, n: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_build_slice(sp: *mut Obj, n: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let (start, stop, step) = if n == 3 {
@@ -902,7 +909,7 @@ pub unsafe extern "C" fn rt_build_slice(sp: *mut Obj, n: c_int) -> c_int {
 }
 
 /// LIST_EXTEND: iterable = pop(); the list `oparg` down is extended. Error: -1, iterable popped.
-pub unsafe extern "C" fn rt_list_extend(sp: *mut Obj, oparg: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_list_extend(sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let iterable = *sp.sub(1);
@@ -931,7 +938,7 @@ pub unsafe extern "C" fn rt_list_extend(sp: *mut Obj, oparg: c_int) -> c_int {
 }
 
 /// LIST_TO_TUPLE: [list] → [tuple(list)]. Error: -1, list popped.
-pub unsafe extern "C" fn rt_list_to_tuple(sp: *mut Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_list_to_tuple(sp: *mut Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let list = *sp.sub(1);
@@ -947,7 +954,7 @@ pub unsafe extern "C" fn rt_list_to_tuple(sp: *mut Obj) -> c_int {
 }
 
 /// FORMAT_VALUE: [value(, spec)] → [formatted]. Error: -1, inputs popped.
-pub unsafe extern "C" fn rt_format_value(sp: *mut Obj, oparg: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_format_value(sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let have_spec = (oparg & 0x4) == 0x4;
@@ -996,7 +1003,7 @@ pub unsafe extern "C" fn rt_format_value(sp: *mut Obj, oparg: c_int) -> c_int {
 }
 
 /// BUILD_STRING: top n strings → their concatenation. Error: -1, items stay on the stack.
-pub unsafe extern "C" fn rt_build_string(sp: *mut Obj, n: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_build_string(sp: *mut Obj, n: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let n = n as usize;
@@ -1019,7 +1026,7 @@ pub unsafe extern "C" fn rt_build_string(sp: *mut Obj, n: c_int) -> c_int {
 }
 
 /// BUILD_SET: top n → set. -1: no set (items stay); -2: an add failed (items consumed).
-pub unsafe extern "C" fn rt_build_set(sp: *mut Obj, n: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_build_set(sp: *mut Obj, n: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let n = n as usize;
@@ -1046,7 +1053,7 @@ pub unsafe extern "C" fn rt_build_set(sp: *mut Obj, n: c_int) -> c_int {
 }
 
 /// SET_ADD: v = pop(); the set `oparg` down gets v. Error: -1, v popped.
-pub unsafe extern "C" fn rt_set_add(sp: *mut Obj, oparg: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_set_add(sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let v = *sp.sub(1);
@@ -1062,7 +1069,7 @@ pub unsafe extern "C" fn rt_set_add(sp: *mut Obj, oparg: c_int) -> c_int {
 }
 
 /// MAP_ADD: [.., key, value] → map `oparg` below gets map[key] = value. Error: -1, both popped.
-pub unsafe extern "C" fn rt_map_add(sp: *mut Obj, oparg: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn rt_map_add(sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc; the compiler guarantees an exact dict at that depth.
     unsafe {
         let value = *sp.sub(1);
@@ -1080,7 +1087,7 @@ pub unsafe extern "C" fn rt_map_add(sp: *mut Obj, oparg: c_int) -> c_int {
 }
 
 /// DELETE_SUBSCR: del container[sub]. Error: -1, both popped.
-pub unsafe extern "C" fn rt_delete_subscr(sp: *mut Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_delete_subscr(sp: *mut Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let sub = *sp.sub(1);
@@ -1097,7 +1104,7 @@ pub unsafe extern "C" fn rt_delete_subscr(sp: *mut Obj) -> c_int {
 }
 
 /// LOAD_ASSERTION_ERROR: the AssertionError class (new reference).
-pub unsafe extern "C" fn rt_assertion_error() -> Obj {
+pub unsafe extern "C-unwind" fn rt_assertion_error() -> Obj {
     // SAFETY: a static exception type.
     unsafe {
         let e = py::PyExc_AssertionError;
@@ -1113,7 +1120,7 @@ pub unsafe extern "C" fn rt_assertion_error() -> Obj {
 /// Called after a call when `tstate->cframe->use_tracing` is set: 1 if a tracer or profiler
 /// other than psyco's own is active (sys.settrace/setprofile ran inside the call), so the rest of
 /// the frame must run in the interpreter to produce its events; 0 to continue.
-pub unsafe extern "C" fn rt_tracing_started(ts: *mut py::PyThreadState) -> c_int {
+pub unsafe extern "C-unwind" fn rt_tracing_started(ts: *mut py::PyThreadState) -> c_int {
     // SAFETY: current thread state, GIL held.
     unsafe { super::thread_has_foreign_tracer(ts) as c_int }
 }
@@ -1122,7 +1129,7 @@ pub unsafe extern "C" fn rt_tracing_started(ts: *mut py::PyThreadState) -> c_int
 /// pending calls (`Py_MakePendingCalls`: -1 with their exception), then the GIL hand-off. 0 if
 /// nothing is pending any more; 1 if something is (an asynchronous exception, or signals this
 /// thread may not handle): the caller resumes the interpreter, which deals with it.
-pub unsafe extern "C" fn rt_handle_pending(ts: *mut py::PyThreadState) -> c_int {
+pub unsafe extern "C-unwind" fn rt_handle_pending(ts: *mut py::PyThreadState) -> c_int {
     // SAFETY: GIL held by this thread.
     unsafe {
         if Py_MakePendingCalls() < 0 {
@@ -1140,7 +1147,7 @@ pub unsafe extern "C" fn rt_handle_pending(ts: *mut py::PyThreadState) -> c_int 
 /// interpreter's drop request handling does). Returns 0 if the breaker is clear afterwards
 /// (continue in machine code), 1 if something else is pending (signals, pending calls, async
 /// exceptions): the caller then resumes the interpreter, which handles it exactly.
-pub unsafe extern "C" fn rt_eval_breaker(ts: *mut py::PyThreadState) -> c_int {
+pub unsafe extern "C-unwind" fn rt_eval_breaker(ts: *mut py::PyThreadState) -> c_int {
     // SAFETY: GIL held by this thread; released and re-taken around nothing.
     unsafe {
         let flag = super::eval_breaker_addr() as *const std::sync::atomic::AtomicI32;
