@@ -69,6 +69,7 @@ static const int64_t OFFSETS[] = {
     offsetof(PyFunctionObject, func_defaults),
     offsetof(PyFunctionObject, func_kwdefaults),
     offsetof(PyFunctionObject, func_annotations),
+    offsetof(PyDictObject, ma_version_tag),
 };
 
 int64_t psyco_offset_count(void) { return (int64_t)(sizeof(OFFSETS) / sizeof(OFFSETS[0])); }

@@ -558,3 +558,37 @@ def set_dict_errors(k):
 
 
 CASES += [(set_and_dict_comps, (9,))] + [(set_dict_errors, (k,)) for k in range(6)]
+
+
+def _global_reader():
+    return (len("ab"), GLOBAL_K)
+
+
+def globals_change_between_runs():
+    import builtins
+    global GLOBAL_K, len
+    out = [_global_reader(), _global_reader()]
+    GLOBAL_K = 8
+    out.append(_global_reader())
+    len = lambda s: -1          # shadow a builtin with a global
+    out.append(_global_reader())
+    del len                     # back to the builtin
+    out.append(_global_reader())
+    old = builtins.len
+    builtins.len = lambda s: 99  # change the builtin itself
+    try:
+        out.append(_global_reader())
+    finally:
+        builtins.len = old
+    out.append(_global_reader())
+    del GLOBAL_K
+    try:
+        _global_reader()
+    except NameError as e:
+        out.append(str(e))
+    GLOBAL_K = 7
+    out.append(_global_reader())
+    return out
+
+
+CASES += [(globals_change_between_runs, ())]

@@ -97,3 +97,11 @@ def test_full_mode_battery_matches_plain_run():
     assert compiled.splitlines() == plain.splitlines()
     n = int(err.split("COMPILED")[1].split()[0])
     assert n >= len({f for f, _ in cases.CASES}) - 1, err
+
+
+def test_load_global_memo_follows_changes_to_globals_and_builtins():
+    want = outcome(cases.globals_change_between_runs, ())
+    assert _psyco.compile_code(cases._global_reader.__code__)
+    assert _psyco.is_compiled_code(cases._global_reader.__code__)
+    assert outcome(cases.globals_change_between_runs, ()) == want
+    assert want[0] == "ok" and "99" in want[1] and "-1" in want[1]

@@ -158,7 +158,8 @@ for t in ts: t.join(60)
 s = psyco.stats(5)
 emit({'ok': all(results[k][1] == 0 and results[k][0] >= 5 for k in results), 'n': len(results),
       'alive': [t.is_alive() for t in ts], 'samples': s['samples'], 'events': s['active_events'],
-      'top': [r['function'] for r in s['top']], 'recent': s['recent_events']})
+      'top': [r['function'] for r in s['top']], 'recent': s['recent_events'],
+      'compiled': [psyco._psyco.is_compiled_code(c.__code__) for c in (fib, loop, worker)]})
 """
 
 
@@ -173,7 +174,9 @@ def test_four_threads_under_profile():
     out = run_json(_threads_snippet("psyco.profile(pollfreq=100)\n"), timeout=90)
     assert out["n"] == 4 and out["ok"], out
     assert not any(out["alive"])
-    assert out["samples"] > 0 and out["events"] > 0
+    # Machine code produces no call/return events: once fib, loop and worker are compiled
+    # (which can happen before an active burst meets an interpreted frame), a burst may see none.
+    assert out["samples"] > 0 and (out["events"] > 0 or all(out["compiled"])), out
 
 
 def test_threads_started_before_psyco_are_sampled():

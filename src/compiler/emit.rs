@@ -83,6 +83,9 @@ pub struct Emitter<'a> {
     pub kwnames: usize,
     /// Set by a template that also emitted the next instruction (fusion).
     pub fused_next: bool,
+    /// LOAD_GLOBAL memos (one per site, in emission order); owned by the compiled code.
+    pub global_memos: Box<[crate::ffi::runtime::GlobalMemo]>,
+    pub next_memo: usize,
 }
 
 /// Emits into `$e.ops` in x64 mode.
@@ -110,6 +113,11 @@ impl<'a> Emitter<'a> {
             guards: Vec::new(),
             kwnames: 0,
             fused_next: false,
+            global_memos: {
+                let n = snap.instrs.iter().filter(|i| i.op == super::opcodes::LOAD_GLOBAL).count();
+                (0..n).map(|_| crate::ffi::runtime::GlobalMemo::default()).collect()
+            },
+            next_memo: 0,
         }
     }
 
@@ -120,6 +128,13 @@ impl<'a> Emitter<'a> {
     pub fn mark(&mut self, text: String) {
         let off = self.offset();
         self.marks.push((off, text));
+    }
+
+    /// Address of the next LOAD_GLOBAL site's memo (stable: the boxed slice never moves).
+    pub fn take_global_memo(&mut self) -> usize {
+        let i = self.next_memo;
+        self.next_memo += 1;
+        &mut self.global_memos[i] as *mut _ as usize
     }
 
     /// Displacement from `rbx` of value-stack slot `d`.

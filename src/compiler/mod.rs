@@ -50,6 +50,8 @@ pub struct Compiled {
     /// (bytecode unit, exit kind) for every exit to the interpreter.
     pub guards: Vec<(usize, GuardKind)>,
     pub qualname: String,
+    /// LOAD_GLOBAL memos the machine code writes to (kept alive with it).
+    pub _memos: Box<[crate::ffi::runtime::GlobalMemo]>,
 }
 
 const CO_GENERATOR: u32 = 0x20;
@@ -150,13 +152,16 @@ pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
     e.finish();
     let marks = std::mem::take(&mut e.marks);
     let guards = e.guards.iter().map(|(n, k)| (snap.instrs[*n].idx, *k)).collect();
+    let memos = std::mem::take(&mut e.global_memos);
     let bytes = e.ops.finalize().map_err(|err| format!("assembler: {err:?}"))?;
-    Ok(Generated { bytes, marks, guards, qualname: snap.qualname.clone() })
+    Ok(Generated { bytes, marks, guards, qualname: snap.qualname.clone(), memos })
 }
 
 /// Machine code generated but not yet placed in executable memory.
 pub struct Generated {
     pub bytes: Vec<u8>,
+    /// LOAD_GLOBAL memos the code points into.
+    pub memos: Box<[crate::ffi::runtime::GlobalMemo]>,
     pub marks: Vec<(usize, String)>,
     pub guards: Vec<(usize, GuardKind)>,
     pub qualname: String,
@@ -170,7 +175,7 @@ impl Generated {
         if self.bytes.starts_with(&emit::PROLOGUE_BYTES) {
             buf.describe_frame(&Emitter::PROLOGUE_UNWIND);
         }
-        Ok(Compiled { buf, marks: self.marks, guards: self.guards, qualname: self.qualname })
+        Ok(Compiled { buf, marks: self.marks, guards: self.guards, qualname: self.qualname, _memos: self.memos })
     }
 }
 

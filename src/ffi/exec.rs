@@ -27,7 +27,7 @@ struct CFrame {
     previous: *mut CFrame,
 }
 
-// "C-unwind": see the hook in ffi/mod.rs (pthread_exit of daemon threads at finalization).
+// "C-unwind": may end in pthread_exit (daemon thread at interpreter exit), see runtime.rs.
 extern "C-unwind" {
     fn _PyEval_EvalFrameDefault(ts: *mut py::PyThreadState, f: *mut IFrame, throwflag: c_int) -> *mut py::PyObject;
     fn _Py_CheckRecursiveCall(ts: *mut py::PyThreadState, where_: *const c_char) -> c_int;

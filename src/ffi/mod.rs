@@ -164,6 +164,7 @@ pub mod expected {
     pub const FUNC_DEFAULTS: i64 = 56;
     pub const FUNC_KWDEFAULTS: i64 = 64;
     pub const FUNC_ANNOTATIONS: i64 = 112;
+    pub const DICT_VERSION_TAG: i64 = 24;
 
     /// (name, value) in table order.
     pub const TABLE: &[(&str, i64)] = &[
@@ -219,6 +220,7 @@ pub mod expected {
         ("PyFunctionObject.func_defaults", FUNC_DEFAULTS),
         ("PyFunctionObject.func_kwdefaults", FUNC_KWDEFAULTS),
         ("PyFunctionObject.func_annotations", FUNC_ANNOTATIONS),
+        ("PyDictObject.ma_version_tag", DICT_VERSION_TAG),
     ];
 }
 
@@ -782,13 +784,15 @@ mod hook {
     use super::*;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    // "C-unwind" on the hook and on what it calls: a daemon thread that asks for the GIL while
-    // the interpreter finalizes is ended with pthread_exit, whose forced unwind must be able to
-    // pass through these frames (an "C" Rust function would abort the process instead).
+    // "C-unwind": when a daemon thread is ended at interpreter exit, CPython calls
+    // pthread_exit from inside take_gil, and the forced unwind must be able to pass through
+    // the hook's frame (a plain "C" Rust frame makes glibc abort the whole process).
     type EvalFrame = unsafe extern "C-unwind" fn(*mut py::PyThreadState, *mut native::IFrame, c_int) -> *mut py::PyObject;
 
     extern "C-unwind" {
         fn _PyEval_EvalFrameDefault(ts: *mut py::PyThreadState, f: *mut native::IFrame, throwflag: c_int) -> *mut py::PyObject;
+    }
+    extern "C" {
         fn _PyInterpreterState_SetEvalFrameFunc(interp: *mut py::PyInterpreterState, f: EvalFrame);
         fn _PyInterpreterState_GetEvalFrameFunc(interp: *mut py::PyInterpreterState) -> EvalFrame;
     }

@@ -5,6 +5,10 @@
 //! # Conventions
 //! - `sp` points one past the top of the value stack (slot `d` for an instruction at depth `d`);
 //!   the helper reads `sp[-1]`, `sp[-2]`, ... and writes its results in place.
+//! - Every helper is `extern "C-unwind"`: a helper that calls back into Python can be on the
+//!   stack when CPython ends a daemon thread with pthread_exit at interpreter exit, and the
+//!   forced unwind must pass through it (machine-code frames have no unwind tables, so the
+//!   unwind then stops there and glibc jumps straight to the thread's exit).
 //! - Return `c_int`: 0 success, -1 exception set (the stack then holds exactly what the
 //!   compiled code's error exit records: documented per helper), and for some helpers 1 =
 //!   "case left to the interpreter" (nothing consumed, no exception set).
@@ -23,11 +27,14 @@ use super::expected as X;
 
 type Obj = *mut PyObject;
 
-extern "C-unwind" {
+extern "C" {
     static mut PyMethod_Type: py::PyTypeObject;
     fn PyCell_New(obj: Obj) -> Obj;
     fn _PyObject_GetMethod(obj: Obj, name: Obj, method: *mut Obj) -> c_int;
     fn PyEval_SaveThread() -> *mut py::PyThreadState;
+}
+// May end in pthread_exit (daemon thread at interpreter exit): see the module doc.
+extern "C-unwind" {
     fn PyEval_RestoreThread(ts: *mut py::PyThreadState);
     fn Py_MakePendingCalls() -> c_int;
     fn _Py_Dealloc(o: Obj);
@@ -78,17 +85,39 @@ unsafe fn field<T>(base: *mut u8, off: i64) -> *mut T {
 // Loads
 // ---------------------------------------------------------------------------------------------
 
+/// One LOAD_GLOBAL site's memo: the value found when the globals and builtins dicts had these
+/// version tags. 3.11 gives every dict a fresh, globally unique `ma_version_tag` at creation
+/// and at every mutation (PEP 509), so equal tags mean the same dicts in the same state, and
+/// the value (borrowed: the dict holds it) is still what a lookup would return. 0 is never a
+/// tag, so a fresh memo never matches.
+#[repr(C)]
+#[derive(Default)]
+pub struct GlobalMemo {
+    pub globals_version: u64,
+    pub builtins_version: u64,
+    pub value: usize,
+}
+
 /// LOAD_GLOBAL (the value only; the NULL was written by the caller). Globals and builtins that
-/// are exact dicts are searched like `_PyDict_LoadGlobal`; anything else, and a name found in
-/// neither (NameError with its `name` attribute and suggestions), is left to the interpreter
-/// (returns 1). Error: -1 with the stack unchanged.
-pub unsafe extern "C-unwind" fn rt_load_global(frame: *mut u8, sp: *mut Obj, name: Obj) -> c_int {
-    // SAFETY: see module doc.
+/// are exact dicts are searched like `_PyDict_LoadGlobal`, with the site's [`GlobalMemo`];
+/// anything else, and a name found in neither (NameError with its `name` attribute and
+/// suggestions), is left to the interpreter (returns 1). Error: -1 with the stack unchanged.
+pub unsafe extern "C-unwind" fn rt_load_global(frame: *mut u8, sp: *mut Obj, name: Obj, memo: *mut GlobalMemo) -> c_int {
+    // SAFETY: see module doc; `memo` is owned by the compiled code and only touched with the GIL.
     unsafe {
         let globals = *field::<Obj>(frame, X::FRAME_F_GLOBALS);
         let builtins = *field::<Obj>(frame, X::FRAME_F_BUILTINS);
         if py::PyDict_CheckExact(globals) == 0 || py::PyDict_CheckExact(builtins) == 0 {
             return 1;
+        }
+        let gv = *field::<u64>(globals as *mut u8, X::DICT_VERSION_TAG);
+        let bv = *field::<u64>(builtins as *mut u8, X::DICT_VERSION_TAG);
+        let m = &mut *memo;
+        if m.globals_version == gv && m.builtins_version == bv && m.value != 0 {
+            let v = m.value as Obj;
+            incref(v);
+            *sp = v;
+            return 0;
         }
         let mut v = py::PyDict_GetItemWithError(globals, name);
         if v.is_null() {
@@ -99,6 +128,12 @@ pub unsafe extern "C-unwind" fn rt_load_global(frame: *mut u8, sp: *mut Obj, nam
             if v.is_null() {
                 return if py::PyErr_Occurred().is_null() { 1 } else { -1 };
             }
+        }
+        // Re-read the tags: a lookup can run Python code (__eq__ of a key) that mutates.
+        let gv2 = *field::<u64>(globals as *mut u8, X::DICT_VERSION_TAG);
+        let bv2 = *field::<u64>(builtins as *mut u8, X::DICT_VERSION_TAG);
+        if gv2 == gv && bv2 == bv {
+            *m = GlobalMemo { globals_version: gv, builtins_version: bv, value: v as usize };
         }
         incref(v);
         *sp = v;

@@ -79,10 +79,12 @@ pub fn emit_load_global(e: &mut Emitter, n: usize, d: u32) {
         top += 1;
     }
     let s = e.slot(top);
+    let memo = e.take_global_memo() as i64;
     asm!(e
         ; mov rdi, r12
         ; lea rsi, [rbx + s]
         ; mov rdx, QWORD name
+        ; mov rcx, QWORD memo
     );
     e.call(rt::rt_load_global as *const () as usize);
     e.dispatch_result(n, d);
