@@ -133,7 +133,8 @@ def _psyco_summary():
         return None
     s = mod.stats(top=3)
     keep = ("native", "samples", "ticks", "active_events", "selected", "compiled", "failed",
-            "pending", "filtered", "hook_installed", "code_bytes", "sampler_running")
+            "pending", "filtered", "hook_installed", "code_bytes", "sampler_running",
+            "tick_seconds")
     out = {k: s[k] for k in keep}
     out["active"] = s["active"]["kind"] if s["active"] else None
     out["top"] = [(r["function"], round(r["fraction"], 3)) for r in s["top"]]

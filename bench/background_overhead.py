@@ -295,9 +295,11 @@ def main(argv=None):
     for v in variants:
         s = rows[v]["psyco_last_run"]
         if s:
-            print("  %-18s psyco: %s, %d ticks, %d samples, %d active events, %d selected, "
-                  "%d compiled, %d filtered, hook installed: %s" % (
-                      v, s["active"], s["ticks"], s["samples"], s["active_events"],
+            print("  %-18s psyco: %s, %d ticks (%.1f us each, %.3f s in all), %d samples, "
+                  "%d active events, %d selected, %d compiled, %d filtered, hook installed: %s" % (
+                      v, s["active"], s["ticks"],
+                      1e6 * s["tick_seconds"] / max(1, s["ticks"]), s["tick_seconds"],
+                      s["samples"], s["active_events"],
                       s["selected"], s["compiled"], s["filtered"], s["hook_installed"]))
 
     verdict = None

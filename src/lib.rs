@@ -336,6 +336,7 @@ fn stats(py: Python<'_>, top: usize) -> PyResult<Py<PyDict>> {
     d.set_item("filtered", c.filtered)?;
     d.set_item("charge_resets", c.resets)?;
     d.set_item("profilers_retired", c.retired)?;
+    d.set_item("tick_seconds", c.tick_nanos as f64 * 1e-9)?;
     d.set_item("code_bytes", queue::memory_bytes())?;
     d.set_item("sampler_running", s.sampler_running)?;
     d.set_item("worker_running", s.worker_running)?;

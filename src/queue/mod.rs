@@ -131,6 +131,8 @@ pub struct Counters {
     pub filtered: u64,
     pub resets: u64,
     pub retired: u64,
+    /// Time spent inside ticks (the profilers' own cost, paid by whichever thread ticks).
+    pub tick_nanos: u64,
 }
 
 struct Engine {
@@ -166,6 +168,7 @@ static ENGINE: Mutex<Engine> = parking_lot::const_mutex(Engine {
         filtered: 0,
         resets: 0,
         retired: 0,
+        tick_nanos: 0,
     },
     outcomes: VecDeque::new(),
     last_dump: None,
@@ -525,6 +528,13 @@ pub fn sampler_needed() -> bool {
 /// `dt`: seconds since the previous tick. `on_python_thread`: the caller is a Python thread
 /// (the main thread running a pending call) whose own stack is sampled too.
 pub fn tick(py: Python<'_>, dt: f64, on_python_thread: bool) {
+    let started = Instant::now();
+    tick_inner(py, dt, on_python_thread);
+    let spent = started.elapsed().as_nanos() as u64;
+    ENGINE.lock().counters.tick_nanos += spent;
+}
+
+fn tick_inner(py: Python<'_>, dt: f64, on_python_thread: bool) {
     check_limits(py);
     let (spec, polls) = {
         let mut e = ENGINE.lock();
