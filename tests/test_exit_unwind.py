@@ -3,7 +3,8 @@
 CPython ends such a thread with pthread_exit when it next asks for the GIL; the forced unwind
 walks through compiled frames, psyco's hook and its runtime helpers. Without unwind info for
 the machine code (src/x86/unwind.rs) and "C-unwind" on the Rust frames, the process aborted
-(SIGABRT) at exit in a good share of runs."""
+(SIGABRT) at exit in a good share of runs. The profile()-driven variant of the same exit is
+tests/test_engine.py::test_exit_with_daemon_threads_still_computing."""
 
 from psyco_testing import run_py
 
@@ -34,27 +35,6 @@ print("compiled", psyco.is_compiled(hot), psyco.is_compiled(forever))
 """
 
 
-# The same with the functions chosen by profile(), exiting while psyco installs its hook and
-# compiles on its worker thread and the daemon threads pass through the hook (the case that
-# aborted most often: a forced unwind through a Rust "C" frame aborts).
-PROFILED = """
-import psyco, threading, time
-def hot(n):
-    s = 0
-    for i in range(n):
-        s += i
-    return s
-def forever():
-    while True:
-        hot(10000)
-for _ in range(3):
-    threading.Thread(target=forever, daemon=True).start()
-psyco.profile(pollfreq=200)
-spin_until(lambda: psyco.stats(0)['samples'] > 10, lambda: time.sleep(0.01), 10)
-print("compiled", True, True)
-"""
-
-
 def _exits_cleanly(program):
     for attempt in range(8):
         r = run_py(program, timeout=30)
@@ -66,6 +46,3 @@ def _exits_cleanly(program):
 def test_exit_with_daemon_threads_in_compiled_code_never_aborts():
     _exits_cleanly(PROGRAM)
 
-
-def test_exit_with_daemon_threads_in_profiler_compiled_code_never_aborts():
-    _exits_cleanly(PROFILED)
