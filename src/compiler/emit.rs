@@ -199,6 +199,21 @@ impl<'a> Emitter<'a> {
         );
     }
 
+    /// The common shape of a runtime-helper call for instruction `n` at stack depth `d`:
+    /// `prev_instr` at the instruction, `rdi` = address of slot `d` (just above the top of the
+    /// value stack), `esi` = `esi` if given, then the call. Returns the instruction's unit.
+    pub fn call_stack_helper(&mut self, n: usize, d: u32, esi: Option<i32>, f: usize) -> usize {
+        let u = self.snap.instrs[n].idx;
+        let s = self.slot(d);
+        self.set_prev(u as i64);
+        asm!(self ; lea rdi, [rbx + s]);
+        if let Some(v) = esi {
+            asm!(self ; mov esi, v);
+        }
+        self.call(f);
+        u
+    }
+
     /// `Py_DECREF` of the object in `rdi` (clobbers caller-saved registers on the slow path).
     /// A destructor may run arbitrary code, so the slow path first stores `prev_instr = unit`.
     pub fn decref_rdi(&mut self, unit: usize) {

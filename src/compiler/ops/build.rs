@@ -7,17 +7,10 @@ use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 use crate::compiler::emit::{asm, Emitter};
 use crate::ffi::runtime as rt;
 
+/// A helper taking the stack slot and `arg` (the count of items, or the list's distance).
 fn helper_n(e: &mut Emitter, n: usize, d: u32, f: usize) -> usize {
-    let ins = &e.snap.instrs[n];
-    let (oparg, u) = (ins.arg as i32, ins.idx);
-    let s = e.slot(d);
-    e.set_prev(u as i64);
-    asm!(e
-        ; lea rdi, [rbx + s]
-        ; mov esi, oparg
-    );
-    e.call(f);
-    u
+    let oparg = e.snap.instrs[n].arg as i32;
+    e.call_stack_helper(n, d, Some(oparg), f)
 }
 
 /// BUILD_TUPLE: the top `arg` items become a tuple (on failure they stay, owned, on the stack).
