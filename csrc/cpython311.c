@@ -70,6 +70,7 @@ static const int64_t OFFSETS[] = {
     offsetof(PyFunctionObject, func_kwdefaults),
     offsetof(PyFunctionObject, func_annotations),
     offsetof(PyDictObject, ma_version_tag),
+    offsetof(PyFunctionObject, func_code),
 };
 
 int64_t psyco_offset_count(void) { return (int64_t)(sizeof(OFFSETS) / sizeof(OFFSETS[0])); }

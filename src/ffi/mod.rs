@@ -101,6 +101,35 @@ mod native {
         pub fn psyco_frame_at_loop_check(f: *mut IFrame) -> c_int;
         pub fn psyco_frame_position(f: *mut IFrame) -> usize;
         pub fn psyco_signal_eval_breaker();
+        pub fn psyco_attr_cache_size() -> i64;
+    }
+    // May call back into Python (descriptors, __getattr__, __setattr__...): "C-unwind".
+    extern "C-unwind" {
+        pub fn psyco_load_attr(sp: *mut *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> c_int;
+        pub fn psyco_store_attr(sp: *mut *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> c_int;
+        pub fn psyco_load_method(sp: *mut *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> c_int;
+    }
+}
+
+/// Addresses of the cached LOAD_ATTR, STORE_ATTR and LOAD_METHOD helpers (`csrc/attrcache.c`),
+/// each `(sp, name, cache) -> int` with the contract of the uncached `runtime` helper of the
+/// same name. Portable builds never run compiled code; they get the uncached helpers.
+pub fn attr_helpers() -> [usize; 3] {
+    #[cfg(psyco_native)]
+    {
+        [
+            native::psyco_load_attr as *const () as usize,
+            native::psyco_store_attr as *const () as usize,
+            native::psyco_load_method as *const () as usize,
+        ]
+    }
+    #[cfg(not(psyco_native))]
+    {
+        [
+            runtime::rt_load_attr as *const () as usize,
+            runtime::rt_store_attr as *const () as usize,
+            runtime::rt_load_method as *const () as usize,
+        ]
     }
 }
 
@@ -165,6 +194,7 @@ pub mod expected {
     pub const FUNC_KWDEFAULTS: i64 = 64;
     pub const FUNC_ANNOTATIONS: i64 = 112;
     pub const DICT_VERSION_TAG: i64 = 24;
+    pub const FUNC_CODE: i64 = 48;
 
     /// (name, value) in table order.
     pub const TABLE: &[(&str, i64)] = &[
@@ -221,6 +251,7 @@ pub mod expected {
         ("PyFunctionObject.func_kwdefaults", FUNC_KWDEFAULTS),
         ("PyFunctionObject.func_annotations", FUNC_ANNOTATIONS),
         ("PyDictObject.ma_version_tag", DICT_VERSION_TAG),
+        ("PyFunctionObject.func_code", FUNC_CODE),
     ];
 }
 
@@ -238,6 +269,30 @@ pub mod layout {
 pub mod runtime;
 #[cfg(psyco_native)]
 mod exec;
+
+/// Calls `function(*args)` directly if it is compiled (see `exec::call_direct`): None when the
+/// ordinary vectorcall path must be taken (nothing consumed); Some(result or NULL) when the
+/// references to the function and the arguments were consumed. Portable builds: always None.
+///
+/// # Safety
+/// GIL held, `ts` the current thread state, `function` and `args[..nargs]` owned references.
+pub unsafe fn call_direct(
+    ts: *mut py::PyThreadState,
+    function: *mut py::PyObject,
+    args: *mut *mut py::PyObject,
+    nargs: usize,
+) -> Option<*mut py::PyObject> {
+    #[cfg(psyco_native)]
+    {
+        // SAFETY: forwarded contract.
+        unsafe { exec::call_direct(ts, function, args, nargs) }
+    }
+    #[cfg(not(psyco_native))]
+    {
+        let _ = (ts, function, args, nargs);
+        None
+    }
+}
 
 /// `ts` (the current thread state, GIL held) has a C tracer, or a profiler that is not psyco's.
 #[cfg(psyco_native)]
@@ -306,6 +361,10 @@ pub fn layout_report(py: Python<'_>) -> Result<(), String> {
         }
         if count as usize != expected::TABLE.len() {
             return Err("internal offset table size mismatch: running interpreter-only".into());
+        }
+        // SAFETY: a pure function of the C struct definition.
+        if unsafe { native::psyco_attr_cache_size() } as usize != std::mem::size_of::<runtime::AttrCache>() {
+            return Err("attribute cache layout mismatch between C and Rust: running interpreter-only".into());
         }
         for (i, (name, want)) in expected::TABLE.iter().enumerate() {
             // SAFETY: index is in range, checked above.
@@ -492,20 +551,23 @@ pub fn existing_record<'py>(code: &Bound<'py, PyAny>) -> Option<&'py crate::queu
 }
 
 /// The record of `code` (a live code object, GIL held) if it has one, without type checks.
+/// Reads `co_extra` directly (what `_PyCode_GetExtra` does, minus the call and type check):
+/// this is on the path of every call into compiled code.
 #[cfg(psyco_native)]
-unsafe fn record_of_raw<'a>(code: *mut py::PyObject) -> Option<&'a crate::queue::CodeRecord> {
-    let idx = EXTRA_INDEX_FAST.load(std::sync::atomic::Ordering::Acquire);
+pub(crate) unsafe fn record_of_raw<'a>(code: *mut py::PyObject) -> Option<&'a crate::queue::CodeRecord> {
+    let idx = EXTRA_INDEX_FAST.load(std::sync::atomic::Ordering::Relaxed);
     if idx < 0 {
         return None;
     }
-    let mut extra: *mut c_void = std::ptr::null_mut();
-    // SAFETY: caller guarantees a live code object and the GIL.
+    // SAFETY: caller guarantees a live code object and the GIL; `co_extra` is NULL or a
+    // `_PyCodeObjectExtra { Py_ssize_t ce_size; void *ce_extras[]; }` (offset verified).
     unsafe {
-        if code_get_extra(code, idx as py::Py_ssize_t, &mut extra) != 0 {
-            py::PyErr_Clear();
+        let extra = *((code as *const u8).add(expected::CODE_EXTRA as usize) as *const *const isize);
+        if extra.is_null() || *extra <= idx as isize {
             return None;
         }
-        (extra as *const crate::queue::CodeRecord).as_ref()
+        let rec = *(extra.add(1 + idx as usize) as *const *const crate::queue::CodeRecord);
+        rec.as_ref()
     }
 }
 

@@ -7,18 +7,9 @@ use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 use crate::compiler::emit::{asm, BreakerMode, Emitter};
 use crate::ffi::runtime as rt;
 
-/// LOAD_METHOD: replace the top `obj` with `meth, obj` or `NULL, attr`.
+/// LOAD_METHOD: replace the top `obj` with `meth, obj` or `NULL, attr` (inline-cached).
 pub fn emit_load_method(e: &mut Emitter, n: usize, d: u32) {
-    let ins = &e.snap.instrs[n];
-    let name = e.snap.names[ins.arg as usize] as i64;
-    let u = ins.idx;
-    let s = e.slot(d);
-    e.set_prev(u as i64);
-    asm!(e
-        ; lea rdi, [rbx + s]
-        ; mov rsi, QWORD name
-    );
-    e.call(rt::rt_load_method as *const () as usize);
+    let u = e.call_attr_helper(n, d, crate::ffi::attr_helpers()[2]);
     // On failure the object is still on the stack, as in ceval.
     e.check_error(u, d);
 }
@@ -67,6 +58,7 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
         ; lea rdi, [rbx + s]
         ; mov esi, oparg as i32
         ; mov rdx, QWORD kw
+        ; mov rcx, r13
     );
     e.call(rt::rt_call as *const () as usize);
     e.check_error(u, d - oparg - 2);

@@ -174,29 +174,15 @@ pub fn emit_swap(e: &mut Emitter, n: usize, d: u32) {
     );
 }
 
-/// LOAD_ATTR: replace the top with `getattr(top, names[arg])`.
+/// LOAD_ATTR: replace the top with `getattr(top, names[arg])`, through the site's inline cache.
 pub fn emit_load_attr(e: &mut Emitter, n: usize, d: u32) {
-    let name = e.snap.names[arg(e, n) as usize] as i64;
-    let (s, u) = (e.slot(d), unit(e, n));
-    e.set_prev(u as i64);
-    asm!(e
-        ; lea rdi, [rbx + s]
-        ; mov rsi, QWORD name
-    );
-    e.call(rt::rt_load_attr as *const () as usize);
+    let u = e.call_attr_helper(n, d, crate::ffi::attr_helpers()[0]);
     // On failure the owner is still on the stack, as in ceval.
     e.check_error(u, d);
 }
 
-/// STORE_ATTR: `top.name = second`, popping both.
+/// STORE_ATTR: `top.name = second`, popping both (inline-cached).
 pub fn emit_store_attr(e: &mut Emitter, n: usize, d: u32) {
-    let name = e.snap.names[arg(e, n) as usize] as i64;
-    let (s, u) = (e.slot(d), unit(e, n));
-    e.set_prev(u as i64);
-    asm!(e
-        ; lea rdi, [rbx + s]
-        ; mov rsi, QWORD name
-    );
-    e.call(rt::rt_store_attr as *const () as usize);
+    let u = e.call_attr_helper(n, d, crate::ffi::attr_helpers()[1]);
     e.check_error(u, d - 2);
 }
