@@ -155,12 +155,12 @@ impl<'a> Emitter<'a> {
     }
 
     /// The common shape of an attribute instruction `n` at depth `d`: `prev_instr` at it,
-    /// `rdi` = slot `d`, `rsi` = the name `names[arg]`, `rdx` = the site's inline cache, then a
-    /// call to `f` (one of `ffi::attr_helpers`). Returns the instruction's unit.
-    pub fn call_attr_helper(&mut self, n: usize, d: u32, f: usize) -> usize {
+    /// `rdi` = slot `d`, `rsi` = the name `names[arg]`, `rdx` = the site's inline `cache`, then
+    /// a call to `f` (one of `ffi::attr_helpers`). Returns the instruction's unit.
+    pub fn call_attr_helper(&mut self, n: usize, d: u32, f: usize, cache: usize) -> usize {
         let ins = &self.snap.instrs[n];
         let (name, u) = (self.snap.names[ins.arg as usize] as i64, ins.idx);
-        let cache = self.take_attr_cache() as i64;
+        let cache = cache as i64;
         let s = self.slot(d);
         self.set_prev(u as i64);
         asm!(self

@@ -102,6 +102,7 @@ mod native {
         pub fn psyco_frame_position(f: *mut IFrame) -> usize;
         pub fn psyco_signal_eval_breaker();
         pub fn psyco_attr_cache_size() -> i64;
+        pub fn psyco_iter_layout_ok(range_index: i64, range_start: i64, range_step: i64, range_len: i64, list_index: i64, list_seq: i64) -> c_int;
     }
     // May call back into Python (descriptors, __getattr__, __setattr__...): "C-unwind".
     extern "C-unwind" {
@@ -195,6 +196,20 @@ pub mod expected {
     pub const FUNC_ANNOTATIONS: i64 = 112;
     pub const DICT_VERSION_TAG: i64 = 24;
     pub const FUNC_CODE: i64 = 48;
+    pub const TYPE_VERSION_TAG: i64 = 384;
+    pub const HEAPTYPE_CACHED_KEYS: i64 = 872;
+    pub const DICTKEYS_NENTRIES: i64 = 24;
+    /// `_PyObject_ValuesPointer(o)` / `_PyObject_ManagedDictPointer(o)`: words before the object.
+    pub const OBJECT_VALUES_PTR: i64 = -32;
+    pub const OBJECT_MANAGED_DICT: i64 = -24;
+    /// `rangeiterobject` and `listiterobject` (private to their .c files; checked on live
+    /// iterators by `psyco_iter_layout_ok`).
+    pub const RANGEITER_INDEX: i64 = 16;
+    pub const RANGEITER_START: i64 = 24;
+    pub const RANGEITER_STEP: i64 = 32;
+    pub const RANGEITER_LEN: i64 = 40;
+    pub const LISTITER_INDEX: i64 = 16;
+    pub const LISTITER_SEQ: i64 = 24;
 
     /// (name, value) in table order.
     pub const TABLE: &[(&str, i64)] = &[
@@ -252,6 +267,11 @@ pub mod expected {
         ("PyFunctionObject.func_annotations", FUNC_ANNOTATIONS),
         ("PyDictObject.ma_version_tag", DICT_VERSION_TAG),
         ("PyFunctionObject.func_code", FUNC_CODE),
+        ("PyTypeObject.tp_version_tag", TYPE_VERSION_TAG),
+        ("PyHeapTypeObject.ht_cached_keys", HEAPTYPE_CACHED_KEYS),
+        ("PyDictKeysObject.dk_nentries", DICTKEYS_NENTRIES),
+        ("_PyObject_ValuesPointer", OBJECT_VALUES_PTR),
+        ("_PyObject_ManagedDictPointer", OBJECT_MANAGED_DICT),
     ];
 }
 
@@ -264,6 +284,25 @@ pub mod layout {
     pub const CELL_OB_REF: i32 = X::CELL_OB_REF as i32;
     pub const TSTATE_CFRAME: i32 = X::TSTATE_CFRAME as i32;
     pub const CFRAME_USE_TRACING: i32 = X::CFRAME_USE_TRACING as i32;
+    pub const FRAME_F_GLOBALS: i32 = X::FRAME_F_GLOBALS as i32;
+    pub const FRAME_F_BUILTINS: i32 = X::FRAME_F_BUILTINS as i32;
+    pub const DICT_VERSION_TAG: i32 = X::DICT_VERSION_TAG as i32;
+    pub const TYPE_VERSION_TAG: i32 = X::TYPE_VERSION_TAG as i32;
+    pub const HEAPTYPE_CACHED_KEYS: i32 = X::HEAPTYPE_CACHED_KEYS as i32;
+    pub const DICTKEYS_NENTRIES: i32 = X::DICTKEYS_NENTRIES as i32;
+    pub const OBJECT_VALUES_PTR: i32 = X::OBJECT_VALUES_PTR as i32;
+    pub const OBJECT_MANAGED_DICT: i32 = X::OBJECT_MANAGED_DICT as i32;
+    pub const VAR_OB_SIZE: i32 = X::VAR_OB_SIZE as i32;
+    pub const LIST_OB_ITEM: i32 = X::LIST_OB_ITEM as i32;
+    pub const LONG_OB_DIGIT: i32 = X::LONG_OB_DIGIT as i32;
+    pub const RANGEITER_INDEX: i32 = X::RANGEITER_INDEX as i32;
+    pub const RANGEITER_START: i32 = X::RANGEITER_START as i32;
+    pub const RANGEITER_STEP: i32 = X::RANGEITER_STEP as i32;
+    pub const RANGEITER_LEN: i32 = X::RANGEITER_LEN as i32;
+    pub const LISTITER_INDEX: i32 = X::LISTITER_INDEX as i32;
+    pub const LISTITER_SEQ: i32 = X::LISTITER_SEQ as i32;
+    /// `ob_type` in every object header.
+    pub const OB_TYPE: i32 = 8;
 }
 
 pub mod runtime;
@@ -361,6 +400,14 @@ pub fn layout_report(py: Python<'_>) -> Result<(), String> {
         }
         if count as usize != expected::TABLE.len() {
             return Err("internal offset table size mismatch: running interpreter-only".into());
+        }
+        // SAFETY: builds two iterators and reads them at the given offsets (GIL held).
+        let iters_ok = unsafe {
+            use expected as E;
+            native::psyco_iter_layout_ok(E::RANGEITER_INDEX, E::RANGEITER_START, E::RANGEITER_STEP, E::RANGEITER_LEN, E::LISTITER_INDEX, E::LISTITER_SEQ)
+        };
+        if iters_ok != 1 {
+            return Err("range/list iterator layout does not match live objects: running interpreter-only".into());
         }
         // SAFETY: a pure function of the C struct definition.
         if unsafe { native::psyco_attr_cache_size() } as usize != std::mem::size_of::<runtime::AttrCache>() {

@@ -29,6 +29,8 @@ type Obj = *mut PyObject;
 
 extern "C" {
     static mut PyMethod_Type: py::PyTypeObject;
+    static mut PyRangeIter_Type: py::PyTypeObject;
+    static mut PyListIter_Type: py::PyTypeObject;
     fn PyCell_New(obj: Obj) -> Obj;
     fn _PyObject_GetMethod(obj: Obj, name: Obj, method: *mut Obj) -> c_int;
     fn PyEval_SaveThread() -> *mut py::PyThreadState;
@@ -60,6 +62,21 @@ pub fn py_none() -> usize {
     // SAFETY: address of a static object.
     unsafe { py::Py_None() as usize }
 }
+/// Addresses of built-in type objects and C functions the emitted fast paths compare with or
+/// call directly.
+pub fn long_type() -> usize {
+    std::ptr::addr_of_mut!(py::PyLong_Type) as usize
+}
+pub fn range_iter_type() -> usize {
+    std::ptr::addr_of_mut!(PyRangeIter_Type) as usize
+}
+pub fn list_iter_type() -> usize {
+    std::ptr::addr_of_mut!(PyListIter_Type) as usize
+}
+pub fn long_from_long() -> usize {
+    py::PyLong_FromLong as *const () as usize
+}
+
 pub fn method_type() -> usize {
     std::ptr::addr_of_mut!(PyMethod_Type) as usize
 }
