@@ -25,6 +25,7 @@
 #define Py_BUILD_CORE 1
 #include <Python.h>
 #include <stdint.h>
+#include <string.h>
 #include "structmember.h"
 #include "internal/pycore_object.h"
 #include "internal/pycore_dict.h"
@@ -39,7 +40,7 @@ enum {
     KIND_METHOD_VALUES = 5, /* method `descr`; instance dict in values form, name not in `keys` */
 };
 
-/* Layout shared with src/ffi (AttrCache): keep both in step. */
+/* One proof about one type (or module dict state). */
 typedef struct {
     uint32_t tp_version;
     int32_t kind;
@@ -48,6 +49,18 @@ typedef struct {
     uint64_t dict_version;
     PyDictKeysObject *keys;
     Py_ssize_t nentries;
+} psyco_attr_entry;
+
+/* A site's cache: up to CACHE_WAYS entries, most recently used first (compiled code checks
+ * entry 0 inline, the helpers the rest). After MAX_FILLS refills the site is megamorphic:
+ * the entries stay, misses take the generic path without trying to fill again.
+ * Layout shared with src/ffi (AttrCache): keep both in step. */
+#define CACHE_WAYS 4
+#define MAX_FILLS 64
+typedef struct {
+    psyco_attr_entry e[CACHE_WAYS];
+    uint32_t fills;
+    uint32_t _pad;
 } psyco_attr_cache;
 
 int64_t psyco_attr_cache_size(void) { return (int64_t)sizeof(psyco_attr_cache); }
@@ -80,6 +93,8 @@ static int shared_has_equal(PyDictKeysObject *keys, PyObject *name) {
 
 static inline PyDictValues *values_of(PyObject *o) { return *_PyObject_ValuesPointer(o); }
 
+static void fill_load_entry(PyObject *owner, PyObject *name, psyco_attr_entry *c);
+
 /* The member descriptor's offset if `descr` is a plain object slot (T_OBJECT_EX, no audit),
  * writable if `for_store`; else -1. */
 static Py_ssize_t slot_offset(PyObject *descr, int for_store) {
@@ -90,8 +105,38 @@ static Py_ssize_t slot_offset(PyObject *descr, int for_store) {
     return m->offset;
 }
 
-/* Fills `c` for reading `name` from `owner` (call after a successful generic load). */
-static void fill_load(PyObject *owner, PyObject *name, psyco_attr_cache *c) {
+/* Makes room for a new entry at the front (the oldest is dropped); NULL if the site stopped
+ * filling. */
+static psyco_attr_entry *new_entry(psyco_attr_cache *cache) {
+    if (cache->fills >= MAX_FILLS) return NULL;
+    cache->fills++;
+    memmove(&cache->e[1], &cache->e[0], sizeof(psyco_attr_entry) * (CACHE_WAYS - 1));
+    memset(&cache->e[0], 0, sizeof(psyco_attr_entry));
+    return &cache->e[0];
+}
+
+/* Moves entry i to the front, so that compiled code finds it inline next time. */
+static inline psyco_attr_entry *promote(psyco_attr_cache *cache, int i) {
+    if (i > 0) {
+        psyco_attr_entry hit = cache->e[i];
+        memmove(&cache->e[1], &cache->e[0], sizeof(psyco_attr_entry) * i);
+        cache->e[0] = hit;
+    }
+    return &cache->e[0];
+}
+
+/* Fills an entry of `cache` for reading `name` from `owner` (after a successful generic load). */
+static void fill_load(PyObject *owner, PyObject *name, psyco_attr_cache *cache) {
+    if (cache->fills >= MAX_FILLS) return;
+    psyco_attr_entry tmp = {0}, *c = &tmp;
+    fill_load_entry(owner, name, c);
+    if (c->kind != KIND_EMPTY) {
+        psyco_attr_entry *slot = new_entry(cache);
+        if (slot != NULL) *slot = tmp;
+    }
+}
+
+static void fill_load_entry(PyObject *owner, PyObject *name, psyco_attr_entry *c) {
     c->kind = KIND_EMPTY;
     c->tp_version = 0;
     PyTypeObject *tp = Py_TYPE(owner);
@@ -126,8 +171,8 @@ static void fill_load(PyObject *owner, PyObject *name, psyco_attr_cache *c) {
     }
 }
 
-/* The cached value of `owner.name` (borrowed) or NULL: a miss, nothing set. */
-static inline PyObject *load_hit(PyObject *owner, psyco_attr_cache *c) {
+/* The value entry `c` proves for `owner.name` (borrowed) or NULL: a miss, nothing set. */
+static inline PyObject *entry_hit(PyObject *owner, psyco_attr_entry *c) {
     PyTypeObject *tp = Py_TYPE(owner);
     switch (c->kind) {
     case KIND_SLOT:
@@ -149,6 +194,19 @@ static inline PyObject *load_hit(PyObject *owner, psyco_attr_cache *c) {
     }
 }
 
+/* The cached value of `owner.name` (borrowed; its entry moved to the front) or NULL. */
+static inline PyObject *load_hit(PyObject *owner, psyco_attr_cache *cache) {
+    for (int i = 0; i < CACHE_WAYS; i++) {
+        if (cache->e[i].kind == KIND_EMPTY) return NULL;
+        PyObject *v = entry_hit(owner, &cache->e[i]);
+        if (v != NULL) {
+            promote(cache, i);
+            return v;
+        }
+    }
+    return NULL;
+}
+
 /* LOAD_ATTR: sp[-1] = getattr(sp[-1], name). -1 on error (owner still on the stack). */
 int psyco_load_attr(PyObject **sp, PyObject *name, psyco_attr_cache *c) {
     PyObject *owner = sp[-1];
@@ -165,90 +223,114 @@ int psyco_load_attr(PyObject **sp, PyObject *name, psyco_attr_cache *c) {
     return 0;
 }
 
+/* Stores through entry `c` if it applies to `owner`: 1 done (the stack's reference to v moved
+ * into the object), 0 not applicable. */
+static inline int store_hit(PyObject *owner, PyObject *v, psyco_attr_entry *c) {
+    if (c->tp_version == 0 || Py_TYPE(owner)->tp_version_tag != c->tp_version) return 0;
+    if (c->kind == KIND_SLOT) {
+        PyObject **addr = (PyObject **)((char *)owner + c->index);
+        PyObject *old = *addr;
+        *addr = v;
+        Py_XDECREF(old);
+        return 1;
+    }
+    PyDictValues *values = values_of(owner);
+    if (c->kind == KIND_VALUES && values != NULL) {
+        PyObject *old = values->values[c->index];
+        values->values[c->index] = v;
+        if (old == NULL) {
+            _PyDictValues_AddToInsertionOrder(values, c->index);
+        } else {
+            Py_DECREF(old);
+        }
+        return 1;
+    }
+    return 0;
+}
+
 /* STORE_ATTR: sp[-1].name = sp[-2]; pops both. -1 on error (both popped). */
-int psyco_store_attr(PyObject **sp, PyObject *name, psyco_attr_cache *c) {
+int psyco_store_attr(PyObject **sp, PyObject *name, psyco_attr_cache *cache) {
     PyObject *owner = sp[-1];
     PyObject *v = sp[-2];
     PyTypeObject *tp = Py_TYPE(owner);
-    if (c->tp_version != 0 && tp->tp_version_tag == c->tp_version) {
-        if (c->kind == KIND_SLOT) {
-            PyObject **addr = (PyObject **)((char *)owner + c->index);
-            PyObject *old = *addr;
-            *addr = v; /* the stack's reference moves into the slot */
-            Py_XDECREF(old);
-            Py_DECREF(owner);
-            return 0;
-        }
-        PyDictValues *values = values_of(owner);
-        if (c->kind == KIND_VALUES && values != NULL) {
-            PyObject *old = values->values[c->index];
-            values->values[c->index] = v;
-            if (old == NULL) {
-                _PyDictValues_AddToInsertionOrder(values, c->index);
-            } else {
-                Py_DECREF(old);
-            }
+    for (int i = 0; i < CACHE_WAYS && cache->e[i].kind != KIND_EMPTY; i++) {
+        if (store_hit(owner, v, &cache->e[i])) {
+            promote(cache, i);
             Py_DECREF(owner);
             return 0;
         }
     }
     int err = PyObject_SetAttr(owner, name, v);
     Py_DECREF(v);
-    if (err == 0 && tp == Py_TYPE(owner)) {
-        c->kind = KIND_EMPTY;
-        c->tp_version = 0;
-        if (tp->tp_setattro == PyObject_GenericSetAttr && PyUnicode_CheckExact(name)) {
-            PyObject *descr = _PyType_Lookup(tp, name);
-            if (type_is_cacheable(tp)) {
-                Py_ssize_t off = slot_offset(descr, 1);
-                if (off >= 0) {
-                    c->index = off;
-                    c->kind = KIND_SLOT;
-                    c->tp_version = tp->tp_version_tag;
-                } else if (descr == NULL && (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) &&
-                           values_of(owner) != NULL) {
-                    Py_ssize_t ix = shared_index(((PyHeapTypeObject *)tp)->ht_cached_keys, name);
-                    if (ix >= 0) {
-                        c->index = ix;
-                        c->kind = KIND_VALUES;
-                        c->tp_version = tp->tp_version_tag;
-                    }
+    if (err == 0 && cache->fills < MAX_FILLS && tp == Py_TYPE(owner) && tp->tp_setattro == PyObject_GenericSetAttr &&
+        PyUnicode_CheckExact(name)) {
+        psyco_attr_entry c = {0};
+        PyObject *descr = _PyType_Lookup(tp, name);
+        if (type_is_cacheable(tp)) {
+            Py_ssize_t off = slot_offset(descr, 1);
+            if (off >= 0) {
+                c.index = off;
+                c.kind = KIND_SLOT;
+                c.tp_version = tp->tp_version_tag;
+            } else if (descr == NULL && (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) &&
+                       values_of(owner) != NULL) {
+                Py_ssize_t ix = shared_index(((PyHeapTypeObject *)tp)->ht_cached_keys, name);
+                if (ix >= 0) {
+                    c.index = ix;
+                    c.kind = KIND_VALUES;
+                    c.tp_version = tp->tp_version_tag;
                 }
             }
+        }
+        if (c.kind != KIND_EMPTY) {
+            psyco_attr_entry *slot = new_entry(cache);
+            if (slot != NULL) *slot = c;
         }
     }
     Py_DECREF(owner);
     return err;
 }
 
+/* The method entry `c` proves for `obj` (borrowed), or NULL. */
+static inline PyObject *method_hit(PyObject *obj, psyco_attr_entry *c) {
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (tp->tp_version_tag != c->tp_version) return NULL;
+    if (c->kind == KIND_METHOD_NO_DICT) return c->descr;
+    if (c->kind == KIND_METHOD_VALUES && *_PyObject_ManagedDictPointer(obj) == NULL &&
+        values_of(obj) != NULL) {
+        PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
+        if (keys == c->keys && keys->dk_nentries == c->nentries) return c->descr;
+    }
+    return NULL;
+}
+
 /* LOAD_METHOD: [obj] -> [meth, obj] or [NULL, attr] (as _PyObject_GetMethod decides). -1 on
  * error (obj still on the stack). */
-int psyco_load_method(PyObject **sp, PyObject *name, psyco_attr_cache *c) {
+int psyco_load_method(PyObject **sp, PyObject *name, psyco_attr_cache *cache) {
     PyObject *obj = sp[-1];
     PyTypeObject *tp = Py_TYPE(obj);
-    if (c->kind == KIND_METHOD_NO_DICT && tp->tp_version_tag == c->tp_version) {
-        Py_INCREF(c->descr);
-        sp[-1] = c->descr;
-        sp[0] = obj;
-        return 0;
-    }
-    if (c->kind == KIND_METHOD_VALUES && tp->tp_version_tag == c->tp_version &&
-        *_PyObject_ManagedDictPointer(obj) == NULL && values_of(obj) != NULL) {
-        PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
-        if (keys == c->keys && keys->dk_nentries == c->nentries) {
-            Py_INCREF(c->descr);
-            sp[-1] = c->descr;
-            sp[0] = obj;
-            return 0;
+    for (int i = 0; i < CACHE_WAYS && cache->e[i].kind != KIND_EMPTY; i++) {
+        psyco_attr_entry *c = &cache->e[i];
+        if (c->kind == KIND_METHOD_NO_DICT || c->kind == KIND_METHOD_VALUES) {
+            PyObject *m = method_hit(obj, c);
+            if (m != NULL) {
+                promote(cache, i);
+                Py_INCREF(m);
+                sp[-1] = m;
+                sp[0] = obj;
+                return 0;
+            }
+        } else {
+            PyObject *attr = entry_hit(obj, c);
+            if (attr != NULL) {
+                promote(cache, i);
+                Py_INCREF(attr);
+                sp[-1] = NULL;
+                sp[0] = attr;
+                Py_DECREF(obj);
+                return 0;
+            }
         }
-    }
-    PyObject *attr = load_hit(obj, c);
-    if (attr != NULL) {
-        Py_INCREF(attr);
-        sp[-1] = NULL;
-        sp[0] = attr;
-        Py_DECREF(obj);
-        return 0;
     }
     PyObject *meth = NULL;
     int found = _PyObject_GetMethod(obj, name, &meth);
@@ -257,29 +339,32 @@ int psyco_load_method(PyObject **sp, PyObject *name, psyco_attr_cache *c) {
         sp[-1] = meth;
         sp[0] = obj;
         /* Fill: a method descriptor found on a type with generic attribute lookup. */
-        c->kind = KIND_EMPTY;
-        c->tp_version = 0;
-        if (Py_TYPE(obj) == tp && tp->tp_getattro == PyObject_GenericGetAttr &&
+        psyco_attr_entry c = {0};
+        if (cache->fills < MAX_FILLS && Py_TYPE(obj) == tp && tp->tp_getattro == PyObject_GenericGetAttr &&
             PyUnicode_CheckExact(name) && type_is_cacheable(tp) &&
             _PyType_Lookup(tp, name) == meth && type_is_cacheable(tp)) {
             if (tp->tp_dictoffset == 0 && !(tp->tp_flags & Py_TPFLAGS_MANAGED_DICT)) {
-                c->descr = meth;
-                c->kind = KIND_METHOD_NO_DICT;
-                c->tp_version = tp->tp_version_tag;
+                c.descr = meth;
+                c.kind = KIND_METHOD_NO_DICT;
+                c.tp_version = tp->tp_version_tag;
             } else if ((tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) &&
                        *_PyObject_ManagedDictPointer(obj) == NULL && values_of(obj) != NULL) {
                 PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
                 if (keys != NULL && keys->dk_kind != DICT_KEYS_GENERAL && !shared_has_equal(keys, name)) {
-                    c->descr = meth;
-                    c->keys = keys;
-                    c->nentries = keys->dk_nentries;
-                    c->kind = KIND_METHOD_VALUES;
-                    c->tp_version = tp->tp_version_tag;
+                    c.descr = meth;
+                    c.keys = keys;
+                    c.nentries = keys->dk_nentries;
+                    c.kind = KIND_METHOD_VALUES;
+                    c.tp_version = tp->tp_version_tag;
                 }
             }
         }
+        if (c.kind != KIND_EMPTY) {
+            psyco_attr_entry *slot = new_entry(cache);
+            if (slot != NULL) *slot = c;
+        }
     } else {
-        fill_load(obj, name, c); /* while obj is surely alive */
+        fill_load(obj, name, cache); /* while obj is surely alive */
         sp[-1] = NULL;
         sp[0] = meth;
         Py_DECREF(obj);

@@ -224,3 +224,66 @@ def test_direct_recursion_limit_is_cpythons():
         def fib(n): return n if n < 2 else fib(n - 1) + fib(n - 2)
         print(fib(20))
     """)
+
+
+def test_class_instantiation_goes_direct_with_cpythons_semantics():
+    run_both("""
+        import abc, gc, weakref
+        class P:
+            def __init__(self, x, y=2):
+                self.x, self.y = x, y
+        class Bad:
+            def __init__(self):
+                return 5
+        class Raises:
+            def __init__(self, v):
+                raise ValueError(v)
+        class Abstract(abc.ABC):
+            @abc.abstractmethod
+            def f(self): ...
+            def __init__(self): pass
+        class NoInit:
+            pass
+        class WithNew:
+            def __new__(cls, *a):
+                o = super().__new__(cls)
+                o.tag = "new"
+                return o
+            def __init__(self, a):
+                self.a = a
+        class Sub(P):
+            pass
+        def make(k, *a):
+            return k(*a)
+        out = []
+        for i in range(20):
+            p = make(P, i)
+            out.append((p.x, p.y, type(p).__name__))
+        # Instances keep their attributes in values form (no materialized __dict__).
+        out.append(any(isinstance(r, dict) for r in gc.get_referents(make(P, 1))))
+        out.append(vars(make(P, 1, 5)))
+        out.append(vars(make(Sub, 3)))
+        out.append(attempt(make, Bad))
+        out.append(attempt(make, Raises, "boom"))
+        out.append(attempt(make, Abstract))
+        out.append(attempt(make, P))
+        out.append(attempt(make, P, 1, 2, 3))
+        out.append(attempt(make, NoInit, 1))
+        out.append(type(make(NoInit)).__name__)
+        w = make(WithNew, 4)
+        out.append((w.tag, w.a))
+        # __init__ replaced on the class after the site warmed up.
+        P.__init__ = lambda self, *a: setattr(self, "args", a)
+        out.append(vars(make(P, 7, 8, 9)))
+        # An object whose __init__ failed is released (no leak of the half-made object).
+        refs = []
+        class Tracked:
+            def __init__(self):
+                refs.append(weakref.ref(self))
+                raise KeyError("no")
+        for _ in range(3):
+            attempt(make, Tracked)
+        gc.collect()
+        out.append([r() is None for r in refs])
+        print(out)
+    """)

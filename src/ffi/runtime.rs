@@ -29,10 +29,12 @@ type Obj = *mut PyObject;
 
 extern "C" {
     static mut PyMethod_Type: py::PyTypeObject;
+    static mut PyFunction_Type: py::PyTypeObject;
     static mut PyRangeIter_Type: py::PyTypeObject;
     static mut PyListIter_Type: py::PyTypeObject;
     fn PyCell_New(obj: Obj) -> Obj;
     fn _PyObject_GetMethod(obj: Obj, name: Obj, method: *mut Obj) -> c_int;
+    fn _PyType_Lookup(tp: *mut py::PyTypeObject, name: Obj) -> Obj;
     fn PyEval_SaveThread() -> *mut py::PyThreadState;
 }
 // May end in pthread_exit (daemon thread at interpreter exit): see the module doc.
@@ -165,6 +167,16 @@ pub unsafe extern "C-unwind" fn rt_load_global(frame: *mut u8, sp: *mut Obj, nam
 #[repr(C)]
 #[derive(Default)]
 pub struct AttrCache {
+    /// Most recently used first; compiled code checks entry 0 inline.
+    pub entries: [AttrEntry; 4],
+    pub fills: u32,
+    pub _pad: u32,
+}
+
+/// One entry of an [`AttrCache`] (`psyco_attr_entry`).
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+pub struct AttrEntry {
     pub tp_version: u32,
     pub kind: i32,
     pub index: isize,
@@ -833,6 +845,95 @@ pub unsafe extern "C-unwind" fn rt_precall_unpack(sp: *mut Obj, oparg: c_int) {
     }
 }
 
+static INIT_NAME: std::sync::atomic::AtomicPtr<PyObject> = std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
+/// `cls(*args)` for an ordinary Python class — its metaclass is exactly `type`, it is not
+/// abstract, it inherits `object.__new__` and defines `__init__` as a Python function — done as
+/// `type.__call__` would (allocate, then `__init__(self, *args)`, which must return None), but
+/// with the `__init__` call going through [`super::call_direct`] when it is compiled. `args[-1]`
+/// is the class's stack slot (it receives the new object as `self`). None: not such a class,
+/// nothing consumed; Some(object or NULL): the class and argument references were consumed.
+unsafe fn construct_direct(ts: *mut py::PyThreadState, cls: Obj, args: *mut Obj, nargs: usize) -> Option<Obj> {
+    // SAFETY: see module doc; `cls` is a live object, the stack slots are owned references.
+    unsafe {
+        if py::Py_TYPE(cls) != std::ptr::addr_of_mut!(py::PyType_Type) {
+            return None;
+        }
+        let tp = cls as *mut py::PyTypeObject;
+        let base = std::ptr::addr_of_mut!(py::PyBaseObject_Type);
+        let flags = (*tp).tp_flags;
+        if flags & py::Py_TPFLAGS_HEAPTYPE == 0
+            || flags & (1 << 20) != 0 // Py_TPFLAGS_IS_ABSTRACT
+            || (*tp).tp_new.map(|f| f as usize) != (*base).tp_new.map(|f| f as usize)
+            || (*tp).tp_init.map(|f| f as usize) == (*base).tp_init.map(|f| f as usize)
+        {
+            return None;
+        }
+        let mut name = INIT_NAME.load(std::sync::atomic::Ordering::Relaxed);
+        if name.is_null() {
+            name = py::PyUnicode_InternFromString(c"__init__".as_ptr());
+            if name.is_null() {
+                py::PyErr_Clear();
+                return None;
+            }
+            INIT_NAME.store(name, std::sync::atomic::Ordering::Relaxed);
+        }
+        let init = _PyType_Lookup(tp, name);
+        if init.is_null() || py::Py_TYPE(init) != std::ptr::addr_of_mut!(PyFunction_Type) {
+            return None;
+        }
+        // object.__new__ itself (allocation plus the instance's values array); it ignores the
+        // arguments here, as type.__call__ passes them to a class that overrides __init__.
+        let new = (*tp).tp_new?;
+        let empty = py::PyTuple_New(0);
+        if empty.is_null() {
+            py::PyErr_Clear();
+            return None;
+        }
+        let obj = new(tp, empty, std::ptr::null_mut());
+        decref(empty);
+        if obj.is_null() {
+            decref(cls);
+            for i in 0..nargs {
+                decref(*args.add(i));
+            }
+            return Some(obj);
+        }
+        incref(init);
+        incref(obj); // one reference for `self` in the call, one for the result
+        let slot = args.sub(1);
+        *slot = obj;
+        decref(cls);
+        let res = match super::call_direct(ts, init, slot, nargs + 1) {
+            Some(r) => r,
+            None => {
+                let r = py::PyObject_Vectorcall(init, slot, (nargs + 1) | py::PY_VECTORCALL_ARGUMENTS_OFFSET, std::ptr::null_mut());
+                decref(init);
+                for i in 0..=nargs {
+                    decref(*slot.add(i));
+                }
+                r
+            }
+        };
+        if res.is_null() {
+            decref(obj);
+            return Some(std::ptr::null_mut());
+        }
+        if res != py::Py_None() {
+            py::PyErr_Format(
+                py::PyExc_TypeError,
+                c"__init__() should return None, not '%.200s'".as_ptr(),
+                (*py::Py_TYPE(res)).tp_name,
+            );
+            decref(res);
+            decref(obj);
+            return Some(std::ptr::null_mut());
+        }
+        decref(res);
+        Some(obj)
+    }
+}
+
 /// CALL: [NULL|meth, callable|self, args...] → [result]. Error: -1, everything popped.
 pub unsafe extern "C-unwind" fn rt_call(sp: *mut Obj, oparg: c_int, kwnames: Obj, ts: *mut py::PyThreadState) -> c_int {
     // SAFETY: see module doc.
@@ -861,6 +962,12 @@ pub unsafe extern "C-unwind" fn rt_call(sp: *mut Obj, oparg: c_int, kwnames: Obj
             if let Some(res) = super::call_direct(ts, function, args, total) {
                 *base = res;
                 return if res.is_null() { -1 } else { 0 };
+            }
+            if !is_meth {
+                if let Some(res) = construct_direct(ts, function, args, total) {
+                    *base = res;
+                    return if res.is_null() { -1 } else { 0 };
+                }
             }
         }
         let res = py::PyObject_Vectorcall(
