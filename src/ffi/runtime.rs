@@ -75,6 +75,12 @@ pub fn range_iter_type() -> usize {
 pub fn list_iter_type() -> usize {
     std::ptr::addr_of_mut!(PyListIter_Type) as usize
 }
+pub fn long_from_long_long() -> usize {
+    py::PyLong_FromLongLong as *const () as usize
+}
+pub fn list_type() -> usize {
+    std::ptr::addr_of_mut!(py::PyList_Type) as usize
+}
 pub fn long_from_long() -> usize {
     py::PyLong_FromLong as *const () as usize
 }

@@ -1,15 +1,86 @@
 //! Arithmetic and subscripts: BINARY_OP (all 26 operators), UNARY_*, BINARY_SUBSCR and
-//! STORE_SUBSCR, each a call to a runtime helper that mirrors ceval's body exactly.
+//! STORE_SUBSCR, each a call to a runtime helper that mirrors ceval's body exactly, with the
+//! commonest int and list cases inline in front of it (falling through to the helper).
 
+use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
-use crate::compiler::emit::Emitter;
+use crate::compiler::emit::{asm, Emitter};
+use crate::ffi::layout as L;
 use crate::ffi::runtime as rt;
 
 /// BINARY_OP: `second (op) top`; on error both operands are released (ceval leaves a NULL).
+/// Inline for `+ - * & | ^` (and their in-place forms) on two exact ints of at most one digit:
+/// the machine result fits easily in 64 bits and is boxed with `PyLong_FromLongLong`, which is
+/// what int's own methods return for it. Anything else: the helper (`rt_binary_op`).
 pub fn emit_binary_op(e: &mut Emitter, n: usize, d: u32) {
     let oparg = e.snap.instrs[n].arg as i32;
+    let base = if oparg >= 13 { oparg - 13 } else { oparg };
+    let u = e.snap.instrs[n].idx;
+    let inline = matches!(base, 0 | 1 | 5 | 7 | 10 | 12);
+    if inline {
+        let (l, r) = (e.slot(d - 2), e.slot(d - 1));
+        let err = e.error_label(u, d - 2);
+        load_compact_ints(e, l, r);
+        match base {
+            0 => asm!(e ; add r8, r9),
+            1 => asm!(e ; and r8, r9),
+            5 => asm!(e ; imul r8, r9),
+            7 => asm!(e ; or r8, r9),
+            10 => asm!(e ; sub r8, r9),
+            _ => asm!(e ; xor r8, r9),
+        }
+        let box_int = rt::long_from_long_long() as i64;
+        asm!(e
+            ; mov rdi, r8
+            ; mov rax, QWORD box_int
+            ; call rax
+            ; mov rbp, rax
+            ; mov rdi, [rbx + l]
+        );
+        e.decref_rdi(u);
+        asm!(e ; mov rdi, [rbx + r]);
+        e.decref_rdi(u);
+        asm!(e
+            ; test rbp, rbp
+            ; jz =>err
+            ; mov [rbx + l], rbp
+            ; jmp >binop_done
+            ; generic:
+        );
+    }
     let u = e.call_stack_helper(n, d, Some(oparg), rt::rt_binary_op as *const () as usize);
     e.check_error(u, d - 2);
+    if inline {
+        asm!(e ; binop_done:);
+    }
+}
+
+/// Loads the values of the two operands at `[rbx + l]`, `[rbx + r]` into r8, r9 if both are
+/// exact ints of at most one 30-bit digit (so every `+ - * & | ^` of them fits in i64);
+/// otherwise jumps to the local label `generic`, which the caller must place.
+pub fn load_compact_ints(e: &mut Emitter, l: i32, r: i32) {
+    let long_t = rt::long_type() as i64;
+    asm!(e
+        ; mov rax, [rbx + l]
+        ; mov rcx, [rbx + r]
+        ; mov rdx, QWORD long_t
+        ; cmp [rax + L::OB_TYPE], rdx
+        ; jne >generic
+        ; cmp [rcx + L::OB_TYPE], rdx
+        ; jne >generic
+        ; mov r8, [rax + L::VAR_OB_SIZE]
+        ; lea r10, [r8 + 1]
+        ; cmp r10, 2
+        ; ja >generic
+        ; mov r9, [rcx + L::VAR_OB_SIZE]
+        ; lea r10, [r9 + 1]
+        ; cmp r10, 2
+        ; ja >generic
+        ; mov r10d, [rax + L::LONG_OB_DIGIT]
+        ; imul r8, r10
+        ; mov r10d, [rcx + L::LONG_OB_DIGIT]
+        ; imul r9, r10
+    );
 }
 
 /// UNARY_POSITIVE / NEGATIVE / INVERT / NOT: replace the top.
@@ -19,10 +90,45 @@ pub fn emit_unary(e: &mut Emitter, n: usize, d: u32) {
     e.check_error(u, d - 1);
 }
 
-/// BINARY_SUBSCR: `second[top]`.
+/// BINARY_SUBSCR: `second[top]`. Inline: an exact list indexed by an exact int of at most one
+/// digit, non-negative and in range (`list[i]` returns that item); anything else — negative
+/// indices, tuples, dicts (fast paths of their own in the helper), errors — `rt_binary_subscr`.
 pub fn emit_binary_subscr(e: &mut Emitter, n: usize, d: u32) {
+    let u = e.snap.instrs[n].idx;
+    let (l, r) = (e.slot(d - 2), e.slot(d - 1));
+    let (list_t, long_t) = (rt::list_type() as i64, rt::long_type() as i64);
+    asm!(e
+        ; mov rax, [rbx + l]
+        ; mov rcx, [rbx + r]
+        ; mov rdx, QWORD list_t
+        ; cmp [rax + L::OB_TYPE], rdx
+        ; jne >generic
+        ; mov rdx, QWORD long_t
+        ; cmp [rcx + L::OB_TYPE], rdx
+        ; jne >generic
+        ; mov r8, [rcx + L::VAR_OB_SIZE]
+        ; cmp r8, 1
+        ; ja >generic
+        ; mov r9d, [rcx + L::LONG_OB_DIGIT]
+        ; imul r8, r9
+        ; cmp r8, [rax + L::VAR_OB_SIZE]
+        ; jae >generic
+        ; mov r9, [rax + L::LIST_OB_ITEM]
+        ; mov rbp, [r9 + r8 * 8]
+        ; add QWORD [rbp], 1
+        ; mov rdi, rax
+    );
+    e.decref_rdi(u);
+    asm!(e ; mov rdi, [rbx + r]);
+    e.decref_rdi(u);
+    asm!(e
+        ; mov [rbx + l], rbp
+        ; jmp >subscr_done
+        ; generic:
+    );
     let u = e.call_stack_helper(n, d, None, rt::rt_binary_subscr as *const () as usize);
     e.check_error(u, d - 2);
+    asm!(e ; subscr_done:);
 }
 
 /// STORE_SUBSCR: `second[top] = third`, popping all three.

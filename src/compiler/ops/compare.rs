@@ -3,7 +3,6 @@
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
 use crate::compiler::emit::{asm, Emitter};
-use crate::ffi::layout as L;
 use crate::ffi::runtime as rt;
 
 /// COMPARE_OP: `PyObject_RichCompare(second, top, arg)`; fused with a following
@@ -87,27 +86,8 @@ fn emit_compare_and_branch(e: &mut Emitter, n: usize, d: u32) {
 /// The outcome is kept in `ebp` (callee-saved, free in compiled code) across the releases.
 fn compact_int_compare(e: &mut Emitter, u: usize, d: u32, oparg: i32, if_true: DynamicLabel, if_false: DynamicLabel) {
     let (l, r) = (e.slot(d - 2), e.slot(d - 1));
-    let long_t = rt::long_type() as i64;
+    super::arith::load_compact_ints(e, l, r);
     asm!(e
-        ; mov rax, [rbx + l]
-        ; mov rcx, [rbx + r]
-        ; mov rdx, QWORD long_t
-        ; cmp [rax + L::OB_TYPE], rdx
-        ; jne >generic
-        ; cmp [rcx + L::OB_TYPE], rdx
-        ; jne >generic
-        ; mov r8, [rax + L::VAR_OB_SIZE]
-        ; lea r10, [r8 + 1]
-        ; cmp r10, 2
-        ; ja >generic
-        ; mov r9, [rcx + L::VAR_OB_SIZE]
-        ; lea r10, [r9 + 1]
-        ; cmp r10, 2
-        ; ja >generic
-        ; mov r10d, [rax + L::LONG_OB_DIGIT]
-        ; imul r8, r10
-        ; mov r10d, [rcx + L::LONG_OB_DIGIT]
-        ; imul r9, r10
         ; cmp r8, r9
     );
     match oparg {
