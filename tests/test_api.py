@@ -676,7 +676,8 @@ STATS_TYPES = {
     "filtered": int, "charge_resets": int, "profilers_retired": int, "code_bytes": int,
     "sampler_running": bool, "worker_running": bool, "hook_installed": bool, "records": int,
     "charge_entries": int, "charge_total": float, "top": list, "failures": list,
-    "functions": list, "recent_events": list,
+    "functions": list, "recent_events": list, "compile_seconds": float,
+    "max_compile_pause_seconds": float,
 }
 
 
@@ -689,6 +690,25 @@ def test_stats_keys_and_types():
             assert s[k] >= 0, k
     assert s["active"] is None or isinstance(s["active"], dict)
     assert all(isinstance(e, str) for e in s["recent_events"])
+
+
+def test_stats_report_compile_time_and_the_longest_gil_pause():
+    out = run_json("""
+        import psyco
+        from psyco import _psyco
+        def f(n):
+            return sum(i * i for i in range(n)) + n
+        before = psyco.stats()
+        ok = _psyco.compile_code(f.__code__)
+        after = psyco.stats()
+        emit([ok, _psyco.native_status()[0], before["compile_seconds"], after["compile_seconds"],
+              after["max_compile_pause_seconds"]])
+    """)
+    ok, native, before, after, pause = out
+    assert ok == native
+    assert 0.0 <= before <= after and 0.0 <= pause <= after
+    if native:
+        assert after > before and pause > 0.0
 
 
 def test_stats_in_a_busy_process():

@@ -56,12 +56,33 @@ pub struct Compiled {
     pub _attr_caches: Box<[crate::ffi::runtime::AttrCache]>,
 }
 
+impl Drop for Compiled {
+    /// The code object died (its record is being freed): its machine code no longer counts as
+    /// psyco's memory (`memorymax=`, `stats()["code_bytes"]`).
+    fn drop(&mut self) {
+        crate::queue::add_memory(-(self.buf.len() as isize));
+    }
+}
+
 const CO_GENERATOR: u32 = 0x20;
 const CO_COROUTINE: u32 = 0x80;
 const CO_ITERABLE_COROUTINE: u32 = 0x100;
 const CO_ASYNC_GENERATOR: u32 = 0x200;
 
 static TABLES: OnceLock<Result<(), String>> = OnceLock::new();
+
+/// Time spent compiling, in nanoseconds: all of it, and the longest stretch one compilation
+/// held the GIL (snapshot + install; generation runs without it). Reported by `stats()`.
+static COMPILE_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static MAX_GIL_PAUSE_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// (seconds spent compiling in total, longest GIL-held stretch of one compilation in seconds).
+pub fn compile_times() -> (f64, f64) {
+    (
+        COMPILE_NS.load(Ordering::Relaxed) as f64 * 1e-9,
+        MAX_GIL_PAUSE_NS.load(Ordering::Relaxed) as f64 * 1e-9,
+    )
+}
 
 thread_local! {
     /// Set while this thread runs the compiler: the snapshot may run Python code (imports of
@@ -95,10 +116,12 @@ fn compile_inner(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) -> O
     if let Some(Err(why)) = TABLES.get() {
         return Outcome::Failed(format!("opcode table mismatch: {why}"));
     }
+    let t0 = std::time::Instant::now();
     let snap = match Snapshot::take(py, code) {
         Ok(s) => s,
         Err(e) => return Outcome::Failed(format!("cannot decode bytecode: {e}")),
     };
+    let snapshot_ns = t0.elapsed().as_nanos() as u64;
     if snap.flags & (CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR) != 0 {
         return Outcome::Failed("generators and coroutines run in the interpreter (a later milestone)".into());
     }
@@ -107,7 +130,12 @@ fn compile_inner(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) -> O
         Err(why) => return Outcome::Failed(why),
     };
     // Placing code in the shared arena flips page protections: only under the GIL.
-    let compiled = match generated.install() {
+    let t1 = std::time::Instant::now();
+    let installed = generated.install();
+    let pause = snapshot_ns + t1.elapsed().as_nanos() as u64;
+    COMPILE_NS.fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    MAX_GIL_PAUSE_NS.fetch_max(pause, Ordering::Relaxed);
+    let compiled = match installed {
         Ok(c) => c,
         Err(why) => return Outcome::Failed(why),
     };
@@ -194,7 +222,7 @@ pub fn dump(code: &Bound<'_, PyAny>) -> Option<String> {
     out.push_str(&crate::x86::disassemble(c.buf.bytes(), c.buf.addr() as u64, &c.marks));
     out.push_str("exits to the interpreter:\n");
     let mut g = c.guards.clone();
-    g.sort_by_key(|x| x.0);
+    g.sort_by_key(|&(unit, kind)| (unit, kind as u8));
     g.dedup();
     for (unit, kind) in g {
         out.push_str(&format!("    at offset {:>4}: {:?}\n", unit * 2, kind));

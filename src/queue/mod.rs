@@ -181,7 +181,11 @@ static ENGINE: Mutex<Engine> = parking_lot::const_mutex(Engine {
 static CHARGES: Mutex<Option<ChargeTable<CodeId>>> = parking_lot::const_mutex(None);
 
 /// Bytes of compiled code and compiler data, as reported by the compiler.
+/// Bytes of compiled code alive now (what `memorymax=` and `stats()["code_bytes"]` measure).
 static MEMORY: AtomicUsize = AtomicUsize::new(0);
+/// Bytes of compiled code ever produced (what a profiler's `memory=` limit counts from its start:
+/// the code it caused to be made, even if some of it has been freed since).
+static MEMORY_ALLOCATED: AtomicUsize = AtomicUsize::new(0);
 /// full(): every code object is compiled at its first call.
 static COMPILE_ON_CALL: AtomicBool = AtomicBool::new(false);
 /// Whether new compilations may start (false after stop(), under runonly()).
@@ -234,10 +238,16 @@ pub fn memory_bytes() -> usize {
     MEMORY.load(Ordering::Relaxed)
 }
 
-/// The compiler reports memory it allocated (positive) or released (negative).
+fn memory_allocated() -> usize {
+    MEMORY_ALLOCATED.load(Ordering::Relaxed)
+}
+
+/// The compiler reports memory it allocated (positive) or released (negative: the machine code
+/// of a code object that died).
 pub fn add_memory(delta: isize) {
     if delta >= 0 {
         MEMORY.fetch_add(delta as usize, Ordering::Relaxed);
+        MEMORY_ALLOCATED.fetch_add(delta as usize, Ordering::Relaxed);
     } else {
         let d = (-delta) as usize;
         let _ = MEMORY.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |m| Some(m.saturating_sub(d)));
@@ -297,8 +307,8 @@ fn advance(py: Python<'_>, why: Option<&str>) {
         let mut skipped = Vec::new();
         let mut started = None;
         while let Some(spec) = e.queue.pop_front() {
-            let active = Active { spec: spec.clone(), started_at: now, memory_at_start: mem };
-            match limit_reached(&active, now, mem) {
+            let active = Active { spec: spec.clone(), started_at: now, memory_at_start: memory_allocated() };
+            match limit_reached(&active, now, mem, memory_allocated()) {
                 Some(w @ ("timemax limit reached" | "memorymax limit reached")) => skipped.push((spec.kind, w)),
                 _ => {
                     started = Some(spec);
@@ -365,11 +375,12 @@ fn enter_mode(py: Python<'_>, spec: &Spec) {
 }
 
 /// Which limit (if any) `a` has reached.
-fn limit_reached(a: &Active, now: Instant, mem: usize) -> Option<&'static str> {
+/// `mem` is the live code size, `allocated` the code ever produced (see `MEMORY_ALLOCATED`).
+fn limit_reached(a: &Active, now: Instant, mem: usize, allocated: usize) -> Option<&'static str> {
     let l = &a.spec.limits;
     let kb = |b: usize| b as f64 / 1024.0;
     if let Some(m) = l.memory {
-        if kb(mem.saturating_sub(a.memory_at_start)) >= m {
+        if kb(allocated.saturating_sub(a.memory_at_start)) >= m {
             return Some("memory limit reached");
         }
     }
@@ -395,7 +406,7 @@ fn limit_reached(a: &Active, now: Instant, mem: usize) -> Option<&'static str> {
 pub fn check_limits(py: Python<'_>) {
     let why = {
         let e = ENGINE.lock();
-        e.active.as_ref().and_then(|a| limit_reached(a, Instant::now(), memory_bytes()))
+        e.active.as_ref().and_then(|a| limit_reached(a, Instant::now(), memory_bytes(), memory_allocated()))
     };
     if let Some(w) = why {
         advance(py, Some(w));

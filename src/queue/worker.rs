@@ -66,6 +66,16 @@ fn run(rx: Receiver<Job>, quitting: Arc<AtomicBool>) {
         }
         Python::with_gil(|py| {
             let code = job.code.bind(py).clone();
+            if !super::accepting() {
+                // Selected by a profiler that has since retired or been stopped (runonly()
+                // compiles nothing new): drop the job; a later profiler may select it again.
+                if let Some(rec) = ffi::record(&code) {
+                    rec.clear_selected();
+                }
+                drop(code);
+                drop(job);
+                return;
+            }
             compile_one(py, &code);
             drop(code);
             drop(job);
