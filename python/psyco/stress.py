@@ -172,6 +172,26 @@ def check_calls(table, keys, rnd, count, failures, where):
     return done
 
 
+def maker(stop, seed, failures, counter, where):
+    """Thread body: makes fresh functions (so compilations keep happening) and checks them
+    against the plain reference until `stop` is set."""
+    r = random.Random(seed)
+    i = seed * 100000
+    try:
+        while not stop.is_set():
+            f, args = make_g(i, r.choice(("exec", "function")))
+            i += 1
+            for _ in range(2):
+                n = r.randint(50, 800)
+                got, want = f(n), ref_g(*args, n)
+                if got != want:
+                    failures.append("%s: g_%d(%d) = %r, plain Python says %r"
+                                    % (where, args[0], n, got, want))
+                counter[0] += 1
+    except BaseException:
+        failures.append("%s raised:\n%s" % (where, traceback.format_exc()))
+
+
 def rss_kb():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
@@ -232,6 +252,7 @@ def join_all(threads, timeout, failures):
 
 def scenario_threads(seconds, seed, workdir):
     import psyco
+    psyco.cannotcompile(ref_g)
     rnd = random.Random(seed)
     table = expectations(rnd)
     keys = sorted(table)
@@ -271,8 +292,10 @@ def scenario_threads(seconds, seed, workdir):
         ("stop+background", lambda r: (psyco.stop(), psyco.background(
             watermark=r.choice([0.0, 0.09]), pollfreq=r.choice([100, 1000])))),
         ("stop+runonly", lambda r: (psyco.stop(), psyco.runonly())),
+        ("bind", lambda r: psyco.bind(WORK[r.choice(sorted(WORK))][0])),
+        ("unbind", lambda r: psyco.unbind(WORK[r.choice(sorted(WORK))][0])),
     ]
-    weights = [2, 1, 2, 2, 1, 1, 2, 1, 1, 3, 3, 3, 1]
+    weights = [2, 1, 2, 2, 1, 1, 2, 1, 1, 3, 3, 3, 1, 1, 1]
 
     def controller(k):
         r = random.Random(seed * 1000 + 100 + k)
@@ -289,6 +312,9 @@ def scenario_threads(seconds, seed, workdir):
                for k in range(4)]
     controllers = [threading.Thread(target=controller, args=(k,), name="controller-%d" % k)
                    for k in range(2)]
+    made = [0]
+    workers.append(threading.Thread(target=maker, name="maker",
+                                    args=(stop, seed + 1, failures, made, "maker")))
     for t in workers + controllers:
         t.start()
     max_threads = 0
@@ -324,7 +350,8 @@ def scenario_threads(seconds, seed, workdir):
     if len(started) < 3:
         failures.append("only %s started in the log" % started)
     return failures, {
-        "calls_checked": sum(calls), "profiler_ops": len(ops_done),
+        "calls_checked": sum(calls), "fresh_calls_checked": made[0],
+        "profiler_ops": len(ops_done),
         "profilers_started": started, "compiled": s["compiled"], "samples": s["samples"],
         "selected": s["selected"], "failed": s["failed"], "max_os_threads": max_threads,
         "os_threads_before_after": [base, after],
@@ -364,6 +391,39 @@ class Stop(Exception):
     pass
 
 
+def eval_breaker():
+    """interp->ceval.eval_breaker, read through ctypes (offset checked by psyco's import)."""
+    import ctypes
+    get = ctypes.pythonapi.PyInterpreterState_Get
+    get.restype = ctypes.c_void_p
+    return ctypes.c_int.from_address(get() + 100).value
+
+
+def lost_interrupt(fname, how, delay, index):
+    """Reports a KeyboardInterrupt that never reached the main thread, then ends the process
+    (the main thread spins in `while True:` forever)."""
+    sig = []
+    for t in sorted(os.listdir("/proc/self/task")):
+        try:
+            with open("/proc/self/task/%s/status" % t) as f:
+                st = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+            sig.append("%s %s pnd=%s shdpnd=%s blk=%s" % (
+                t, st["Name"].strip(), st["SigPnd"].strip(), st["ShdPnd"].strip(),
+                st["SigBlk"].strip()))
+        except (OSError, KeyError):
+            pass
+    msg = ("%s via %s (#%d, sent %.3f s after the call): no KeyboardInterrupt within 10 s; "
+           "eval_breaker=%d, SIGINT handler %r; threads: %s"
+           % (fname, how, index, delay, eval_breaker(), signal.getsignal(signal.SIGINT),
+              "; ".join(sig)))
+    progress(msg)
+    import faulthandler
+    faulthandler.dump_traceback(all_threads=True)
+    sys.stdout.write("\n" + RESULT_TAG + json.dumps({"failures": [msg], "figures": {}}) + "\n")
+    sys.stdout.flush()
+    os._exit(1)
+
+
 def _innermost(tb):
     return traceback.extract_tb(tb)[-1].name
 
@@ -378,6 +438,9 @@ def scenario_signals(seconds, seed, workdir):
     failures = []
     figures = {}
     native = _psyco.native_status()[0]
+    # A process started in the background by a non-interactive shell inherits SIGINT ignored,
+    # and Python then leaves it so: every interrupt would be lost, psyco or not.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     psyco.full()
     for f in (spin, spin_calls, spin_outer, busy_until):
         _psyco.compile_code(f.__code__)
@@ -400,17 +463,22 @@ def scenario_signals(seconds, seed, workdir):
         how = ("os.kill", "interrupt_main")[(interrupts // len(loops)) % 2]
         delay = rnd.uniform(0.005, 0.08)
         sent = []
+        caught_flag = []
 
         def fire():
             time.sleep(delay)
             sent.append(time.monotonic())
             senders[how]()
+            # Watchdog: a KeyboardInterrupt that never arrives would spin forever.
+            if not wait_until(lambda: caught_flag, timeout=10.0):
+                lost_interrupt(f.__name__, how, delay, interrupts)
         t = threading.Thread(target=fire)
         t.start()
         try:
             f()
             failures.append("%s returned" % f.__name__)
         except KeyboardInterrupt as e:
+            caught_flag.append(1)
             caught = time.monotonic()
             where = _innermost(e.__traceback__)
             if where != inner:
@@ -878,6 +946,9 @@ def scenario_fork(seconds, seed, workdir):
 
     workers = [threading.Thread(target=worker, args=(k,), name="worker-%d" % k)
                for k in range(4)]
+    made = [0]
+    workers.append(threading.Thread(target=maker, name="maker",
+                                    args=(stop, seed + 1, failures, made, "maker")))
     for t in workers:
         t.start()
     per_phase = max(2, int(seconds * 2))
@@ -951,7 +1022,7 @@ def scenario_fork(seconds, seed, workdir):
     if native and s["compiled"] == 0:
         failures.append("nothing compiled in the parent")
     return failures, {"forks": len(children), "children_ok": len(results),
-                      "calls_checked": sum(calls), "compiled": s["compiled"],
+                      "calls_checked": sum(calls), "fresh_calls_checked": made[0], "compiled": s["compiled"],
                       "samples": s["samples"]}
 
 
@@ -971,6 +1042,22 @@ SCENARIOS = {
 DUMP_SIGNAL = signal.SIGUSR2
 
 
+# The runner's own checks (tests/test_stress.py): not listed, not run by default.
+def _selftest_crash(seconds, seed, workdir):
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def _selftest_hang(seconds, seed, workdir):
+    time.sleep(3600)
+
+
+def _selftest_wrong(seconds, seed, workdir):
+    return ["wrong on purpose"], {"seconds": seconds, "seed": seed}
+
+
+_SELFTESTS = {"_crash": _selftest_crash, "_hang": _selftest_hang, "_wrong": _selftest_wrong}
+
+
 def _child_main(name, seconds, seed, workdir):
     import faulthandler
     faulthandler.enable()
@@ -981,7 +1068,7 @@ def _child_main(name, seconds, seed, workdir):
     pid = os.getpid()
     t0 = time.monotonic()
     try:
-        failures, figures = SCENARIOS[name](seconds, seed, workdir)
+        failures, figures = {**SCENARIOS, **_SELFTESTS}[name](seconds, seed, workdir)
     except BaseException:
         if os.getpid() != pid:
             raise        # a forked child leaving (sys.exit): not the scenario's result
@@ -1000,7 +1087,7 @@ def run_scenario(name, seconds=5.0, seed=1, timeout=None, env=None):
     """Runs scenario `name` in a fresh interpreter; returns a dict: name, ok, verdict
     ('pass', 'fail', 'crash', 'hang', 'error'), failures, figures, elapsed, returncode,
     stderr (its tail)."""
-    if name not in SCENARIOS:
+    if name not in SCENARIOS and name not in _SELFTESTS:
         raise ValueError("unknown scenario %r (have %s)" % (name, ", ".join(SCENARIOS)))
     timeout = timeout or _timeout(seconds)
     child_env = dict(os.environ if env is None else env)
