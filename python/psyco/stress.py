@@ -265,10 +265,24 @@ def scenario_threads(seconds, seed, workdir):
     calls = [0] * 4
     ops_done = []
 
+    traced = [0]
+
+    def tracer(frame, event, arg):
+        traced[0] += 1
+        return tracer
+
     def worker(k):
         r = random.Random(seed * 1000 + k)
         try:
             while not stop.is_set():
+                if r.random() < 0.01:
+                    # a foreign tracer on this thread for a few calls: psyco steps aside
+                    sys.settrace(tracer)
+                    try:
+                        calls[k] += check_calls(table, keys, r, 2, failures,
+                                                "worker %d traced" % k)
+                    finally:
+                        sys.settrace(None)
                 calls[k] += check_calls(table, keys, r, 5, failures, "worker %d" % k)
         except BaseException:
             failures.append("worker %d raised:\n%s" % (k, traceback.format_exc()))
@@ -351,7 +365,7 @@ def scenario_threads(seconds, seed, workdir):
         failures.append("only %s started in the log" % started)
     return failures, {
         "calls_checked": sum(calls), "fresh_calls_checked": made[0],
-        "profiler_ops": len(ops_done),
+        "trace_events": traced[0], "profiler_ops": len(ops_done),
         "profilers_started": started, "compiled": s["compiled"], "samples": s["samples"],
         "selected": s["selected"], "failed": s["failed"], "max_os_threads": max_threads,
         "os_threads_before_after": [base, after],
@@ -378,6 +392,38 @@ def spin_calls():
 
 def spin_outer():
     return spin() + 1
+
+
+FINALLY_LOG = []
+
+
+def spin_finally():
+    x = 0
+    try:
+        while True:
+            x += 1
+    finally:
+        FINALLY_LOG.append(x > 0)
+
+
+def spin_wrong_except():
+    x = 0
+    while True:
+        try:
+            x += 1
+            if x < 0:
+                raise ValueError(x)
+        except ValueError:
+            x = 0
+
+
+def spin_catch():
+    x = 0
+    try:
+        while True:
+            x += 1
+    except KeyboardInterrupt:
+        return "caught after %s" % ("some" if x > 0 else "none")
 
 
 def busy_until(flag):
@@ -441,8 +487,10 @@ def scenario_signals(seconds, seed, workdir):
     # A process started in the background by a non-interactive shell inherits SIGINT ignored,
     # and Python then leaves it so: every interrupt would be lost, psyco or not.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    psyco.cannotcompile(ref_g)
     psyco.full()
-    for f in (spin, spin_calls, spin_outer, busy_until):
+    for f in (spin, spin_calls, spin_outer, spin_finally, spin_wrong_except, spin_catch,
+              busy_until):
         _psyco.compile_code(f.__code__)
         if native and not psyco.is_compiled(f):
             failures.append("%s did not compile: %r" % (f.__name__, _psyco.code_info(f.__code__)))
@@ -454,7 +502,9 @@ def scenario_signals(seconds, seed, workdir):
         "os.kill": lambda: os.kill(os.getpid(), signal.SIGINT),
         "interrupt_main": _thread.interrupt_main,
     }
-    loops = [(spin, "spin"), (spin_calls, "spin_calls"), (spin_outer, "spin")]
+    loops = [(spin, "spin"), (spin_calls, "spin_calls"), (spin_outer, "spin"),
+             (spin_finally, "spin_finally"), (spin_wrong_except, "spin_wrong_except"),
+             (spin_catch, None)]
     latencies = []
     interrupts = 0
     phase_end = time.monotonic() + seconds * 0.4
@@ -474,9 +524,15 @@ def scenario_signals(seconds, seed, workdir):
                 lost_interrupt(f.__name__, how, delay, interrupts)
         t = threading.Thread(target=fire)
         t.start()
+        finally_before = len(FINALLY_LOG)
         try:
-            f()
-            failures.append("%s returned" % f.__name__)
+            ret = f()
+            if inner is None and ret == "caught after some":
+                caught_flag.append(1)     # spin_catch handles it itself
+                if sent:
+                    latencies.append(time.monotonic() - sent[0])
+            else:
+                failures.append("%s returned %r" % (f.__name__, ret))
         except KeyboardInterrupt as e:
             caught_flag.append(1)
             caught = time.monotonic()
@@ -484,6 +540,9 @@ def scenario_signals(seconds, seed, workdir):
             if where != inner:
                 failures.append("%s via %s: KeyboardInterrupt raised in %s, expected %s"
                                 % (f.__name__, how, where, inner))
+            if f is spin_finally and FINALLY_LOG[finally_before:] != [True]:
+                failures.append("spin_finally: the finally block ran %r"
+                                % FINALLY_LOG[finally_before:])
             if sent:
                 latencies.append(caught - sent[0])
         t.join()
@@ -506,8 +565,14 @@ def scenario_signals(seconds, seed, workdir):
     calls = 0
     try:
         phase_end = time.monotonic() + max(0.3, seconds * 0.2)
+        fresh = 0
         while time.monotonic() < phase_end:
             calls += check_calls(table, keys, rnd, 5, failures, "under SIGALRM")
+            # compiled at its first call, with ticks arriving
+            g, args = make_g(500000 + fresh, rnd.choice(("exec", "function")))
+            fresh += 1
+            if g(300) != ref_g(*args, 300):
+                failures.append("under SIGALRM: fresh g_%d wrong" % args[0])
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     elapsed = time.monotonic() - t0
