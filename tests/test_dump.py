@@ -10,7 +10,7 @@ import pytest
 
 import psyco
 from psyco import _psyco
-from psyco_testing import run_json, run_py
+from psyco_testing import run_json
 
 NATIVE = _psyco.native_status()[0]
 needs_native = pytest.mark.skipif(not NATIVE, reason="no machine code on this interpreter")

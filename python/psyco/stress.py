@@ -968,6 +968,61 @@ def _child_after_fork(table, keys, seed, w, errpath, from_main, mode):
         os._exit(status)
 
 
+def _collect_child(child, native, failures):
+    """Waits for a forked child (20 s at most), reads its report and checks it; returns the
+    report or None."""
+    pid, r, errpath, from_main, mode = child
+    deadline = time.monotonic() + 20
+    status = None
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.01)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        status = None
+    data = b""
+    while True:
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
+        data += chunk
+    os.close(r)
+    try:
+        with open(errpath) as f:
+            err = f.read()
+        os.unlink(errpath)
+    except OSError:
+        err = ""
+    tag = "child %d (forked from %s, %s)" % (pid, "main" if from_main else "a thread", mode)
+    if status is None:
+        failures.append("%s hung; stderr:\n%s" % (tag, err[-2000:]))
+        return None
+    if status != 0:
+        failures.append("%s exited with status %#x; stderr:\n%s" % (tag, status, err[-2000:]))
+    for bad in ("Traceback", "panicked", "Fatal Python error", "Exception ignored"):
+        if bad in err:
+            failures.append("%s wrote %r on stderr:\n%s" % (tag, bad, err[-2000:]))
+            break
+    try:
+        rep = json.loads(data.decode() or "{}")
+    except ValueError:
+        rep = {}
+    if not rep:
+        failures.append("%s reported nothing" % tag)
+        return None
+    failures.extend("%s: %s" % (tag, f) for f in rep.get("failures", []))
+    if rep.get("active") != mode:
+        failures.append("%s: active profiler %r" % (tag, rep.get("active")))
+    if native and mode == "full" and not rep.get("compiled_new"):
+        failures.append("%s: full() did not compile a new function in the child" % tag)
+    if mode == "profile" and not rep.get("samples_grow"):
+        failures.append("%s: the child's sampler never samples" % tag)
+    return rep
+
+
 def scenario_fork(seconds, seed, workdir):
     import psyco
     from psyco import _psyco
@@ -991,21 +1046,35 @@ def scenario_fork(seconds, seed, workdir):
         except BaseException:
             failures.append("worker %d raised:\n%s" % (k, traceback.format_exc()))
 
+    lock = threading.Lock()
+    pending = []
+    ok = [0]
+
     def fork_one(from_main, mode):
         r, w = os.pipe()
-        errpath = os.path.join(workdir, "child-%d.err" % next(serial))
+        k = next(serial)
+        errpath = os.path.join(workdir, "child-%d.err" % k)
         pid = os.fork()
         if pid == 0:
             os.close(r)
-            _child_after_fork(table, keys, seed + len(children), w, errpath, from_main, mode)
+            _child_after_fork(table, keys, seed + k, w, errpath, from_main, mode)
         os.close(w)
-        children.append((pid, r, errpath, from_main, mode, time.monotonic()))
+        with lock:
+            children.append(pid)
+            pending.append((pid, r, errpath, from_main, mode))
 
-    def forker_thread(mode, count):
+    def collect_oldest():
+        with lock:
+            child = pending.pop(0)
+        if _collect_child(child, native, failures) is not None:
+            ok[0] += 1
+
+    def forker_thread(mode, until):
+        r = random.Random(seed + 99)
         try:
-            for _ in range(count):
+            while time.monotonic() < until:
                 fork_one(False, mode)
-                time.sleep(rnd.uniform(0.02, 0.1))
+                time.sleep(r.uniform(0.05, 0.3))
         except BaseException:
             failures.append("forking thread raised:\n" + traceback.format_exc())
 
@@ -1016,7 +1085,6 @@ def scenario_fork(seconds, seed, workdir):
                                     args=(stop, seed + 1, failures, made, "maker")))
     for t in workers:
         t.start()
-    per_phase = max(2, int(seconds * 2))
     for mode in ("full", "profile"):
         psyco.stop()
         if mode == "full":
@@ -1024,71 +1092,27 @@ def scenario_fork(seconds, seed, workdir):
         else:
             psyco.profile(watermark=0.0, pollfreq=500)
         time.sleep(0.1)
-        ft = threading.Thread(target=forker_thread, args=(mode, per_phase // 2))
+        until = time.monotonic() + max(0.5, seconds / 2 - 0.1)
+        ft = threading.Thread(target=forker_thread, args=(mode, until))
         ft.start()
-        for _ in range(per_phase - per_phase // 2):
+        fork_one(True, mode)
+        while time.monotonic() < until:
+            time.sleep(rnd.uniform(0.05, 0.3))
             fork_one(True, mode)
-            time.sleep(rnd.uniform(0.05, 0.3) * seconds / 5)
+            while len(pending) > 12:          # reap as we go: pipes and zombies are finite
+                collect_oldest()
         ft.join(30)
     stop.set()
     join_all(workers, 30, failures)
-    results = []
-    for pid, r, errpath, from_main, mode, t_fork in children:
-        deadline = time.monotonic() + 20
-        status = None
-        while time.monotonic() < deadline:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            time.sleep(0.01)
-        else:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            status = None
-        data = b""
-        while True:
-            chunk = os.read(r, 65536)
-            if not chunk:
-                break
-            data += chunk
-        os.close(r)
-        try:
-            err = open(errpath).read()
-        except OSError:
-            err = ""
-        tag = "child %d (forked from %s, %s)" % (pid, "main" if from_main else "a thread",
-                                                   mode)
-        if status is None:
-            failures.append("%s hung; stderr:\n%s" % (tag, err[-2000:]))
-            continue
-        if status != 0:
-            failures.append("%s exited with status %#x; stderr:\n%s" % (tag, status, err[-2000:]))
-        for bad in ("Traceback", "panicked", "Fatal Python error", "Exception ignored"):
-            if bad in err:
-                failures.append("%s wrote %r on stderr:\n%s" % (tag, bad, err[-2000:]))
-                break
-        try:
-            rep = json.loads(data.decode() or "{}")
-        except ValueError:
-            rep = {}
-        if not rep:
-            failures.append("%s reported nothing" % tag)
-            continue
-        failures.extend("%s: %s" % (tag, f) for f in rep.get("failures", []))
-        if rep.get("active") != mode:
-            failures.append("%s: active profiler %r" % (tag, rep.get("active")))
-        if native and mode == "full" and not rep.get("compiled_new"):
-            failures.append("%s: full() did not compile a new function in the child" % tag)
-        if mode == "profile" and not rep.get("samples_grow"):
-            failures.append("%s: the child's sampler never samples" % tag)
-        results.append(rep)
+    while pending:
+        collect_oldest()
     psyco.stop()
     s = psyco.stats(0)
     if native and s["compiled"] == 0:
         failures.append("nothing compiled in the parent")
-    return failures, {"forks": len(children), "children_ok": len(results),
-                      "calls_checked": sum(calls), "fresh_calls_checked": made[0], "compiled": s["compiled"],
-                      "samples": s["samples"]}
+    return failures, {"forks": len(children), "children_ok": ok[0],
+                      "calls_checked": sum(calls), "fresh_calls_checked": made[0],
+                      "compiled": s["compiled"], "samples": s["samples"]}
 
 
 # ------------------------------------------------------------------------------------------
