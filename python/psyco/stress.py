@@ -817,7 +817,54 @@ def scenario_limits(seconds, seed, workdir):
         new = [f for f in compiled_late if f not in selected_before]
         if new:
             failures.append("compiled under runonly without being selected before: %r" % new)
+    if native:
+        _limits_with_threads(seed, workdir, failures, figures)
     return failures, figures
+
+
+def _limits_with_threads(seed, workdir, failures, figures):
+    """Four threads compile fresh functions under full(memory=K) at once: the profiler must
+    retire at the first compilation past K (each compiles with the GIL held), and nothing new
+    compiles under the runonly() that follows."""
+    import psyco
+    psyco.stop()
+    jsonpath = psyco.log(os.path.join(workdir, "limits2.log-psyco"), json=True) + ".jsonl"
+    k = 48
+    psyco.full(memory=k)
+    psyco.runonly()
+    stop = threading.Event()
+    counts = [[0] for _ in range(4)]
+    threads = [threading.Thread(target=maker, args=(stop, seed * 10 + 1000 + i, failures,
+                                                    counts[i], "limits maker %d" % i))
+               for i in range(4)]
+    for t in threads:
+        t.start()
+    reached = wait_until(lambda: psyco.stats(0)["active"]["kind"] == "runonly", timeout=20)
+    time.sleep(0.2)
+    stop.set()
+    join_all(threads, 30, failures)
+    psyco.stop()
+    if not reached:
+        failures.append("threads: full(memory=%d) never retired" % k)
+        return
+    events = read_jsonl(jsonpath)
+    phase, under_full, under_runonly = 0, [], []
+    selected_before = set()
+    for e in events:
+        if e["event"] == "profiler_started":
+            phase += 1
+        elif e["event"] == "selected" and phase == 1:
+            selected_before.add(e["function"])
+        elif e["event"] == "compiled":
+            (under_full if phase == 1 else under_runonly).append((e["function"], e["bytes"]))
+    b = [n for _, n in under_full]
+    if sum(b) < k * 1024 or sum(b[:-1]) >= k * 1024:
+        failures.append("threads: full(memory=%d) retired after compiling %r" % (k, b))
+    late = [f for f, _ in under_runonly if f not in selected_before]
+    if late:
+        failures.append("threads: compiled under runonly: %r" % late)
+    figures["threads_full_kb"] = round(sum(b) / 1024, 1)
+    figures["threads_fresh_calls"] = sum(c[0] for c in counts)
 
 
 # ------------------------------------------------------------------------------------------
