@@ -329,6 +329,25 @@ def scenario_threads(seconds, seed, workdir):
     made = [0]
     workers.append(threading.Thread(target=maker, name="maker",
                                     args=(stop, seed + 1, failures, made, "maker")))
+    short_lived = [0]
+
+    def spawner():
+        # threads that start, compute a little and end while the sampler walks the threads
+        r = random.Random(seed + 2)
+        try:
+            while not stop.is_set():
+                batch = [threading.Thread(target=check_calls,
+                                          args=(table, keys, random.Random(r.random()),
+                                                r.randint(1, 3), failures, "short-lived"))
+                         for _ in range(r.randint(1, 4))]
+                for t in batch:
+                    t.start()
+                for t in batch:
+                    t.join(30)
+                short_lived[0] += len(batch)
+        except BaseException:
+            failures.append("spawner raised:\n" + traceback.format_exc())
+    workers.append(threading.Thread(target=spawner, name="spawner"))
     for t in workers + controllers:
         t.start()
     max_threads = 0
@@ -365,7 +384,8 @@ def scenario_threads(seconds, seed, workdir):
         failures.append("only %s started in the log" % started)
     return failures, {
         "calls_checked": sum(calls), "fresh_calls_checked": made[0],
-        "trace_events": traced[0], "profiler_ops": len(ops_done),
+        "trace_events": traced[0], "short_lived_threads": short_lived[0],
+        "profiler_ops": len(ops_done),
         "profilers_started": started, "compiled": s["compiled"], "samples": s["samples"],
         "selected": s["selected"], "failed": s["failed"], "max_os_threads": max_threads,
         "os_threads_before_after": [base, after],
@@ -997,6 +1017,18 @@ def _child_after_fork(table, keys, seed, w, errpath, from_main, mode):
             s0 = s["samples"]
             report["samples_grow"] = bool(wait_until(
                 lambda: (w_arith(300), psyco.stats(0)["samples"] > s0)[1], timeout=3, step=0))
+        # the child changes profilers in its turn
+        psyco.stop()
+        psyco.background(pollfreq=500)
+        s0 = psyco.stats(0)["samples"]
+        report["restarted_samples"] = bool(wait_until(
+            lambda: (w_arith(300), psyco.stats(0)["samples"] > s0)[1], timeout=3, step=0))
+        psyco.stop()
+        psyco.full()
+        g, gargs = make_g(200000 + seed)
+        if g(400) != ref_g(*gargs, 400):
+            failures.append("child: g after restarting full() wrong")
+        report["compiled_after_restart"] = psyco.is_compiled(g)
         os.write(w, json.dumps(report).encode())
     except BaseException:
         status = 3
@@ -1064,6 +1096,10 @@ def _collect_child(child, native, failures):
         failures.append("%s: full() did not compile a new function in the child" % tag)
     if mode == "profile" and not rep.get("samples_grow"):
         failures.append("%s: the child's sampler never samples" % tag)
+    if not rep.get("restarted_samples"):
+        failures.append("%s: background() started in the child never samples" % tag)
+    if native and not rep.get("compiled_after_restart"):
+        failures.append("%s: full() started in the child compiles nothing" % tag)
     return rep
 
 
