@@ -8,6 +8,8 @@ fn main() {
     pyo3_build_config::use_pyo3_cfgs();
     println!("cargo::rustc-check-cfg=cfg(psyco_native)");
     println!("cargo:rerun-if-changed=csrc/cpython311.c");
+    println!("cargo:rerun-if-changed=csrc/attrcache.c");
+    println!("cargo:rerun-if-changed=csrc/calls.c");
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
 
     let cfg = pyo3_build_config::get();
@@ -41,6 +43,8 @@ fn main() {
     }
     cc::Build::new()
         .file("csrc/cpython311.c")
+        .file("csrc/attrcache.c")
+        .file("csrc/calls.c")
         .include(&include)
         .define("Py_BUILD_CORE", "1")
         .define("PSYCO_BUILT_MICRO", micro.as_str())

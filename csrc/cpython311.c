@@ -13,6 +13,7 @@
 #include "internal/pycore_pystate.h"
 #include "internal/pycore_ceval.h"
 #include "internal/pycore_interp.h"
+#include "internal/pycore_dict.h"
 #include "opcode.h"
 
 /* The order here is the order of `ffi::OffsetId`; keep both in step. */
@@ -70,6 +71,12 @@ static const int64_t OFFSETS[] = {
     offsetof(PyFunctionObject, func_kwdefaults),
     offsetof(PyFunctionObject, func_annotations),
     offsetof(PyDictObject, ma_version_tag),
+    offsetof(PyFunctionObject, func_code),
+    offsetof(PyTypeObject, tp_version_tag),
+    offsetof(PyHeapTypeObject, ht_cached_keys),
+    offsetof(PyDictKeysObject, dk_nentries),
+    -4 * (int64_t)sizeof(PyObject *), /* _PyObject_ValuesPointer, pycore_object.h */
+    -3 * (int64_t)sizeof(PyObject *), /* _PyObject_ManagedDictPointer */
 };
 
 int64_t psyco_offset_count(void) { return (int64_t)(sizeof(OFFSETS) / sizeof(OFFSETS[0])); }
@@ -143,4 +150,33 @@ uintptr_t psyco_frame_position(_PyInterpreterFrame *f) { return (uintptr_t)f->pr
 void psyco_signal_eval_breaker(void) {
     PyInterpreterState *interp = PyInterpreterState_Main();
     if (interp != NULL) _Py_atomic_store_relaxed(&interp->ceval.eval_breaker, 1);
+}
+
+/* ---- private iterator layouts ----------------------------------------------------------- */
+
+/* The range and list iterators' structs are private to their .c files; compiled code reads
+ * them at the offsets given. Checks them on live iterators: 1 if they hold, 0 if not, -1 if the
+ * objects could not be made (then nothing is assumed). */
+int psyco_iter_layout_ok(int64_t r_index, int64_t r_start, int64_t r_step, int64_t r_len,
+                         int64_t l_index, int64_t l_seq) {
+    int ok = -1;
+    PyObject *range = PyObject_CallFunction((PyObject *)&PyRange_Type, "iii", 5, 100, 3);
+    PyObject *rit = range ? PyObject_GetIter(range) : NULL;
+    PyObject *list = PyList_New(0);
+    PyObject *lit = list ? PyObject_GetIter(list) : NULL;
+    if (rit && lit && Py_TYPE(rit) == &PyRangeIter_Type && Py_TYPE(lit) == &PyListIter_Type) {
+        char *r = (char *)rit, *l = (char *)lit;
+        PyObject *first = PyIter_Next(rit); /* index 0 -> 1 */
+        ok = first != NULL && PyLong_AsLong(first) == 5 &&
+             *(long *)(r + r_index) == 1 && *(long *)(r + r_start) == 5 &&
+             *(long *)(r + r_step) == 3 && *(long *)(r + r_len) == 32 &&
+             *(Py_ssize_t *)(l + l_index) == 0 && *(PyObject **)(l + l_seq) == list;
+        Py_XDECREF(first);
+    }
+    Py_XDECREF(rit);
+    Py_XDECREF(range);
+    Py_XDECREF(lit);
+    Py_XDECREF(list);
+    PyErr_Clear();
+    return ok;
 }

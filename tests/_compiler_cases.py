@@ -592,3 +592,124 @@ def globals_change_between_runs():
 
 
 CASES += [(globals_change_between_runs, ())]
+
+
+def _try(f):
+    try:
+        return f()
+    except Exception as e:  # noqa: BLE001
+        return (type(e).__name__, str(e))
+
+
+def int_fast_ops(a, b):
+    """Every operator the compact-int fast path computes itself (written out here, so that the
+    compiled copy of this function computes them), against the interpreter's results."""
+    out = []
+    for x, y in ((a, b), (-a, b), (a, -b), (-a, -b), (b, a), (a, 0), (0, b)):
+        out.append((x + y, x - y, x * y, x & y, x | y, x ^ y))
+        try:
+            out.append((x // y, x % y, x / y))
+        except ZeroDivisionError as e:
+            out.append(("zde", str(e)))
+        try:
+            out.append(x / y)
+        except ZeroDivisionError as e:
+            out.append(("zde", str(e)))
+        try:
+            out.append(x % y)
+        except ZeroDivisionError as e:
+            out.append(("zde", str(e)))
+        try:
+            out.append((x << y, x >> y))
+        except (ValueError, OverflowError) as e:
+            out.append((type(e).__name__, str(e)))
+        z = x
+        z += y
+        z -= 3
+        z *= y
+        try:
+            z //= y
+            z %= y
+        except ZeroDivisionError as e:
+            out.append(("zde", str(e)))
+        out.append(z)
+    out.append((a << 32, a << 33, -a << 40, a >> 100, -a >> 100, (2**30 - 1) * (2**30 - 1)))
+    return out
+
+
+def mixed_float_ops(i, f):
+    out = []
+    for x, y in ((i, f), (f, i), (f, f), (-i, f), (i, -f), (i, 0.0), (f, 0), (0, f)):
+        out.append((x + y, x - y, x * y))
+        try:
+            out.append(x / y)
+        except ZeroDivisionError as e:
+            out.append(("zde", str(e)))
+        try:
+            out.append((x // y, x % y))
+        except ZeroDivisionError as e:
+            out.append(("zde", str(e)))
+        a = x
+        a += y
+        a *= y
+        a -= x
+        out.append(a)
+    return out
+
+
+class _HashLikeStr:
+    """Collides with a str key in a dict and refuses to compare: the lookup must raise once."""
+
+    calls = 0
+
+    def __init__(self, s):
+        self.s = s
+
+    def __hash__(self):
+        return hash(self.s)
+
+    def __eq__(self, other):
+        _HashLikeStr.calls += 1
+        raise ValueError("no comparing")
+
+
+def subscript_fast_paths(n):
+    lst = list(range(n))
+    tup = tuple(lst)
+    d = {"a": 1, 2: "two", 2**40: "big"}
+    out = []
+    for i in (0, 1, -1, -n, n - 1, n, -n - 1, 2**40, True):
+        for seq in (lst, tup):
+            try:
+                out.append(seq[i])
+            except IndexError as e:
+                out.append(("IndexError", str(e)))
+    for k in ("a", 2, 2**40, "zz", 3, (1,), 2.0):
+        try:
+            out.append(d[k])
+        except KeyError as e:
+            out.append(("KeyError", str(e), e.args))
+    for i in (0, -1, n - 1, n, -n - 1):
+        try:
+            lst[i] = "set%d" % i
+        except IndexError as e:
+            out.append(("IndexError", str(e)))
+    out.append(lst)
+    weird = {_HashLikeStr("k"): 1}
+    _HashLikeStr.calls = 0
+    try:
+        weird["k"]
+    except ValueError as e:
+        out.append(("ValueError", str(e), _HashLikeStr.calls))
+    return out
+
+
+CASES += [
+    (int_fast_ops, (7, 3)),
+    (int_fast_ops, (2**30 - 1, 2**29 + 5)),
+    (int_fast_ops, (1, 31)),
+    (mixed_float_ops, (3, 0.5)),
+    (mixed_float_ops, (2**29, -1.5e300)),
+    (subscript_fast_paths, (5,)),
+    (subscript_fast_paths, (1,)),
+]

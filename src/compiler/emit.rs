@@ -86,6 +86,10 @@ pub struct Emitter<'a> {
     /// LOAD_GLOBAL memos (one per site, in emission order); owned by the compiled code.
     pub global_memos: Box<[crate::ffi::runtime::GlobalMemo]>,
     pub next_memo: usize,
+    /// Attribute inline caches (one per LOAD_ATTR/STORE_ATTR/LOAD_METHOD site, in emission
+    /// order); owned by the compiled code.
+    pub attr_caches: Box<[crate::ffi::runtime::AttrCache]>,
+    pub next_attr_cache: usize,
 }
 
 /// Emits into `$e.ops` in x64 mode.
@@ -118,6 +122,12 @@ impl<'a> Emitter<'a> {
                 (0..n).map(|_| crate::ffi::runtime::GlobalMemo::default()).collect()
             },
             next_memo: 0,
+            attr_caches: {
+                use super::opcodes as op;
+                let n = snap.instrs.iter().filter(|i| matches!(i.op, op::LOAD_ATTR | op::STORE_ATTR | op::LOAD_METHOD)).count();
+                (0..n).map(|_| crate::ffi::runtime::AttrCache::default()).collect()
+            },
+            next_attr_cache: 0,
         }
     }
 
@@ -135,6 +145,31 @@ impl<'a> Emitter<'a> {
         let i = self.next_memo;
         self.next_memo += 1;
         &mut self.global_memos[i] as *mut _ as usize
+    }
+
+    /// Address of the next attribute site's inline cache (stable: the boxed slice never moves).
+    pub fn take_attr_cache(&mut self) -> usize {
+        let i = self.next_attr_cache;
+        self.next_attr_cache += 1;
+        &mut self.attr_caches[i] as *mut _ as usize
+    }
+
+    /// The common shape of an attribute instruction `n` at depth `d`: `prev_instr` at it,
+    /// `rdi` = slot `d`, `rsi` = the name `names[arg]`, `rdx` = the site's inline `cache`, then
+    /// a call to `f` (one of `ffi::attr_helpers`). Returns the instruction's unit.
+    pub fn call_attr_helper(&mut self, n: usize, d: u32, f: usize, cache: usize) -> usize {
+        let ins = &self.snap.instrs[n];
+        let (name, u) = (self.snap.names[ins.arg as usize] as i64, ins.idx);
+        let cache = cache as i64;
+        let s = self.slot(d);
+        self.set_prev(u as i64);
+        asm!(self
+            ; lea rdi, [rbx + s]
+            ; mov rsi, QWORD name
+            ; mov rdx, QWORD cache
+        );
+        self.call(f);
+        u
     }
 
     /// Displacement from `rbx` of value-stack slot `d`.

@@ -52,6 +52,8 @@ pub struct Compiled {
     pub qualname: String,
     /// LOAD_GLOBAL memos the machine code writes to (kept alive with it).
     pub _memos: Box<[crate::ffi::runtime::GlobalMemo]>,
+    /// Attribute inline caches the machine code points into (kept alive with it).
+    pub _attr_caches: Box<[crate::ffi::runtime::AttrCache]>,
 }
 
 const CO_GENERATOR: u32 = 0x20;
@@ -153,8 +155,9 @@ pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
     let marks = std::mem::take(&mut e.marks);
     let guards = e.guards.iter().map(|(n, k)| (snap.instrs[*n].idx, *k)).collect();
     let memos = std::mem::take(&mut e.global_memos);
+    let attr_caches = std::mem::take(&mut e.attr_caches);
     let bytes = e.ops.finalize().map_err(|err| format!("assembler: {err:?}"))?;
-    Ok(Generated { bytes, marks, guards, qualname: snap.qualname.clone(), memos })
+    Ok(Generated { bytes, marks, guards, qualname: snap.qualname.clone(), memos, attr_caches })
 }
 
 /// Machine code generated but not yet placed in executable memory.
@@ -162,6 +165,8 @@ pub struct Generated {
     pub bytes: Vec<u8>,
     /// LOAD_GLOBAL memos the code points into.
     pub memos: Box<[crate::ffi::runtime::GlobalMemo]>,
+    /// Attribute inline caches the code points into.
+    pub attr_caches: Box<[crate::ffi::runtime::AttrCache]>,
     pub marks: Vec<(usize, String)>,
     pub guards: Vec<(usize, GuardKind)>,
     pub qualname: String,
@@ -175,7 +180,7 @@ impl Generated {
         if self.bytes.starts_with(&emit::PROLOGUE_BYTES) {
             buf.describe_frame(&Emitter::PROLOGUE_UNWIND);
         }
-        Ok(Compiled { buf, marks: self.marks, guards: self.guards, qualname: self.qualname, _memos: self.memos })
+        Ok(Compiled { buf, marks: self.marks, guards: self.guards, qualname: self.qualname, _memos: self.memos, _attr_caches: self.attr_caches })
     }
 }
 

@@ -33,6 +33,15 @@ extern "C-unwind" {
     fn _Py_CheckRecursiveCall(ts: *mut py::PyThreadState, where_: *const c_char) -> c_int;
 }
 
+extern "C" {
+    static mut PyFunction_Type: py::PyTypeObject;
+    fn psyco_push_frame(ts: *mut py::PyThreadState, func: *mut py::PyObject, args: *mut *mut py::PyObject, nargs: isize) -> *mut IFrame;
+}
+// Clearing the frame runs destructors (arbitrary Python code).
+extern "C-unwind" {
+    fn psyco_pop_frame(ts: *mut py::PyThreadState, frame: *mut IFrame);
+}
+
 type Entry = unsafe extern "C-unwind" fn(*mut py::PyThreadState, *mut IFrame) -> *mut py::PyObject;
 
 /// Bytes of C stack kept free below hooked frames: a quarter of the thread's stack, between
@@ -147,6 +156,42 @@ pub unsafe fn run_compiled(ts: *mut py::PyThreadState, frame: *mut IFrame, entry
             EXIT_ERROR => _PyEval_EvalFrameDefault(ts, frame, 1),
             _ => r,
         }
+    }
+}
+
+/// A call from compiled code straight into another compiled function: if `function` is a plain
+/// Python function whose code has machine code, the call is positional and of a shape
+/// `psyco_push_frame` handles, and nothing traces this thread, push its frame, run it with
+/// [`run_compiled`] and pop it — no vectorcall, no `_PyEval_Vector`, no hook. Returns None
+/// (nothing touched) when the ordinary path must be taken; Some(result or NULL with an
+/// exception set) when the references to `function` and the `nargs` arguments were consumed.
+pub unsafe fn call_direct(
+    ts: *mut py::PyThreadState,
+    function: *mut py::PyObject,
+    args: *mut *mut py::PyObject,
+    nargs: usize,
+) -> Option<*mut py::PyObject> {
+    // SAFETY: GIL held; `function` and `args` are live references owned by the caller's stack.
+    unsafe {
+        if py::Py_TYPE(function) != std::ptr::addr_of_mut!(PyFunction_Type) {
+            return None;
+        }
+        let code = *at::<*mut py::PyObject>(function as *mut u8, X::FUNC_CODE);
+        let entry = super::record_of_raw(code)?.entry.load(std::sync::atomic::Ordering::Acquire);
+        if entry.is_null() {
+            return None;
+        }
+        let cframe = *at::<*mut CFrame>(ts as *mut u8, X::TSTATE_CFRAME);
+        if (*cframe).use_tracing != 0 {
+            return None; // tracers and profilers see calls through the ordinary path
+        }
+        let frame = psyco_push_frame(ts, function, args, nargs as isize);
+        if frame.is_null() {
+            return None;
+        }
+        let r = if c_stack_exhausted(ts) { std::ptr::null_mut() } else { run_compiled(ts, frame, entry as usize) };
+        psyco_pop_frame(ts, frame);
+        Some(r)
     }
 }
 

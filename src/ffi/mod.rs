@@ -101,6 +101,36 @@ mod native {
         pub fn psyco_frame_at_loop_check(f: *mut IFrame) -> c_int;
         pub fn psyco_frame_position(f: *mut IFrame) -> usize;
         pub fn psyco_signal_eval_breaker();
+        pub fn psyco_attr_cache_size() -> i64;
+        pub fn psyco_iter_layout_ok(range_index: i64, range_start: i64, range_step: i64, range_len: i64, list_index: i64, list_seq: i64) -> c_int;
+    }
+    // May call back into Python (descriptors, __getattr__, __setattr__...): "C-unwind".
+    extern "C-unwind" {
+        pub fn psyco_load_attr(sp: *mut *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> c_int;
+        pub fn psyco_store_attr(sp: *mut *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> c_int;
+        pub fn psyco_load_method(sp: *mut *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> c_int;
+    }
+}
+
+/// Addresses of the cached LOAD_ATTR, STORE_ATTR and LOAD_METHOD helpers (`csrc/attrcache.c`),
+/// each `(sp, name, cache) -> int` with the contract of the uncached `runtime` helper of the
+/// same name. Portable builds never run compiled code; they get the uncached helpers.
+pub fn attr_helpers() -> [usize; 3] {
+    #[cfg(psyco_native)]
+    {
+        [
+            native::psyco_load_attr as *const () as usize,
+            native::psyco_store_attr as *const () as usize,
+            native::psyco_load_method as *const () as usize,
+        ]
+    }
+    #[cfg(not(psyco_native))]
+    {
+        [
+            runtime::rt_load_attr as *const () as usize,
+            runtime::rt_store_attr as *const () as usize,
+            runtime::rt_load_method as *const () as usize,
+        ]
     }
 }
 
@@ -165,6 +195,21 @@ pub mod expected {
     pub const FUNC_KWDEFAULTS: i64 = 64;
     pub const FUNC_ANNOTATIONS: i64 = 112;
     pub const DICT_VERSION_TAG: i64 = 24;
+    pub const FUNC_CODE: i64 = 48;
+    pub const TYPE_VERSION_TAG: i64 = 384;
+    pub const HEAPTYPE_CACHED_KEYS: i64 = 872;
+    pub const DICTKEYS_NENTRIES: i64 = 24;
+    /// `_PyObject_ValuesPointer(o)` / `_PyObject_ManagedDictPointer(o)`: words before the object.
+    pub const OBJECT_VALUES_PTR: i64 = -32;
+    pub const OBJECT_MANAGED_DICT: i64 = -24;
+    /// `rangeiterobject` and `listiterobject` (private to their .c files; checked on live
+    /// iterators by `psyco_iter_layout_ok`).
+    pub const RANGEITER_INDEX: i64 = 16;
+    pub const RANGEITER_START: i64 = 24;
+    pub const RANGEITER_STEP: i64 = 32;
+    pub const RANGEITER_LEN: i64 = 40;
+    pub const LISTITER_INDEX: i64 = 16;
+    pub const LISTITER_SEQ: i64 = 24;
 
     /// (name, value) in table order.
     pub const TABLE: &[(&str, i64)] = &[
@@ -221,6 +266,12 @@ pub mod expected {
         ("PyFunctionObject.func_kwdefaults", FUNC_KWDEFAULTS),
         ("PyFunctionObject.func_annotations", FUNC_ANNOTATIONS),
         ("PyDictObject.ma_version_tag", DICT_VERSION_TAG),
+        ("PyFunctionObject.func_code", FUNC_CODE),
+        ("PyTypeObject.tp_version_tag", TYPE_VERSION_TAG),
+        ("PyHeapTypeObject.ht_cached_keys", HEAPTYPE_CACHED_KEYS),
+        ("PyDictKeysObject.dk_nentries", DICTKEYS_NENTRIES),
+        ("_PyObject_ValuesPointer", OBJECT_VALUES_PTR),
+        ("_PyObject_ManagedDictPointer", OBJECT_MANAGED_DICT),
     ];
 }
 
@@ -233,11 +284,54 @@ pub mod layout {
     pub const CELL_OB_REF: i32 = X::CELL_OB_REF as i32;
     pub const TSTATE_CFRAME: i32 = X::TSTATE_CFRAME as i32;
     pub const CFRAME_USE_TRACING: i32 = X::CFRAME_USE_TRACING as i32;
+    pub const FRAME_F_GLOBALS: i32 = X::FRAME_F_GLOBALS as i32;
+    pub const FRAME_F_BUILTINS: i32 = X::FRAME_F_BUILTINS as i32;
+    pub const DICT_VERSION_TAG: i32 = X::DICT_VERSION_TAG as i32;
+    pub const TYPE_VERSION_TAG: i32 = X::TYPE_VERSION_TAG as i32;
+    pub const HEAPTYPE_CACHED_KEYS: i32 = X::HEAPTYPE_CACHED_KEYS as i32;
+    pub const DICTKEYS_NENTRIES: i32 = X::DICTKEYS_NENTRIES as i32;
+    pub const OBJECT_VALUES_PTR: i32 = X::OBJECT_VALUES_PTR as i32;
+    pub const OBJECT_MANAGED_DICT: i32 = X::OBJECT_MANAGED_DICT as i32;
+    pub const VAR_OB_SIZE: i32 = X::VAR_OB_SIZE as i32;
+    pub const LIST_OB_ITEM: i32 = X::LIST_OB_ITEM as i32;
+    pub const LONG_OB_DIGIT: i32 = X::LONG_OB_DIGIT as i32;
+    pub const RANGEITER_INDEX: i32 = X::RANGEITER_INDEX as i32;
+    pub const RANGEITER_START: i32 = X::RANGEITER_START as i32;
+    pub const RANGEITER_STEP: i32 = X::RANGEITER_STEP as i32;
+    pub const RANGEITER_LEN: i32 = X::RANGEITER_LEN as i32;
+    pub const LISTITER_INDEX: i32 = X::LISTITER_INDEX as i32;
+    pub const LISTITER_SEQ: i32 = X::LISTITER_SEQ as i32;
+    /// `ob_type` in every object header.
+    pub const OB_TYPE: i32 = 8;
 }
 
 pub mod runtime;
 #[cfg(psyco_native)]
 mod exec;
+
+/// Calls `function(*args)` directly if it is compiled (see `exec::call_direct`): None when the
+/// ordinary vectorcall path must be taken (nothing consumed); Some(result or NULL) when the
+/// references to the function and the arguments were consumed. Portable builds: always None.
+///
+/// # Safety
+/// GIL held, `ts` the current thread state, `function` and `args[..nargs]` owned references.
+pub unsafe fn call_direct(
+    ts: *mut py::PyThreadState,
+    function: *mut py::PyObject,
+    args: *mut *mut py::PyObject,
+    nargs: usize,
+) -> Option<*mut py::PyObject> {
+    #[cfg(psyco_native)]
+    {
+        // SAFETY: forwarded contract.
+        unsafe { exec::call_direct(ts, function, args, nargs) }
+    }
+    #[cfg(not(psyco_native))]
+    {
+        let _ = (ts, function, args, nargs);
+        None
+    }
+}
 
 /// `ts` (the current thread state, GIL held) has a C tracer, or a profiler that is not psyco's.
 #[cfg(psyco_native)]
@@ -306,6 +400,18 @@ pub fn layout_report(py: Python<'_>) -> Result<(), String> {
         }
         if count as usize != expected::TABLE.len() {
             return Err("internal offset table size mismatch: running interpreter-only".into());
+        }
+        // SAFETY: builds two iterators and reads them at the given offsets (GIL held).
+        let iters_ok = unsafe {
+            use expected as E;
+            native::psyco_iter_layout_ok(E::RANGEITER_INDEX, E::RANGEITER_START, E::RANGEITER_STEP, E::RANGEITER_LEN, E::LISTITER_INDEX, E::LISTITER_SEQ)
+        };
+        if iters_ok != 1 {
+            return Err("range/list iterator layout does not match live objects: running interpreter-only".into());
+        }
+        // SAFETY: a pure function of the C struct definition.
+        if unsafe { native::psyco_attr_cache_size() } as usize != std::mem::size_of::<runtime::AttrCache>() {
+            return Err("attribute cache layout mismatch between C and Rust: running interpreter-only".into());
         }
         for (i, (name, want)) in expected::TABLE.iter().enumerate() {
             // SAFETY: index is in range, checked above.
@@ -492,20 +598,23 @@ pub fn existing_record<'py>(code: &Bound<'py, PyAny>) -> Option<&'py crate::queu
 }
 
 /// The record of `code` (a live code object, GIL held) if it has one, without type checks.
+/// Reads `co_extra` directly (what `_PyCode_GetExtra` does, minus the call and type check):
+/// this is on the path of every call into compiled code.
 #[cfg(psyco_native)]
-unsafe fn record_of_raw<'a>(code: *mut py::PyObject) -> Option<&'a crate::queue::CodeRecord> {
-    let idx = EXTRA_INDEX_FAST.load(std::sync::atomic::Ordering::Acquire);
+pub(crate) unsafe fn record_of_raw<'a>(code: *mut py::PyObject) -> Option<&'a crate::queue::CodeRecord> {
+    let idx = EXTRA_INDEX_FAST.load(std::sync::atomic::Ordering::Relaxed);
     if idx < 0 {
         return None;
     }
-    let mut extra: *mut c_void = std::ptr::null_mut();
-    // SAFETY: caller guarantees a live code object and the GIL.
+    // SAFETY: caller guarantees a live code object and the GIL; `co_extra` is NULL or a
+    // `_PyCodeObjectExtra { Py_ssize_t ce_size; void *ce_extras[]; }` (offset verified).
     unsafe {
-        if code_get_extra(code, idx as py::Py_ssize_t, &mut extra) != 0 {
-            py::PyErr_Clear();
+        let extra = *((code as *const u8).add(expected::CODE_EXTRA as usize) as *const *const isize);
+        if extra.is_null() || *extra <= idx as isize {
             return None;
         }
-        (extra as *const crate::queue::CodeRecord).as_ref()
+        let rec = *(extra.add(1 + idx as usize) as *const *const crate::queue::CodeRecord);
+        rec.as_ref()
     }
 }
 

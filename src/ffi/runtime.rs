@@ -29,6 +29,8 @@ type Obj = *mut PyObject;
 
 extern "C" {
     static mut PyMethod_Type: py::PyTypeObject;
+    static mut PyRangeIter_Type: py::PyTypeObject;
+    static mut PyListIter_Type: py::PyTypeObject;
     fn PyCell_New(obj: Obj) -> Obj;
     fn _PyObject_GetMethod(obj: Obj, name: Obj, method: *mut Obj) -> c_int;
     fn PyEval_SaveThread() -> *mut py::PyThreadState;
@@ -41,6 +43,7 @@ extern "C-unwind" {
     fn _PyList_Extend(list: Obj, iterable: Obj) -> Obj;
     fn _PyUnicode_JoinArray(sep: Obj, items: *const Obj, n: py::Py_ssize_t) -> Obj;
     fn PyFunction_New(code: Obj, globals: Obj) -> Obj;
+    fn _PyErr_SetKeyError(key: Obj);
 }
 
 pub fn dealloc_addr() -> usize {
@@ -59,6 +62,21 @@ pub fn py_none() -> usize {
     // SAFETY: address of a static object.
     unsafe { py::Py_None() as usize }
 }
+/// Addresses of built-in type objects and C functions the emitted fast paths compare with or
+/// call directly.
+pub fn long_type() -> usize {
+    std::ptr::addr_of_mut!(py::PyLong_Type) as usize
+}
+pub fn range_iter_type() -> usize {
+    std::ptr::addr_of_mut!(PyRangeIter_Type) as usize
+}
+pub fn list_iter_type() -> usize {
+    std::ptr::addr_of_mut!(PyListIter_Type) as usize
+}
+pub fn long_from_long() -> usize {
+    py::PyLong_FromLong as *const () as usize
+}
+
 pub fn method_type() -> usize {
     std::ptr::addr_of_mut!(PyMethod_Type) as usize
 }
@@ -141,7 +159,23 @@ pub unsafe extern "C-unwind" fn rt_load_global(frame: *mut u8, sp: *mut Obj, nam
     }
 }
 
+/// One attribute site's inline cache, filled and read by `csrc/attrcache.c` (which documents
+/// what each kind proves); the compiled code owns it. Mirrors `psyco_attr_cache` (size checked
+/// at import).
+#[repr(C)]
+#[derive(Default)]
+pub struct AttrCache {
+    pub tp_version: u32,
+    pub kind: i32,
+    pub index: isize,
+    pub descr: usize,
+    pub dict_version: u64,
+    pub keys: usize,
+    pub nentries: isize,
+}
+
 /// LOAD_ATTR: top = getattr(top, name). Error: -1, owner still on the stack.
+#[cfg_attr(psyco_native, allow(dead_code))] // portable builds: see ffi::attr_helpers
 pub unsafe extern "C-unwind" fn rt_load_attr(sp: *mut Obj, name: Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
@@ -157,6 +191,7 @@ pub unsafe extern "C-unwind" fn rt_load_attr(sp: *mut Obj, name: Obj) -> c_int {
 }
 
 /// STORE_ATTR: top.name = second; pops both. Error: -1, both popped.
+#[cfg_attr(psyco_native, allow(dead_code))] // portable builds: see ffi::attr_helpers
 pub unsafe extern "C-unwind" fn rt_store_attr(sp: *mut Obj, name: Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
@@ -174,6 +209,7 @@ pub unsafe extern "C-unwind" fn rt_store_attr(sp: *mut Obj, name: Obj) -> c_int 
 }
 
 /// LOAD_METHOD: [obj] → [meth, obj] or [NULL, attr]. Error: -1, obj still on the stack.
+#[cfg_attr(psyco_native, allow(dead_code))] // portable builds: see ffi::attr_helpers
 pub unsafe extern "C-unwind" fn rt_load_method(sp: *mut Obj, name: Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
@@ -319,20 +355,34 @@ unsafe fn binary_fast(oparg: c_int, lhs: Obj, rhs: Obj) -> Option<Obj> {
             let r = match base {
                 0 => a + b,
                 1 => a & b,
+                2 if b != 0 => floor_div(a, b),
+                // a << b with a < 2**30 and b <= 32 stays below 2**62.
+                3 if (0..=32).contains(&b) => a << b,
                 5 => a * b,
+                6 if b != 0 => floor_mod(a, b),
                 7 => a | b,
+                9 if b >= 0 => a >> b.min(63),
                 10 => a - b,
+                // Both operands are exact doubles (|v| < 2**30), so one IEEE division rounds
+                // exactly as int.__truediv__ does.
+                11 if b != 0 => return Some(py::PyFloat_FromDouble(a as f64 / b as f64)),
                 12 => a ^ b,
                 _ => return None,
             };
             return Some(py::PyLong_FromLongLong(r));
         }
-        if let (Some(a), Some(b)) = (exact_float(lhs), exact_float(rhs)) {
+        // float (op) float, and float mixed with a compact int (which float's slots convert
+        // exactly to a double, as int's slots decline with NotImplemented).
+        let fl = exact_float(lhs).or_else(|| exact_float(rhs).and(compact_int(lhs).map(|v| v as f64)));
+        let fr = exact_float(rhs).or_else(|| exact_float(lhs).and(compact_int(rhs).map(|v| v as f64)));
+        if let (Some(a), Some(b)) = (fl, fr) {
             let r = match base {
                 0 => a + b,
                 5 => a * b,
                 10 => a - b,
-                _ => return same_type_slot(base, lhs, rhs),
+                11 if b != 0.0 => a / b,
+                _ if py::Py_TYPE(lhs) == py::Py_TYPE(rhs) => return same_type_slot(base, lhs, rhs),
+                _ => return None,
             };
             return Some(py::PyFloat_FromDouble(r));
         }
@@ -343,6 +393,28 @@ unsafe fn binary_fast(oparg: c_int, lhs: Obj, rhs: Obj) -> Option<Obj> {
             return same_type_slot(base, lhs, rhs);
         }
         None
+    }
+}
+
+/// Python's `//` on machine integers (rounds toward negative infinity); `b != 0`.
+#[inline(always)]
+fn floor_div(a: i64, b: i64) -> i64 {
+    let q = a / b;
+    if (a % b != 0) && ((a < 0) != (b < 0)) {
+        q - 1
+    } else {
+        q
+    }
+}
+
+/// Python's `%` on machine integers (the result takes the divisor's sign); `b != 0`.
+#[inline(always)]
+fn floor_mod(a: i64, b: i64) -> i64 {
+    let r = a % b;
+    if r != 0 && ((r < 0) != (b < 0)) {
+        r + b
+    } else {
+        r
     }
 }
 
@@ -435,13 +507,82 @@ pub unsafe extern "C-unwind" fn rt_unary(sp: *mut Obj, opcode: c_int) -> c_int {
     }
 }
 
+/// The address of item `i` (negative counts from the end, as `list.__getitem__` does) of a
+/// sequence of `len` items at `items`, or None when out of range.
+#[inline(always)]
+unsafe fn seq_item(items: *mut Obj, len: isize, i: i64) -> Option<*mut Obj> {
+    let i = if i < 0 { i + len as i64 } else { i };
+    if i < 0 || i >= len as i64 {
+        return None;
+    }
+    // SAFETY: in range of the container's item array.
+    Some(unsafe { items.add(i as usize) })
+}
+
+/// What a fast subscript found.
+enum Fast {
+    /// The item (borrowed).
+    Item(Obj),
+    /// An exception is set (exactly the one `__getitem__` would raise).
+    Raised,
+    /// Not a fast case: take the generic path.
+    Generic,
+}
+
+/// `container[sub]` for an exact list or tuple indexed by a compact int in range, or an exact
+/// dict with a str or int key (dict's own lookup, KeyError included: an exact dict has no
+/// `__missing__`), without the generic protocol.
+#[inline(always)]
+unsafe fn subscr_fast(container: Obj, sub: Obj) -> Fast {
+    // SAFETY: live operands; layouts verified at import.
+    unsafe {
+        let tp = py::Py_TYPE(container);
+        let seq = if tp == std::ptr::addr_of_mut!(py::PyList_Type) {
+            Some(*field::<*mut Obj>(container as *mut u8, X::LIST_OB_ITEM))
+        } else if tp == std::ptr::addr_of_mut!(py::PyTuple_Type) {
+            Some(field::<Obj>(container as *mut u8, X::TUPLE_OB_ITEM))
+        } else {
+            None
+        };
+        if let Some(items) = seq {
+            let len = *field::<isize>(container as *mut u8, X::VAR_OB_SIZE);
+            return match compact_int(sub).and_then(|i| seq_item(items, len, i)) {
+                Some(p) => Fast::Item(*p),
+                None => Fast::Generic,
+            };
+        }
+        if tp == std::ptr::addr_of_mut!(py::PyDict_Type) {
+            let kt = py::Py_TYPE(sub);
+            if kt != std::ptr::addr_of_mut!(py::PyUnicode_Type) && kt != std::ptr::addr_of_mut!(py::PyLong_Type) {
+                return Fast::Generic;
+            }
+            let v = py::PyDict_GetItemWithError(container, sub);
+            if !v.is_null() {
+                return Fast::Item(v);
+            }
+            if py::PyErr_Occurred().is_null() {
+                _PyErr_SetKeyError(sub);
+            }
+            return Fast::Raised;
+        }
+        Fast::Generic
+    }
+}
+
 /// BINARY_SUBSCR: [container, sub] → [container[sub]]. Error: -1, both popped.
 pub unsafe extern "C-unwind" fn rt_binary_subscr(sp: *mut Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let sub = *sp.sub(1);
         let container = *sp.sub(2);
-        let res = py::PyObject_GetItem(container, sub);
+        let res = match subscr_fast(container, sub) {
+            Fast::Item(v) => {
+                incref(v);
+                v
+            }
+            Fast::Raised => std::ptr::null_mut(),
+            Fast::Generic => py::PyObject_GetItem(container, sub),
+        };
         decref(container);
         decref(sub);
         *sp.sub(2) = res;
@@ -460,6 +601,21 @@ pub unsafe extern "C-unwind" fn rt_store_subscr(sp: *mut Obj) -> c_int {
         let sub = *sp.sub(1);
         let container = *sp.sub(2);
         let v = *sp.sub(3);
+        if py::Py_TYPE(container) == std::ptr::addr_of_mut!(py::PyList_Type) {
+            if let Some(i) = compact_int(sub) {
+                let len = *field::<isize>(container as *mut u8, X::VAR_OB_SIZE);
+                let items = *field::<*mut Obj>(container as *mut u8, X::LIST_OB_ITEM);
+                if let Some(slot) = seq_item(items, len, i) {
+                    // list_ass_item: the stack's reference to v moves into the list.
+                    let old = *slot;
+                    *slot = v;
+                    decref(old);
+                    decref(container);
+                    decref(sub);
+                    return 0;
+                }
+            }
+        }
         let err = py::PyObject_SetItem(container, sub, v);
         decref(v);
         decref(container);
@@ -678,7 +834,7 @@ pub unsafe extern "C-unwind" fn rt_precall_unpack(sp: *mut Obj, oparg: c_int) {
 }
 
 /// CALL: [NULL|meth, callable|self, args...] → [result]. Error: -1, everything popped.
-pub unsafe extern "C-unwind" fn rt_call(sp: *mut Obj, oparg: c_int, kwnames: Obj) -> c_int {
+pub unsafe extern "C-unwind" fn rt_call(sp: *mut Obj, oparg: c_int, kwnames: Obj, ts: *mut py::PyThreadState) -> c_int {
     // SAFETY: see module doc.
     unsafe {
         let oparg = oparg as usize;
@@ -699,6 +855,14 @@ pub unsafe extern "C-unwind" fn rt_call(sp: *mut Obj, oparg: c_int, kwnames: Obj
         let nkw = if kwnames.is_null() { 0 } else { py::PyTuple_GET_SIZE(kwnames) as usize };
         let positional = total - nkw;
         let args = sp.sub(total);
+        let base = sp.sub(oparg + 2);
+        if nkw == 0 {
+            // Compiled callee: straight into its machine code (consumes function and args).
+            if let Some(res) = super::call_direct(ts, function, args, total) {
+                *base = res;
+                return if res.is_null() { -1 } else { 0 };
+            }
+        }
         let res = py::PyObject_Vectorcall(
             function,
             args,
@@ -709,7 +873,6 @@ pub unsafe extern "C-unwind" fn rt_call(sp: *mut Obj, oparg: c_int, kwnames: Obj
         for i in 0..total {
             decref(*args.add(i));
         }
-        let base = sp.sub(oparg + 2);
         *base = res;
         if res.is_null() {
             -1

@@ -1,8 +1,9 @@
 //! Comparisons: COMPARE_OP (rich comparison), IS_OP (identity, inline) and CONTAINS_OP.
 
-use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
 use crate::compiler::emit::{asm, Emitter};
+use crate::ffi::layout as L;
 use crate::ffi::runtime as rt;
 
 /// COMPARE_OP: `PyObject_RichCompare(second, top, arg)`; fused with a following
@@ -57,6 +58,9 @@ fn emit_compare_and_branch(e: &mut Emitter, n: usize, d: u32) {
     let taken = e.ops.new_dynamic_label();
     let fall = e.ops.new_dynamic_label();
     let (if_true, if_false) = if on_true { (taken, fall) } else { (fall, taken) };
+    if (0..=5).contains(&oparg) {
+        compact_int_compare(e, u, d, oparg, if_true, if_false);
+    }
     e.set_prev(u as i64);
     asm!(e
         ; lea rdi, [rbx + s]
@@ -75,4 +79,56 @@ fn emit_compare_and_branch(e: &mut Emitter, n: usize, d: u32) {
     );
     super::jump::taken_edge(e, n + 1, taken);
     asm!(e ; =>fall);
+}
+
+/// The inline case of a fused compare-and-branch: both operands exact ints of at most one
+/// digit (|v| < 2**30, what int's own comparison decides by value): compare the values, release
+/// both operands and branch. Anything else falls through to the generic code emitted next.
+/// The outcome is kept in `ebp` (callee-saved, free in compiled code) across the releases.
+fn compact_int_compare(e: &mut Emitter, u: usize, d: u32, oparg: i32, if_true: DynamicLabel, if_false: DynamicLabel) {
+    let (l, r) = (e.slot(d - 2), e.slot(d - 1));
+    let long_t = rt::long_type() as i64;
+    asm!(e
+        ; mov rax, [rbx + l]
+        ; mov rcx, [rbx + r]
+        ; mov rdx, QWORD long_t
+        ; cmp [rax + L::OB_TYPE], rdx
+        ; jne >generic
+        ; cmp [rcx + L::OB_TYPE], rdx
+        ; jne >generic
+        ; mov r8, [rax + L::VAR_OB_SIZE]
+        ; lea r10, [r8 + 1]
+        ; cmp r10, 2
+        ; ja >generic
+        ; mov r9, [rcx + L::VAR_OB_SIZE]
+        ; lea r10, [r9 + 1]
+        ; cmp r10, 2
+        ; ja >generic
+        ; mov r10d, [rax + L::LONG_OB_DIGIT]
+        ; imul r8, r10
+        ; mov r10d, [rcx + L::LONG_OB_DIGIT]
+        ; imul r9, r10
+        ; cmp r8, r9
+    );
+    match oparg {
+        0 => asm!(e ; setl bpl),
+        1 => asm!(e ; setle bpl),
+        2 => asm!(e ; sete bpl),
+        3 => asm!(e ; setne bpl),
+        4 => asm!(e ; setg bpl),
+        _ => asm!(e ; setge bpl),
+    }
+    asm!(e
+        ; movzx ebp, bpl
+        ; mov rdi, [rbx + l]
+    );
+    e.decref_rdi(u);
+    asm!(e ; mov rdi, [rbx + r]);
+    e.decref_rdi(u);
+    asm!(e
+        ; test ebp, ebp
+        ; jnz =>if_true
+        ; jmp =>if_false
+        ; generic:
+    );
 }

@@ -168,12 +168,55 @@ pub fn emit_get_iter(e: &mut Emitter, n: usize, d: u32) {
     e.check_error(u, d - 1);
 }
 
-/// FOR_ITER: push `next(iter)`, or pop the iterator and jump when it is exhausted.
+/// FOR_ITER: push `next(iter)`, or pop the iterator and jump when it is exhausted. Inline:
+/// the next item of a range iterator (boxed with `PyLong_FromLong`, as `rangeiter_next`) or of
+/// a list iterator still inside its list; everything else, exhaustion included, by the helper.
 pub fn emit_for_iter(e: &mut Emitter, n: usize, d: u32) {
     let u = e.snap.instrs[n].idx;
     let s = e.slot(d);
+    let it = e.slot(d - 1);
     let tl = e.labels[target_pos(e, n)];
     let err = e.error_label(u, d);
+    let (range_t, list_t) = (rt::range_iter_type() as i64, rt::list_iter_type() as i64);
+    let from_long = rt::long_from_long() as i64;
+    asm!(e
+        ; mov rax, [rbx + it]
+        ; mov rcx, QWORD range_t
+        ; cmp [rax + L::OB_TYPE], rcx
+        ; jne >list
+        ; mov rcx, [rax + L::RANGEITER_INDEX]
+        ; cmp rcx, [rax + L::RANGEITER_LEN]
+        ; jge >generic
+        ; lea rdx, [rcx + 1]
+        ; mov [rax + L::RANGEITER_INDEX], rdx
+        ; imul rcx, [rax + L::RANGEITER_STEP]
+        ; add rcx, [rax + L::RANGEITER_START]
+        ; mov rdi, rcx
+        ; mov rax, QWORD from_long
+        ; call rax
+        ; test rax, rax
+        ; jz =>err
+        ; mov [rbx + s], rax
+        ; jmp >next_done
+        ; list:
+        ; mov rcx, QWORD list_t
+        ; cmp [rax + L::OB_TYPE], rcx
+        ; jne >generic
+        ; mov rdx, [rax + L::LISTITER_SEQ]
+        ; test rdx, rdx
+        ; jz >generic
+        ; mov rcx, [rax + L::LISTITER_INDEX]
+        ; cmp rcx, [rdx + L::VAR_OB_SIZE]
+        ; jge >generic
+        ; mov r8, [rdx + L::LIST_OB_ITEM]
+        ; mov r8, [r8 + rcx * 8]
+        ; add rcx, 1
+        ; mov [rax + L::LISTITER_INDEX], rcx
+        ; add QWORD [r8], 1
+        ; mov [rbx + s], r8
+        ; jmp >next_done
+        ; generic:
+    );
     e.set_prev(u as i64);
     asm!(e ; lea rdi, [rbx + s]);
     e.call(rt::rt_for_iter as *const () as usize);
@@ -181,6 +224,7 @@ pub fn emit_for_iter(e: &mut Emitter, n: usize, d: u32) {
         ; test eax, eax
         ; js =>err
         ; jz =>tl
+        ; next_done:
     );
 }
 

@@ -65,13 +65,14 @@ pub fn emit_load_const(e: &mut Emitter, n: usize, d: u32) {
     );
 }
 
-/// LOAD_GLOBAL: globals, then builtins; `arg & 1` pushes a NULL first (for CALL).
+/// LOAD_GLOBAL: globals, then builtins; `arg & 1` pushes a NULL first (for CALL). Inline:
+/// the site's memo is still valid (both dicts carry the version tags it was filled under) →
+/// push its value. Otherwise the helper looks the name up and refills the memo.
 pub fn emit_load_global(e: &mut Emitter, n: usize, d: u32) {
     let a = arg(e, n);
     let name = e.snap.names[(a >> 1) as usize] as i64;
     let push_null = a & 1 != 0;
     let u = unit(e, n);
-    e.set_prev(u as i64);
     let mut top = d;
     if push_null {
         let s = e.slot(d);
@@ -81,6 +82,25 @@ pub fn emit_load_global(e: &mut Emitter, n: usize, d: u32) {
     let s = e.slot(top);
     let memo = e.take_global_memo() as i64;
     asm!(e
+        ; mov r8, QWORD memo
+        ; mov rax, [r12 + L::FRAME_F_GLOBALS]
+        ; mov rcx, [rax + L::DICT_VERSION_TAG]
+        ; cmp rcx, [r8]
+        ; jne >slow
+        ; mov rax, [r12 + L::FRAME_F_BUILTINS]
+        ; mov rcx, [rax + L::DICT_VERSION_TAG]
+        ; cmp rcx, [r8 + 8]
+        ; jne >slow
+        ; mov rax, [r8 + 16]
+        ; test rax, rax
+        ; jz >slow
+        ; add QWORD [rax], 1
+        ; mov [rbx + s], rax
+        ; jmp >global_done
+        ; slow:
+    );
+    e.set_prev(u as i64);
+    asm!(e
         ; mov rdi, r12
         ; lea rsi, [rbx + s]
         ; mov rdx, QWORD name
@@ -88,6 +108,7 @@ pub fn emit_load_global(e: &mut Emitter, n: usize, d: u32) {
     );
     e.call(rt::rt_load_global as *const () as usize);
     e.dispatch_result(n, d);
+    asm!(e ; global_done:);
 }
 
 /// LOAD_DEREF: push the content of cell `arg` (empty → the interpreter raises).
@@ -174,29 +195,55 @@ pub fn emit_swap(e: &mut Emitter, n: usize, d: u32) {
     );
 }
 
-/// LOAD_ATTR: replace the top with `getattr(top, names[arg])`.
+/// LOAD_ATTR: replace the top with `getattr(top, names[arg])`, through the site's inline cache
+/// (`csrc/attrcache.c` fills it and documents what each kind proves). Inline: the two hit
+/// kinds of instance attributes, guarded by the owner's type version — a plain slot
+/// (`__slots__`) or the instance's values array; an empty slot or value, another type or any
+/// other kind → the helper (generic lookup, CPython's exceptions, refill).
 pub fn emit_load_attr(e: &mut Emitter, n: usize, d: u32) {
-    let name = e.snap.names[arg(e, n) as usize] as i64;
-    let (s, u) = (e.slot(d), unit(e, n));
-    e.set_prev(u as i64);
+    let (s, u) = (e.slot(d - 1), unit(e, n));
+    let cache = e.take_attr_cache();
     asm!(e
-        ; lea rdi, [rbx + s]
-        ; mov rsi, QWORD name
+        ; mov rax, [rbx + s]
+        ; mov r8, QWORD cache as i64
+        ; mov ecx, [r8 + 4]
+        ; mov rdx, [rax + 8]
+        ; mov edx, [rdx + L::TYPE_VERSION_TAG]
+        ; cmp edx, [r8]
+        ; jne >slow
+        ; mov r9, [r8 + 8]
+        ; cmp ecx, 1
+        ; jne >values
+        ; mov r10, [rax + r9]
+        ; jmp >check
+        ; values:
+        ; cmp ecx, 2
+        ; jne >slow
+        ; mov r10, [rax + L::OBJECT_VALUES_PTR]
+        ; test r10, r10
+        ; jz >slow
+        ; mov r10, [r10 + r9 * 8]
+        ; check:
+        ; test r10, r10
+        ; jz >slow
+        ; add QWORD [r10], 1
+        ; mov [rbx + s], r10
+        ; mov rdi, rax
     );
-    e.call(rt::rt_load_attr as *const () as usize);
+    e.decref_rdi(u);
+    asm!(e
+        ; jmp >attr_done
+        ; slow:
+    );
+    e.call_attr_helper(n, d, crate::ffi::attr_helpers()[0], cache);
     // On failure the owner is still on the stack, as in ceval.
     e.check_error(u, d);
+    asm!(e ; attr_done:);
 }
 
-/// STORE_ATTR: `top.name = second`, popping both.
+/// STORE_ATTR: `top.name = second`, popping both (inline-cached).
 pub fn emit_store_attr(e: &mut Emitter, n: usize, d: u32) {
-    let name = e.snap.names[arg(e, n) as usize] as i64;
-    let (s, u) = (e.slot(d), unit(e, n));
-    e.set_prev(u as i64);
-    asm!(e
-        ; lea rdi, [rbx + s]
-        ; mov rsi, QWORD name
-    );
-    e.call(rt::rt_store_attr as *const () as usize);
+    let cache = e.take_attr_cache();
+    let u = e.call_attr_helper(n, d, crate::ffi::attr_helpers()[1], cache);
     e.check_error(u, d - 2);
 }

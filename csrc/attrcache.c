@@ -1,0 +1,288 @@
+/* psyco: per-site inline caches for attribute access (LOAD_ATTR, STORE_ATTR, LOAD_METHOD).
+ *
+ * Job: the compiled code of each attribute instruction owns one `psyco_attr_cache`; the
+ * helpers below take the fast path when the cache proves the generic lookup would find the same
+ * thing, and otherwise do exactly what ceval does (PyObject_GetAttr / PyObject_SetAttr /
+ * _PyObject_GetMethod) and then try to fill the cache from what they saw. Written in C because
+ * the proofs read CPython internals (heap types' shared keys, instance value arrays, member
+ * descriptors) through the interpreter's own headers.
+ *
+ * Invariants (what makes a hit exact):
+ * - A type's `tp_version_tag` is nonzero only while its MRO dictionaries are unchanged since the
+ *   tag was assigned, and a tag is never reused for another state; so equal tags mean the type
+ *   lookup of the cached name still returns the cached descriptor (borrowed: the type's dict
+ *   holds it). 0 is never stored as a valid tag.
+ * - Instance attributes in "values" form live at a fixed index of the type's shared keys
+ *   (`ht_cached_keys`), whose entries are only ever appended; a NULL value means "absent here",
+ *   which is left to the generic path (it raises AttributeError with CPython's message).
+ * - A method found on the type is only bound directly if the instance cannot shadow it: the
+ *   type has no instance dict at all, or the instance's dict is still in values form and the
+ *   name is absent from the shared keys, proven by the keys object and its entry count being
+ *   the ones seen when the name was checked.
+ * - A module attribute is valid while the module dict's `ma_version_tag` (PEP 509, unique per
+ *   dict state) is the one seen.
+ * Every helper expects the GIL; none of them keeps a reference in the cache. */
+#define Py_BUILD_CORE 1
+#include <Python.h>
+#include <stdint.h>
+#include "structmember.h"
+#include "internal/pycore_object.h"
+#include "internal/pycore_dict.h"
+#include "internal/pycore_moduleobject.h"
+
+enum {
+    KIND_EMPTY = 0,
+    KIND_SLOT = 1,          /* member descriptor T_OBJECT_EX at byte offset `index` */
+    KIND_VALUES = 2,        /* instance values array, entry `index` */
+    KIND_MODULE = 3,        /* module dict in state `dict_version`: value `descr` */
+    KIND_METHOD_NO_DICT = 4,/* method `descr` on a type whose instances have no dict */
+    KIND_METHOD_VALUES = 5, /* method `descr`; instance dict in values form, name not in `keys` */
+};
+
+/* Layout shared with src/ffi (AttrCache): keep both in step. */
+typedef struct {
+    uint32_t tp_version;
+    int32_t kind;
+    Py_ssize_t index;
+    PyObject *descr;
+    uint64_t dict_version;
+    PyDictKeysObject *keys;
+    Py_ssize_t nentries;
+} psyco_attr_cache;
+
+int64_t psyco_attr_cache_size(void) { return (int64_t)sizeof(psyco_attr_cache); }
+
+static inline int type_is_cacheable(PyTypeObject *tp) {
+    return tp->tp_version_tag != 0 && PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG);
+}
+
+/* Index of `name` (by identity: names in code objects are interned) among the shared keys, or
+ * -1. Only unicode-keyed shared keys are searched. */
+static Py_ssize_t shared_index(PyDictKeysObject *keys, PyObject *name) {
+    if (keys == NULL || keys->dk_kind == DICT_KEYS_GENERAL) return -1;
+    PyDictUnicodeEntry *ep = DK_UNICODE_ENTRIES(keys);
+    for (Py_ssize_t i = 0; i < keys->dk_nentries; i++) {
+        if (ep[i].me_key == name) return i;
+    }
+    return -1;
+}
+
+/* Is `name` present among the shared keys under any spelling equal to it? (Absence proof.) */
+static int shared_has_equal(PyDictKeysObject *keys, PyObject *name) {
+    PyDictUnicodeEntry *ep = DK_UNICODE_ENTRIES(keys);
+    for (Py_ssize_t i = 0; i < keys->dk_nentries; i++) {
+        PyObject *k = ep[i].me_key;
+        if (k == name) return 1;
+        if (k != NULL && PyUnicode_CheckExact(k) && _PyUnicode_EQ(k, name)) return 1;
+    }
+    return 0;
+}
+
+static inline PyDictValues *values_of(PyObject *o) { return *_PyObject_ValuesPointer(o); }
+
+/* The member descriptor's offset if `descr` is a plain object slot (T_OBJECT_EX, no audit),
+ * writable if `for_store`; else -1. */
+static Py_ssize_t slot_offset(PyObject *descr, int for_store) {
+    if (descr == NULL || Py_TYPE(descr) != &PyMemberDescr_Type) return -1;
+    PyMemberDef *m = ((PyMemberDescrObject *)descr)->d_member;
+    if (m->type != T_OBJECT_EX || (m->flags & PY_AUDIT_READ)) return -1;
+    if (for_store && (m->flags & READONLY)) return -1;
+    return m->offset;
+}
+
+/* Fills `c` for reading `name` from `owner` (call after a successful generic load). */
+static void fill_load(PyObject *owner, PyObject *name, psyco_attr_cache *c) {
+    c->kind = KIND_EMPTY;
+    c->tp_version = 0;
+    PyTypeObject *tp = Py_TYPE(owner);
+    if (PyModule_CheckExact(owner)) {
+        PyObject *dict = ((PyModuleObject *)owner)->md_dict;
+        if (dict == NULL || !PyDict_CheckExact(dict) || !PyUnicode_CheckExact(name)) return;
+        /* A name the module type itself defines (__dict__, __class__...) is not a dict lookup. */
+        if (_PyType_Lookup(tp, name) != NULL) return;
+        PyObject *v = PyDict_GetItemWithError(dict, name);
+        if (v == NULL) { PyErr_Clear(); return; }
+        c->dict_version = ((PyDictObject *)dict)->ma_version_tag;
+        c->descr = v;
+        c->kind = KIND_MODULE;
+        return;
+    }
+    if (tp->tp_getattro != PyObject_GenericGetAttr || !PyUnicode_CheckExact(name)) return;
+    PyObject *descr = _PyType_Lookup(tp, name); /* assigns a version tag if it can */
+    if (!type_is_cacheable(tp)) return;
+    Py_ssize_t off = slot_offset(descr, 0);
+    if (off >= 0) {
+        c->index = off;
+        c->kind = KIND_SLOT;
+        c->tp_version = tp->tp_version_tag;
+        return;
+    }
+    if (descr == NULL && (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) && values_of(owner) != NULL) {
+        Py_ssize_t ix = shared_index(((PyHeapTypeObject *)tp)->ht_cached_keys, name);
+        if (ix < 0) return;
+        c->index = ix;
+        c->kind = KIND_VALUES;
+        c->tp_version = tp->tp_version_tag;
+    }
+}
+
+/* The cached value of `owner.name` (borrowed) or NULL: a miss, nothing set. */
+static inline PyObject *load_hit(PyObject *owner, psyco_attr_cache *c) {
+    PyTypeObject *tp = Py_TYPE(owner);
+    switch (c->kind) {
+    case KIND_SLOT:
+        if (tp->tp_version_tag != c->tp_version) return NULL;
+        return *(PyObject **)((char *)owner + c->index);
+    case KIND_VALUES: {
+        if (tp->tp_version_tag != c->tp_version) return NULL;
+        PyDictValues *values = values_of(owner);
+        return values == NULL ? NULL : values->values[c->index];
+    }
+    case KIND_MODULE: {
+        if (tp != &PyModule_Type) return NULL;
+        PyObject *dict = ((PyModuleObject *)owner)->md_dict;
+        if (dict == NULL || ((PyDictObject *)dict)->ma_version_tag != c->dict_version) return NULL;
+        return c->descr;
+    }
+    default:
+        return NULL;
+    }
+}
+
+/* LOAD_ATTR: sp[-1] = getattr(sp[-1], name). -1 on error (owner still on the stack). */
+int psyco_load_attr(PyObject **sp, PyObject *name, psyco_attr_cache *c) {
+    PyObject *owner = sp[-1];
+    PyObject *res = load_hit(owner, c);
+    if (res != NULL) {
+        Py_INCREF(res);
+    } else {
+        res = PyObject_GetAttr(owner, name);
+        if (res == NULL) return -1;
+        fill_load(owner, name, c);
+    }
+    sp[-1] = res;
+    Py_DECREF(owner);
+    return 0;
+}
+
+/* STORE_ATTR: sp[-1].name = sp[-2]; pops both. -1 on error (both popped). */
+int psyco_store_attr(PyObject **sp, PyObject *name, psyco_attr_cache *c) {
+    PyObject *owner = sp[-1];
+    PyObject *v = sp[-2];
+    PyTypeObject *tp = Py_TYPE(owner);
+    if (c->tp_version != 0 && tp->tp_version_tag == c->tp_version) {
+        if (c->kind == KIND_SLOT) {
+            PyObject **addr = (PyObject **)((char *)owner + c->index);
+            PyObject *old = *addr;
+            *addr = v; /* the stack's reference moves into the slot */
+            Py_XDECREF(old);
+            Py_DECREF(owner);
+            return 0;
+        }
+        PyDictValues *values = values_of(owner);
+        if (c->kind == KIND_VALUES && values != NULL) {
+            PyObject *old = values->values[c->index];
+            values->values[c->index] = v;
+            if (old == NULL) {
+                _PyDictValues_AddToInsertionOrder(values, c->index);
+            } else {
+                Py_DECREF(old);
+            }
+            Py_DECREF(owner);
+            return 0;
+        }
+    }
+    int err = PyObject_SetAttr(owner, name, v);
+    Py_DECREF(v);
+    if (err == 0 && tp == Py_TYPE(owner)) {
+        c->kind = KIND_EMPTY;
+        c->tp_version = 0;
+        if (tp->tp_setattro == PyObject_GenericSetAttr && PyUnicode_CheckExact(name)) {
+            PyObject *descr = _PyType_Lookup(tp, name);
+            if (type_is_cacheable(tp)) {
+                Py_ssize_t off = slot_offset(descr, 1);
+                if (off >= 0) {
+                    c->index = off;
+                    c->kind = KIND_SLOT;
+                    c->tp_version = tp->tp_version_tag;
+                } else if (descr == NULL && (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) &&
+                           values_of(owner) != NULL) {
+                    Py_ssize_t ix = shared_index(((PyHeapTypeObject *)tp)->ht_cached_keys, name);
+                    if (ix >= 0) {
+                        c->index = ix;
+                        c->kind = KIND_VALUES;
+                        c->tp_version = tp->tp_version_tag;
+                    }
+                }
+            }
+        }
+    }
+    Py_DECREF(owner);
+    return err;
+}
+
+/* LOAD_METHOD: [obj] -> [meth, obj] or [NULL, attr] (as _PyObject_GetMethod decides). -1 on
+ * error (obj still on the stack). */
+int psyco_load_method(PyObject **sp, PyObject *name, psyco_attr_cache *c) {
+    PyObject *obj = sp[-1];
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (c->kind == KIND_METHOD_NO_DICT && tp->tp_version_tag == c->tp_version) {
+        Py_INCREF(c->descr);
+        sp[-1] = c->descr;
+        sp[0] = obj;
+        return 0;
+    }
+    if (c->kind == KIND_METHOD_VALUES && tp->tp_version_tag == c->tp_version &&
+        *_PyObject_ManagedDictPointer(obj) == NULL && values_of(obj) != NULL) {
+        PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
+        if (keys == c->keys && keys->dk_nentries == c->nentries) {
+            Py_INCREF(c->descr);
+            sp[-1] = c->descr;
+            sp[0] = obj;
+            return 0;
+        }
+    }
+    PyObject *attr = load_hit(obj, c);
+    if (attr != NULL) {
+        Py_INCREF(attr);
+        sp[-1] = NULL;
+        sp[0] = attr;
+        Py_DECREF(obj);
+        return 0;
+    }
+    PyObject *meth = NULL;
+    int found = _PyObject_GetMethod(obj, name, &meth);
+    if (meth == NULL) return -1;
+    if (found) {
+        sp[-1] = meth;
+        sp[0] = obj;
+        /* Fill: a method descriptor found on a type with generic attribute lookup. */
+        c->kind = KIND_EMPTY;
+        c->tp_version = 0;
+        if (Py_TYPE(obj) == tp && tp->tp_getattro == PyObject_GenericGetAttr &&
+            PyUnicode_CheckExact(name) && type_is_cacheable(tp) &&
+            _PyType_Lookup(tp, name) == meth && type_is_cacheable(tp)) {
+            if (tp->tp_dictoffset == 0 && !(tp->tp_flags & Py_TPFLAGS_MANAGED_DICT)) {
+                c->descr = meth;
+                c->kind = KIND_METHOD_NO_DICT;
+                c->tp_version = tp->tp_version_tag;
+            } else if ((tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) &&
+                       *_PyObject_ManagedDictPointer(obj) == NULL && values_of(obj) != NULL) {
+                PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
+                if (keys != NULL && keys->dk_kind != DICT_KEYS_GENERAL && !shared_has_equal(keys, name)) {
+                    c->descr = meth;
+                    c->keys = keys;
+                    c->nentries = keys->dk_nentries;
+                    c->kind = KIND_METHOD_VALUES;
+                    c->tp_version = tp->tp_version_tag;
+                }
+            }
+        }
+    } else {
+        fill_load(obj, name, c); /* while obj is surely alive */
+        sp[-1] = NULL;
+        sp[0] = meth;
+        Py_DECREF(obj);
+    }
+    return 0;
+}
