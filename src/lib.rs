@@ -390,6 +390,18 @@ fn dump_code(code: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
     Ok(compiler::dump(code))
 }
 
+/// The live code objects that have machine code (compiled, even if unbound since), in no
+/// particular order: what psyco.dumpcodebuf() dumps.
+#[pyfunction]
+fn compiled_codes(py: Python<'_>) -> Vec<Py<PyAny>> {
+    ffi::live_code_ids()
+        .into_iter()
+        .filter_map(|id| ffi::live_code(py, id))
+        .filter(|c| ffi::existing_record(c).is_some_and(|r| r.flags().contains(Flags::COMPILED)))
+        .map(|c| c.unbind())
+        .collect()
+}
+
 /// Compiles a code object now, on this thread (tests and debugging). True if it has machine
 /// code afterwards.
 #[pyfunction]
@@ -427,5 +439,6 @@ fn _psyco(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stats, m)?)?;
     m.add_function(wrap_pyfunction!(dump_code, m)?)?;
     m.add_function(wrap_pyfunction!(compile_code, m)?)?;
+    m.add_function(wrap_pyfunction!(compiled_codes, m)?)?;
     Ok(())
 }

@@ -34,6 +34,7 @@ __all__ = [
     "log",
     "stats",
     "is_compiled",
+    "dumpcodebuf",
     "error",
     "warning",
 ]
@@ -253,6 +254,54 @@ def stats(top=10):
     if isinstance(top, bool) or not isinstance(top, int) or top < 0:
         raise TypeError("top must be an int >= 0")
     return _psyco.stats(top)
+
+
+def _code_where(code):
+    return "%s:%d" % (code.co_filename, code.co_firstlineno)
+
+
+def _dump_one(code):
+    """The readable dump of one code object, behind a header line; None if it has no
+    machine code (any more)."""
+    text = _psyco.dump_code(code)
+    if text is None:
+        return None
+    state = ", ".join(_psyco.code_state(code))
+    return "=== %s  (%s)  [%s]\n%s" % (code.co_qualname, _code_where(code), state, text)
+
+
+def dumpcodebuf(file=None):
+    """Write a readable dump of every compiled function to `file` and return where it went.
+
+    `file` is a path (default: ``psyco.dump`` in the current directory) or an open text
+    file-like object. Each function is listed with its qualified name, file and line, then its
+    machine code disassembled, with the bytecode instruction each part implements in between,
+    then the places where it falls back to the interpreter."""
+    codes = sorted(_psyco.compiled_codes(),
+                   key=lambda c: (c.co_filename, c.co_firstlineno, c.co_qualname))
+    parts = []
+    for code in codes:
+        text = _dump_one(code)
+        if text is not None:
+            parts.append(text)
+    native, why = _psyco.native_status()
+    header = ("psyco %s code dump: %d compiled function%s, %d bytes generated in total\n%s\n\n"
+              % (__version__, len(parts), "" if len(parts) == 1 else "s",
+                 _psyco.stats(0)["code_bytes"], why))
+    body = header + "\n".join(parts)
+    if file is None:
+        file = "psyco.dump"
+    if hasattr(file, "write"):
+        file.write(body)
+        name = getattr(file, "name", None)
+        return _os.fspath(name) if isinstance(name, (str, _os.PathLike)) else None
+    if not isinstance(file, (str, _os.PathLike)):
+        raise TypeError("dumpcodebuf() expects a path or a file-like object, not %s"
+                        % _describe(file))
+    path = _os.path.abspath(_os.fspath(file))
+    with open(path, "w") as f:
+        f.write(body)
+    return path
 
 
 def _at_exit():

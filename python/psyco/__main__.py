@@ -1,4 +1,4 @@
-"""Command line: `python -m psyco demo | stats | conformance | fuzz | bench`.
+"""Command line: `python -m psyco demo | stats | dis | conformance | fuzz | bench | stress`.
 
 demo: runs a CPU-bound program plain and under psyco (full, profile, background), each in a
 fresh process, prints the times and ratios, and shows where the log went and its important
@@ -63,6 +63,74 @@ def stats(args):
     pprint.pprint(psyco.stats())
 
 
+def _resolve(target):
+    """The object named by MODULE:QUALNAME (QUALNAME may be dotted: Class.method)."""
+    import importlib
+    module_name, sep, qualname = target.partition(":")
+    if not sep or not module_name or not qualname:
+        raise SystemExit("psyco dis: expected MODULE:FUNCTION (e.g. json:dumps or "
+                         "json.decoder:JSONDecoder.decode), got %r" % target)
+    try:
+        obj = importlib.import_module(module_name)
+    except Exception as e:
+        raise SystemExit("psyco dis: cannot import module %r: %s: %s"
+                         % (module_name, type(e).__name__, e))
+    path = module_name
+    for part in qualname.split("."):
+        # A class's own dict first, so that staticmethod/classmethod/property keep their
+        # wrapper (getattr would return a plain function or a bound method).
+        d = getattr(obj, "__dict__", None)
+        if isinstance(obj, type) and d is not None and part in d:
+            obj = d[part]
+        else:
+            try:
+                obj = getattr(obj, part)
+            except AttributeError:
+                raise SystemExit("psyco dis: %s has no attribute %r" % (path, part))
+        path += (":" if path == module_name else ".") + part
+        if isinstance(obj, property) and obj.fget is not None:
+            obj = obj.fget
+    return obj, path
+
+
+def dis(args):
+    import types
+    import psyco
+    from psyco import _psyco
+    obj, path = _resolve(args.target)
+    if isinstance(obj, types.CodeType):
+        codes = [obj]
+    else:
+        try:
+            codes = psyco._codes(obj, "dis")
+        except TypeError:
+            raise SystemExit("psyco dis: %s is a %s, not a Python function, method or class: "
+                             "psyco compiles Python code only" % (path, type(obj).__name__))
+    if not codes:
+        raise SystemExit("psyco dis: class %s defines no functions" % path)
+    native, why = _psyco.native_status()
+    if not native:
+        raise SystemExit("psyco dis: no machine code on this interpreter (%s)" % why)
+    failed = 0
+    for i, code in enumerate(codes):
+        if i:
+            print()
+        if not _psyco.is_compiled_code(code) and _psyco.dump_code(code) is None:
+            _psyco.compile_code(code)
+        text = psyco._dump_one(code)
+        if text is None:
+            reason, _ = _psyco.code_info(code)
+            state = ", ".join(_psyco.code_state(code)) or "not compiled"
+            print("=== %s  (%s)  [%s]\npsyco cannot compile it: %s"
+                  % (code.co_qualname, psyco._code_where(code), state, reason or "unknown reason"))
+            failed += 1
+        else:
+            sys.stdout.write(text)
+    if failed == len(codes):
+        return 1
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m psyco")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -72,18 +140,26 @@ def main(argv=None):
     d.set_defaults(func=demo)
     s = sub.add_parser("stats", help="print psyco.stats() of a fresh interpreter")
     s.set_defaults(func=stats)
+    x = sub.add_parser("dis", help="compile a function and print its machine code",
+                       description="Compile MODULE:FUNCTION (or MODULE:Class.method, or every "
+                       "method of MODULE:Class) and print its machine code, disassembled, with "
+                       "the bytecode instructions in between.")
+    x.add_argument("target", help="MODULE:FUNCTION, e.g. json:dumps or "
+                   "json.decoder:JSONDecoder.decode")
+    x.set_defaults(func=dis)
     # Tools with their own argument parsers: everything after the name is theirs.
     for name, helptext in (("conformance", "CPython's own test modules, plain vs under psyco"),
                            ("fuzz", "differential fuzzer: random programs, plain vs under psyco"),
-                           ("bench", "the benchmark suite: ratios against plain CPython")):
+                           ("bench", "the benchmark suite: ratios against plain CPython"),
+                           ("stress", "stress scenarios: threads, signals, limits, churn, fork")):
         sub.add_parser(name, help=helptext, add_help=False)
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("conformance", "fuzz", "bench"):
+    if argv and argv[0] in ("conformance", "fuzz", "bench", "stress"):
         import importlib
         module = {"bench": "benchrun"}.get(argv[0], argv[0])
         return importlib.import_module("psyco." + module).main(argv[1:])
     args = p.parse_args(argv)
-    args.func(args)
+    return args.func(args)
 
 
 if __name__ == "__main__":

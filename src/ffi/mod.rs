@@ -635,6 +635,11 @@ pub fn after_fork_child() {
     unlock_after_fork(&LIVE);
 }
 
+/// The code objects currently carrying a record, by identity (see [`live_code`]).
+pub fn live_code_ids() -> Vec<CodeId> {
+    LIVE.lock().as_ref().map_or_else(Vec::new, |s| s.iter().copied().collect())
+}
+
 /// Number of code objects currently carrying a record (for stats and leak tests).
 pub fn live_record_count() -> usize {
     LIVE.lock().as_ref().map_or(0, |s| s.len())
