@@ -93,13 +93,10 @@ def test_list():
 
 
 # ------------------------------------------------------------------------------------------
-# Defects the stress runs brought up (xfail(strict): they flip to XPASS, and fail the suite,
-# once fixed, so that the marker is removed with the fix)
+# Defects the stress runs brought up, fixed: code memory falls when code dies; the dump lists
+# each exit once
 # ------------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="src/queue add_memory is never called with a release: "
-                   "code_bytes (and so memorymax) counts every byte ever generated, although "
-                   "the machine code of a dead code object is unmapped (code_mapped_bytes)")
 def test_code_bytes_fall_when_compiled_code_dies():
     from psyco_testing import run_json
     out = run_json("""
@@ -125,9 +122,6 @@ emit({'code_bytes': s['code_bytes'], 'base': base, 'live': live_bytes(),
     assert out["code_bytes"] <= out["live"] + 4096, out
 
 
-@pytest.mark.xfail(strict=True, reason="src/compiler/mod.rs dump(): the exits are sorted by "
-                   "offset only, so dedup() misses a repeat that is not adjacent "
-                   "(EvalBreaker, Tracing, EvalBreaker at the same offset)")
 def test_dump_lists_each_exit_once():
     from psyco_testing import run_json
     out = run_json("""
