@@ -8,6 +8,7 @@ fn main() {
     pyo3_build_config::use_pyo3_cfgs();
     println!("cargo::rustc-check-cfg=cfg(psyco_native)");
     println!("cargo:rerun-if-changed=csrc/cpython311.c");
+    println!("cargo:rerun-if-changed=csrc/exc311.c");
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
 
     let cfg = pyo3_build_config::get();
@@ -41,6 +42,7 @@ fn main() {
     }
     cc::Build::new()
         .file("csrc/cpython311.c")
+        .file("csrc/exc311.c")
         .include(&include)
         .define("Py_BUILD_CORE", "1")
         .define("PSYCO_BUILT_MICRO", micro.as_str())

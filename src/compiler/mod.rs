@@ -16,6 +16,7 @@
 
 pub mod bytecode;
 pub mod emit;
+pub mod exctable;
 pub mod hook;
 pub mod opcodes;
 pub mod ops;

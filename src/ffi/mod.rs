@@ -236,6 +236,8 @@ pub mod layout {
 }
 
 pub mod runtime;
+pub mod runtime_exc;
+pub mod runtime_ops;
 #[cfg(psyco_native)]
 mod exec;
 
