@@ -15,21 +15,24 @@
 PyObject **psyco_exc_info_value(PyThreadState *ts) { return &ts->exc_info->exc_value; }
 
 /* What ceval's `error:` label does for the traceback: prepend an entry for `frame` (at its
- * prev_instr) unless the frame is incomplete. `frame` is the thread's current frame (compiled
- * code runs linked), so PyEval_GetFrame creates its frame object when it has none yet; the
- * pending exception is kept aside meanwhile (PyEval_GetFrame clears errors on failure). */
-void psyco_traceback_here(_PyInterpreterFrame *frame) {
-    if (_PyFrame_IsIncomplete(frame)) return;
+ * prev_instr) unless the frame is incomplete. Compiled code runs with its frame linked as the
+ * thread's current frame, so PyEval_GetFrame creates the frame object when there is none yet
+ * (the pending exception is kept aside meanwhile: PyEval_GetFrame clears errors on failure).
+ * Returns 0, or -1 with nothing done if the frame has no frame object and is not the current
+ * frame (no public way to make one): the caller then leaves the error to the interpreter. */
+int psyco_traceback_here(_PyInterpreterFrame *frame) {
+    if (_PyFrame_IsIncomplete(frame)) return 0;
     PyFrameObject *f = frame->frame_obj;
     if (f == NULL) {
         PyThreadState *ts = _PyThreadState_GET();
-        if (ts->cframe == NULL || ts->cframe->current_frame != frame) return;
+        if (ts->cframe == NULL || ts->cframe->current_frame != frame) return -1;
         PyObject *t, *v, *tb;
         PyErr_Fetch(&t, &v, &tb);
         f = PyEval_GetFrame();
         PyErr_Restore(t, v, tb);
     }
     if (f != NULL) PyTraceBack_Here(f);
+    return 0;
 }
 
 /* co_localsplusnames[i] of the frame's code (borrowed). */

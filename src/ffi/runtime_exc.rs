@@ -30,7 +30,7 @@ pub(crate) mod glue {
     use super::Obj;
     extern "C" {
         pub fn psyco_exc_info_value(ts: *mut pyo3::ffi::PyThreadState) -> *mut Obj;
-        pub fn psyco_traceback_here(frame: *mut u8);
+        pub fn psyco_traceback_here(frame: *mut u8) -> std::os::raw::c_int;
         pub fn psyco_localsplus_name(frame: *mut u8, i: std::os::raw::c_int) -> Obj;
         pub fn psyco_interp_import_func(ts: *mut pyo3::ffi::PyThreadState) -> Obj;
     }
@@ -42,7 +42,7 @@ pub(crate) mod glue {
     pub unsafe fn psyco_exc_info_value(_ts: *mut pyo3::ffi::PyThreadState) -> *mut Obj {
         unreachable!("compiled code runs only in native builds")
     }
-    pub unsafe fn psyco_traceback_here(_frame: *mut u8) {
+    pub unsafe fn psyco_traceback_here(_frame: *mut u8) -> std::os::raw::c_int {
         unreachable!("compiled code runs only in native builds")
     }
     pub unsafe fn psyco_localsplus_name(_frame: *mut u8, _i: std::os::raw::c_int) -> Obj {
@@ -129,8 +129,9 @@ unsafe fn tracing(ts: *mut py::PyThreadState) -> bool {
 /// `with_tb` (SystemError if no exception is set, traceback entry), then `exception_unwind:`
 /// (pop to `level`, push lasti and the normalized exception). `base` is the value stack's first
 /// slot, `depth` how many values it holds now. Returns 0 (jump to the handler) or, only when
-/// `with_tb` and a C tracer is active, 1 with nothing done: the interpreter must run the error
-/// path to report the trace event (the stack is intact for it).
+/// `with_tb`, 1 with the stack untouched, leaving the error path to the interpreter: when a C
+/// tracer is active (it must see an "exception" event), or when the frame has no frame object
+/// and is not the thread's current frame (only the interpreter can make one then).
 pub unsafe extern "C-unwind" fn rt_unwind(
     frame: *mut u8,
     base: *mut Obj,
@@ -148,7 +149,9 @@ pub unsafe extern "C-unwind" fn rt_unwind(
             if py::PyErr_Occurred().is_null() {
                 py::PyErr_SetString(py::PyExc_SystemError, c"error return without exception set".as_ptr());
             }
-            glue::psyco_traceback_here(frame);
+            if glue::psyco_traceback_here(frame) != 0 {
+                return 1;
+            }
         }
         let mut top = depth;
         loop {
