@@ -466,3 +466,69 @@ def line_after_implicit_return(x):
     x()
     if GLOBAL_COUNTER is not None:
         pass
+
+
+class _Namespace(dict):
+    """A class namespace that is not an exact dict (as enum's is)."""
+
+
+class _Meta(type):
+    @classmethod
+    def __prepare__(mcls, name, bases):
+        return _Namespace()
+
+
+def class_body_custom_namespace(v):
+    def make():
+        class K(metaclass=_Meta):
+            a = v
+            b = a + 1
+            c: int = 0
+            d = v * 2
+            del a
+            try:
+                e = a  # noqa: F821
+            except NameError as exc:
+                e = str(exc)
+        return K
+    K = make()
+    return K.b, K.d, K.e, K.__annotations__
+
+
+def interactive_print_expr(src):
+    import io
+    import contextlib
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(src, "<stdin>", "single"), {})
+    return out.getvalue()
+
+
+def exit_raises_in_loop(n):
+    log = []
+    for i in range(n):
+        try:
+            with CM(fail_exit=(i % 2 == 1)) as c:
+                if i == 3:
+                    raise KeyError(i)
+            log.append(c.log[-1])
+        except RuntimeError as e:
+            log.append((str(e), repr(e.__context__)))
+    return log
+
+
+def closure_and_handler(n):
+    def inner(k):
+        try:
+            return 10 // k
+        except ZeroDivisionError:
+            nonlocal n
+            n += 1
+            raise ValueError(k) from None
+    out = []
+    for k in range(-1, 2):
+        try:
+            out.append(inner(k))
+        except ValueError as e:
+            out.append((repr(e), n))
+    return out

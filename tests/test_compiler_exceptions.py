@@ -20,11 +20,20 @@ import _exception_cases as cases  # noqa: E402
 pytestmark = pytest.mark.skipif(not _psyco.native_status()[0], reason="native compilation unavailable")
 
 
+def compiled_code_tree(code):
+    """A copy of `code` whose nested code objects (inner functions, class bodies,
+    comprehensions) are copies too, each compiled by psyco now (generators stay interpreted)."""
+    consts = tuple(compiled_code_tree(c) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+    new = code.replace(co_consts=consts)
+    _psyco.compile_code(new)
+    return new
+
+
 def compiled_copy(f):
-    code = f.__code__.replace(co_name=f.__code__.co_name)
+    code = compiled_code_tree(f.__code__)
     g = types.FunctionType(code, f.__globals__, f.__name__, f.__defaults__, f.__closure__)
     g.__kwdefaults__ = f.__kwdefaults__
-    return g, _psyco.compile_code(code)
+    return g, _psyco.is_compiled_code(code)
 
 
 def outcome(f, args, kwargs=None):
@@ -69,6 +78,8 @@ CASES = [
     (C.get_len_and_match_seq, ([1, 2, 3, 4],)), (C.get_len_and_match_seq, ([1],)),
     (C.get_len_and_match_seq, ([],)), (C.get_len_and_match_seq, ("ab",)),
     (C.with_in_loop_break, (5,)), (C.star_exception_in_except_star_body, ()),
+    (C.class_body_custom_namespace, (3,)), (C.interactive_print_expr, ("1 + 2\n",)),
+    (C.interactive_print_expr, ("x = 5\n",)), (C.exit_raises_in_loop, (5,)), (C.closure_and_handler, (0,)),
 ]
 
 

@@ -287,7 +287,7 @@ impl<'a> Emitter<'a> {
     /// The handler that an error at `unit` with `depth` values on the stack goes to, as the
     /// label of its code, if compiled code can enter it (it is reachable and the stack is at
     /// least as deep as the handler's level; both always hold for bytecode from compile.c).
-    fn handler_entry(&self, unit: usize, depth: u32) -> Option<(super::exctable::Handler, DynamicLabel)> {
+    pub fn handler_entry(&self, unit: usize, depth: u32) -> Option<(super::exctable::Handler, DynamicLabel)> {
         let h = self.snap.handler_for(unit)?;
         let pos = self.snap.at_unit(h.target)?;
         let ok = self.snap.depth[pos] == Some(h.entry_depth()) && depth >= h.depth;

@@ -16,9 +16,10 @@ fn unit(e: &Emitter, n: usize) -> usize {
     e.snap.instrs[n].idx
 }
 
-/// Whether a handler of this code covers instruction `n`.
-fn covered(e: &Emitter, n: usize) -> bool {
-    e.snap.handler_for(unit(e, n)).is_some()
+/// Whether a handler of this code covers instruction `n` and compiled code can enter it with
+/// `depth` values on the stack (what the `Cold::Unwind` stub relies on).
+fn covered(e: &Emitter, n: usize, depth: u32) -> bool {
+    e.handler_entry(unit(e, n), depth).is_some()
 }
 
 /// PUSH_EXC_INFO: [exc] → [previously handled exception, exc]; exc is now handled.
@@ -67,7 +68,7 @@ pub fn emit_prep_reraise_star(e: &mut Emitter, n: usize, d: u32) {
 /// is left to the interpreter (see the module doc).
 pub fn emit_raise_varargs(e: &mut Emitter, n: usize, d: u32) {
     let a = e.snap.instrs[n].arg;
-    if a == 0 && !covered(e, n) {
+    if a == 0 && !covered(e, n, d) {
         e.deopt_now(n, GuardKind::SlowCase);
         return;
     }
@@ -93,7 +94,7 @@ pub fn emit_raise_varargs(e: &mut Emitter, n: usize, d: u32) {
 /// RERAISE: re-raise the exception on top (restoring the saved lasti when `arg` says where);
 /// left to the interpreter when no handler of this code covers it.
 pub fn emit_reraise(e: &mut Emitter, n: usize, d: u32) {
-    if !covered(e, n) {
+    if !covered(e, n, d - 1) {
         e.deopt_now(n, GuardKind::SlowCase);
         return;
     }
