@@ -178,3 +178,28 @@ def test_opcodes_cli():
     assert p.returncode == 0, p.stderr
     assert "PUSH_EXC_INFO" in p.stdout and "native" in p.stdout
     assert re.search(r"\d+ native, \d+ partial, \d+ deopt", p.stdout), p.stdout
+
+
+def test_keyboard_interrupt_caught_by_compiled_handler():
+    # The signal's exception is raised at an eval-breaker poll of the compiled loop and must
+    # reach the loop's own `except KeyboardInterrupt` (unwound natively), at a line of the loop.
+    src = r'''
+import os, signal, sys, threading
+from psyco import _psyco
+def g(n):
+    return n + 1
+def spin():
+    n = 0
+    try:
+        while True:
+            n = g(n)
+    except KeyboardInterrupt as e:
+        return "caught", e.__traceback__.tb_lineno, sys.exc_info()[0] is KeyboardInterrupt
+assert _psyco.compile_code(spin.__code__)
+threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+r = spin()
+print(r[0], r[1] in (9, 10), r[2])
+'''
+    p = subprocess.run([sys.executable, "-c", src], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["caught", "True", "True"], p.stdout
