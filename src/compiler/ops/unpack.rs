@@ -1,10 +1,12 @@
 //! Star-unpacking and merging (UNPACK_EX, SET_UPDATE, DICT_UPDATE, DICT_MERGE,
 //! CALL_FUNCTION_EX) and pattern matching (GET_LEN, MATCH_MAPPING, MATCH_SEQUENCE,
-//! MATCH_KEYS, MATCH_CLASS), each a call to its helper in `ffi::runtime_ops`.
+//! MATCH_KEYS, MATCH_CLASS), each a call to its helper in `ffi::runtime_ops` or
+//! `ffi::runtime_match`.
 
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
 use crate::compiler::emit::{asm, BreakerMode, Emitter};
+use crate::ffi::runtime_match as rm;
 use crate::ffi::runtime_ops as rt;
 
 fn helper_arg(e: &mut Emitter, n: usize, d: u32, f: usize) -> usize {
@@ -63,7 +65,7 @@ pub fn emit_call_function_ex(e: &mut Emitter, n: usize, d: u32) {
 
 /// GET_LEN: push len(top).
 pub fn emit_get_len(e: &mut Emitter, n: usize, d: u32) {
-    let u = e.call_stack_helper(n, d, None, rt::rt_get_len as *const () as usize);
+    let u = e.call_stack_helper(n, d, None, rm::rt_get_len as *const () as usize);
     e.check_error(u, d);
 }
 
@@ -78,17 +80,17 @@ pub fn emit_match_flag(e: &mut Emitter, n: usize, d: u32) {
         ; lea rdi, [rbx + s]
         ; mov rsi, QWORD flag
     );
-    e.call(rt::rt_match_flag as *const () as usize);
+    e.call(rm::rt_match_flag as *const () as usize);
 }
 
 /// MATCH_KEYS: push the values of the keys, or None.
 pub fn emit_match_keys(e: &mut Emitter, n: usize, d: u32) {
-    let u = e.call_stack_helper(n, d, None, rt::rt_match_keys as *const () as usize);
+    let u = e.call_stack_helper(n, d, None, rm::rt_match_keys as *const () as usize);
     e.check_error(u, d);
 }
 
 /// MATCH_CLASS: [subject, type, names] → [attributes or None].
 pub fn emit_match_class(e: &mut Emitter, n: usize, d: u32) {
-    let u = helper_arg(e, n, d, rt::rt_match_class as *const () as usize);
+    let u = helper_arg(e, n, d, rm::rt_match_class as *const () as usize);
     e.check_error(u, d - 2);
 }
