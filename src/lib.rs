@@ -412,6 +412,17 @@ fn compile_code(py: Python<'_>, code: &Bound<'_, PyAny>) -> PyResult<bool> {
     Ok(ffi::existing_record(code).is_some_and(|r| r.is_compiled()))
 }
 
+/// How the compiler handles each opcode of 3.11: {opname: "native" | "deopt" | "partial: <the
+/// cases left to the interpreter>"}, from the compiler's one opcode table.
+#[pyfunction]
+fn opcode_coverage(py: Python<'_>) -> PyResult<Py<pyo3::types::PyDict>> {
+    let d = pyo3::types::PyDict::new(py);
+    for (name, num, _) in compiler::opcodes::TABLE {
+        d.set_item(*name, compiler::ops::coverage(*num))?;
+    }
+    Ok(d.unbind())
+}
+
 #[pymodule]
 fn _psyco(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -440,5 +451,6 @@ fn _psyco(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dump_code, m)?)?;
     m.add_function(wrap_pyfunction!(compile_code, m)?)?;
     m.add_function(wrap_pyfunction!(compiled_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(opcode_coverage, m)?)?;
     Ok(())
 }

@@ -1,4 +1,4 @@
-"""Command line: `python -m psyco demo | stats | dis | conformance | fuzz | bench | stress`.
+"""Command line: `python -m psyco demo | stats | opcodes | dis | conformance | fuzz | bench | stress`.
 
 demo: runs a CPU-bound program plain and under psyco (full, profile, background), each in a
 fresh process, prints the times and ratios, and shows where the log went and its important
@@ -131,6 +131,25 @@ def dis(args):
     return 0
 
 
+def opcodes(args):
+    """Prints every 3.11 opcode with how the compiler handles it (from the compiler's one opcode
+    table) and a count per status."""
+    import opcode
+    from psyco import _psyco
+    cov = _psyco.opcode_coverage()
+    counts = {"native": 0, "partial": 0, "deopt": 0}
+    width = max(len(n) for n in cov)
+    print("%-4s %-*s %s" % ("num", width, "opcode", "status"))
+    for name in sorted(cov, key=lambda n: opcode.opmap[n]):
+        status = cov[name]
+        counts[status.split(":")[0]] += 1
+        print("%-4d %-*s %s" % (opcode.opmap[name], width, name, status))
+    print()
+    print("%d opcodes: %d native, %d partial, %d deopt (partial: the cases listed run in the "
+          "interpreter; deopt: the rest of the call runs in the interpreter)"
+          % (len(cov), counts["native"], counts["partial"], counts["deopt"]))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m psyco")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -147,6 +166,8 @@ def main(argv=None):
     x.add_argument("target", help="MODULE:FUNCTION, e.g. json:dumps or "
                    "json.decoder:JSONDecoder.decode")
     x.set_defaults(func=dis)
+    o = sub.add_parser("opcodes", help="how the compiler handles each 3.11 opcode")
+    o.set_defaults(func=opcodes)
     # Tools with their own argument parsers: everything after the name is theirs.
     for name, helptext in (("conformance", "CPython's own test modules, plain vs under psyco"),
                            ("fuzz", "differential fuzzer: random programs, plain vs under psyco"),

@@ -1,8 +1,8 @@
 //! Bytecode snapshot and analysis: decodes a code object's unquickened `co_code` into
 //! instructions (EXTENDED_ARG folded in, inline caches skipped), attaches CPython's own stack
-//! effects (`dis.stack_effect`), and computes the value-stack depth at every instruction reachable
-//! by normal control flow (exception handlers are only ever entered by the interpreter, after a
-//! compiled error exit, so they need no depth here).
+//! effects (`dis.stack_effect`), decodes the exception table, and computes the value-stack depth
+//! at every instruction reachable by normal control flow or by unwinding to a handler (compiled
+//! code enters handlers itself: see `emit::Emitter::finish`).
 //!
 //! # Invariants
 //! - Built under the GIL ([`Snapshot::take`]); afterwards plain data (`Send`), usable without it.
@@ -12,6 +12,7 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 
+use super::exctable::{self, Handler};
 use super::opcodes as op;
 
 /// One decoded instruction.
@@ -51,6 +52,8 @@ pub struct Snapshot {
     /// Whether some jump lands on each instruction (fusing two instructions is only allowed
     /// when nothing jumps to the second).
     pub is_target: Vec<bool>,
+    /// The decoded exception table.
+    pub handlers: Vec<Handler>,
 }
 
 // SAFETY-free: only addresses as integers; see the module invariants.
@@ -70,6 +73,9 @@ impl Snapshot {
         let flags: u32 = code.getattr("co_flags")?.extract()?;
         let qualname: String = code.getattr("co_qualname")?.extract()?;
         let stack_effect = py.import("dis")?.getattr("stack_effect")?;
+        let table = code.getattr("co_exceptiontable")?;
+        let handlers = exctable::parse(table.downcast::<PyBytes>()?.as_bytes())
+            .map_err(pyo3::exceptions::PyValueError::new_err)?;
 
         let mut instrs = Vec::new();
         let units = bytes.len() / 2;
@@ -117,6 +123,7 @@ impl Snapshot {
             qualname,
             eval_breaker: crate::ffi::eval_breaker_addr(),
             is_target: Vec::new(),
+            handlers,
         };
         let mut is_target = vec![false; s.instrs.len()];
         for ins in &s.instrs {
@@ -125,8 +132,13 @@ impl Snapshot {
             }
         }
         s.is_target = is_target;
-        s.depth = depths(&s.instrs, units).map_err(pyo3::exceptions::PyValueError::new_err)?;
+        s.depth = depths(&s.instrs, units, &s.handlers).map_err(pyo3::exceptions::PyValueError::new_err)?;
         Ok(s)
+    }
+
+    /// The exception handler covering instruction unit `unit` (its opcode unit), if any.
+    pub fn handler_for(&self, unit: usize) -> Option<Handler> {
+        exctable::handler_for(&self.handlers, unit)
     }
 
     /// Position in `instrs` of the instruction starting at unit `start`.
@@ -153,37 +165,55 @@ fn stack_effects(stack_effect: &Bound<'_, PyAny>, opc: u8, arg: Option<u32>) -> 
     Ok((e, ej))
 }
 
-/// Stack depth before every instruction reachable from unit 0 by normal control flow.
-pub fn depths(instrs: &[Instr], units: usize) -> Result<Vec<Option<u32>>, String> {
+/// Stack depth before every instruction reachable from unit 0 by normal control flow, or from
+/// an instruction that can fail by unwinding to the handler covering it (entered at the
+/// handler's depth plus lasti plus the exception).
+pub fn depths(instrs: &[Instr], units: usize, handlers: &[Handler]) -> Result<Vec<Option<u32>>, String> {
     let mut pos_of = vec![usize::MAX; units + 1];
     for (n, ins) in instrs.iter().enumerate() {
         pos_of[ins.start] = n;
     }
     let mut depth: Vec<Option<u32>> = vec![None; instrs.len()];
     let mut work = vec![(0usize, 0i64)];
-    while let Some((unit, d)) = work.pop() {
-        let n = *pos_of.get(unit).ok_or("jump out of the code")?;
-        if n == usize::MAX {
-            return Err(format!("jump into the middle of an instruction at unit {unit}"));
+    let mut seeded = vec![false; handlers.len()];
+    loop {
+        while let Some((unit, d)) = work.pop() {
+            let n = *pos_of.get(unit).ok_or("jump out of the code")?;
+            if n == usize::MAX {
+                return Err(format!("jump into the middle of an instruction at unit {unit}"));
+            }
+            if d < 0 {
+                return Err(format!("negative stack depth at unit {unit}"));
+            }
+            match depth[n] {
+                Some(old) if old as i64 == d => continue,
+                Some(old) => return Err(format!("inconsistent stack depth at unit {unit}: {old} vs {d}")),
+                None => depth[n] = Some(d as u32),
+            }
+            let ins = &instrs[n];
+            if let Some(t) = ins.target {
+                work.push((t, d + ins.effect_jump as i64));
+            }
+            let falls_through = !op::is_terminator(ins.op);
+            if falls_through && ins.next < units {
+                work.push((ins.next, d + ins.effect as i64));
+            }
         }
-        if d < 0 {
-            return Err(format!("negative stack depth at unit {unit}"));
+        // Handlers whose protected range holds a reachable instruction become reachable.
+        for (k, h) in handlers.iter().enumerate() {
+            if seeded[k] {
+                continue;
+            }
+            let live = instrs.iter().zip(&depth).any(|(i, d)| d.is_some() && h.start <= i.idx && i.idx < h.end);
+            if live {
+                seeded[k] = true;
+                work.push((h.target, h.entry_depth() as i64));
+            }
         }
-        match depth[n] {
-            Some(old) if old as i64 == d => continue,
-            Some(old) => return Err(format!("inconsistent stack depth at unit {unit}: {old} vs {d}")),
-            None => depth[n] = Some(d as u32),
-        }
-        let ins = &instrs[n];
-        if let Some(t) = ins.target {
-            work.push((t, d + ins.effect_jump as i64));
-        }
-        let falls_through = !op::is_terminator(ins.op);
-        if falls_through && ins.next < units {
-            work.push((ins.next, d + ins.effect as i64));
+        if work.is_empty() {
+            return Ok(depth);
         }
     }
-    Ok(depth)
 }
 
 #[cfg(test)]
@@ -208,7 +238,7 @@ mod tests {
             ins(5, op::RETURN_VALUE, 0, -1, -1),
             ins(6, op::LOAD_CONST, 0, 1, 1),
         ];
-        let d = depths(&v, 7).unwrap();
+        let d = depths(&v, 7, &[]).unwrap();
         assert_eq!(d, vec![Some(0), Some(1), Some(0), Some(1), Some(0), Some(1), None]);
     }
 
@@ -220,6 +250,6 @@ mod tests {
             ins(2, op::NOP, 0, 0, 0),
             ins(3, op::RETURN_VALUE, 0, -1, -1),
         ];
-        assert!(depths(&v, 4).is_err());
+        assert!(depths(&v, 4, &[]).is_err());
     }
 }

@@ -13,6 +13,12 @@
 //!   [`EXIT_ERROR`] (an exception is set; the interpreter, entered with throwflag=1, unwinds from
 //!   `prev_instr` exactly as its `error:` label would). Frame linking and recursion accounting
 //!   are done by the caller (`ffi::exec`).
+//! - Errors at an instruction the exception table covers are handled here: the error stub calls
+//!   `rt_unwind` (traceback entry, stack cut to the handler's depth, lasti and exception pushed)
+//!   and jumps to the handler's code. Only when no handler covers the instruction (or a C tracer
+//!   must see the exception) does the stub return [`EXIT_ERROR`]. Re-raises (RERAISE, bare
+//!   `raise`) unwind without a traceback entry; their templates leave for the interpreter
+//!   *before* re-raising when no handler covers them, so [`EXIT_ERROR`] never follows one.
 //! - Every instruction that may call out first stores `prev_instr` = its own opcode unit, as the
 //!   interpreter does, so tracebacks, `sys._getframe().f_lineno` and samplers see the truth.
 //!   `stacktop` is written only at exits (the interpreter keeps it at -1 while running, too).
@@ -58,6 +64,9 @@ pub enum BreakerMode {
 pub enum Cold {
     Deopt { label: DynamicLabel, n: usize },
     Error { label: DynamicLabel, unit: usize, depth: u32 },
+    /// A re-raise at `unit` (exception set, `prev_instr` already as ceval leaves it) that a
+    /// handler covers: unwind to it without a traceback entry.
+    Unwind { label: DynamicLabel, unit: usize, depth: u32 },
     Breaker { label: DynamicLabel, resume: DynamicLabel, deopt_n: usize, at_unit: i64, mode: BreakerMode },
     Tracing { label: DynamicLabel, resume: DynamicLabel, deopt: DynamicLabel },
 }
@@ -302,6 +311,44 @@ impl<'a> Emitter<'a> {
         label
     }
 
+    /// Re-raise at `unit` with `depth` values on the stack; the caller has checked at compile
+    /// time that a handler covers `unit` ([`Snapshot::handler_for`]).
+    pub fn unwind_label(&mut self, unit: usize, depth: u32) -> DynamicLabel {
+        let label = self.ops.new_dynamic_label();
+        self.cold.push(Cold::Unwind { label, unit, depth });
+        label
+    }
+
+    /// The handler that an error at `unit` with `depth` values on the stack goes to, as the
+    /// label of its code, if compiled code can enter it (it is reachable and the stack is at
+    /// least as deep as the handler's level; both always hold for bytecode from compile.c).
+    pub fn handler_entry(&self, unit: usize, depth: u32) -> Option<(super::exctable::Handler, DynamicLabel)> {
+        let h = self.snap.handler_for(unit)?;
+        let pos = self.snap.at_unit(h.target)?;
+        let ok = self.snap.depth[pos] == Some(h.entry_depth()) && depth >= h.depth;
+        ok.then(|| (h, self.labels[pos]))
+    }
+
+    /// Calls `rt_unwind` for an error at `unit` with `depth` values and jumps to the handler
+    /// when it returns 0. Emits nothing if no handler covers `unit`.
+    fn emit_unwind(&mut self, unit: usize, depth: u32, with_tb: bool) {
+        let Some((h, target)) = self.handler_entry(unit, depth) else { return };
+        let base = self.slot(0);
+        asm!(self
+            ; mov rdi, r12
+            ; lea rsi, [rbx + base]
+            ; mov edx, depth as i32
+            ; mov ecx, h.depth as i32
+            ; mov r8d, h.lasti as i32
+            ; mov r9d, with_tb as i32
+        );
+        self.call(crate::ffi::runtime_exc::rt_unwind as *const () as usize);
+        asm!(self
+            ; test eax, eax
+            ; jz =>target
+        );
+    }
+
     /// The exit that resumes the interpreter *at* instruction `n` (with its depth).
     pub fn deopt_label(&mut self, n: usize, kind: GuardKind) -> DynamicLabel {
         self.guards.push((n, kind));
@@ -386,11 +433,19 @@ impl<'a> Emitter<'a> {
                 Cold::Error { label, unit, depth } => {
                     asm!(self ; =>label);
                     self.set_prev(unit as i64);
+                    self.emit_unwind(unit, depth, true);
                     asm!(self
                         ; mov DWORD [r12 + L::FRAME_STACKTOP], nlp + depth as i32
                         ; mov eax, EXIT_ERROR as i32
                         ; jmp =>ep
                     );
+                }
+                Cold::Unwind { label, unit, depth } => {
+                    asm!(self ; =>label);
+                    self.emit_unwind(unit, depth, false);
+                    // Unreachable: without a traceback entry rt_unwind always unwinds, and the
+                    // template checked that a handler exists.
+                    asm!(self ; ud2);
                 }
                 Cold::Tracing { label, resume, deopt } => {
                     let helper = crate::ffi::runtime::rt_tracing_started as *const () as usize;

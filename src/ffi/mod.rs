@@ -306,6 +306,9 @@ pub mod layout {
 }
 
 pub mod runtime;
+pub mod runtime_exc;
+pub mod runtime_match;
+pub mod runtime_ops;
 #[cfg(psyco_native)]
 mod exec;
 

@@ -229,7 +229,11 @@ pub fn emit_for_iter(e: &mut Emitter, n: usize, d: u32) {
 }
 
 /// RETURN_VALUE: the stack is empty below the value; hand its reference to the caller.
-pub fn emit_return_value(e: &mut Emitter, _n: usize, d: u32) {
+/// `prev_instr` ends at the RETURN_VALUE, as in ceval: a frame object that outlives the call
+/// reports that line (`f_lineno` after an implicit `return None`).
+pub fn emit_return_value(e: &mut Emitter, n: usize, d: u32) {
+    let u = e.snap.instrs[n].idx;
+    e.set_prev(u as i64);
     let s = e.slot(d - 1);
     let nlp = e.snap.nlocalsplus as i32;
     let ep = e.epilogue;
