@@ -713,3 +713,43 @@ CASES += [
     (subscript_fast_paths, (5,)),
     (subscript_fast_paths, (1,)),
 ]
+
+
+class _F(float):
+    def __add__(self, other):
+        return "F.__add__"
+
+
+def fused_float_exprs(x, y):
+    """Runs of float arithmetic that psyco evaluates in registers (ops/fuse.rs), with every
+    guard made to fail at least once: ints, bools, float subclasses, zero/NaN/-0.0 divisors."""
+    out = []
+    for a, b in ((x, y), (y, x), (x, 0.0), (x, -0.0), (2, 3), (True, 2.5), (x, float("nan")),
+                 (float("inf"), x), (_F(1.5), x), (x, _F(2.5)), (10**20, x), ("s", 2.0)):
+        try:
+            s = 0.5
+            s += a * b + a / (b + 1.0) - 3 * a
+            t = a * a * a * a - b * b * b + (a - b) * (a + b) / 7
+            u = (((a + 1.0) * (b + 2.0) + (a + 3.0) * (b + 4.0)) * ((a + 5.0) * (b + 6.0) + (a + 7.0) * (b + 8.0)))
+            out.append((s, t, u, 2**60 * a + b))
+        except Exception as e:  # noqa: BLE001
+            out.append((type(e).__name__, str(e)))
+        try:
+            out.append(a * b / b)
+        except Exception as e:  # noqa: BLE001
+            out.append((type(e).__name__, str(e)))
+    return out
+
+
+def fused_unbound_local(flag):
+    if flag:
+        z = 2.0
+    return 1.0 * 3.0 + z * 2.0 * z
+
+
+CASES += [
+    (fused_float_exprs, (1.25, -3.5)),
+    (fused_float_exprs, (0.0, 1e308)),
+    (fused_unbound_local, (True,)),
+    (fused_unbound_local, (False,)),
+]

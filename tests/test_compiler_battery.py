@@ -105,3 +105,13 @@ def test_load_global_memo_follows_changes_to_globals_and_builtins():
     assert _psyco.is_compiled_code(cases._global_reader.__code__)
     assert outcome(cases.globals_change_between_runs, ()) == want
     assert want[0] == "ok" and "99" in want[1] and "-1" in want[1]
+
+
+def test_float_expressions_are_fused_into_register_code():
+    g, ok = compiled_copy(cases.fused_float_exprs)
+    assert ok
+    text = _psyco.dump_code(g.__code__)
+    assert "fused float expression" in text
+    assert "mulsd" in text and "divsd" in text and "addsd" in text
+    # The guards fall back to the ordinary code: results are CPython's for every case.
+    assert outcome(g, (1.25, -3.5)) == outcome(cases.fused_float_exprs, (1.25, -3.5))

@@ -99,6 +99,8 @@ pub struct Emitter<'a> {
     /// order); owned by the compiled code.
     pub attr_caches: Box<[crate::ffi::runtime::AttrCache]>,
     pub next_attr_cache: usize,
+    /// Instructions before this position already belong to a fused run (see `ops::fuse`).
+    pub fuse_until: usize,
 }
 
 /// Emits into `$e.ops` in x64 mode.
@@ -137,6 +139,7 @@ impl<'a> Emitter<'a> {
                 (0..n).map(|_| crate::ffi::runtime::AttrCache::default()).collect()
             },
             next_attr_cache: 0,
+            fuse_until: 0,
         }
     }
 

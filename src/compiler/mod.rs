@@ -172,6 +172,12 @@ pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
         if std::mem::take(&mut e.fused_next) {
             continue; // emitted with the instruction before it
         }
+        if n >= e.fuse_until {
+            if let Some(last) = ops::fuse::try_float_run(&mut e, n, d) {
+                e.mark(format!("     (fused float expression up to offset {})", snap.instrs[last].start * 2));
+                e.fuse_until = last + 1;
+            }
+        }
         ops::emit_instr(&mut e, n, d);
     }
     // Code that falls off the end cannot happen (the compiler ends with RETURN_VALUE or a

@@ -301,6 +301,7 @@ pub mod layout {
     pub const RANGEITER_LEN: i32 = X::RANGEITER_LEN as i32;
     pub const LISTITER_INDEX: i32 = X::LISTITER_INDEX as i32;
     pub const LISTITER_SEQ: i32 = X::LISTITER_SEQ as i32;
+    pub const FLOAT_OB_FVAL: i32 = X::FLOAT_OB_FVAL as i32;
     /// `ob_type` in every object header.
     pub const OB_TYPE: i32 = 8;
 }

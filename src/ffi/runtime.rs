@@ -75,6 +75,46 @@ pub fn range_iter_type() -> usize {
 pub fn list_iter_type() -> usize {
     std::ptr::addr_of_mut!(PyListIter_Type) as usize
 }
+pub fn float_type() -> usize {
+    std::ptr::addr_of_mut!(py::PyFloat_Type) as usize
+}
+pub fn float_from_double() -> usize {
+    py::PyFloat_FromDouble as *const () as usize
+}
+
+/// The value of a code constant at `addr` as a double, if it is an exact float (`(v, true)`)
+/// or an exact int of at most two digits whose value a double holds exactly (`(v, false)`).
+/// Called by the compiler without the GIL: constants are immutable objects kept alive by the
+/// code object being compiled, and only their type pointer and value words are read.
+pub fn const_number(addr: usize) -> Option<(f64, bool)> {
+    let o = addr as Obj;
+    if o.is_null() {
+        return None;
+    }
+    // SAFETY: see above; layouts verified at import.
+    unsafe {
+        if py::Py_TYPE(o) == std::ptr::addr_of_mut!(py::PyFloat_Type) {
+            return Some((*field::<f64>(o as *mut u8, X::FLOAT_OB_FVAL), true));
+        }
+        if py::Py_TYPE(o) != std::ptr::addr_of_mut!(py::PyLong_Type) {
+            return None;
+        }
+        let size = *field::<isize>(o as *mut u8, X::VAR_OB_SIZE);
+        if size.unsigned_abs() > 2 {
+            return None;
+        }
+        let digits = field::<u32>(o as *mut u8, X::LONG_OB_DIGIT);
+        let mut v: i64 = 0;
+        for i in (0..size.unsigned_abs()).rev() {
+            v = (v << X::LONG_SHIFT) | *digits.add(i) as i64;
+        }
+        if v >= 1 << 53 {
+            return None;
+        }
+        Some((if size < 0 { -v } else { v } as f64, false))
+    }
+}
+
 pub fn long_from_long_long() -> usize {
     py::PyLong_FromLongLong as *const () as usize
 }

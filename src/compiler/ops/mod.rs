@@ -12,6 +12,7 @@ pub mod arith;
 pub mod build;
 pub mod call;
 pub mod compare;
+pub mod fuse;
 pub mod exc;
 pub mod jump;
 pub mod load_store;

@@ -1,0 +1,209 @@
+//! Fused float expressions: a straight run of LOAD_FAST / LOAD_CONST / BINARY_OP (`+ - * /`,
+//! plain or in-place) that computes one value — `s += x * x + 1.5 / (x + 2.0)` — gets a fast
+//! path in front of its ordinary code that evaluates the whole tree in SSE registers and boxes
+//! only the final result, instead of allocating a float object per operation.
+//!
+//! # Invariants
+//! - The fast path reads its leaves without taking references and writes nothing until the
+//!   very end, so any guard that fails (a leaf that is not an exact float, an unbound local, a
+//!   zero divisor) jumps to the ordinary code of the first instruction, which then does
+//!   everything the interpreter would, exceptions and all.
+//! - Every operation is the one `float`'s own slots perform (IEEE double, left op right); an
+//!   int constant only meets a float operand, which `float` converts exactly (|v| < 2**53).
+//! - No instruction after the first is a jump target, so every way into the run passes the
+//!   guards; the value lands in the first instruction's stack slot and execution continues
+//!   after the run, where the ordinary code would have left the same value.
+
+use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
+
+use crate::compiler::emit::{asm, Emitter};
+use crate::compiler::opcodes as op;
+use crate::ffi::layout as L;
+use crate::ffi::runtime as rt;
+
+/// A node of the expression tree.
+enum Node {
+    /// A local, guarded to be an exact float.
+    Local(i32),
+    /// A constant's value as a double (a float, or an int that is exactly representable).
+    Const { value: f64, is_float: bool },
+    /// `left (op) right` for op = 0 (+), 5 (*), 10 (-), 11 (/).
+    Bin { op: i32, left: Box<Node>, right: Box<Node> },
+}
+
+impl Node {
+    /// True if the node's value is a float whenever the guards pass.
+    fn is_float(&self) -> bool {
+        match self {
+            Node::Local(_) => true,
+            Node::Const { is_float, .. } => *is_float,
+            Node::Bin { .. } => true,
+        }
+    }
+    /// Registers needed to evaluate it (Sethi-Ullman, left first).
+    fn regs(&self) -> usize {
+        match self {
+            Node::Local(_) | Node::Const { .. } => 1,
+            Node::Bin { left, right, .. } => {
+                let (l, r) = (left.regs(), right.regs());
+                if l == r {
+                    l + 1
+                } else {
+                    l.max(r)
+                }
+            }
+        }
+    }
+    fn ops(&self) -> usize {
+        match self {
+            Node::Bin { left, right, .. } => 1 + left.ops() + right.ops(),
+            _ => 0,
+        }
+    }
+}
+
+/// The float operator of a BINARY_OP argument, if fusable.
+fn float_op(arg: u32) -> Option<i32> {
+    let base = if arg >= 13 { arg - 13 } else { arg };
+    matches!(base, 0 | 5 | 10 | 11).then_some(base as i32)
+}
+
+/// Finds the longest run starting at instruction `n` that builds exactly one float value with
+/// at least two operations: (last instruction of the run, tree).
+fn find_run(e: &Emitter, n: usize) -> Option<(usize, Node)> {
+    let snap = e.snap;
+    let mut stack: Vec<Node> = Vec::new();
+    let mut best: Option<usize> = None;
+    let mut m = n;
+    while m < snap.instrs.len() {
+        if m > n && snap.is_target[m] {
+            break;
+        }
+        snap.depth[m]?;
+        let ins = &snap.instrs[m];
+        match ins.op {
+            op::LOAD_FAST => stack.push(Node::Local(ins.arg as i32)),
+            op::LOAD_CONST => match rt::const_number(snap.consts[ins.arg as usize]) {
+                Some((value, is_float)) => stack.push(Node::Const { value, is_float }),
+                None => break,
+            },
+            op::BINARY_OP => {
+                let Some(fop) = float_op(ins.arg) else { break };
+                if stack.len() < 2 {
+                    break;
+                }
+                let right = stack.pop().expect("two operands");
+                let left = stack.pop().expect("two operands");
+                if !left.is_float() && !right.is_float() {
+                    break;
+                }
+                stack.push(Node::Bin { op: fop, left: Box::new(left), right: Box::new(right) });
+            }
+            _ => break,
+        }
+        if stack.len() == 1 && stack[0].ops() >= 2 && stack[0].regs() <= 14 {
+            best = Some(m);
+        }
+        m += 1;
+    }
+    let last = best?;
+    // Rebuild the tree for exactly n..=last (the loop may have gone past it).
+    let mut stack: Vec<Node> = Vec::new();
+    for ins in &snap.instrs[n..=last] {
+        match ins.op {
+            op::LOAD_FAST => stack.push(Node::Local(ins.arg as i32)),
+            op::LOAD_CONST => {
+                let (value, is_float) = rt::const_number(snap.consts[ins.arg as usize])?;
+                stack.push(Node::Const { value, is_float });
+            }
+            _ => {
+                let right = stack.pop()?;
+                let left = stack.pop()?;
+                stack.push(Node::Bin { op: float_op(ins.arg)?, left: Box::new(left), right: Box::new(right) });
+            }
+        }
+    }
+    let tree = stack.pop()?;
+    // The value continues at the instruction after the run, which must exist.
+    (last + 1 < snap.instrs.len() && snap.depth[last + 1].is_some()).then_some((last, tree))
+}
+
+/// Emits the fused fast path for a run starting at instruction `n` (depth `d`) if there is
+/// one, and returns the position of its last instruction; the caller then emits the run's
+/// ordinary code, which is where the fast path's guards fall back to.
+pub fn try_float_run(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
+    let (last, tree) = find_run(e, n)?;
+    let fallback = e.ops.new_dynamic_label();
+    let after = e.labels[last + 1];
+    let root_unit = e.snap.instrs[last].idx;
+    let out_of_memory = e.error_label(root_unit, d);
+    let float_t = rt::float_type() as i64;
+    asm!(e ; mov rcx, QWORD float_t);
+    eval(e, &tree, 0, fallback);
+    let s = e.slot(d);
+    let box_float = rt::float_from_double() as i64;
+    asm!(e
+        ; mov rax, QWORD box_float
+        ; call rax
+        ; test rax, rax
+        ; jz =>out_of_memory
+        ; mov [rbx + s], rax
+        ; jmp =>after
+        ; =>fallback
+    );
+    Some(last)
+}
+
+/// Evaluates `node` into xmm`r` (using registers r.. upward); `rcx` holds `&PyFloat_Type`.
+fn eval(e: &mut Emitter, node: &Node, r: u8, fallback: DynamicLabel) {
+    match node {
+        Node::Local(i) => {
+            let l = e.local(*i as u32); // the root's value ends in xmm0: the boxing call's argument
+            asm!(e
+                ; mov rax, [rbx + l]
+                ; test rax, rax
+                ; jz =>fallback
+                ; cmp [rax + L::OB_TYPE], rcx
+                ; jne =>fallback
+                ; movsd Rx(r), QWORD [rax + L::FLOAT_OB_FVAL]
+            );
+        }
+        Node::Const { value, .. } => {
+            let bits = value.to_bits() as i64;
+            asm!(e
+                ; mov rax, QWORD bits
+                ; movq Rx(r), rax
+            );
+        }
+        Node::Bin { op, left, right } => {
+            // Evaluate the operand needing more registers first, keeping left/right order of
+            // the operation itself.
+            let (lr, rr) = if left.regs() >= right.regs() { (r, r + 1) } else { (r + 1, r) };
+            if lr < rr {
+                eval(e, left, lr, fallback);
+                eval(e, right, rr, fallback);
+            } else {
+                eval(e, right, rr, fallback);
+                eval(e, left, lr, fallback);
+            }
+            match op {
+                0 => asm!(e ; addsd Rx(lr), Rx(rr)),
+                5 => asm!(e ; mulsd Rx(lr), Rx(rr)),
+                10 => asm!(e ; subsd Rx(lr), Rx(rr)),
+                _ => {
+                    // A zero (or NaN) divisor: the ordinary code raises ZeroDivisionError or
+                    // computes the NaN itself.
+                    asm!(e
+                        ; xorpd xmm15, xmm15
+                        ; ucomisd Rx(rr), xmm15
+                        ; je =>fallback
+                        ; divsd Rx(lr), Rx(rr)
+                    );
+                }
+            }
+            if lr != r {
+                asm!(e ; movsd Rx(r), Rx(lr));
+            }
+        }
+    }
+}
