@@ -753,3 +753,21 @@ CASES += [
     (fused_unbound_local, (True,)),
     (fused_unbound_local, (False,)),
 ]
+
+
+def fused_list_items(rows):
+    """`row[k]` leaves of fused float expressions: lists, tuples (not fused), short rows, ints."""
+    out = []
+    for r in rows:
+        try:
+            out.append(r[0] * r[1] + r[2] / 2.0 - r[0] * 3.0)
+            out.append(r[1] * 0.5)
+        except Exception as e:  # noqa: BLE001
+            out.append((type(e).__name__, str(e)))
+    return out
+
+
+CASES += [
+    (fused_list_items, ([[1.5, 2.5, 3.5], (1.5, 2.5, 3.5), [1.5, 2.5], [1, 2, 3], [1.5, "x", 2.0],
+                         [2.0, 4.0, 0.0], [True, 1.0, 2.0], [1e308, 1e308, 1e308]],)),
+]

@@ -25,6 +25,9 @@ use crate::ffi::runtime as rt;
 enum Node {
     /// A local, guarded to be an exact float.
     Local(i32),
+    /// `local[index]` (LOAD_FAST, LOAD_CONST, BINARY_SUBSCR): the local guarded to be an exact
+    /// list longer than the non-negative constant index, the item to be an exact float.
+    ListItem { local: i32, index: i64 },
     /// A constant's value as a double (a float, or an int that is exactly representable).
     Const { value: f64, is_float: bool },
     /// `left (op) right` for op = 0 (+), 5 (*), 10 (-), 11 (/).
@@ -35,7 +38,7 @@ impl Node {
     /// True if the node's value is a float whenever the guards pass.
     fn is_float(&self) -> bool {
         match self {
-            Node::Local(_) => true,
+            Node::Local(_) | Node::ListItem { .. } => true,
             Node::Const { is_float, .. } => *is_float,
             Node::Bin { .. } => true,
         }
@@ -43,7 +46,7 @@ impl Node {
     /// Registers needed to evaluate it (Sethi-Ullman, left first).
     fn regs(&self) -> usize {
         match self {
-            Node::Local(_) | Node::Const { .. } => 1,
+            Node::Local(_) | Node::ListItem { .. } | Node::Const { .. } => 1,
             Node::Bin { left, right, .. } => {
                 let (l, r) = (left.regs(), right.regs());
                 if l == r {
@@ -60,6 +63,17 @@ impl Node {
             _ => 0,
         }
     }
+    /// Worth fusing: two operations or more (one box instead of several), or a single one
+    /// whose operands say "floats" (a float constant or a list item: numeric kernels).
+    fn worth_it(&self) -> bool {
+        match self {
+            Node::Bin { left, right, .. } => {
+                let floaty = |n: &Node| matches!(n, Node::ListItem { .. } | Node::Const { is_float: true, .. });
+                self.ops() >= 2 || floaty(left) || floaty(right)
+            }
+            _ => false,
+        }
+    }
 }
 
 /// The float operator of a BINARY_OP argument, if fusable.
@@ -68,64 +82,87 @@ fn float_op(arg: u32) -> Option<i32> {
     matches!(base, 0 | 5 | 10 | 11).then_some(base as i32)
 }
 
-/// Finds the longest run starting at instruction `n` that builds exactly one float value with
-/// at least two operations: (last instruction of the run, tree).
-fn find_run(e: &Emitter, n: usize) -> Option<(usize, Node)> {
+/// Simulates the instructions `snap.instrs[n..]` as tree building, calling `at_end(m, stack)`
+/// after each one it accepts; stops at the first it cannot fuse (or a jump target).
+fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node])) {
     let snap = e.snap;
     let mut stack: Vec<Node> = Vec::new();
-    let mut best: Option<usize> = None;
     let mut m = n;
     while m < snap.instrs.len() {
-        if m > n && snap.is_target[m] {
-            break;
+        if (m > n && snap.is_target[m]) || snap.depth[m].is_none() {
+            return;
         }
-        snap.depth[m]?;
         let ins = &snap.instrs[m];
         match ins.op {
             op::LOAD_FAST => stack.push(Node::Local(ins.arg as i32)),
             op::LOAD_CONST => match rt::const_number(snap.consts[ins.arg as usize]) {
                 Some((value, is_float)) => stack.push(Node::Const { value, is_float }),
-                None => break,
+                None => return,
             },
+            op::BINARY_SUBSCR => {
+                // Only `local[constant]`, the two instructions just before.
+                let (Some(Node::Const { value, is_float: false }), Some(Node::Local(l))) =
+                    (stack.last(), stack.len().checked_sub(2).and_then(|i| stack.get(i)))
+                else {
+                    return;
+                };
+                if !(0.0..65536.0).contains(value) || m < n + 2 {
+                    return;
+                }
+                let (local, index) = (*l, *value as i64);
+                stack.truncate(stack.len() - 2);
+                stack.push(Node::ListItem { local, index });
+            }
             op::BINARY_OP => {
-                let Some(fop) = float_op(ins.arg) else { break };
+                let Some(fop) = float_op(ins.arg) else { return };
                 if stack.len() < 2 {
-                    break;
+                    return;
                 }
                 let right = stack.pop().expect("two operands");
                 let left = stack.pop().expect("two operands");
                 if !left.is_float() && !right.is_float() {
-                    break;
+                    return;
                 }
                 stack.push(Node::Bin { op: fop, left: Box::new(left), right: Box::new(right) });
             }
-            _ => break,
+            _ => return,
         }
-        if stack.len() == 1 && stack[0].ops() >= 2 && stack[0].regs() <= 14 {
-            best = Some(m);
-        }
+        at_end(m, &stack);
         m += 1;
     }
+}
+
+/// Finds the longest run starting at instruction `n` that builds exactly one float value
+/// worth fusing: (last instruction of the run, its tree).
+fn find_run(e: &Emitter, n: usize) -> Option<(usize, Node)> {
+    let mut best = None;
+    simulate(e, n, |m, stack| {
+        if stack.len() == 1 && stack[0].worth_it() && stack[0].regs() <= 14 {
+            best = Some(m);
+        }
+    });
     let last = best?;
-    // Rebuild the tree for exactly n..=last (the loop may have gone past it).
-    let mut stack: Vec<Node> = Vec::new();
-    for ins in &snap.instrs[n..=last] {
-        match ins.op {
-            op::LOAD_FAST => stack.push(Node::Local(ins.arg as i32)),
-            op::LOAD_CONST => {
-                let (value, is_float) = rt::const_number(snap.consts[ins.arg as usize])?;
-                stack.push(Node::Const { value, is_float });
-            }
-            _ => {
-                let right = stack.pop()?;
-                let left = stack.pop()?;
-                stack.push(Node::Bin { op: float_op(ins.arg)?, left: Box::new(left), right: Box::new(right) });
-            }
+    let mut tree = None;
+    simulate(e, n, |m, stack| {
+        if m == last {
+            tree = Some(clone_top(stack));
+        }
+    });
+    let snap = e.snap;
+    // The value continues at the instruction after the run, which must exist.
+    (last + 1 < snap.instrs.len() && snap.depth[last + 1].is_some()).then_some((last, tree?))
+}
+
+fn clone_top(stack: &[Node]) -> Node {
+    fn clone(n: &Node) -> Node {
+        match n {
+            Node::Local(i) => Node::Local(*i),
+            Node::ListItem { local, index } => Node::ListItem { local: *local, index: *index },
+            Node::Const { value, is_float } => Node::Const { value: *value, is_float: *is_float },
+            Node::Bin { op, left, right } => Node::Bin { op: *op, left: Box::new(clone(left)), right: Box::new(clone(right)) },
         }
     }
-    let tree = stack.pop()?;
-    // The value continues at the instruction after the run, which must exist.
-    (last + 1 < snap.instrs.len() && snap.depth[last + 1].is_some()).then_some((last, tree))
+    clone(&stack[0])
 }
 
 /// Emits the fused fast path for a run starting at instruction `n` (depth `d`) if there is
@@ -163,6 +200,26 @@ fn eval(e: &mut Emitter, node: &Node, r: u8, fallback: DynamicLabel) {
                 ; mov rax, [rbx + l]
                 ; test rax, rax
                 ; jz =>fallback
+                ; cmp [rax + L::OB_TYPE], rcx
+                ; jne =>fallback
+                ; movsd Rx(r), QWORD [rax + L::FLOAT_OB_FVAL]
+            );
+        }
+        Node::ListItem { local, index } => {
+            let l = e.local(*local as u32);
+            let list_t = rt::list_type() as i64;
+            let off = (*index * 8) as i32;
+            asm!(e
+                ; mov rax, [rbx + l]
+                ; test rax, rax
+                ; jz =>fallback
+                ; mov rdx, QWORD list_t
+                ; cmp [rax + L::OB_TYPE], rdx
+                ; jne =>fallback
+                ; cmp QWORD [rax + L::VAR_OB_SIZE], *index as i32
+                ; jle =>fallback
+                ; mov rax, [rax + L::LIST_OB_ITEM]
+                ; mov rax, [rax + off]
                 ; cmp [rax + L::OB_TYPE], rcx
                 ; jne =>fallback
                 ; movsd Rx(r), QWORD [rax + L::FLOAT_OB_FVAL]
