@@ -771,3 +771,27 @@ CASES += [
     (fused_list_items, ([[1.5, 2.5, 3.5], (1.5, 2.5, 3.5), [1.5, 2.5], [1, 2, 3], [1.5, "x", 2.0],
                          [2.0, 4.0, 0.0], [True, 1.0, 2.0], [1e308, 1e308, 1e308]],)),
 ]
+
+
+class _S(str):
+    def __eq__(self, other):
+        return "S.__eq__"
+
+    __hash__ = str.__hash__
+
+
+def str_equality(words):
+    out = []
+    for a in words:
+        for b in words:
+            out.append((a == b, a != b))
+            if a == b:
+                out.append("eq")
+            if a != b:
+                out.append("ne")
+    return out
+
+
+CASES += [
+    (str_equality, (["a", "b", "ab", "a" + "b", "", "é", "\U0001f600", _S("a"), 1, None],)),
+]

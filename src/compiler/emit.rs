@@ -76,6 +76,23 @@ pub enum Cold {
 /// sub rsp, 8.
 pub const PROLOGUE_BYTES: [u8; 14] = [0x55, 0x53, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57, 0x48, 0x83, 0xec, 0x08];
 
+/// A marker in the machine code for the dump: where an instruction's code starts, or a note.
+/// Kept unformatted: compiling must not pay for text only a dump reads.
+#[derive(Clone, Debug)]
+pub enum Mark {
+    Instr { offset: usize, op: u8, arg: u32 },
+    Note(String),
+}
+
+impl Mark {
+    pub fn text(&self) -> String {
+        match self {
+            Mark::Instr { offset, op, arg } => format!("{:>4} {} {}", offset, super::opcodes::name(*op), arg),
+            Mark::Note(t) => t.clone(),
+        }
+    }
+}
+
 pub struct Emitter<'a> {
     pub ops: VecAssembler<X64Relocation>,
     pub snap: &'a Snapshot,
@@ -85,7 +102,7 @@ pub struct Emitter<'a> {
     pub epilogue: DynamicLabel,
     cold: Vec<Cold>,
     /// (code offset, text) markers for the dump.
-    pub marks: Vec<(usize, String)>,
+    pub marks: Vec<(usize, Mark)>,
     /// Exits recorded at emit time: (instruction position, kind).
     pub guards: Vec<(usize, GuardKind)>,
     /// The constant named by a KW_NAMES waiting for its CALL (address), or 0.
@@ -149,7 +166,14 @@ impl<'a> Emitter<'a> {
 
     pub fn mark(&mut self, text: String) {
         let off = self.offset();
-        self.marks.push((off, text));
+        self.marks.push((off, Mark::Note(text)));
+    }
+
+    /// Marks the start of instruction `n`'s code (formatted only when a dump asks).
+    pub fn mark_instr(&mut self, n: usize) {
+        let off = self.offset();
+        let ins = &self.snap.instrs[n];
+        self.marks.push((off, Mark::Instr { offset: ins.start * 2, op: ins.op, arg: ins.arg }));
     }
 
     /// Address of the next LOAD_GLOBAL site's memo (stable: the boxed slice never moves).

@@ -47,7 +47,7 @@ pub enum Outcome {
 pub struct Compiled {
     pub buf: ExecBuffer,
     /// (code offset, bytecode marker) pairs.
-    pub marks: Vec<(usize, String)>,
+    pub marks: Vec<(usize, emit::Mark)>,
     /// (bytecode unit, exit kind) for every exit to the interpreter.
     pub guards: Vec<(usize, GuardKind)>,
     pub qualname: String,
@@ -168,7 +168,7 @@ pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
             use dynasmrt::DynasmLabelApi;
             e.ops.dynamic_label(l);
         }
-        e.mark(format!("{:>4} {} {}", ins.start * 2, opcodes::name(ins.op), ins.arg));
+        e.mark_instr(n);
         if std::mem::take(&mut e.fused_next) {
             continue; // emitted with the instruction before it
         }
@@ -202,7 +202,7 @@ pub struct Generated {
     pub memos: Box<[crate::ffi::runtime::GlobalMemo]>,
     /// Attribute inline caches the code points into.
     pub attr_caches: Box<[crate::ffi::runtime::AttrCache]>,
-    pub marks: Vec<(usize, String)>,
+    pub marks: Vec<(usize, emit::Mark)>,
     pub guards: Vec<(usize, GuardKind)>,
     pub qualname: String,
 }
@@ -226,7 +226,8 @@ pub fn dump(code: &Bound<'_, PyAny>) -> Option<String> {
     let guard = rec.compiled.lock();
     let c = guard.as_ref()?.downcast_ref::<Compiled>()?;
     let mut out = format!("{} ({} bytes at {:#x})\n", c.qualname, c.buf.len(), c.buf.addr());
-    out.push_str(&crate::x86::disassemble(c.buf.bytes(), c.buf.addr() as u64, &c.marks));
+    let marks: Vec<(usize, String)> = c.marks.iter().map(|(o, m)| (*o, m.text())).collect();
+    out.push_str(&crate::x86::disassemble(c.buf.bytes(), c.buf.addr() as u64, &marks));
     out.push_str("exits to the interpreter:\n");
     let mut g = c.guards.clone();
     g.sort_by_key(|&(unit, kind)| (unit, kind as u8));
@@ -286,7 +287,8 @@ mod tests {
             for i in snap.instrs.iter().filter(|i| matches!(i.op, opcodes::BINARY_OP | opcodes::COMPARE_OP)) {
                 assert!(!c.guards.iter().any(|(u, k)| *u == i.idx && *k == GuardKind::Unsupported));
             }
-            let text = crate::x86::disassemble(c.buf.bytes(), c.buf.addr() as u64, &c.marks);
+            let marks: Vec<(usize, String)> = c.marks.iter().map(|(o, m)| (*o, m.text())).collect();
+            let text = crate::x86::disassemble(c.buf.bytes(), c.buf.addr() as u64, &marks);
             assert!(text.contains("BINARY_OP") && text.contains("epilogue") && text.contains("ret"));
         });
     }

@@ -35,6 +35,7 @@ extern "C" {
     fn PyCell_New(obj: Obj) -> Obj;
     fn _PyObject_GetMethod(obj: Obj, name: Obj, method: *mut Obj) -> c_int;
     fn _PyType_Lookup(tp: *mut py::PyTypeObject, name: Obj) -> Obj;
+    fn _PyUnicode_Equal(a: Obj, b: Obj) -> c_int;
     fn PyEval_SaveThread() -> *mut py::PyThreadState;
 }
 // May end in pthread_exit (daemon thread at interpreter exit): see the module doc.
@@ -708,6 +709,12 @@ unsafe fn compare_fast(left: Obj, right: Obj, oparg: c_int) -> Option<bool> {
         }
         if let (Some(a), Some(b)) = (exact_float(left), exact_float(right)) {
             return cmp(a, b, oparg);
+        }
+        // == and != between two exact str: unicode's own comparison decides by value.
+        let ut = std::ptr::addr_of_mut!(py::PyUnicode_Type);
+        if (oparg == 2 || oparg == 3) && py::Py_TYPE(left) == ut && py::Py_TYPE(right) == ut {
+            let eq = left == right || _PyUnicode_Equal(left, right) != 0;
+            return Some(eq == (oparg == 2));
         }
         None
     }
