@@ -795,3 +795,44 @@ def str_equality(words):
 CASES += [
     (str_equality, (["a", "b", "ab", "a" + "b", "", "é", "\U0001f600", _S("a"), 1, None],)),
 ]
+
+
+def fused_float_compares(pairs):
+    """Fused float comparisons feeding a jump, every operator, NaN, ints, non-floats."""
+    out = []
+    for a, b in pairs:
+        row = []
+        try:
+            if a * 1.0 < b + 0.0:
+                row.append("<")
+            if a * 1.0 <= b + 0.0:
+                row.append("<=")
+            if a * 1.0 == b + 0.0:
+                row.append("==")
+            if a * 1.0 != b + 0.0:
+                row.append("!=")
+            if a * 1.0 > b + 0.0:
+                row.append(">")
+            if a * 1.0 >= b + 0.0:
+                row.append(">=")
+            if not (a * a + b * b > 4.0):
+                row.append("inside")
+            n = 0
+            x = a
+            while x * 0.5 > 0.001:
+                x = x * 0.5
+                n += 1
+                if n > 2000:  # inf halves to inf
+                    break
+            row.append(n)
+        except Exception as e:  # noqa: BLE001
+            row.append((type(e).__name__, str(e)))
+        out.append(row)
+    return out
+
+
+CASES += [
+    (fused_float_compares, ([(1.0, 2.0), (2.0, 1.0), (1.5, 1.5), (float("nan"), 1.0), (1.0, float("nan")),
+                             (-0.0, 0.0), (3, 2.5), (True, 1.0), ("s", 1.0), (1e308, -1e308),
+                             (float("inf"), float("inf")), (2**60, 2.0)],)),
+]

@@ -165,10 +165,80 @@ fn clone_top(stack: &[Node]) -> Node {
     clone(&stack[0])
 }
 
+/// A run that ends in a float comparison and a conditional jump: `zr*zr + zi*zi > 4.0`
+/// followed by POP_JUMP_IF_*: (the COMPARE_OP's position, its operator, left, right).
+fn find_compare(e: &Emitter, n: usize) -> Option<(usize, u32, Node, Node)> {
+    let snap = e.snap;
+    let mut found = None;
+    simulate(e, n, |m, stack| {
+        if found.is_some() || stack.len() != 2 || m + 2 >= snap.instrs.len() {
+            return;
+        }
+        let cmp = &snap.instrs[m + 1];
+        let jump = &snap.instrs[m + 2];
+        let is_jump = matches!(
+            jump.op,
+            op::POP_JUMP_FORWARD_IF_FALSE | op::POP_JUMP_FORWARD_IF_TRUE | op::POP_JUMP_BACKWARD_IF_FALSE | op::POP_JUMP_BACKWARD_IF_TRUE
+        );
+        let (l, r) = (&stack[0], &stack[1]);
+        if cmp.op == op::COMPARE_OP
+            && cmp.arg <= 5
+            && is_jump
+            && !snap.is_target[m + 1]
+            && !snap.is_target[m + 2]
+            && m + 3 < snap.instrs.len()
+            && snap.depth[m + 3].is_some()
+            && (l.is_float() || r.is_float())
+            && l.ops() + r.ops() >= 1
+            && l.regs() <= 14
+            && 1 + r.regs() <= 14
+        {
+            found = Some((m + 1, cmp.arg, clone_node(l), clone_node(r)));
+        }
+    });
+    found
+}
+
+/// Emits the fused fast path for a compare-and-branch run starting at instruction `n`; returns
+/// the position of its jump instruction.
+fn try_float_compare(e: &mut Emitter, n: usize) -> Option<usize> {
+    use crate::compiler::opcodes as op;
+    let (cmp_n, cmp_op, left, right) = find_compare(e, n)?;
+    let jump_n = cmp_n + 1;
+    let on_true = matches!(e.snap.instrs[jump_n].op, op::POP_JUMP_FORWARD_IF_TRUE | op::POP_JUMP_BACKWARD_IF_TRUE);
+    let fallback = e.ops.new_dynamic_label();
+    let taken = e.ops.new_dynamic_label();
+    let fall = e.labels[jump_n + 1];
+    let (if_true, if_false) = if on_true { (taken, fall) } else { (fall, taken) };
+    let float_t = rt::float_type() as i64;
+    asm!(e ; mov rcx, QWORD float_t);
+    eval(e, &left, 0, fallback);
+    eval(e, &right, 1, fallback);
+    // float's rich comparison on doubles; an unordered (NaN) pair is unequal and not ordered.
+    match cmp_op {
+        0 => asm!(e ; ucomisd xmm1, xmm0 ; ja =>if_true ; jmp =>if_false),  // <
+        1 => asm!(e ; ucomisd xmm1, xmm0 ; jae =>if_true ; jmp =>if_false), // <=
+        2 => asm!(e ; ucomisd xmm0, xmm1 ; jp =>if_false ; je =>if_true ; jmp =>if_false), // ==
+        3 => asm!(e ; ucomisd xmm0, xmm1 ; jp =>if_true ; jne =>if_true ; jmp =>if_false), // !=
+        4 => asm!(e ; ucomisd xmm0, xmm1 ; ja =>if_true ; jmp =>if_false),  // >
+        _ => asm!(e ; ucomisd xmm0, xmm1 ; jae =>if_true ; jmp =>if_false), // >=
+    }
+    super::jump::taken_edge(e, jump_n, taken);
+    asm!(e ; =>fallback);
+    Some(jump_n)
+}
+
+fn clone_node(n: &Node) -> Node {
+    clone_top(std::slice::from_ref(n))
+}
+
 /// Emits the fused fast path for a run starting at instruction `n` (depth `d`) if there is
 /// one, and returns the position of its last instruction; the caller then emits the run's
 /// ordinary code, which is where the fast path's guards fall back to.
 pub fn try_float_run(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
+    if let Some(last) = try_float_compare(e, n) {
+        return Some(last);
+    }
     let (last, tree) = find_run(e, n)?;
     let fallback = e.ops.new_dynamic_label();
     let after = e.labels[last + 1];
