@@ -417,9 +417,13 @@ PROGRAMS = {
         def cyc():
             me = yield
             yield me
+        import weakref
         c = cyc(); next(c); c.send(c)
+        w = weakref.ref(c)
         del c
-        print("collected", gc.collect() > 0)
+        print("alive", w() is not None)
+        gc.collect()
+        print("collected", w() is None)
         keep = g("at-exit"); next(keep)
         def forever():
             try:
@@ -553,6 +557,102 @@ PROGRAMS = {
         sys.setprofile(None)
         print(calls)
     """,
+    "closed_during_iteration": """
+        def numbers():
+            try:
+                for i in range(10):
+                    yield i
+            finally:
+                print("numbers closed")
+        g = numbers()
+        for v in g:
+            print(v)
+            if v == 2:
+                g.close()
+        print("after loop", g.gi_frame)
+        def self_closer():
+            yield 1
+            me.close()
+            yield 2
+        me = self_closer()
+        next(me)
+        try:
+            next(me)
+        except ValueError as e:
+            print(e)
+        def self_thrower():
+            yield 1
+            me2.throw(KeyError)
+        me2 = self_thrower(); next(me2)
+        try:
+            next(me2)
+        except ValueError as e:
+            print(e)
+        def returns_tuple():
+            yield 1
+            return (1, [2], {"k": 3})
+        def take():
+            got = yield from returns_tuple()
+            return got
+        t = take(); next(t)
+        try:
+            next(t)
+        except StopIteration as e:
+            print(e.value, e.args)
+        def returns_stopiteration_object():
+            yield 1
+            return StopIteration("value")
+        r = returns_stopiteration_object(); next(r)
+        try:
+            next(r)
+        except StopIteration as e:
+            print(repr(e.value))
+        def locs(a):
+            b = a * 2
+            yield
+            c = b + 1
+            yield
+        l = locs(5); next(l); print(sorted(l.gi_frame.f_locals.items()))
+        next(l); print(sorted(l.gi_frame.f_locals.items()), l.gi_frame.f_lineno)
+    """,
+    "tracebacks_through_generators": """
+        import traceback
+        def level3():
+            yield 1
+            {}["missing"]
+        def level2():
+            yield from level3()
+        async def level1():
+            for x in level2():
+                await asyncio_sleep()
+        async def asyncio_sleep():
+            pass
+        try:
+            level1().send(None)
+        except KeyError:
+            traceback.print_exc()
+        def thrower():
+            yield 1
+            yield 2
+        th = thrower(); next(th)
+        try:
+            th.throw(RuntimeError("into generator"))
+        except RuntimeError:
+            traceback.print_exc()
+        def inner_raises():
+            x = yield
+            raise ValueError(x)
+        def outer_chain():
+            try:
+                yield from inner_raises()
+            except ValueError as e:
+                raise TypeError("wrapped") from e
+        oc = outer_chain(); next(oc)
+        try:
+            oc.send("payload")
+        except TypeError:
+            traceback.print_exc()
+    """,
     "many_yields": """
         def many(x):
 """ + "".join(f"            y{i} = yield x + {i}\n            x = x if y{i} is None else y{i}\n" for i in range(40)) + """
@@ -595,3 +695,27 @@ def test_resumption_runs_machine_code():
     assert lines[2] == "True True"
     # Only RETURN_GENERATOR (never reached in machine code) leaves for the interpreter.
     assert lines[3] == "['Unsupported']"
+
+
+def test_throw_that_ends_yield_from_resumes_compiled_after_the_send_loop():
+    # genobject.c's _gen_throw pops the finished delegate and moves prev_instr to just before
+    # the SEND loop's exit; the resumption that follows must be a machine-code one.
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        import psyco
+        from psyco import _psyco
+        def outer():
+            r = yield from inner()
+            yield ("back", r)
+        def inner():
+            try:
+                yield 1
+            except KeyError:
+                return "from-throw"
+        _psyco.compile_code(outer.__code__)
+        s = outer(); print(next(s))
+        before = psyco.stats()["gen_resumes"]
+        print(s.throw(KeyError))
+        print(psyco.stats()["gen_resumes"] - before)
+    """)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["1", "('back', 'from-throw')", "1"]

@@ -228,3 +228,44 @@ pub fn emit_async_gen_wrap(e: &mut Emitter, n: usize, d: u32) {
     let u = e.call_stack_helper(n, d, None, rg::rt_async_gen_wrap as *const () as usize);
     e.check_error(u, d);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compiler::bytecode::Snapshot;
+    use pyo3::prelude::*;
+    use pyo3::types::PyDict;
+
+    #[test]
+    fn resume_points_cover_every_yield_the_first_send_and_the_send_exit() {
+        pyo3::prepare_freethreaded_python();
+        Python::with_gil(|py| {
+            let ns = PyDict::new(py);
+            let src = c"def g(n):\n    x = yield 1\n    r = yield from range(n)\n    yield x, r\n";
+            py.run(src, None, Some(&ns)).unwrap();
+            let code = ns.get_item("g").unwrap().unwrap().getattr("__code__").unwrap();
+            let snap = Snapshot::take(py, &code).unwrap();
+            let e = Emitter::new(&snap);
+            let pts = resume_points(&e);
+            let ops: Vec<u8> = pts.iter().map(|p| snap.instrs[p.target - 1].op).collect();
+            let yields = snap.instrs.iter().filter(|i| i.op == op::YIELD_VALUE).count();
+            assert_eq!(yields, 3);
+            assert_eq!(pts.len(), yields + 2, "{ops:?}");
+            // The first send resumes after RETURN_GENERATOR with the None it pushed.
+            let first = pts.iter().find(|p| snap.instrs[p.target - 1].op == op::RETURN_GENERATOR).unwrap();
+            assert_eq!(first.depth, 1);
+            assert_eq!(snap.instrs[first.target].op, op::POP_TOP);
+            // Every yield resumes at the RESUME after it, at the depth the analysis expects.
+            for p in pts.iter().filter(|p| snap.instrs[p.target - 1].op == op::YIELD_VALUE) {
+                assert_eq!(snap.instrs[p.target].op, op::RESUME);
+                assert_eq!(Some(p.depth), snap.depth[p.target - 1]);
+            }
+            // After throw() ended the `yield from`, resumption is at the SEND's exit, one unit
+            // after the JUMP_BACKWARD_NO_INTERRUPT that prev_instr then points at.
+            let send_exit = pts.iter().find(|p| snap.instrs[p.target - 1].op == op::JUMP_BACKWARD_NO_INTERRUPT).unwrap();
+            assert_eq!(send_exit.unit, snap.instrs[send_exit.target].start - 1);
+            assert!(pts.windows(2).all(|w| w[0].unit < w[1].unit));
+            assert!(crate::compiler::generate(&snap).is_ok());
+        });
+    }
+}
