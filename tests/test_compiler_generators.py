@@ -719,3 +719,30 @@ def test_throw_that_ends_yield_from_resumes_compiled_after_the_send_loop():
     """)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["1", "('back', 'from-throw')", "1"]
+
+
+def test_generators_suspended_in_machine_code_resume_in_the_interpreter_after_unbind():
+    # A suspended compiled frame is indistinguishable from an interpreted one: once the code
+    # loses its machine code, the same generators carry on in the interpreter.
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        import psyco
+        from psyco import _psyco
+        def gen(n):
+            total = 0
+            for i in range(n):
+                got = yield total
+                total += i if got is None else got
+            return total
+        def deleg():
+            r = yield from gen(4)
+            yield ("r", r)
+        _psyco.compile_code(gen.__code__); _psyco.compile_code(deleg.__code__)
+        a, b = gen(5), deleg()
+        print(next(a), a.send(10), next(b), next(b))
+        _psyco.unbind_code(gen.__code__); _psyco.unbind_code(deleg.__code__)
+        before = psyco.stats()["gen_resumes"]
+        print(list(a), list(b))
+        print(psyco.stats()["gen_resumes"] - before)
+    """)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["0 10 0 0", "[11, 13, 16] [1, 3, ('r', 6)]", "0"]
