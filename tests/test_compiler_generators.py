@@ -746,3 +746,90 @@ def test_generators_suspended_in_machine_code_resume_in_the_interpreter_after_un
     """)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["0 10 0 0", "[11, 13, 16] [1, 3, ('r', 6)]", "0"]
+
+
+def test_deep_yield_from_raises_recursion_error_instead_of_overflowing():
+    # Plain CPython 3.11 overflows the C stack here (each level nests gen_send_ex2 and an
+    # evaluation); compiled resumptions are guarded by the hook's C-stack margin.
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        import sys, psyco
+        psyco.full()
+        sys.setrecursionlimit(200000)
+        def deep(n):
+            if n:
+                yield from deep(n - 1)
+            else:
+                yield "bottom"
+        for n in (1000, 100000):
+            try:
+                print(n, list(deep(n)))
+            except RecursionError as e:
+                print(n, "RecursionError")
+        print(list(deep(500)))
+    """)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.splitlines() == ["1000 ['bottom']", "100000 RecursionError", "['bottom']"]
+
+
+def test_no_reference_leaks_through_send_throw_await_and_async_for():
+    src = """
+        import gc, types
+        S = object()
+        def g():
+            x = yield S
+            while True:
+                x = yield x
+        def d():
+            yield from g()
+        class Aw:
+            def __await__(self):
+                yield S
+                return S
+        @types.coroutine
+        def legacy():
+            return (yield S)
+        async def c():
+            a = await Aw()
+            await legacy()
+            return a
+        async def ag():
+            yield S
+            yield S
+        async def use_ag():
+            async for v in ag():
+                pass
+            return [v async for v in ag()]
+        class ACM:
+            async def __aenter__(self): return S
+            async def __aexit__(self, *a): return None
+        async def use_acm():
+            async with ACM() as m:
+                return m
+        def drive(cr):
+            try:
+                while True:
+                    cr.send(None)
+            except StopIteration:
+                pass
+        def work():
+            for _ in range(200):
+                x = g(); next(x); x.send(S); x.send(S); x.close()
+                y = d(); next(y); y.send(S)
+                try:
+                    y.throw(KeyError)
+                except KeyError:
+                    pass
+                co = c(); co.send(None); co.send(S)
+                try:
+                    co.send(S)
+                except StopIteration:
+                    pass
+                drive(use_ag()); drive(use_acm())
+        work(); gc.collect()
+        before = (sys.getrefcount(S), sys.getallocatedblocks())
+        for _ in range(5):
+            work()
+        gc.collect()
+        print(sys.getrefcount(S) - before[0], sys.getallocatedblocks() - before[1] < 50)
+    """
+    assert same_as_plain(src).splitlines() == ["0 True"]
