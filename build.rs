@@ -11,6 +11,7 @@ fn main() {
     println!("cargo:rerun-if-changed=csrc/attrcache.c");
     println!("cargo:rerun-if-changed=csrc/calls.c");
     println!("cargo:rerun-if-changed=csrc/exc311.c");
+    println!("cargo:rerun-if-changed=csrc/gen311.c");
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
 
     let cfg = pyo3_build_config::get();
@@ -47,6 +48,7 @@ fn main() {
         .file("csrc/attrcache.c")
         .file("csrc/calls.c")
         .file("csrc/exc311.c")
+        .file("csrc/gen311.c")
         .include(&include)
         .define("Py_BUILD_CORE", "1")
         .define("PSYCO_BUILT_MICRO", micro.as_str())

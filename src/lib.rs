@@ -346,6 +346,7 @@ fn stats(py: Python<'_>, top: usize) -> PyResult<Py<PyDict>> {
     d.set_item("compile_seconds", compile_s)?;
     d.set_item("max_compile_pause_seconds", pause_s)?;
     d.set_item("records", ffi::live_record_count())?;
+    d.set_item("gen_resumes", ffi::runtime_gen::gen_resumes())?;
     let (entries, total) = queue::charge_entries();
     d.set_item("charge_entries", entries)?;
     d.set_item("charge_total", total)?;

@@ -103,6 +103,9 @@ impl Snapshot {
                 // CALL: use the run-time split (same total).
                 match opc {
                     op::PRECALL => (0, 0),
+                    // The generator is returned to the caller; the frame resumes after it with
+                    // the first sent value (None) pushed by gen_send_ex2.
+                    op::RETURN_GENERATOR => (1, 1),
                     op::CALL => (-(arg as i32) - 1, -(arg as i32) - 1),
                     _ => (e, ej),
                 }
@@ -126,9 +129,13 @@ impl Snapshot {
             handlers,
         };
         let mut is_target = vec![false; s.instrs.len()];
-        for ins in &s.instrs {
+        for (i, ins) in s.instrs.iter().enumerate() {
             if let Some(n) = ins.target.and_then(|t| s.at_unit(t)) {
                 is_target[n] = true;
+            }
+            // A generator frame is resumed at the instruction after these (compiler::ops::gen).
+            if matches!(ins.op, op::YIELD_VALUE | op::RETURN_GENERATOR) && i + 1 < is_target.len() {
+                is_target[i + 1] = true;
             }
         }
         s.is_target = is_target;

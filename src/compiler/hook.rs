@@ -6,8 +6,10 @@
 //! # Invariants
 //! - Installed only when something needs it (full mode, a bound function, a compiled entry):
 //!   any installed hook stops CPython 3.11 from inlining Python-to-Python calls.
-//! - Frames with `throwflag`, under a foreign tracer/profiler, or of generators the compiler
-//!   does not handle go straight to `_PyEval_EvalFrameDefault` (decided in ffi before calling).
+//! - Frames with `throwflag`, under a foreign tracer/profiler, or creating a generator (a
+//!   thread-owned frame of generator code: RETURN_GENERATOR is the interpreter's) go straight to
+//!   `_PyEval_EvalFrameDefault` (decided in ffi before calling). Resumed generator frames come
+//!   here like any other (see `ops::gen`).
 
 use pyo3::prelude::*;
 

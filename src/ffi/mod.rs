@@ -310,6 +310,7 @@ pub mod runtime;
 pub mod runtime_exc;
 pub mod runtime_match;
 pub mod runtime_ops;
+pub mod runtime_gen;
 #[cfg(psyco_native)]
 mod exec;
 
@@ -919,9 +920,21 @@ mod hook {
 
     /// `frame->owner == FRAME_OWNED_BY_GENERATOR`: a generator or coroutine being resumed
     /// (not compiled yet: a later milestone).
-    unsafe fn generator_frame(frame: *mut native::IFrame) -> bool {
-        // SAFETY: live frame, verified offset.
-        unsafe { *(frame as *const u8).add(expected::FRAME_OWNER as usize) == 1 }
+    /// The call of a generator, coroutine or async-generator function: a thread-owned frame of
+    /// such code, which only runs its prologue and RETURN_GENERATOR (that needs the hidden
+    /// `_Py_MakeCoro`, so the interpreter does it). Resumptions (generator-owned frames) run
+    /// compiled like any frame.
+    unsafe fn generator_creation(frame: *mut native::IFrame) -> bool {
+        // SAFETY: live frame and its code object, verified offsets.
+        unsafe {
+            let fb = frame as *const u8;
+            if *fb.add(expected::FRAME_OWNER as usize) != 0 {
+                return false;
+            }
+            let code = *(fb.add(expected::FRAME_F_CODE as usize) as *const *const u8);
+            let flags = *(code.add(expected::CODE_FLAGS as usize) as *const c_int) as u32;
+            crate::compiler::is_generator_code(flags)
+        }
     }
 
     /// A tracer or profiler other than psyco's own is active on this thread
@@ -949,8 +962,11 @@ mod hook {
             if super::exec::c_stack_exhausted(ts) {
                 return std::ptr::null_mut();
             }
+            if generator_creation(frame) {
+                return _PyEval_EvalFrameDefault(ts, frame, throwflag);
+            }
             // Fast path: compiled code, no tracer: no Python objects touched at all.
-            if throwflag == 0 && !generator_frame(frame) {
+            if throwflag == 0 {
                 let code = *((frame as *const u8).add(expected::FRAME_F_CODE as usize) as *const *mut py::PyObject);
                 if let Some(rec) = record_of_raw(code) {
                     let entry = rec.entry.load(Ordering::Acquire);
@@ -959,7 +975,7 @@ mod hook {
                     }
                 }
             }
-            if throwflag == 0 && !generator_frame(frame) && !foreign_tracing(ts) {
+            if throwflag == 0 && !foreign_tracing(ts) {
                 let py = Python::assume_gil_acquired();
                 let code = Bound::from_borrowed_ptr(py, native::psyco_frame_code(frame));
                 match crate::compiler::hook::on_frame(py, &code) {
