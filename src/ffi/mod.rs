@@ -966,16 +966,23 @@ mod hook {
                 return _PyEval_EvalFrameDefault(ts, frame, throwflag);
             }
             // Fast path: compiled code, no tracer: no Python objects touched at all.
+            let mut needs_policy = false;
             if throwflag == 0 {
                 let code = *((frame as *const u8).add(expected::FRAME_F_CODE as usize) as *const *mut py::PyObject);
-                if let Some(rec) = record_of_raw(code) {
+                let rec = record_of_raw(code);
+                if let Some(rec) = rec {
                     let entry = rec.entry.load(Ordering::Acquire);
                     if !entry.is_null() && !foreign_tracing(ts) {
                         return super::exec::run_compiled(ts, frame, entry as usize);
                     }
                 }
+                // Only full() (compile at first call) and bound functions make the policy do
+                // anything for code without machine code; everything else is interpreted
+                // straight away (this is most frames under profile() and background()).
+                needs_policy = crate::queue::compile_on_call()
+                    || rec.is_some_and(|r| r.flags().contains(crate::queue::Flags::BOUND));
             }
-            if throwflag == 0 && !foreign_tracing(ts) {
+            if needs_policy && !foreign_tracing(ts) {
                 let py = Python::assume_gil_acquired();
                 let code = Bound::from_borrowed_ptr(py, native::psyco_frame_code(frame));
                 match crate::compiler::hook::on_frame(py, &code) {
