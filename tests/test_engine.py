@@ -553,3 +553,29 @@ print('full', out, flush=True)
     assert "plain [950]" in r.stdout, r
     assert r.returncode == 0, "interpreter died (signal %r): %r" % (-r.returncode, r)
     assert "full [950]" in r.stdout or "full ['RecursionError']" in r.stdout
+
+
+def test_code_psyco_annotates_calls_no_other_co_extra_free_function():
+    # 3.11 calls every registered co_extra free function for every slot below the extra array's
+    # size, even NULL ones; psyco must not make other users' free functions run for code objects
+    # only psyco touched (test_code's ctypes callback crashed at exit that way).
+    out = run_json("""
+        import ctypes, gc, psyco
+        from psyco import _psyco
+        calls = []
+        freefunc = ctypes.CFUNCTYPE(None, ctypes.c_voidp)
+        req = ctypes.pythonapi._PyEval_RequestCodeExtraIndex
+        req.argtypes, req.restype = (freefunc,), ctypes.c_ssize_t
+        FREE = freefunc(lambda p: calls.append(p))
+        idx = req(FREE)
+        for i in range(20):
+            ns = {}
+            exec("def f(n):\\n    return n + %d" % i, ns)
+            _psyco.compile_code(ns["f"].__code__)
+            ns["f"](1)
+            del ns
+        gc.collect()
+        emit([idx, len(calls)])
+    """)
+    idx, calls = out
+    assert idx >= 1 and calls == 0

@@ -238,13 +238,6 @@ KNOWN = {
     "full:test_dis::test_show_caches (*":
         "compiled code is never quickened, so the subtest that shows quickened caches fails and "
         "the plain variant is reported under its subtest name (see above)",
-    "test_code::<crash at exit>":
-        "test_code's CoExtra tests register a ctypes *Python* callback as a co_extra free "
-        "function; psyco holds co_extra index 0 on every code object it has seen, so CPython "
-        "calls that callback for each of them when they are freed, the last ones during "
-        "interpreter finalization, where a ctypes callback segfaults. Plain CPython crashes "
-        "the same way when such a code object lives until exit (docs/correctness.md). All "
-        "tests have passed when it happens; regrtest has printed its verdict",
 }
 
 # ------------------------------------------------------------------------------------------

@@ -571,9 +571,35 @@ pub fn record<'py>(code: &Bound<'py, PyAny>) -> Option<&'py crate::queue::CodeRe
                 return None;
             }
             LIVE.lock().get_or_insert_with(HashSet::new).insert(id);
+            #[cfg(psyco_native)]
+            trim_extra_slots(ptr, idx);
             extra = raw;
         }
         Some(&*(extra as *const crate::queue::CodeRecord))
+    }
+}
+
+/// After psyco gave `code` its first extra slot: `_PyCode_SetExtra` sized the code's extra array
+/// for every index registered so far, and 3.11's `code_dealloc` then calls *every* registered
+/// free function for every slot below that size, NULL or not. A code object that only psyco
+/// touched would so call other users' free functions with NULL (test_code's ctypes callback,
+/// even after ctypes is gone at exit), which plain CPython never does. If every slot above
+/// psyco's is still NULL, the size is cut back to psyco's slot; a later `_PyCode_SetExtra` for a
+/// higher index grows it again (it re-sizes whenever the size is not above the index).
+#[cfg(psyco_native)]
+unsafe fn trim_extra_slots(code: *mut py::PyObject, idx: py::Py_ssize_t) {
+    // SAFETY: live code object, GIL held; `co_extra` is `{ Py_ssize_t ce_size; void *ce_extras[] }`
+    // at the verified offset.
+    unsafe {
+        let extra = *((code as *const u8).add(expected::CODE_EXTRA as usize) as *const *mut isize);
+        if extra.is_null() {
+            return;
+        }
+        let size = *extra;
+        let slots = extra.add(1) as *const *mut c_void;
+        if size > idx + 1 && (idx + 1..size).all(|i| (*slots.add(i as usize)).is_null()) {
+            *extra = idx + 1;
+        }
     }
 }
 
