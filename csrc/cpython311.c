@@ -14,6 +14,7 @@
 #include "internal/pycore_ceval.h"
 #include "internal/pycore_interp.h"
 #include "internal/pycore_dict.h"
+#include "internal/pycore_long.h"
 #include "opcode.h"
 
 /* The order here is the order of `ffi::OffsetId`; keep both in step. */
@@ -179,4 +180,22 @@ int psyco_iter_layout_ok(int64_t r_index, int64_t r_start, int64_t r_step, int64
     Py_XDECREF(list);
     PyErr_Clear();
     return ok;
+}
+
+/* ---- small ints -------------------------------------------------------------------------- */
+
+/* The address of the cached int object for -5 (the small-int array runs to 256), if the array
+ * is laid out as compiled code assumes: contiguous PyLongObjects of `stride` bytes holding
+ * -5..256, the very objects PyLong_FromLong returns. NULL otherwise. */
+PyObject *psyco_small_ints(int64_t stride) {
+    if ((int64_t)sizeof(PyLongObject) != stride) return NULL;
+    PyObject *base = (PyObject *)&_PyLong_SMALL_INTS[0];
+    for (long v = -_PY_NSMALLNEGINTS; v < _PY_NSMALLPOSINTS; v++) {
+        PyObject *o = PyLong_FromLong(v);
+        int same = o == (PyObject *)((char *)base + (v + _PY_NSMALLNEGINTS) * stride);
+        Py_XDECREF(o);
+        if (!same) return NULL;
+    }
+    if (_PY_NSMALLNEGINTS != 5 || _PY_NSMALLPOSINTS != 257) return NULL;
+    return base;
 }

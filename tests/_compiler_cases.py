@@ -836,3 +836,29 @@ CASES += [
                              (-0.0, 0.0), (3, 2.5), (True, 1.0), ("s", 1.0), (1e308, -1e308),
                              (float("inf"), float("inf")), (2**60, 2.0)],)),
 ]
+
+
+def small_int_boxing_and_list_stores(n):
+    """Results around the small-int cache's edges (-5..256) must be the cached objects, as
+    CPython's own arithmetic returns them; list stores in and out of range."""
+    out = []
+    for a in (-6, -5, -4, 0, 255, 256, 257, 2**29):
+        for b in (-1, 0, 1):
+            r = a + b
+            out.append((r, r is (a + b), r is int(str(r)) if -5 <= r <= 256 else None))
+    lst = [0] * n
+    for i in range(n):
+        lst[i] = i * i
+    for i in range(-1, -n - 1, -1):
+        lst[i] += 1
+    for bad in (n, -n - 1, 2**40):
+        try:
+            lst[bad] = 0
+        except IndexError as e:
+            out.append(str(e))
+    out.append(lst)
+    out.append([k for k in range(250, 262)])
+    return out
+
+
+CASES += [(small_int_boxing_and_list_stores, (7,)), (small_int_boxing_and_list_stores, (1,))]

@@ -285,6 +285,30 @@ impl<'a> Emitter<'a> {
         u
     }
 
+    /// Boxes the i64 in `r8` as an int: `rax` = a new reference, or NULL with MemoryError set.
+    /// -5..=256 come from CPython's small-int cache inline (what `PyLong_FromLongLong` returns
+    /// for them); anything else is a call to it. Clobbers caller-saved registers.
+    pub fn box_int_r8(&mut self) {
+        let base = crate::ffi::small_ints() as i64;
+        let stride = crate::ffi::expected::SIZEOF_LONG_OBJECT as i32;
+        let from = crate::ffi::runtime::long_from_long_long() as i64;
+        asm!(self
+            ; lea rax, [r8 + 5]
+            ; cmp rax, 262
+            ; jae >small_miss
+            ; imul rax, rax, stride
+            ; mov rdx, QWORD base
+            ; add rax, rdx
+            ; add QWORD [rax], 1
+            ; jmp >small_done
+            ; small_miss:
+            ; mov rdi, r8
+            ; mov rax, QWORD from
+            ; call rax
+            ; small_done:
+        );
+    }
+
     /// `Py_DECREF` of the object in `rdi` (clobbers caller-saved registers on the slow path).
     /// A destructor may run arbitrary code, so the slow path first stores `prev_instr = unit`.
     pub fn decref_rdi(&mut self, unit: usize) {

@@ -102,6 +102,7 @@ mod native {
         pub fn psyco_frame_position(f: *mut IFrame) -> usize;
         pub fn psyco_signal_eval_breaker();
         pub fn psyco_attr_cache_size() -> i64;
+        pub fn psyco_small_ints(stride: i64) -> *mut py::PyObject;
         pub fn psyco_iter_layout_ok(range_index: i64, range_start: i64, range_step: i64, range_len: i64, list_index: i64, list_seq: i64) -> c_int;
     }
     // May call back into Python (descriptors, __getattr__, __setattr__...): "C-unwind".
@@ -110,6 +111,14 @@ mod native {
         pub fn psyco_store_attr(sp: *mut *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> c_int;
         pub fn psyco_load_method(sp: *mut *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> c_int;
     }
+}
+
+static SMALL_INTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Address of CPython's cached int object for -5; the ones for -5..=256 follow it every
+/// `expected::SIZEOF_LONG_OBJECT` bytes (checked at import; 0 before that or if not native).
+pub fn small_ints() -> usize {
+    SMALL_INTS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Addresses of the cached LOAD_ATTR, STORE_ATTR and LOAD_METHOD helpers (`csrc/attrcache.c`),
@@ -196,6 +205,8 @@ pub mod expected {
     pub const FUNC_ANNOTATIONS: i64 = 112;
     pub const DICT_VERSION_TAG: i64 = 24;
     pub const FUNC_CODE: i64 = 48;
+    /// `sizeof(PyLongObject)`: the stride of the small-int cache (checked by `psyco_small_ints`).
+    pub const SIZEOF_LONG_OBJECT: i64 = 32;
     pub const TYPE_VERSION_TAG: i64 = 384;
     pub const HEAPTYPE_CACHED_KEYS: i64 = 872;
     pub const DICTKEYS_NENTRIES: i64 = 24;
@@ -414,6 +425,12 @@ pub fn layout_report(py: Python<'_>) -> Result<(), String> {
         if iters_ok != 1 {
             return Err("range/list iterator layout does not match live objects: running interpreter-only".into());
         }
+        // SAFETY: reads CPython's small-int cache (GIL held).
+        let small = unsafe { native::psyco_small_ints(expected::SIZEOF_LONG_OBJECT) };
+        if small.is_null() {
+            return Err("small-int cache layout does not match: running interpreter-only".into());
+        }
+        SMALL_INTS.store(small as usize, std::sync::atomic::Ordering::Relaxed);
         // SAFETY: a pure function of the C struct definition.
         if unsafe { native::psyco_attr_cache_size() } as usize != std::mem::size_of::<runtime::AttrCache>() {
             return Err("attribute cache layout mismatch between C and Rust: running interpreter-only".into());

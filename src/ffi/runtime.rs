@@ -122,9 +122,6 @@ pub fn long_from_long_long() -> usize {
 pub fn list_type() -> usize {
     std::ptr::addr_of_mut!(py::PyList_Type) as usize
 }
-pub fn long_from_long() -> usize {
-    py::PyLong_FromLong as *const () as usize
-}
 
 pub fn method_type() -> usize {
     std::ptr::addr_of_mut!(PyMethod_Type) as usize

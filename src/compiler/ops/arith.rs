@@ -29,11 +29,8 @@ pub fn emit_binary_op(e: &mut Emitter, n: usize, d: u32) {
             10 => asm!(e ; sub r8, r9),
             _ => asm!(e ; xor r8, r9),
         }
-        let box_int = rt::long_from_long_long() as i64;
+        e.box_int_r8();
         asm!(e
-            ; mov rdi, r8
-            ; mov rax, QWORD box_int
-            ; call rax
             ; mov rbp, rax
             ; mov rdi, [rbx + l]
         );
@@ -131,8 +128,45 @@ pub fn emit_binary_subscr(e: &mut Emitter, n: usize, d: u32) {
     asm!(e ; subscr_done:);
 }
 
-/// STORE_SUBSCR: `second[top] = third`, popping all three.
+/// STORE_SUBSCR: `second[top] = third`, popping all three. Inline: an exact list and an exact
+/// int index of at most one digit, non-negative and in range (the value's reference moves into
+/// the list, the old item is released, as `list_ass_item`); anything else `rt_store_subscr`.
 pub fn emit_store_subscr(e: &mut Emitter, n: usize, d: u32) {
+    let u = e.snap.instrs[n].idx;
+    let (v, c, k) = (e.slot(d - 3), e.slot(d - 2), e.slot(d - 1));
+    let (list_t, long_t) = (rt::list_type() as i64, rt::long_type() as i64);
+    asm!(e
+        ; mov rax, [rbx + c]
+        ; mov rcx, [rbx + k]
+        ; mov rdx, QWORD list_t
+        ; cmp [rax + L::OB_TYPE], rdx
+        ; jne >generic
+        ; mov rdx, QWORD long_t
+        ; cmp [rcx + L::OB_TYPE], rdx
+        ; jne >generic
+        ; mov r8, [rcx + L::VAR_OB_SIZE]
+        ; cmp r8, 1
+        ; ja >generic
+        ; mov r9d, [rcx + L::LONG_OB_DIGIT]
+        ; imul r8, r9
+        ; cmp r8, [rax + L::VAR_OB_SIZE]
+        ; jae >generic
+        ; mov r9, [rax + L::LIST_OB_ITEM]
+        ; lea r9, [r9 + r8 * 8]
+        ; mov rdi, [r9]
+        ; mov rdx, [rbx + v]
+        ; mov [r9], rdx
+    );
+    e.decref_rdi(u);
+    asm!(e ; mov rdi, [rbx + c]);
+    e.decref_rdi(u);
+    asm!(e ; mov rdi, [rbx + k]);
+    e.decref_rdi(u);
+    asm!(e
+        ; jmp >store_done
+        ; generic:
+    );
     let u = e.call_stack_helper(n, d, None, rt::rt_store_subscr as *const () as usize);
     e.check_error(u, d - 3);
+    asm!(e ; store_done:);
 }

@@ -169,7 +169,7 @@ pub fn emit_get_iter(e: &mut Emitter, n: usize, d: u32) {
 }
 
 /// FOR_ITER: push `next(iter)`, or pop the iterator and jump when it is exhausted. Inline:
-/// the next item of a range iterator (boxed with `PyLong_FromLong`, as `rangeiter_next`) or of
+/// the next item of a range iterator (boxed like `PyLong_FromLong` in `rangeiter_next`) or of
 /// a list iterator still inside its list; everything else, exhaustion included, by the helper.
 pub fn emit_for_iter(e: &mut Emitter, n: usize, d: u32) {
     let u = e.snap.instrs[n].idx;
@@ -178,7 +178,6 @@ pub fn emit_for_iter(e: &mut Emitter, n: usize, d: u32) {
     let tl = e.labels[target_pos(e, n)];
     let err = e.error_label(u, d);
     let (range_t, list_t) = (rt::range_iter_type() as i64, rt::list_iter_type() as i64);
-    let from_long = rt::long_from_long() as i64;
     asm!(e
         ; mov rax, [rbx + it]
         ; mov rcx, QWORD range_t
@@ -191,9 +190,10 @@ pub fn emit_for_iter(e: &mut Emitter, n: usize, d: u32) {
         ; mov [rax + L::RANGEITER_INDEX], rdx
         ; imul rcx, [rax + L::RANGEITER_STEP]
         ; add rcx, [rax + L::RANGEITER_START]
-        ; mov rdi, rcx
-        ; mov rax, QWORD from_long
-        ; call rax
+        ; mov r8, rcx
+    );
+    e.box_int_r8();
+    asm!(e
         ; test rax, rax
         ; jz =>err
         ; mov [rbx + s], rax
