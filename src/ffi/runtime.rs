@@ -130,7 +130,7 @@ pub fn method_type() -> usize {
 #[inline(always)]
 unsafe fn incref(o: Obj) {
     // SAFETY: caller passes a live object (3.11 has no immortal objects).
-    unsafe { (*o).ob_refcnt += 1 }
+    unsafe { py::Py_INCREF(o) }
 }
 
 #[inline(always)]

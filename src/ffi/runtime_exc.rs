@@ -64,7 +64,7 @@ extern "C-unwind" {
 #[inline(always)]
 pub(crate) unsafe fn incref(o: Obj) {
     // SAFETY: caller passes a live object.
-    unsafe { (*o).ob_refcnt += 1 }
+    unsafe { py::Py_INCREF(o) }
 }
 
 #[inline(always)]

@@ -89,7 +89,7 @@ pub fn gen_frame_state_delta() -> i32 {
 #[inline(always)]
 unsafe fn incref(o: Obj) {
     // SAFETY: caller passes a live object.
-    unsafe { (*o).ob_refcnt += 1 }
+    unsafe { py::Py_INCREF(o) }
 }
 
 #[inline(always)]
