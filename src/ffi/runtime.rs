@@ -24,6 +24,7 @@ use pyo3::ffi as py;
 use pyo3::ffi::PyObject;
 
 use super::expected as X;
+use super::runtime_exc::{decref, field, incref, interned};
 
 type Obj = *mut PyObject;
 
@@ -127,23 +128,6 @@ pub fn method_type() -> usize {
     std::ptr::addr_of_mut!(PyMethod_Type) as usize
 }
 
-#[inline(always)]
-unsafe fn incref(o: Obj) {
-    // SAFETY: caller passes a live object (3.11 has no immortal objects).
-    unsafe { py::Py_INCREF(o) }
-}
-
-#[inline(always)]
-unsafe fn decref(o: Obj) {
-    // SAFETY: caller owns a reference to the live object `o`.
-    unsafe { py::Py_DECREF(o) }
-}
-
-#[inline(always)]
-unsafe fn field<T>(base: *mut u8, off: i64) -> *mut T {
-    // SAFETY: offsets come from `expected`, verified at import against the C headers.
-    unsafe { base.offset(off as isize) as *mut T }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Loads
@@ -919,14 +903,10 @@ unsafe fn construct_direct(ts: *mut py::PyThreadState, cls: Obj, args: *mut Obj,
         {
             return None;
         }
-        let mut name = INIT_NAME.load(std::sync::atomic::Ordering::Relaxed);
+        let name = interned(&INIT_NAME, c"__init__");
         if name.is_null() {
-            name = py::PyUnicode_InternFromString(c"__init__".as_ptr());
-            if name.is_null() {
-                py::PyErr_Clear();
-                return None;
-            }
-            INIT_NAME.store(name, std::sync::atomic::Ordering::Relaxed);
+            py::PyErr_Clear();
+            return None;
         }
         let init = _PyType_Lookup(tp, name);
         if init.is_null() || py::Py_TYPE(init) != std::ptr::addr_of_mut!(PyFunction_Type) {

@@ -555,27 +555,45 @@ static EXIT: std::sync::atomic::AtomicPtr<PyObject> = std::sync::atomic::AtomicP
 pub unsafe extern "C-unwind" fn rt_before_with(sp: *mut Obj) -> c_int {
     // SAFETY: see module doc.
     unsafe {
+        enter_context(
+            sp,
+            interned(&ENTER, c"__enter__"),
+            interned(&EXIT, c"__exit__"),
+            c"'%.200s' object does not support the context manager protocol",
+            c"'%.200s' object does not support the context manager protocol (missed __exit__ method)",
+        )
+    }
+}
+
+/// BEFORE_WITH and BEFORE_ASYNC_WITH: [mgr] → [exit, enter()], the two methods looked up as
+/// specials (`enter_name`, `exit_name`; NULL if interning them failed, MemoryError set), with
+/// ceval's TypeError messages when one is missing (`%.200s` is the manager's type name). On
+/// failure before the call the manager stays on top; if the call fails, `exit` has replaced
+/// it. Returns 0 or -1.
+pub(crate) unsafe fn enter_context(
+    sp: *mut Obj,
+    enter_name: Obj,
+    exit_name: Obj,
+    no_enter: &std::ffi::CStr,
+    no_exit: &std::ffi::CStr,
+) -> c_int {
+    // SAFETY: see module doc.
+    unsafe {
+        if enter_name.is_null() || exit_name.is_null() {
+            return -1;
+        }
         let mgr = *sp.sub(1);
-        let enter = _PyObject_LookupSpecial(mgr, interned(&ENTER, c"__enter__"));
+        let enter = _PyObject_LookupSpecial(mgr, enter_name);
         if enter.is_null() {
             if py::PyErr_Occurred().is_null() {
-                py::PyErr_Format(
-                    py::PyExc_TypeError,
-                    c"'%.200s' object does not support the context manager protocol".as_ptr(),
-                    (*py::Py_TYPE(mgr)).tp_name,
-                );
+                py::PyErr_Format(py::PyExc_TypeError, no_enter.as_ptr(), (*py::Py_TYPE(mgr)).tp_name);
             }
             return -1;
         }
-        let exit = _PyObject_LookupSpecial(mgr, interned(&EXIT, c"__exit__"));
+        let exit = _PyObject_LookupSpecial(mgr, exit_name);
         if exit.is_null() {
             if py::PyErr_Occurred().is_null() {
-                py::PyErr_Format(
-                    py::PyExc_TypeError,
-                    c"'%.200s' object does not support the context manager protocol (missed __exit__ method)"
-                        .as_ptr(),
-                    (*py::Py_TYPE(mgr)).tp_name,
-                );
+                py::PyErr_Format(py::PyExc_TypeError, no_exit.as_ptr(), (*py::Py_TYPE(mgr)).tp_name);
             }
             decref(enter);
             return -1;

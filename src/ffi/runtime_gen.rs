@@ -20,6 +20,7 @@ use pyo3::ffi as py;
 use pyo3::ffi::PyObject;
 
 use super::expected as X;
+use super::runtime_exc::{decref, enter_context, incref, interned};
 
 type Obj = *mut PyObject;
 
@@ -86,17 +87,6 @@ pub fn gen_frame_state_delta() -> i32 {
     unsafe { psyco_gen_frame_state_delta() as i32 }
 }
 
-#[inline(always)]
-unsafe fn incref(o: Obj) {
-    // SAFETY: caller passes a live object.
-    unsafe { py::Py_INCREF(o) }
-}
-
-#[inline(always)]
-unsafe fn decref(o: Obj) {
-    // SAFETY: caller owns a reference to `o`.
-    unsafe { py::Py_DECREF(o) }
-}
 
 #[inline(always)]
 unsafe fn type_of(o: Obj) -> *mut py::PyTypeObject {
@@ -377,62 +367,19 @@ pub unsafe extern "C-unwind" fn rt_end_async_for(sp: *mut Obj) -> c_int {
 static AENTER: AtomicPtr<PyObject> = AtomicPtr::new(std::ptr::null_mut());
 static AEXIT: AtomicPtr<PyObject> = AtomicPtr::new(std::ptr::null_mut());
 
-/// An interned name kept for the life of the process.
-unsafe fn interned(slot: &AtomicPtr<PyObject>, s: &std::ffi::CStr) -> Obj {
-    let p = slot.load(Ordering::Relaxed);
-    if !p.is_null() {
-        return p;
-    }
-    // SAFETY: GIL held; the reference is kept forever (never released).
-    let p = unsafe { py::PyUnicode_InternFromString(s.as_ptr()) };
-    slot.store(p, Ordering::Relaxed);
-    p
-}
-
 /// BEFORE_ASYNC_WITH (mgr → exit res): `type(mgr).__aenter__` / `__aexit__` looked up as
 /// specials; `__aenter__()` called. On failure before the call the manager stays on top; if the
 /// call fails, `exit` has replaced it.
 pub unsafe extern "C-unwind" fn rt_before_async_with(sp: *mut Obj) -> c_int {
     // SAFETY: see the module doc.
     unsafe {
-        let mgr = *sp.sub(1);
-        let aenter_name = interned(&AENTER, c"__aenter__");
-        let aexit_name = interned(&AEXIT, c"__aexit__");
-        if aenter_name.is_null() || aexit_name.is_null() {
-            return -1;
-        }
-        let enter = _PyObject_LookupSpecial(mgr, aenter_name);
-        if enter.is_null() {
-            if py::PyErr_Occurred().is_null() {
-                py::PyErr_Format(
-                    py::PyExc_TypeError,
-                    c"'%.200s' object does not support the asynchronous context manager protocol".as_ptr(),
-                    (*type_of(mgr)).tp_name,
-                );
-            }
-            return -1;
-        }
-        let exit = _PyObject_LookupSpecial(mgr, aexit_name);
-        if exit.is_null() {
-            if py::PyErr_Occurred().is_null() {
-                py::PyErr_Format(
-                    py::PyExc_TypeError,
-                    c"'%.200s' object does not support the asynchronous context manager protocol (missed __aexit__ method)".as_ptr(),
-                    (*type_of(mgr)).tp_name,
-                );
-            }
-            decref(enter);
-            return -1;
-        }
-        *sp.sub(1) = exit;
-        decref(mgr);
-        let res = py::PyObject_CallNoArgs(enter);
-        decref(enter);
-        if res.is_null() {
-            return -1;
-        }
-        *sp = res;
-        0
+        enter_context(
+            sp,
+            interned(&AENTER, c"__aenter__"),
+            interned(&AEXIT, c"__aexit__"),
+            c"'%.200s' object does not support the asynchronous context manager protocol",
+            c"'%.200s' object does not support the asynchronous context manager protocol (missed __aexit__ method)",
+        )
     }
 }
 

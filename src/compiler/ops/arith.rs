@@ -93,25 +93,9 @@ pub fn emit_unary(e: &mut Emitter, n: usize, d: u32) {
 pub fn emit_binary_subscr(e: &mut Emitter, n: usize, d: u32) {
     let u = e.snap.instrs[n].idx;
     let (l, r) = (e.slot(d - 2), e.slot(d - 1));
-    let (list_t, long_t) = (rt::list_type() as i64, rt::long_type() as i64);
+    list_item_address(e, l, r);
     asm!(e
-        ; mov rax, [rbx + l]
-        ; mov rcx, [rbx + r]
-        ; mov rdx, QWORD list_t
-        ; cmp [rax + L::OB_TYPE], rdx
-        ; jne >generic
-        ; mov rdx, QWORD long_t
-        ; cmp [rcx + L::OB_TYPE], rdx
-        ; jne >generic
-        ; mov r8, [rcx + L::VAR_OB_SIZE]
-        ; cmp r8, 1
-        ; ja >generic
-        ; mov r9d, [rcx + L::LONG_OB_DIGIT]
-        ; imul r8, r9
-        ; cmp r8, [rax + L::VAR_OB_SIZE]
-        ; jae >generic
-        ; mov r9, [rax + L::LIST_OB_ITEM]
-        ; mov rbp, [r9 + r8 * 8]
+        ; mov rbp, [r9]
         ; add QWORD [rbp], 1
         ; mov rdi, rax
     );
@@ -128,12 +112,11 @@ pub fn emit_binary_subscr(e: &mut Emitter, n: usize, d: u32) {
     asm!(e ; subscr_done:);
 }
 
-/// STORE_SUBSCR: `second[top] = third`, popping all three. Inline: an exact list and an exact
-/// int index of at most one digit, non-negative and in range (the value's reference moves into
-/// the list, the old item is released, as `list_ass_item`); anything else `rt_store_subscr`.
-pub fn emit_store_subscr(e: &mut Emitter, n: usize, d: u32) {
-    let u = e.snap.instrs[n].idx;
-    let (v, c, k) = (e.slot(d - 3), e.slot(d - 2), e.slot(d - 1));
+/// The guard both list fast paths share: the container at `[rbx + c]` is an exact list and the
+/// index at `[rbx + k]` an exact int of at most one digit, non-negative and below the list's
+/// length. Leaves the list in `rax` and the address of its item in `r9`; otherwise jumps to the
+/// local label `generic`, which the caller places.
+fn list_item_address(e: &mut Emitter, c: i32, k: i32) {
     let (list_t, long_t) = (rt::list_type() as i64, rt::long_type() as i64);
     asm!(e
         ; mov rax, [rbx + c]
@@ -153,6 +136,17 @@ pub fn emit_store_subscr(e: &mut Emitter, n: usize, d: u32) {
         ; jae >generic
         ; mov r9, [rax + L::LIST_OB_ITEM]
         ; lea r9, [r9 + r8 * 8]
+    );
+}
+
+/// STORE_SUBSCR: `second[top] = third`, popping all three. Inline: an exact list and an exact
+/// int index of at most one digit, non-negative and in range (the value's reference moves into
+/// the list, the old item is released, as `list_ass_item`); anything else `rt_store_subscr`.
+pub fn emit_store_subscr(e: &mut Emitter, n: usize, d: u32) {
+    let u = e.snap.instrs[n].idx;
+    let (v, c, k) = (e.slot(d - 3), e.slot(d - 2), e.slot(d - 1));
+    list_item_address(e, c, k);
+    asm!(e
         ; mov rdi, [r9]
         ; mov rdx, [rbx + v]
         ; mov [r9], rdx
