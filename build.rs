@@ -43,7 +43,14 @@ fn main() {
         println!("cargo:warning=psyco: internal CPython headers not found in {include}; building interpreter-only");
         return;
     }
-    cc::Build::new()
+    let mut build = cc::Build::new();
+    // CPython's release builds define NDEBUG: without it the inline functions of its headers
+    // keep their asserts (PyCallable_Check calls and type checks on every call). Debug builds
+    // of psyco keep them as a check of our own use of those functions.
+    if std::env::var("PROFILE").as_deref() == Ok("release") {
+        build.define("NDEBUG", None);
+    }
+    build
         .file("csrc/cpython311.c")
         .file("csrc/attrcache.c")
         .file("csrc/calls.c")

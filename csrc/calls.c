@@ -107,3 +107,118 @@ pop:
     ts->recursion_remaining++;
     ts->datastack_top = (PyObject **)frame;
 }
+
+/* ---------------------------------------------------------------------------------------------
+ * Calls of C callables
+ *
+ * `psyco_call_c` calls `callable(*args[:total - nkw], **dict(zip(kwnames, args[total - nkw:])))`
+ * the way 3.11's specialized PRECALL instructions do for builtin functions and method
+ * descriptors (PRECALL_BUILTIN_O/FAST/FAST_WITH_KEYWORDS, PRECALL_NO_KW_METHOD_DESCRIPTOR_*):
+ * the C function is called directly, skipping vectorcall's wrappers. The recursion counter is
+ * still counted around the call (as `cfunction_enter_call` / `method_check_args` do), so C
+ * recursion through builtins raises RecursionError exactly as with the generic path. Any other
+ * callable or shape goes through `_PyObject_VectorcallTstate`, as the generic CALL does.
+ * References: borrowed (the caller releases the callable and the arguments); result: new
+ * reference, or NULL with an exception set.
+ * ------------------------------------------------------------------------------------------- */
+#include "internal/pycore_call.h"
+#include "internal/pycore_ceval.h"
+
+/* The flags that choose a C function's vectorcall wrapper (as in PyCMethod_New, descr_new). */
+#define CONVENTION_FLAGS (METH_VARARGS | METH_FASTCALL | METH_NOARGS | METH_O | METH_KEYWORDS | METH_METHOD)
+
+typedef PyObject *(*psyco_fast_fn)(PyObject *, PyObject *const *, Py_ssize_t);
+typedef PyObject *(*psyco_fastkw_fn)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *);
+
+/* A C function's result and the error indicator must agree (what `_Py_CheckFunctionResult`
+ * checks on the generic path); only a disagreement pays for the full check. */
+static inline PyObject *checked(PyThreadState *ts, PyObject *callable, PyObject *res) {
+    if ((res == NULL) != (ts->curexc_type != NULL)) return _Py_CheckFunctionResult(ts, callable, res, NULL);
+    return res;
+}
+
+/* Calls `meth` for `self` with the arguments of one of the four plain calling conventions;
+ * `handled` is cleared when the convention or the argument count does not fit. */
+static inline PyObject *call_def(PyThreadState *ts, PyObject *callable, PyMethodDef *def, int flags, PyObject *self,
+                                 PyObject **args, Py_ssize_t nargs, PyObject *kwnames, int *handled) {
+    PyObject *res;
+    switch (flags) {
+    case METH_FASTCALL:
+        if (kwnames != NULL) break;
+        if (_Py_EnterRecursiveCallTstate(ts, " while calling a Python object")) return NULL;
+        res = ((psyco_fast_fn)(void (*)(void))def->ml_meth)(self, args, nargs);
+        _Py_LeaveRecursiveCallTstate(ts);
+        return checked(ts, callable, res);
+    case METH_FASTCALL | METH_KEYWORDS:
+        if (_Py_EnterRecursiveCallTstate(ts, " while calling a Python object")) return NULL;
+        res = ((psyco_fastkw_fn)(void (*)(void))def->ml_meth)(self, args, nargs, kwnames);
+        _Py_LeaveRecursiveCallTstate(ts);
+        return checked(ts, callable, res);
+    case METH_O:
+        if (kwnames != NULL || nargs != 1) break;
+        if (_Py_EnterRecursiveCallTstate(ts, " while calling a Python object")) return NULL;
+        res = def->ml_meth(self, args[0]);
+        _Py_LeaveRecursiveCallTstate(ts);
+        return checked(ts, callable, res);
+    case METH_NOARGS:
+        if (kwnames != NULL || nargs != 0) break;
+        if (_Py_EnterRecursiveCallTstate(ts, " while calling a Python object")) return NULL;
+        res = def->ml_meth(self, NULL);
+        _Py_LeaveRecursiveCallTstate(ts);
+        return checked(ts, callable, res);
+    }
+    *handled = 0;
+    return NULL;
+}
+
+PyObject *psyco_call_c(PyThreadState *ts, PyObject *callable, PyObject **args, Py_ssize_t total, PyObject *kwnames) {
+    Py_ssize_t nargs = total - (kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames));
+    PyTypeObject *tp = Py_TYPE(callable);
+    int handled = 1;
+    PyObject *res;
+    if (tp == &PyCFunction_Type) {
+        /* builtin functions and methods of C objects (len, isinstance, d.get, ...) */
+        PyCFunctionObject *cf = (PyCFunctionObject *)callable;
+        PyMethodDef *def = cf->m_ml;
+        int flags = def->ml_flags & CONVENTION_FLAGS;
+        res = call_def(ts, callable, def, flags, cf->m_self, args, nargs, kwnames, &handled);
+        if (handled) return res;
+    } else if (tp == &PyMethodDescr_Type && nargs >= 1) {
+        /* LOAD_METHOD of a C method (list.append, str.lower, ...): args[0] is self */
+        PyMethodDescrObject *d = (PyMethodDescrObject *)callable;
+        PyObject *self = args[0];
+        if (Py_IS_TYPE(self, d->d_common.d_type) || PyObject_TypeCheck(self, d->d_common.d_type)) {
+            PyMethodDef *def = d->d_method;
+            int flags = def->ml_flags & CONVENTION_FLAGS;
+            res = call_def(ts, callable, def, flags, self, args + 1, nargs - 1, kwnames, &handled);
+            if (handled) return res;
+        }
+    }
+    return _PyObject_VectorcallTstate(ts, callable, args, (size_t)nargs | PY_VECTORCALL_ARGUMENTS_OFFSET, kwnames);
+}
+
+/* The two callables CALL's inline paths recognize by identity (src/compiler/ops/call.rs):
+ * builtins.len and the list.append method descriptor. Stores new references and returns 0 if
+ * both are the objects CPython made (len: a METH_O builtin of the builtins module; append:
+ * list's own METH_O descriptor), else returns -1 and the compiler emits no inline path. */
+int psyco_call_targets(PyObject **len_out, PyObject **append_out) {
+    *len_out = *append_out = NULL;
+    PyObject *builtins = PyImport_ImportModule("builtins");
+    if (builtins == NULL) { PyErr_Clear(); return -1; }
+    PyObject *len = PyObject_GetAttrString(builtins, "len");
+    if (len == NULL) PyErr_Clear();
+    int ok = len != NULL && Py_IS_TYPE(len, &PyCFunction_Type)
+             && ((PyCFunctionObject *)len)->m_self == builtins
+             && strcmp(((PyCFunctionObject *)len)->m_ml->ml_name, "len") == 0
+             && (((PyCFunctionObject *)len)->m_ml->ml_flags & CONVENTION_FLAGS) == METH_O;
+    Py_DECREF(builtins);
+    PyObject *append = PyDict_GetItemString(PyList_Type.tp_dict, "append"); /* borrowed */
+    ok = ok && append != NULL && Py_IS_TYPE(append, &PyMethodDescr_Type)
+         && ((PyMethodDescrObject *)append)->d_common.d_type == &PyList_Type
+         && (((PyMethodDescrObject *)append)->d_method->ml_flags & CONVENTION_FLAGS) == METH_O;
+    if (!ok) { Py_XDECREF(len); return -1; }
+    Py_INCREF(append);
+    *len_out = len;
+    *append_out = append;
+    return 0;
+}

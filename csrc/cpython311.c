@@ -78,6 +78,9 @@ static const int64_t OFFSETS[] = {
     offsetof(PyDictKeysObject, dk_nentries),
     -4 * (int64_t)sizeof(PyObject *), /* _PyObject_ValuesPointer, pycore_object.h */
     -3 * (int64_t)sizeof(PyObject *), /* _PyObject_ManagedDictPointer */
+    offsetof(PyListObject, allocated),
+    offsetof(PyASCIIObject, length),
+    offsetof(PyDictObject, ma_used),
 };
 
 int64_t psyco_offset_count(void) { return (int64_t)(sizeof(OFFSETS) / sizeof(OFFSETS[0])); }

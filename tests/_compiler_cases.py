@@ -862,3 +862,103 @@ def small_int_boxing_and_list_stores(n):
 
 
 CASES += [(small_int_boxing_and_list_stores, (7,)), (small_int_boxing_and_list_stores, (1,))]
+
+
+class _SizedList(list):
+    def __len__(self):
+        return 99
+
+
+class _Sized:
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+
+def len_inline(n):
+    """len() of the four types read inline (list, tuple, str, dict: small and large results,
+    empty ones), of everything else through the ordinary call (subclasses, sets, __len__ that
+    raises or returns a non-int), and a len shadowed locally and globally."""
+    out = []
+    big = list(range(n * 100))
+    for x in ([], [1, 2], (), (1,) * n, "", "héllo", "x" * 300, {}, {i: i for i in range(n)}, big, tuple(big),
+              set(big), frozenset(), _SizedList([1]), _Sized(n), range(n), b"abc", bytearray(5)):
+        r = len(x)
+        out.append((r, r is len(x)))
+    for bad in (_Sized(-1), _Sized(2**70), 5, None, _Sized("x")):
+        try:
+            out.append(len(bad))
+        except Exception as e:  # noqa: BLE001
+            out.append((type(e).__name__, str(e)))
+    lst = []
+    for i in range(n):
+        lst.append(i)
+        out.append(len(lst))
+    out.append(_len_shadowed())
+    return out
+
+
+def _len_shadowed():
+    def len(x):  # noqa: A001 - shadowing on purpose: a Python function named len
+        return -1
+
+    return len([1, 2]), len("ab")
+
+
+def _other_append(x):
+    return ("other", x)
+
+
+def list_append_inline(n):
+    """lst.append(x) with room in the list, on resize, on a list subclass, while the list is
+    being sorted (CPython raises ValueError after the sort), with a wrong argument count,
+    and append names that are not list.append."""
+    out = []
+    lst = []
+    for i in range(n * 10):
+        r = lst.append(i)
+        out.append(r)
+    out.append((len(lst), lst[-3:]))
+
+    class L(list):
+        def append(self, x):
+            list.append(self, ("sub", x))
+
+    s = L()
+    for i in range(n):
+        s.append(i)
+    out.append(s)
+    victim = [3, 1, 2]
+
+    def key(v):
+        victim.append(v)
+        return v
+
+    try:
+        victim.sort(key=key)
+    except ValueError as e:
+        out.append(("ValueError", str(e)))
+    out.append(victim)
+    try:
+        lst.append(1, 2)
+    except TypeError as e:
+        out.append(("TypeError", str(e)))
+    try:
+        lst.append()
+    except TypeError as e:
+        out.append(("TypeError", str(e)))
+
+    class O:
+        append = staticmethod(_other_append)
+
+    out.append(O().append(n))
+    d = {"append": 1}
+    out.append(d.get("append"))
+    tmp_results = [[].append(i) for i in range(3)]
+    out.append(tmp_results)
+    return out
+
+
+CASES += [(len_inline, (3,)), (len_inline, (0,)), (list_append_inline, (4,)), (list_append_inline, (1,))]

@@ -103,6 +103,7 @@ mod native {
         pub fn psyco_signal_eval_breaker();
         pub fn psyco_attr_cache_size() -> i64;
         pub fn psyco_small_ints(stride: i64) -> *mut py::PyObject;
+        pub fn psyco_call_targets(len: *mut *mut py::PyObject, append: *mut *mut py::PyObject) -> c_int;
         pub fn psyco_iter_layout_ok(range_index: i64, range_start: i64, range_step: i64, range_len: i64, list_index: i64, list_seq: i64) -> c_int;
     }
     // May call back into Python (descriptors, __getattr__, __setattr__...): "C-unwind".
@@ -114,6 +115,15 @@ mod native {
 }
 
 static SMALL_INTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static LEN_BUILTIN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static LIST_APPEND: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// `builtins.len` and the `list.append` descriptor, which CALL's inline paths recognize by
+/// identity (held for the life of the process; 0 if not native or not CPython's own objects).
+pub fn call_targets() -> (usize, usize) {
+    use std::sync::atomic::Ordering::Relaxed;
+    (LEN_BUILTIN.load(Relaxed), LIST_APPEND.load(Relaxed))
+}
 
 /// Address of CPython's cached int object for -5; the ones for -5..=256 follow it every
 /// `expected::SIZEOF_LONG_OBJECT` bytes (checked at import; 0 before that or if not native).
@@ -213,6 +223,10 @@ pub mod expected {
     /// `_PyObject_ValuesPointer(o)` / `_PyObject_ManagedDictPointer(o)`: words before the object.
     pub const OBJECT_VALUES_PTR: i64 = -32;
     pub const OBJECT_MANAGED_DICT: i64 = -24;
+    /// Where `len()` of an exact list, tuple, str and dict is read (all at 16 in 3.11.7).
+    pub const LIST_ALLOCATED: i64 = 32;
+    pub const STR_LENGTH: i64 = 16;
+    pub const DICT_MA_USED: i64 = 16;
     /// `rangeiterobject` and `listiterobject` (private to their .c files; checked on live
     /// iterators by `psyco_iter_layout_ok`).
     pub const RANGEITER_INDEX: i64 = 16;
@@ -283,6 +297,9 @@ pub mod expected {
         ("PyDictKeysObject.dk_nentries", DICTKEYS_NENTRIES),
         ("_PyObject_ValuesPointer", OBJECT_VALUES_PTR),
         ("_PyObject_ManagedDictPointer", OBJECT_MANAGED_DICT),
+        ("PyListObject.allocated", LIST_ALLOCATED),
+        ("PyASCIIObject.length", STR_LENGTH),
+        ("PyDictObject.ma_used", DICT_MA_USED),
     ];
 }
 
@@ -313,6 +330,9 @@ pub mod layout {
     pub const LISTITER_INDEX: i32 = X::LISTITER_INDEX as i32;
     pub const LISTITER_SEQ: i32 = X::LISTITER_SEQ as i32;
     pub const FLOAT_OB_FVAL: i32 = X::FLOAT_OB_FVAL as i32;
+    pub const LIST_ALLOCATED: i32 = X::LIST_ALLOCATED as i32;
+    pub const STR_LENGTH: i32 = X::STR_LENGTH as i32;
+    pub const DICT_MA_USED: i32 = X::DICT_MA_USED as i32;
     /// `ob_type` in every object header.
     pub const OB_TYPE: i32 = 8;
 }
@@ -431,6 +451,12 @@ pub fn layout_report(py: Python<'_>) -> Result<(), String> {
             return Err("small-int cache layout does not match: running interpreter-only".into());
         }
         SMALL_INTS.store(small as usize, std::sync::atomic::Ordering::Relaxed);
+        let (mut len, mut append) = (std::ptr::null_mut(), std::ptr::null_mut());
+        // SAFETY: looks up two objects and keeps references to them (GIL held).
+        if unsafe { native::psyco_call_targets(&mut len, &mut append) } == 0 {
+            LEN_BUILTIN.store(len as usize, std::sync::atomic::Ordering::Relaxed);
+            LIST_APPEND.store(append as usize, std::sync::atomic::Ordering::Relaxed);
+        }
         // SAFETY: a pure function of the C struct definition.
         if unsafe { native::psyco_attr_cache_size() } as usize != std::mem::size_of::<runtime::AttrCache>() {
             return Err("attribute cache layout mismatch between C and Rust: running interpreter-only".into());

@@ -48,6 +48,8 @@ extern "C-unwind" {
     fn _PyUnicode_JoinArray(sep: Obj, items: *const Obj, n: py::Py_ssize_t) -> Obj;
     fn PyFunction_New(code: Obj, globals: Obj) -> Obj;
     fn _PyErr_SetKeyError(key: Obj);
+    // csrc/calls.c: builtin functions and method descriptors called directly, else vectorcall.
+    fn psyco_call_c(ts: *mut py::PyThreadState, callable: Obj, args: *mut Obj, total: py::Py_ssize_t, kwnames: Obj) -> Obj;
 }
 
 pub fn dealloc_addr() -> usize {
@@ -122,6 +124,15 @@ pub fn long_from_long_long() -> usize {
 }
 pub fn list_type() -> usize {
     std::ptr::addr_of_mut!(py::PyList_Type) as usize
+}
+pub fn tuple_type() -> usize {
+    std::ptr::addr_of_mut!(py::PyTuple_Type) as usize
+}
+pub fn str_type() -> usize {
+    std::ptr::addr_of_mut!(py::PyUnicode_Type) as usize
+}
+pub fn dict_type() -> usize {
+    std::ptr::addr_of_mut!(py::PyDict_Type) as usize
 }
 
 pub fn method_type() -> usize {
@@ -983,11 +994,9 @@ pub unsafe extern "C-unwind" fn rt_call(sp: *mut Obj, oparg: c_int, kwnames: Obj
         }
         let total = oparg + is_meth as usize;
         function = *sp.sub(total + 1);
-        let nkw = if kwnames.is_null() { 0 } else { py::PyTuple_GET_SIZE(kwnames) as usize };
-        let positional = total - nkw;
         let args = sp.sub(total);
         let base = sp.sub(oparg + 2);
-        if nkw == 0 {
+        if kwnames.is_null() {
             // Compiled callee: straight into its machine code (consumes function and args).
             if let Some(res) = super::call_direct(ts, function, args, total) {
                 *base = res;
@@ -1000,12 +1009,7 @@ pub unsafe extern "C-unwind" fn rt_call(sp: *mut Obj, oparg: c_int, kwnames: Obj
                 }
             }
         }
-        let res = py::PyObject_Vectorcall(
-            function,
-            args,
-            positional | py::PY_VECTORCALL_ARGUMENTS_OFFSET,
-            kwnames,
-        );
+        let res = psyco_call_c(ts, function, args, total as isize, kwnames);
         decref(function);
         for i in 0..total {
             decref(*args.add(i));
