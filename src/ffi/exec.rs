@@ -142,9 +142,20 @@ pub unsafe fn run_compiled(ts: *mut py::PyThreadState, frame: *mut IFrame, entry
         *remaining += 1;
         *cframe_slot = prev;
         (*prev).use_tracing = std::ptr::read_volatile(&(*cfp).use_tracing);
+        finish_exit(ts, frame, r, (*prev).use_tracing != 0)
+    }
+}
+
+/// What follows the machine code's return `r` for `frame` (already unlinked from the thread):
+/// a result is returned as is; a deopt or error exit continues in the interpreter on the same
+/// frame, which resumes at `prev_instr + 1` (deopt) or unwinds from `prev_instr` (throwflag).
+#[inline(always)]
+unsafe fn finish_exit(ts: *mut py::PyThreadState, frame: *mut IFrame, r: *mut py::PyObject, tracing: bool) -> *mut py::PyObject {
+    // SAFETY: GIL held; the frame is live and complete (the machine code set prev_instr).
+    unsafe {
         match r as usize {
             EXIT_DEOPT => _PyEval_EvalFrameDefault(ts, frame, 0),
-            EXIT_ERROR if (*prev).use_tracing != 0 => {
+            EXIT_ERROR if tracing => {
                 // Entered with throwflag=1, the interpreter would first report a "call" event
                 // for this frame (it takes it for a generator being thrown into); the frame was
                 // already running, so that one event is swallowed.
@@ -159,12 +170,41 @@ pub unsafe fn run_compiled(ts: *mut py::PyThreadState, frame: *mut IFrame, entry
     }
 }
 
+/// [`run_compiled`] for a frame pushed by a direct call from compiled code: the callee runs
+/// under the caller's `_PyCFrame` (as the interpreter runs a frame it inlined), which only
+/// switches `current_frame` — so a tracer switched on inside the callee is seen by the caller
+/// without copying `use_tracing` back. Before any exit into the interpreter the caller is the
+/// current frame again, so the interpreter links the frame under it as `run_compiled` would.
+#[inline(always)]
+unsafe fn run_direct(ts: *mut py::PyThreadState, frame: *mut IFrame, entry: usize) -> *mut py::PyObject {
+    // SAFETY: as run_compiled; the thread's cframe outlives this call (it belongs to a caller).
+    unsafe {
+        let cframe = *at::<*mut CFrame>(ts as *mut u8, X::TSTATE_CFRAME);
+        let caller = (*cframe).current_frame;
+        *at::<*mut IFrame>(frame as *mut u8, X::FRAME_PREVIOUS) = caller;
+        (*cframe).current_frame = frame;
+        let remaining = at::<c_int>(ts as *mut u8, X::TSTATE_RECURSION_REMAINING);
+        *remaining -= 1;
+        if *remaining < 0 && _Py_CheckRecursiveCall(ts, c"".as_ptr()) != 0 {
+            *remaining += 1;
+            (*cframe).current_frame = caller;
+            return std::ptr::null_mut();
+        }
+        let f: Entry = std::mem::transmute::<usize, Entry>(entry);
+        let r = f(ts, frame);
+        *remaining += 1;
+        (*cframe).current_frame = caller;
+        finish_exit(ts, frame, r, (*cframe).use_tracing != 0)
+    }
+}
+
 /// A call from compiled code straight into another compiled function: if `function` is a plain
 /// Python function whose code has machine code, the call is positional and of a shape
 /// `psyco_push_frame` handles, and nothing traces this thread, push its frame, run it with
 /// [`run_compiled`] and pop it — no vectorcall, no `_PyEval_Vector`, no hook. Returns None
 /// (nothing touched) when the ordinary path must be taken; Some(result or NULL with an
 /// exception set) when the references to `function` and the `nargs` arguments were consumed.
+#[inline]
 pub unsafe fn call_direct(
     ts: *mut py::PyThreadState,
     function: *mut py::PyObject,
@@ -189,7 +229,7 @@ pub unsafe fn call_direct(
         if frame.is_null() {
             return None;
         }
-        let r = if c_stack_exhausted(ts) { std::ptr::null_mut() } else { run_compiled(ts, frame, entry as usize) };
+        let r = if c_stack_exhausted(ts) { std::ptr::null_mut() } else { run_direct(ts, frame, entry as usize) };
         psyco_pop_frame(ts, frame);
         Some(r)
     }

@@ -351,6 +351,7 @@ mod exec;
 ///
 /// # Safety
 /// GIL held, `ts` the current thread state, `function` and `args[..nargs]` owned references.
+#[inline]
 pub unsafe fn call_direct(
     ts: *mut py::PyThreadState,
     function: *mut py::PyObject,
