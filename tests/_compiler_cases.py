@@ -962,3 +962,41 @@ def list_append_inline(n):
 
 
 CASES += [(len_inline, (3,)), (len_inline, (0,)), (list_append_inline, (4,)), (list_append_inline, (1,))]
+
+
+def float_item_updates(n):
+    """`b[k] op= float expression` (fused: one boxing, the item replaced in place) on exact
+    lists of floats, and every case the fused path leaves to the ordinary code: int items,
+    list subclasses, tuples, indexes out of range, zero divisors, non-float operands."""
+    out = []
+    b = [1.5, -2.25, 0.0, 3.0]
+    dx, mj = 0.5, 4.0
+    for _ in range(n):
+        b[0] -= dx * mj
+        b[1] += dx * b[3]
+        b[2] *= 1.5 + dx
+        b[3] /= mj - dx
+    out.append(b)
+
+    class L(list):
+        def __getitem__(self, i):
+            return list.__getitem__(self, i) * 2
+
+    subject = [[1, 2, 3, 4.0], L([1.0, 2.0, 3.0, 4.0]), [1.0], (1.0, 2.0, 3.0, 4.0),
+               [float("nan"), float("inf"), -0.0, 1e308], [True, 2.0, 3.0, "s"]]
+    for s in subject:
+        row = []
+        for k, (x, y) in enumerate(((0.0, 2.0), (1.0, 0.0), (2, 3), (1e308, 10.0))):
+            try:
+                s[0] += x * y
+                s[1] -= x / y
+                s[2] *= x + y
+                s[3] /= y
+                row.append(list(s))
+            except Exception as e:  # noqa: BLE001
+                row.append((k, type(e).__name__, str(e)))
+        out.append(row)
+    return out
+
+
+CASES += [(float_item_updates, (3,)), (float_item_updates, (0,))]

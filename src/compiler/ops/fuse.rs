@@ -239,6 +239,9 @@ pub fn try_float_run(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
     if let Some(last) = try_float_compare(e, n) {
         return Some(last);
     }
+    if let Some(last) = try_item_update(e, n, d) {
+        return Some(last);
+    }
     let (last, tree) = find_run(e, n)?;
     let fallback = e.ops.new_dynamic_label();
     let after = e.labels[last + 1];
@@ -255,6 +258,87 @@ pub fn try_float_run(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
         ; test rax, rax
         ; jz =>out_of_memory
         ; mov [rbx + s], rax
+        ; jmp =>after
+        ; =>fallback
+    );
+    Some(last)
+}
+
+/// An in-place update of a list item by a float expression, `b[3] -= dx * mj`, which 3.11
+/// compiles to
+/// `LOAD_FAST b; LOAD_CONST 3; COPY 2; COPY 2; BINARY_SUBSCR; <run>; BINARY_OP op=; SWAP 3;
+/// SWAP 2; STORE_SUBSCR`: (the STORE_SUBSCR's position, local, index, the operator, the run's
+/// tree). None of the instructions after the first may be a jump target.
+fn find_item_update(e: &Emitter, n: usize) -> Option<(usize, i32, i64, i32, Node)> {
+    let snap = e.snap;
+    let at = |k: usize| snap.instrs.get(n + k);
+    let (load, index) = (at(0)?, at(1)?);
+    if load.op != op::LOAD_FAST || index.op != op::LOAD_CONST {
+        return None;
+    }
+    let (value, is_float) = rt::const_number(snap.consts[index.arg as usize])?;
+    if is_float || !(0.0..65536.0).contains(&value) {
+        return None;
+    }
+    let head_ok = [(2, op::COPY, 2), (3, op::COPY, 2)].iter().all(|&(k, o, a)| at(k).is_some_and(|i| i.op == o && i.arg == a))
+        && at(4).is_some_and(|i| i.op == op::BINARY_SUBSCR);
+    if !head_ok || (1..=5).any(|k| snap.is_target.get(n + k).copied().unwrap_or(true)) {
+        return None;
+    }
+    // The run computing the right operand, then the tail.
+    let mut found = None;
+    simulate(e, n + 5, |m, stack| {
+        if found.is_some() || stack.len() != 1 {
+            return;
+        }
+        let tail = |k: usize, o: u8, a: Option<u32>| {
+            snap.instrs.get(m + k).is_some_and(|i| i.op == o && a.is_none_or(|a| i.arg == a)) && !snap.is_target[m + k]
+        };
+        if tail(1, op::BINARY_OP, None) && tail(2, op::SWAP, Some(3)) && tail(3, op::SWAP, Some(2)) && tail(4, op::STORE_SUBSCR, None) {
+            let arg = snap.instrs[m + 1].arg;
+            if let Some(fop) = float_op(arg).filter(|_| arg >= 13) {
+                found = Some((m + 4, fop, clone_top(stack)));
+            }
+        }
+    });
+    let (last, fop, rhs) = found?;
+    if last + 1 >= snap.instrs.len() || snap.depth[last + 1].is_none() || 1 + rhs.regs() > 14 {
+        return None;
+    }
+    Some((last, load.arg as i32, value as i64, fop, rhs))
+}
+
+/// Emits the fused fast path of an in-place list item update starting at instruction `n`
+/// (depth `d`): the guards of [`Node::ListItem`] and of the run, the operation in SSE, one
+/// boxing, and the new float stored over the old item (released; a float's destructor runs no
+/// code). Returns the STORE_SUBSCR's position.
+fn try_item_update(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
+    let (last, local, index, fop, rhs) = find_item_update(e, n)?;
+    let tree = Node::Bin { op: fop, left: Box::new(Node::ListItem { local, index }), right: Box::new(rhs) };
+    let fallback = e.ops.new_dynamic_label();
+    let after = e.labels[last + 1];
+    let unit = e.snap.instrs[last - 3].idx; // the BINARY_OP, which allocates the result
+    let out_of_memory = e.error_label(unit, d);
+    let float_t = rt::float_type() as i64;
+    asm!(e ; mov rcx, QWORD float_t);
+    eval(e, &tree, 0, fallback);
+    // Allocating a float neither runs Python code nor triggers the garbage collector (floats
+    // are not GC objects): the list checked by the guards is unchanged when it is stored into.
+    let box_float = rt::float_from_double() as i64;
+    let l = e.local(local as u32);
+    let off = (index * 8) as i32;
+    asm!(e
+        ; mov rax, QWORD box_float
+        ; call rax
+        ; test rax, rax
+        ; jz =>out_of_memory
+        ; mov rdx, [rbx + l]
+        ; mov rdx, [rdx + L::LIST_OB_ITEM]
+        ; mov rdi, [rdx + off]
+        ; mov [rdx + off], rax
+    );
+    e.decref_rdi(e.snap.instrs[last].idx);
+    asm!(e
         ; jmp =>after
         ; =>fallback
     );
