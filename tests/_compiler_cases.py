@@ -1000,3 +1000,54 @@ def float_item_updates(n):
 
 
 CASES += [(float_item_updates, (3,)), (float_item_updates, (0,))]
+
+
+def float_items_by_variable_index(n):
+    """`s += a[k] * b[k]` and `row[k] -= f * prow[k]` with a local index: fused for exact
+    non-negative one-digit ints in range; negative, bool, big, float and out-of-range indexes
+    and non-float items take the ordinary code (same results, same exceptions)."""
+    a = [float(i) + 0.5 for i in range(n + 2)]
+    b = [1.0 / (i + 1) for i in range(n + 2)]
+    s = 0.0
+    for k in range(n):
+        s += a[k] * b[k]
+    out = [s]
+    row = a[:]
+    for k in range(n):
+        row[k] -= s * b[k]
+    out.append(row)
+    for k in (-1, True, 2**40, 1.0, n + 5, 0):
+        try:
+            s += a[k] * b[k]
+            row[k] -= s * b[k]
+            out.append((s, row[:]))
+        except Exception as e:  # noqa: BLE001
+            out.append((type(e).__name__, str(e)))
+    mixed = [1, 2.0, "x", None]
+    for k in range(4):
+        try:
+            mixed[k] += mixed[k] * 2.0
+        except Exception as e:  # noqa: BLE001
+            out.append((type(e).__name__, str(e)))
+    out.append(mixed)
+    return out
+
+
+CASES += [(float_items_by_variable_index, (5,)), (float_items_by_variable_index, (0,))]
+
+
+def recursion_error_depth_is_stable(n):
+    """Each RecursionError gives back exactly the recursion units it took: the depth reached
+    is the same every time (a unit leaked per error made an exponential recursion in
+    test_exceptions run forever under full())."""
+    def probe(k):
+        try:
+            return probe(k + 1)
+        except RecursionError:
+            return k
+
+    depths = [probe(0) for _ in range(n)]
+    return len(set(depths)), depths[0] - depths[-1]
+
+
+CASES += [(recursion_error_depth_is_stable, (5,))]

@@ -186,7 +186,7 @@ unsafe fn run_direct(ts: *mut py::PyThreadState, frame: *mut IFrame, entry: usiz
         let remaining = at::<c_int>(ts as *mut u8, X::TSTATE_RECURSION_REMAINING);
         *remaining -= 1;
         if *remaining < 0 && _Py_CheckRecursiveCall(ts, c"".as_ptr()) != 0 {
-            *remaining += 1;
+            // As run_compiled: `_Py_CheckRecursiveCall` already gave the unit back.
             (*cframe).current_frame = caller;
             return std::ptr::null_mut();
         }

@@ -21,13 +21,21 @@ use crate::compiler::opcodes as op;
 use crate::ffi::layout as L;
 use crate::ffi::runtime as rt;
 
+/// A list index: a constant (0..65536), or a local guarded to be an exact non-negative int
+/// of one digit (what `list_item_address` in arith.rs accepts).
+#[derive(Clone, Copy)]
+enum Index {
+    Const(i64),
+    Local(i32),
+}
+
 /// A node of the expression tree.
 enum Node {
     /// A local, guarded to be an exact float.
     Local(i32),
-    /// `local[index]` (LOAD_FAST, LOAD_CONST, BINARY_SUBSCR): the local guarded to be an exact
-    /// list longer than the non-negative constant index, the item to be an exact float.
-    ListItem { local: i32, index: i64 },
+    /// `local[index]` (LOAD_FAST, LOAD_CONST or LOAD_FAST, BINARY_SUBSCR): the local guarded
+    /// to be an exact list longer than the index, the item to be an exact float.
+    ListItem { local: i32, index: Index },
     /// A constant's value as a double (a float, or an int that is exactly representable).
     Const { value: f64, is_float: bool },
     /// `left (op) right` for op = 0 (+), 5 (*), 10 (-), 11 (/).
@@ -100,16 +108,20 @@ fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node])) {
                 None => return,
             },
             op::BINARY_SUBSCR => {
-                // Only `local[constant]`, the two instructions just before.
-                let (Some(Node::Const { value, is_float: false }), Some(Node::Local(l))) =
-                    (stack.last(), stack.len().checked_sub(2).and_then(|i| stack.get(i)))
+                // Only `local[constant]` or `local[local]`, the two instructions just before.
+                let (Some(top), Some(Node::Local(l))) = (stack.last(), stack.len().checked_sub(2).and_then(|i| stack.get(i)))
                 else {
                     return;
                 };
-                if !(0.0..65536.0).contains(value) || m < n + 2 {
+                let index = match top {
+                    Node::Const { value, is_float: false } if (0.0..65536.0).contains(value) => Index::Const(*value as i64),
+                    Node::Local(k) => Index::Local(*k),
+                    _ => return,
+                };
+                if m < n + 2 {
                     return;
                 }
-                let (local, index) = (*l, *value as i64);
+                let local = *l;
                 stack.truncate(stack.len() - 2);
                 stack.push(Node::ListItem { local, index });
             }
@@ -269,17 +281,21 @@ pub fn try_float_run(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
 /// `LOAD_FAST b; LOAD_CONST 3; COPY 2; COPY 2; BINARY_SUBSCR; <run>; BINARY_OP op=; SWAP 3;
 /// SWAP 2; STORE_SUBSCR`: (the STORE_SUBSCR's position, local, index, the operator, the run's
 /// tree). None of the instructions after the first may be a jump target.
-fn find_item_update(e: &Emitter, n: usize) -> Option<(usize, i32, i64, i32, Node)> {
+fn find_item_update(e: &Emitter, n: usize) -> Option<(usize, i32, Index, i32, Node)> {
     let snap = e.snap;
     let at = |k: usize| snap.instrs.get(n + k);
     let (load, index) = (at(0)?, at(1)?);
-    if load.op != op::LOAD_FAST || index.op != op::LOAD_CONST {
+    if load.op != op::LOAD_FAST {
         return None;
     }
-    let (value, is_float) = rt::const_number(snap.consts[index.arg as usize])?;
-    if is_float || !(0.0..65536.0).contains(&value) {
-        return None;
-    }
+    let index = match index.op {
+        op::LOAD_FAST => Index::Local(index.arg as i32),
+        op::LOAD_CONST => match rt::const_number(snap.consts[index.arg as usize])? {
+            (value, false) if (0.0..65536.0).contains(&value) => Index::Const(value as i64),
+            _ => return None,
+        },
+        _ => return None,
+    };
     let head_ok = [(2, op::COPY, 2), (3, op::COPY, 2)].iter().all(|&(k, o, a)| at(k).is_some_and(|i| i.op == o && i.arg == a))
         && at(4).is_some_and(|i| i.op == op::BINARY_SUBSCR);
     if !head_ok || (1..=5).any(|k| snap.is_target.get(n + k).copied().unwrap_or(true)) {
@@ -305,7 +321,7 @@ fn find_item_update(e: &Emitter, n: usize) -> Option<(usize, i32, i64, i32, Node
     if last + 1 >= snap.instrs.len() || snap.depth[last + 1].is_none() || 1 + rhs.regs() > 14 {
         return None;
     }
-    Some((last, load.arg as i32, value as i64, fop, rhs))
+    Some((last, load.arg as i32, index, fop, rhs))
 }
 
 /// Emits the fused fast path of an in-place list item update starting at instruction `n`
@@ -326,7 +342,6 @@ fn try_item_update(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
     // are not GC objects): the list checked by the guards is unchanged when it is stored into.
     let box_float = rt::float_from_double() as i64;
     let l = e.local(local as u32);
-    let off = (index * 8) as i32;
     asm!(e
         ; mov rax, QWORD box_float
         ; call rax
@@ -334,8 +349,27 @@ fn try_item_update(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
         ; jz =>out_of_memory
         ; mov rdx, [rbx + l]
         ; mov rdx, [rdx + L::LIST_OB_ITEM]
-        ; mov rdi, [rdx + off]
-        ; mov [rdx + off], rax
+    );
+    match index {
+        Index::Const(k) => {
+            let off = (k * 8) as i32;
+            asm!(e ; lea rdx, [rdx + off]);
+        }
+        Index::Local(k) => {
+            // The guards proved it a one-digit non-negative int (0 has no digit: size 0).
+            let kl = e.local(k as u32);
+            asm!(e
+                ; mov r8, [rbx + kl]
+                ; mov r9d, [r8 + L::LONG_OB_DIGIT]
+                ; mov r8, [r8 + L::VAR_OB_SIZE]
+                ; imul r8, r9
+                ; lea rdx, [rdx + r8 * 8]
+            );
+        }
+    }
+    asm!(e
+        ; mov rdi, [rdx]
+        ; mov [rdx], rax
     );
     e.decref_rdi(e.snap.instrs[last].idx);
     asm!(e
@@ -362,7 +396,6 @@ fn eval(e: &mut Emitter, node: &Node, r: u8, fallback: DynamicLabel) {
         Node::ListItem { local, index } => {
             let l = e.local(*local as u32);
             let list_t = rt::list_type() as i64;
-            let off = (*index * 8) as i32;
             asm!(e
                 ; mov rax, [rbx + l]
                 ; test rax, rax
@@ -370,10 +403,40 @@ fn eval(e: &mut Emitter, node: &Node, r: u8, fallback: DynamicLabel) {
                 ; mov rdx, QWORD list_t
                 ; cmp [rax + L::OB_TYPE], rdx
                 ; jne =>fallback
-                ; cmp QWORD [rax + L::VAR_OB_SIZE], *index as i32
-                ; jle =>fallback
-                ; mov rax, [rax + L::LIST_OB_ITEM]
-                ; mov rax, [rax + off]
+            );
+            match *index {
+                Index::Const(k) => {
+                    let off = (k * 8) as i32;
+                    asm!(e
+                        ; cmp QWORD [rax + L::VAR_OB_SIZE], k as i32
+                        ; jle =>fallback
+                        ; mov rax, [rax + L::LIST_OB_ITEM]
+                        ; mov rax, [rax + off]
+                    );
+                }
+                Index::Local(k) => {
+                    let kl = e.local(k as u32);
+                    let long_t = rt::long_type() as i64;
+                    asm!(e
+                        ; mov rdx, [rbx + kl]
+                        ; test rdx, rdx
+                        ; jz =>fallback
+                        ; mov r8, QWORD long_t
+                        ; cmp [rdx + L::OB_TYPE], r8
+                        ; jne =>fallback
+                        ; mov r8, [rdx + L::VAR_OB_SIZE]
+                        ; cmp r8, 1
+                        ; ja =>fallback
+                        ; mov r9d, [rdx + L::LONG_OB_DIGIT]
+                        ; imul r8, r9
+                        ; cmp r8, [rax + L::VAR_OB_SIZE]
+                        ; jae =>fallback
+                        ; mov rax, [rax + L::LIST_OB_ITEM]
+                        ; mov rax, [rax + r8 * 8]
+                    );
+                }
+            }
+            asm!(e
                 ; cmp [rax + L::OB_TYPE], rcx
                 ; jne =>fallback
                 ; movsd Rx(r), QWORD [rax + L::FLOAT_OB_FVAL]
