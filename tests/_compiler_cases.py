@@ -1051,3 +1051,47 @@ def recursion_error_depth_is_stable(n):
 
 
 CASES += [(recursion_error_depth_is_stable, (5,))]
+
+
+def int_floor_mod_shift(n):
+    """`// % << >>` on one-digit ints (inline) against every sign combination, zero divisors,
+    negative and large shift counts, and operands just past one digit (the helper); written
+    out in the body so that the compiled copy itself runs them."""
+    vals = [0, 1, -1, 7, -7, 3, -3, 2**30 - 1, -(2**30 - 1), 2**30, -(2**30), 255, 256, 257, n]
+    out = []
+    for a in vals:
+        for b in vals:
+            row = []
+            try:
+                row.append(a // b)
+            except ZeroDivisionError as e:
+                row.append(str(e))
+            try:
+                row.append(a % b)
+            except ZeroDivisionError as e:
+                row.append(str(e))
+            c = b % 40
+            row.append(a << c)
+            try:
+                row.append(a >> b)
+            except ValueError as e:
+                row.append(str(e))
+            try:
+                row.append(a << b if b < 40 else None)
+            except ValueError as e:
+                row.append(str(e))
+            small = a % 7
+            row.append(small is a % 7)
+            out.append(row)
+    x = 12345
+    x //= 7
+    x %= 100
+    x <<= 3
+    x >>= 1
+    out.append(x)
+    for k in (62, 63, 64, 200, 2**40):
+        out.append((5 >> k, -5 >> k))
+    return out
+
+
+CASES += [(int_floor_mod_shift, (11,))]

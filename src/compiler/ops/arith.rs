@@ -9,14 +9,14 @@ use crate::ffi::layout as L;
 use crate::ffi::runtime as rt;
 
 /// BINARY_OP: `second (op) top`; on error both operands are released (ceval leaves a NULL).
-/// Inline for `+ - * & | ^` (and their in-place forms) on two exact ints of at most one digit:
+/// Inline for `+ - * & | ^ // % << >>` (and their in-place forms) on two exact ints of at most one digit:
 /// the machine result fits easily in 64 bits and is boxed with `PyLong_FromLongLong`, which is
 /// what int's own methods return for it. Anything else: the helper (`rt_binary_op`).
 pub fn emit_binary_op(e: &mut Emitter, n: usize, d: u32) {
     let oparg = e.snap.instrs[n].arg as i32;
     let base = if oparg >= 13 { oparg - 13 } else { oparg };
     let u = e.snap.instrs[n].idx;
-    let inline = matches!(base, 0 | 1 | 5 | 7 | 10 | 12);
+    let inline = matches!(base, 0 | 1 | 2 | 3 | 5 | 6 | 7 | 9 | 10 | 12);
     if inline {
         let (l, r) = (e.slot(d - 2), e.slot(d - 1));
         let err = e.error_label(u, d - 2);
@@ -24,8 +24,55 @@ pub fn emit_binary_op(e: &mut Emitter, n: usize, d: u32) {
         match base {
             0 => asm!(e ; add r8, r9),
             1 => asm!(e ; and r8, r9),
+            2 | 6 => {
+                // Floor division and modulo as int's own: truncating idiv, then the quotient
+                // rounded down and the remainder given the divisor's sign when the remainder
+                // is nonzero and the signs differ. A zero divisor: the helper raises.
+                asm!(e
+                    ; test r9, r9
+                    ; jz >generic
+                    ; mov rax, r8
+                    ; cqo
+                    ; idiv r9
+                    ; test rdx, rdx
+                    ; jz >exact
+                    ; mov r10, rdx
+                    ; xor r10, r9
+                    ; jns >exact
+                    ; sub rax, 1
+                    ; add rdx, r9
+                    ; exact:
+                );
+                if base == 2 {
+                    asm!(e ; mov r8, rax);
+                } else {
+                    asm!(e ; mov r8, rdx);
+                }
+            }
+            3 => {
+                // `<<` by 0..=32 of |a| < 2**30 stays below 2**62; a negative count (the
+                // helper raises) or a larger one goes to the helper.
+                asm!(e
+                    ; cmp r9, 32
+                    ; ja >generic
+                    ; mov rcx, r9
+                    ; shl r8, cl
+                );
+            }
             5 => asm!(e ; imul r8, r9),
             7 => asm!(e ; or r8, r9),
+            9 => {
+                // `>>` is an arithmetic shift (rounds toward -inf, as int's); counts of 63 or
+                // more give 0 or -1, the same as 63; a negative count goes to the helper.
+                asm!(e
+                    ; test r9, r9
+                    ; js >generic
+                    ; mov rcx, 63
+                    ; cmp r9, rcx
+                    ; cmovb rcx, r9
+                    ; sar r8, cl
+                );
+            }
             10 => asm!(e ; sub r8, r9),
             _ => asm!(e ; xor r8, r9),
         }
