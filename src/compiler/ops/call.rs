@@ -1,6 +1,9 @@
 //! Calls: LOAD_METHOD, PRECALL (bound-method unpacking), KW_NAMES (remembered at compile time
-//! for the CALL that follows it) and CALL through `PyObject_Vectorcall`, as ceval does when a
-//! frame-evaluation hook is installed.
+//! for the CALL that follows it) and CALL. CALL goes through `rt_call`: compiled Python
+//! callees directly (`call_direct`), plain classes through `construct_direct`, builtin
+//! functions and method descriptors straight into their C function (`psyco_call_c`), the rest
+//! through vectorcall as ceval does. `len(x)` of a list/tuple/str/dict and `lst.append(x)` with
+//! room are done inline, recognized by the callable's identity (`ffi::call_targets`).
 
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 

@@ -1,7 +1,10 @@
-//! Fused float expressions: a straight run of LOAD_FAST / LOAD_CONST / BINARY_OP (`+ - * /`,
-//! plain or in-place) that computes one value — `s += x * x + 1.5 / (x + 2.0)` — gets a fast
-//! path in front of its ordinary code that evaluates the whole tree in SSE registers and boxes
-//! only the final result, instead of allocating a float object per operation.
+//! Fused float expressions: a straight run of LOAD_FAST / LOAD_CONST / `local[const or local]`
+//! / BINARY_OP (`+ - * /`, plain or in-place) that computes one value — `s += x * x + 1.5 /
+//! (x + 2.0)` — gets a fast path in front of its ordinary code that evaluates the whole tree in
+//! SSE registers and boxes only the final result, instead of allocating a float object per
+//! operation. Two shapes around such a run are fused too: a comparison feeding a conditional
+//! jump (no boxing at all), and an in-place update of a list item, `b[k] -= dx * m` (one
+//! boxing, the new float stored over the old item).
 //!
 //! # Invariants
 //! - The fast path reads its leaves without taking references and writes nothing until the
