@@ -181,7 +181,8 @@ PyObject *psyco_call_c(PyThreadState *ts, PyObject *callable, PyObject **args, P
         PyCFunctionObject *cf = (PyCFunctionObject *)callable;
         PyMethodDef *def = cf->m_ml;
         int flags = def->ml_flags & CONVENTION_FLAGS;
-        res = call_def(ts, callable, def, flags, cf->m_self, args, nargs, kwnames, &handled);
+        /* PyCFunction_GET_SELF: a METH_STATIC function gets NULL, not its m_self */
+        res = call_def(ts, callable, def, flags, PyCFunction_GET_SELF(callable), args, nargs, kwnames, &handled);
         if (handled) return res;
     } else if (tp == &PyMethodDescr_Type && nargs >= 1) {
         /* LOAD_METHOD of a C method (list.append, str.lower, ...): args[0] is self */

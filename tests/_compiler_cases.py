@@ -1095,3 +1095,37 @@ def int_floor_mod_shift(n):
 
 
 CASES += [(int_floor_mod_shift, (11,))]
+
+
+import re as _re
+
+try:
+    import _testcapi
+except ImportError:  # an interpreter built without the test modules
+    _testcapi = None
+
+
+def c_calling_conventions(n):
+    """C functions of every calling convention called directly (METH_O, METH_NOARGS,
+    METH_FASTCALL with and without keywords) as instance, class and static methods: a static
+    one's self is NULL, not the object it was defined on (test_call's
+    TestCallingConventionsStatic caught psyco passing m_self); wrong argument counts."""
+    if _testcapi is None:
+        return None
+    out = []
+    for owner in (_testcapi.MethStatic, _testcapi.MethClass, _testcapi.MethInstance()):
+        out.append(owner.meth_o(n))
+        out.append(owner.meth_noargs())
+        out.append(owner.meth_fastcall(n, 2))
+        out.append(owner.meth_fastcall_keywords(n, a=2))
+        out.append(owner.meth_fastcall_keywords(n))
+        for bad in (lambda: owner.meth_o(), lambda: owner.meth_noargs(1)):
+            try:
+                bad()
+            except TypeError as e:
+                out.append(str(e))
+    out.append([isinstance(n, int), len("abc"), divmod(n, 3), max(1, n), "x".join(["a", "b"]), str.upper("q")])
+    return [_re.sub(r" at 0x[0-9a-f]+", "", repr(x)) for x in out]
+
+
+CASES += [(c_calling_conventions, (3,))]
