@@ -1129,3 +1129,56 @@ def c_calling_conventions(n):
 
 
 CASES += [(c_calling_conventions, (3,))]
+
+
+class _V3:
+    __slots__ = ("x", "y", "z")
+
+    def __init__(self, x, y, z):
+        self.x, self.y, self.z = x, y, z
+
+
+class _P3:
+    def __init__(self, x, y, z):
+        self.x, self.y, self.z = x, y, z
+
+
+class _Q3(_P3):
+    @property
+    def y(self):
+        return 10.5
+
+
+def float_attribute_expressions(n):
+    """`a.x * b.x + a.y * b.y + a.z * b.z` fused with attribute leaves read through the
+    LOAD_ATTR sites' inline caches (slots and instance values), and everything that makes
+    the fused path step aside: int attributes, properties, a materialized __dict__, a
+    missing slot, a changed __class__, mixed types at one site, deleted attributes."""
+    out = []
+    pairs = [(_V3(1.5, 2.0, -0.5), _V3(0.25, 4.0, 8.0)), (_P3(1.5, 2.0, -0.5), _P3(0.25, 4.0, 8.0)),
+             (_V3(1, 2, 3), _V3(4, 5, 6)), (_Q3(1.0, 2.0, 3.0), _P3(1.0, 1.0, 1.0)), (_V3(1.0, 2.0, 3.0), _P3(2.0, 2.0, 2.0))]
+    d = _P3(1.0, 2.0, 3.0)
+    d.__dict__["w"] = 1.0  # materializes the dict
+    pairs.append((d, d))
+    missing = _V3(1.0, 2.0, 3.0)
+    del missing.y
+    pairs.append((missing, missing))
+    gone = _P3(1.0, 2.0, 3.0)
+    del gone.z
+    pairs.append((gone, gone))
+    for _ in range(n):
+        for a, b in pairs:
+            try:
+                r = a.x * b.x + a.y * b.y + a.z * b.z
+                out.append(r)
+                if a.x * b.x - a.y * 2.0 > a.z / b.z:
+                    out.append("gt")
+            except Exception as e:  # noqa: BLE001
+                out.append((type(e).__name__, str(e)))
+    switch = _P3(1.0, 2.0, 3.0)
+    switch.__class__ = _Q3
+    out.append(switch.x * switch.y + switch.z)
+    return out
+
+
+CASES += [(float_attribute_expressions, (3,))]

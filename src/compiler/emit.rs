@@ -183,6 +183,13 @@ impl<'a> Emitter<'a> {
         &mut self.global_memos[i] as *mut _ as usize
     }
 
+    /// Address of the cache the `k`-th attribute site from here will take (0: the next one),
+    /// for a fast path emitted ahead of that site's own code; None past the last one.
+    pub fn peek_attr_cache(&mut self, k: usize) -> Option<usize> {
+        let i = self.next_attr_cache + k;
+        (i < self.attr_caches.len()).then(|| &mut self.attr_caches[i] as *mut _ as usize)
+    }
+
     /// Address of the next attribute site's inline cache (stable: the boxed slice never moves).
     pub fn take_attr_cache(&mut self) -> usize {
         let i = self.next_attr_cache;

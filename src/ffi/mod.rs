@@ -351,7 +351,7 @@ mod exec;
 ///
 /// # Safety
 /// GIL held, `ts` the current thread state, `function` and `args[..nargs]` owned references.
-#[inline]
+#[inline(always)]
 pub unsafe fn call_direct(
     ts: *mut py::PyThreadState,
     function: *mut py::PyObject,
@@ -360,8 +360,15 @@ pub unsafe fn call_direct(
 ) -> Option<*mut py::PyObject> {
     #[cfg(psyco_native)]
     {
-        // SAFETY: forwarded contract.
-        unsafe { exec::call_direct(ts, function, args, nargs) }
+        // Most callables that are not Python functions (builtins, classes, methods of C types)
+        // are turned away here, before the out-of-line body and its prologue.
+        // SAFETY: forwarded contract; `function` is a live object.
+        unsafe {
+            if py::Py_TYPE(function) != std::ptr::addr_of_mut!(py::PyFunction_Type) {
+                return None;
+            }
+            exec::call_direct(ts, function, args, nargs)
+        }
     }
     #[cfg(not(psyco_native))]
     {

@@ -898,6 +898,7 @@ static INIT_NAME: std::sync::atomic::AtomicPtr<PyObject> = std::sync::atomic::At
 /// with the `__init__` call going through [`super::call_direct`] when it is compiled. `args[-1]`
 /// is the class's stack slot (it receives the new object as `self`). None: not such a class,
 /// nothing consumed; Some(object or NULL): the class and argument references were consumed.
+#[inline(never)]
 unsafe fn construct_direct(ts: *mut py::PyThreadState, cls: Obj, args: *mut Obj, nargs: usize) -> Option<Obj> {
     // SAFETY: see module doc; `cls` is a live object, the stack slots are owned references.
     unsafe {
@@ -1002,7 +1003,7 @@ pub unsafe extern "C-unwind" fn rt_call(sp: *mut Obj, oparg: c_int, kwnames: Obj
                 *base = res;
                 return if res.is_null() { -1 } else { 0 };
             }
-            if !is_meth {
+            if !is_meth && py::Py_TYPE(function) == std::ptr::addr_of_mut!(py::PyType_Type) {
                 if let Some(res) = construct_direct(ts, function, args, total) {
                     *base = res;
                     return if res.is_null() { -1 } else { 0 };

@@ -39,6 +39,11 @@ enum Node {
     /// `local[index]` (LOAD_FAST, LOAD_CONST or LOAD_FAST, BINARY_SUBSCR): the local guarded
     /// to be an exact list longer than the index, the item to be an exact float.
     ListItem { local: i32, index: Index },
+    /// `local.name` (LOAD_FAST, LOAD_ATTR): the `site`-th attribute site of the run (counted
+    /// from the run's start), whose inline cache entry 0 must hold for the local's type (a
+    /// slot, or an index in the instance's values array), the attribute an exact float. The
+    /// cache is the one the LOAD_ATTR's own code fills.
+    Attr { local: i32, site: usize },
     /// A constant's value as a double (a float, or an int that is exactly representable).
     Const { value: f64, is_float: bool },
     /// `left (op) right` for op = 0 (+), 5 (*), 10 (-), 11 (/).
@@ -49,7 +54,7 @@ impl Node {
     /// True if the node's value is a float whenever the guards pass.
     fn is_float(&self) -> bool {
         match self {
-            Node::Local(_) | Node::ListItem { .. } => true,
+            Node::Local(_) | Node::ListItem { .. } | Node::Attr { .. } => true,
             Node::Const { is_float, .. } => *is_float,
             Node::Bin { .. } => true,
         }
@@ -57,7 +62,7 @@ impl Node {
     /// Registers needed to evaluate it (Sethi-Ullman, left first).
     fn regs(&self) -> usize {
         match self {
-            Node::Local(_) | Node::ListItem { .. } | Node::Const { .. } => 1,
+            Node::Local(_) | Node::ListItem { .. } | Node::Attr { .. } | Node::Const { .. } => 1,
             Node::Bin { left, right, .. } => {
                 let (l, r) = (left.regs(), right.regs());
                 if l == r {
@@ -99,6 +104,7 @@ fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node])) {
     let snap = e.snap;
     let mut stack: Vec<Node> = Vec::new();
     let mut m = n;
+    let mut sites = 0;
     while m < snap.instrs.len() {
         if (m > n && snap.is_target[m]) || snap.depth[m].is_none() {
             return;
@@ -106,6 +112,17 @@ fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node])) {
         let ins = &snap.instrs[m];
         match ins.op {
             op::LOAD_FAST => stack.push(Node::Local(ins.arg as i32)),
+            op::LOAD_ATTR => {
+                // Only `local.name`, the instruction just before.
+                let Some(Node::Local(l)) = stack.last() else { return };
+                if m == n {
+                    return;
+                }
+                let local = *l;
+                stack.pop();
+                stack.push(Node::Attr { local, site: sites });
+                sites += 1;
+            }
             op::LOAD_CONST => match rt::const_number(snap.consts[ins.arg as usize]) {
                 Some((value, is_float)) => stack.push(Node::Const { value, is_float }),
                 None => return,
@@ -173,6 +190,7 @@ fn clone_top(stack: &[Node]) -> Node {
         match n {
             Node::Local(i) => Node::Local(*i),
             Node::ListItem { local, index } => Node::ListItem { local: *local, index: *index },
+            Node::Attr { local, site } => Node::Attr { local: *local, site: *site },
             Node::Const { value, is_float } => Node::Const { value: *value, is_float: *is_float },
             Node::Bin { op, left, right } => Node::Bin { op: *op, left: Box::new(clone(left)), right: Box::new(clone(right)) },
         }
@@ -440,6 +458,41 @@ fn eval(e: &mut Emitter, node: &Node, r: u8, fallback: DynamicLabel) {
                 }
             }
             asm!(e
+                ; cmp [rax + L::OB_TYPE], rcx
+                ; jne =>fallback
+                ; movsd Rx(r), QWORD [rax + L::FLOAT_OB_FVAL]
+            );
+        }
+        Node::Attr { local, site } => {
+            let l = e.local(*local as u32);
+            let Some(cache) = e.peek_attr_cache(*site) else {
+                asm!(e ; jmp =>fallback);
+                return;
+            };
+            asm!(e
+                ; mov rax, [rbx + l]
+                ; test rax, rax
+                ; jz =>fallback
+                ; mov r8, QWORD cache as i64
+                ; mov rdx, [rax + L::OB_TYPE]
+                ; mov edx, [rdx + L::TYPE_VERSION_TAG]
+                ; cmp edx, [r8]
+                ; jne =>fallback
+                ; mov r9, [r8 + 8]
+                ; cmp DWORD [r8 + 4], 1
+                ; jne >values
+                ; mov rax, [rax + r9]
+                ; jmp >got
+                ; values:
+                ; cmp DWORD [r8 + 4], 2
+                ; jne =>fallback
+                ; mov rax, [rax + L::OBJECT_VALUES_PTR]
+                ; test rax, rax
+                ; jz =>fallback
+                ; mov rax, [rax + r9 * 8]
+                ; got:
+                ; test rax, rax
+                ; jz =>fallback
                 ; cmp [rax + L::OB_TYPE], rcx
                 ; jne =>fallback
                 ; movsd Rx(r), QWORD [rax + L::FLOAT_OB_FVAL]
