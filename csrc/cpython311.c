@@ -15,6 +15,7 @@
 #include "internal/pycore_interp.h"
 #include "internal/pycore_dict.h"
 #include "internal/pycore_long.h"
+#include "internal/pycore_moduleobject.h"
 #include "opcode.h"
 
 /* The order here is the order of `ffi::OffsetId`; keep both in step. */
@@ -81,6 +82,7 @@ static const int64_t OFFSETS[] = {
     offsetof(PyListObject, allocated),
     offsetof(PyASCIIObject, length),
     offsetof(PyDictObject, ma_used),
+    offsetof(PyModuleObject, md_dict),
 };
 
 int64_t psyco_offset_count(void) { return (int64_t)(sizeof(OFFSETS) / sizeof(OFFSETS[0])); }

@@ -1182,3 +1182,54 @@ def float_attribute_expressions(n):
 
 
 CASES += [(float_attribute_expressions, (3,))]
+
+
+import math  # noqa: E402
+
+
+def fused_sqrt(n):
+    """`math.sqrt(float expression)` inside fused expressions (the call done as sqrtsd when
+    the global and the module attribute are CPython's math.sqrt), and what falls back:
+    negative (ValueError), NaN, -0.0, inf, int arguments, and a math module whose sqrt was
+    replaced or a global `math` rebound mid-loop."""
+    out = []
+    for x in (4.0, 2.0, 0.0, -0.0, 1e308, float("inf"), float("nan"), -1.0, 3, -4, 1e-320):
+        try:
+            r = math.sqrt(x * x + 1.0) - math.sqrt(x * 1.0)
+            out.append(r)
+            out.append(0.5 * math.sqrt(x))
+            if math.sqrt(x + 0.0) > 1.5:
+                out.append("big")
+        except Exception as e:  # noqa: BLE001
+            out.append((type(e).__name__, str(e)))
+    return out
+
+
+class _FakeMath:
+    @staticmethod
+    def sqrt(x):
+        return -x
+
+
+def fused_sqrt_rebound(n):
+    """The guards of the fused sqrt: a rebound global `math` and a replaced `math.sqrt`."""
+    global math
+    out = []
+    real, real_sqrt = math, math.sqrt
+    try:
+        for i in range(n):
+            out.append(math.sqrt(2.0 * i + 0.25) * 2.0)
+            if i == 1:
+                math = _FakeMath
+            elif i == 2:
+                math = real
+                math.sqrt = lambda v: v + 0.5
+            elif i == 3:
+                math.sqrt = real_sqrt
+    finally:
+        math = real
+        math.sqrt = real_sqrt
+    return out
+
+
+CASES += [(fused_sqrt, (1,)), (fused_sqrt_rebound, (6,))]

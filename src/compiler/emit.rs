@@ -176,6 +176,13 @@ impl<'a> Emitter<'a> {
         self.marks.push((off, Mark::Instr { offset: ins.start * 2, op: ins.op, arg: ins.arg }));
     }
 
+    /// Address of the memo the `k`-th LOAD_GLOBAL site from here will take (0: the next one),
+    /// for a fast path emitted ahead of that site's own code; None past the last one.
+    pub fn peek_global_memo(&mut self, k: usize) -> Option<usize> {
+        let i = self.next_memo + k;
+        (i < self.global_memos.len()).then(|| &mut self.global_memos[i] as *mut _ as usize)
+    }
+
     /// Address of the next LOAD_GLOBAL site's memo (stable: the boxed slice never moves).
     pub fn take_global_memo(&mut self) -> usize {
         let i = self.next_memo;

@@ -103,7 +103,12 @@ mod native {
         pub fn psyco_signal_eval_breaker();
         pub fn psyco_attr_cache_size() -> i64;
         pub fn psyco_small_ints(stride: i64) -> *mut py::PyObject;
-        pub fn psyco_call_targets(len: *mut *mut py::PyObject, append: *mut *mut py::PyObject) -> c_int;
+        pub fn psyco_call_targets(
+            len: *mut *mut py::PyObject,
+            append: *mut *mut py::PyObject,
+            sqrt: *mut *mut py::PyObject,
+            sqrt_name: *mut *mut py::PyObject,
+        ) -> c_int;
         pub fn psyco_iter_layout_ok(range_index: i64, range_start: i64, range_step: i64, range_len: i64, list_index: i64, list_seq: i64) -> c_int;
     }
     // May call back into Python (descriptors, __getattr__, __setattr__...): "C-unwind".
@@ -117,6 +122,15 @@ mod native {
 static SMALL_INTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 static LEN_BUILTIN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 static LIST_APPEND: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static MATH_SQRT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static SQRT_NAME: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// `math.sqrt` and the interned string "sqrt" (what code objects name it with), for fused
+/// float expressions; (0, 0) if not native or not CPython's own function.
+pub fn sqrt_target() -> (usize, usize) {
+    use std::sync::atomic::Ordering::Relaxed;
+    (MATH_SQRT.load(Relaxed), SQRT_NAME.load(Relaxed))
+}
 
 /// `builtins.len` and the `list.append` descriptor, which CALL's inline paths recognize by
 /// identity (held for the life of the process; 0 if not native or not CPython's own objects).
@@ -227,6 +241,7 @@ pub mod expected {
     pub const LIST_ALLOCATED: i64 = 32;
     pub const STR_LENGTH: i64 = 16;
     pub const DICT_MA_USED: i64 = 16;
+    pub const MODULE_MD_DICT: i64 = 16;
     /// `rangeiterobject` and `listiterobject` (private to their .c files; checked on live
     /// iterators by `psyco_iter_layout_ok`).
     pub const RANGEITER_INDEX: i64 = 16;
@@ -300,6 +315,7 @@ pub mod expected {
         ("PyListObject.allocated", LIST_ALLOCATED),
         ("PyASCIIObject.length", STR_LENGTH),
         ("PyDictObject.ma_used", DICT_MA_USED),
+        ("PyModuleObject.md_dict", MODULE_MD_DICT),
     ];
 }
 
@@ -333,6 +349,7 @@ pub mod layout {
     pub const LIST_ALLOCATED: i32 = X::LIST_ALLOCATED as i32;
     pub const STR_LENGTH: i32 = X::STR_LENGTH as i32;
     pub const DICT_MA_USED: i32 = X::DICT_MA_USED as i32;
+    pub const MODULE_MD_DICT: i32 = X::MODULE_MD_DICT as i32;
     /// `ob_type` in every object header.
     pub const OB_TYPE: i32 = 8;
 }
@@ -460,10 +477,14 @@ pub fn layout_report(py: Python<'_>) -> Result<(), String> {
         }
         SMALL_INTS.store(small as usize, std::sync::atomic::Ordering::Relaxed);
         let (mut len, mut append) = (std::ptr::null_mut(), std::ptr::null_mut());
-        // SAFETY: looks up two objects and keeps references to them (GIL held).
-        if unsafe { native::psyco_call_targets(&mut len, &mut append) } == 0 {
-            LEN_BUILTIN.store(len as usize, std::sync::atomic::Ordering::Relaxed);
-            LIST_APPEND.store(append as usize, std::sync::atomic::Ordering::Relaxed);
+        let (mut sqrt, mut sqrt_name) = (std::ptr::null_mut(), std::ptr::null_mut());
+        // SAFETY: looks up four objects and keeps references to them (GIL held).
+        if unsafe { native::psyco_call_targets(&mut len, &mut append, &mut sqrt, &mut sqrt_name) } == 0 {
+            use std::sync::atomic::Ordering::Relaxed;
+            LEN_BUILTIN.store(len as usize, Relaxed);
+            LIST_APPEND.store(append as usize, Relaxed);
+            MATH_SQRT.store(sqrt as usize, Relaxed);
+            SQRT_NAME.store(sqrt_name as usize, Relaxed);
         }
         // SAFETY: a pure function of the C struct definition.
         if unsafe { native::psyco_attr_cache_size() } as usize != std::mem::size_of::<runtime::AttrCache>() {

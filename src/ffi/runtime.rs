@@ -131,6 +131,9 @@ pub fn tuple_type() -> usize {
 pub fn str_type() -> usize {
     std::ptr::addr_of_mut!(py::PyUnicode_Type) as usize
 }
+pub fn module_type() -> usize {
+    std::ptr::addr_of_mut!(py::PyModule_Type) as usize
+}
 pub fn dict_type() -> usize {
     std::ptr::addr_of_mut!(py::PyDict_Type) as usize
 }

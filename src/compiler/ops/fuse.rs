@@ -44,6 +44,13 @@ enum Node {
     /// slot, or an index in the instance's values array), the attribute an exact float. The
     /// cache is the one the LOAD_ATTR's own code fills.
     Attr { local: i32, site: usize },
+    /// `math.sqrt(arg)` (LOAD_GLOBAL; LOAD_ATTR or LOAD_METHOD sqrt; arg; PRECALL 1; CALL 1):
+    /// the global's memo and the attribute site's module entry must prove it is `math.sqrt`
+    /// (memo `memo`-th and attribute site `site`-th of the run); a negative or NaN argument
+    /// falls back (the ordinary call raises ValueError or returns the NaN).
+    Sqrt { memo: usize, site: usize, arg: Box<Node> },
+    /// The callee half of a `math.sqrt(` being parsed: never evaluated.
+    SqrtCallee { memo: usize, site: usize },
     /// A constant's value as a double (a float, or an int that is exactly representable).
     Const { value: f64, is_float: bool },
     /// `left (op) right` for op = 0 (+), 5 (*), 10 (-), 11 (/).
@@ -54,7 +61,8 @@ impl Node {
     /// True if the node's value is a float whenever the guards pass.
     fn is_float(&self) -> bool {
         match self {
-            Node::Local(_) | Node::ListItem { .. } | Node::Attr { .. } => true,
+            Node::Local(_) | Node::ListItem { .. } | Node::Attr { .. } | Node::Sqrt { .. } => true,
+            Node::SqrtCallee { .. } => false,
             Node::Const { is_float, .. } => *is_float,
             Node::Bin { .. } => true,
         }
@@ -62,7 +70,8 @@ impl Node {
     /// Registers needed to evaluate it (Sethi-Ullman, left first).
     fn regs(&self) -> usize {
         match self {
-            Node::Local(_) | Node::ListItem { .. } | Node::Attr { .. } | Node::Const { .. } => 1,
+            Node::Local(_) | Node::ListItem { .. } | Node::Attr { .. } | Node::Const { .. } | Node::SqrtCallee { .. } => 1,
+            Node::Sqrt { arg, .. } => arg.regs(),
             Node::Bin { left, right, .. } => {
                 let (l, r) = (left.regs(), right.regs());
                 if l == r {
@@ -73,9 +82,19 @@ impl Node {
             }
         }
     }
+    /// No half-parsed call anywhere in the tree.
+    fn complete(&self) -> bool {
+        match self {
+            Node::SqrtCallee { .. } => false,
+            Node::Bin { left, right, .. } => left.complete() && right.complete(),
+            Node::Sqrt { arg, .. } => arg.complete(),
+            _ => true,
+        }
+    }
     fn ops(&self) -> usize {
         match self {
             Node::Bin { left, right, .. } => 1 + left.ops() + right.ops(),
+            Node::Sqrt { arg, .. } => 1 + arg.ops(),
             _ => 0,
         }
     }
@@ -87,6 +106,7 @@ impl Node {
                 let floaty = |n: &Node| matches!(n, Node::ListItem { .. } | Node::Const { is_float: true, .. });
                 self.ops() >= 2 || floaty(left) || floaty(right)
             }
+            Node::Sqrt { .. } => true,
             _ => false,
         }
     }
@@ -105,6 +125,8 @@ fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node])) {
     let mut stack: Vec<Node> = Vec::new();
     let mut m = n;
     let mut sites = 0;
+    let mut memos = 0;
+    let (sqrt_obj, sqrt_name) = crate::ffi::sqrt_target();
     while m < snap.instrs.len() {
         if (m > n && snap.is_target[m]) || snap.depth[m].is_none() {
             return;
@@ -112,6 +134,36 @@ fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node])) {
         let ins = &snap.instrs[m];
         match ins.op {
             op::LOAD_FAST => stack.push(Node::Local(ins.arg as i32)),
+            op::LOAD_GLOBAL if sqrt_obj != 0 => {
+                // `math.sqrt(`: `LOAD_GLOBAL NULL + math; LOAD_ATTR sqrt` (what 3.11 emits for
+                // an imported module) or `LOAD_GLOBAL math; LOAD_METHOD sqrt`, the name compared
+                // by identity (interned); this consumes the attribute instruction too.
+                let Some(next) = snap.instrs.get(m + 1) else { return };
+                let want = if ins.arg & 1 == 1 { op::LOAD_ATTR } else { op::LOAD_METHOD };
+                if next.op != want || snap.is_target[m + 1] || snap.names[next.arg as usize] != sqrt_name {
+                    return;
+                }
+                stack.push(Node::SqrtCallee { memo: memos, site: sites });
+                memos += 1;
+                sites += 1;
+                m += 1;
+            }
+            op::PRECALL if ins.arg == 1 => {
+                let k = stack.len();
+                if k < 2 || !matches!(stack[k - 2], Node::SqrtCallee { .. }) || !stack[k - 1].is_float() || !stack[k - 1].complete() {
+                    return;
+                }
+            }
+            op::CALL if ins.arg == 1 => {
+                let k = stack.len();
+                if k < 2 || snap.instrs[m - 1].op != op::PRECALL {
+                    return;
+                }
+                let Node::SqrtCallee { memo, site } = stack[k - 2] else { return };
+                let arg = stack.pop().expect("two entries");
+                stack.pop();
+                stack.push(Node::Sqrt { memo, site, arg: Box::new(arg) });
+            }
             op::LOAD_ATTR => {
                 // Only `local.name`, the instruction just before.
                 let Some(Node::Local(l)) = stack.last() else { return };
@@ -152,7 +204,7 @@ fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node])) {
                 }
                 let right = stack.pop().expect("two operands");
                 let left = stack.pop().expect("two operands");
-                if !left.is_float() && !right.is_float() {
+                if (!left.is_float() && !right.is_float()) || !left.complete() || !right.complete() {
                     return;
                 }
                 stack.push(Node::Bin { op: fop, left: Box::new(left), right: Box::new(right) });
@@ -169,7 +221,7 @@ fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node])) {
 fn find_run(e: &Emitter, n: usize) -> Option<(usize, Node)> {
     let mut best = None;
     simulate(e, n, |m, stack| {
-        if stack.len() == 1 && stack[0].worth_it() && stack[0].regs() <= 14 {
+        if stack.len() == 1 && stack[0].worth_it() && stack[0].complete() && stack[0].regs() <= 14 {
             best = Some(m);
         }
     });
@@ -191,6 +243,8 @@ fn clone_top(stack: &[Node]) -> Node {
             Node::Local(i) => Node::Local(*i),
             Node::ListItem { local, index } => Node::ListItem { local: *local, index: *index },
             Node::Attr { local, site } => Node::Attr { local: *local, site: *site },
+            Node::Sqrt { memo, site, arg } => Node::Sqrt { memo: *memo, site: *site, arg: Box::new(clone(arg)) },
+            Node::SqrtCallee { memo, site } => Node::SqrtCallee { memo: *memo, site: *site },
             Node::Const { value, is_float } => Node::Const { value: *value, is_float: *is_float },
             Node::Bin { op, left, right } => Node::Bin { op: *op, left: Box::new(clone(left)), right: Box::new(clone(right)) },
         }
@@ -222,6 +276,8 @@ fn find_compare(e: &Emitter, n: usize) -> Option<(usize, u32, Node, Node)> {
             && m + 3 < snap.instrs.len()
             && snap.depth[m + 3].is_some()
             && (l.is_float() || r.is_float())
+            && l.complete()
+            && r.complete()
             && l.ops() + r.ops() >= 1
             && l.regs() <= 14
             && 1 + r.regs() <= 14
@@ -496,6 +552,53 @@ fn eval(e: &mut Emitter, node: &Node, r: u8, fallback: DynamicLabel) {
                 ; cmp [rax + L::OB_TYPE], rcx
                 ; jne =>fallback
                 ; movsd Rx(r), QWORD [rax + L::FLOAT_OB_FVAL]
+            );
+        }
+        Node::SqrtCallee { .. } => asm!(e ; jmp =>fallback),
+        Node::Sqrt { memo, site, arg } => {
+            eval(e, arg, r, fallback);
+            let (Some(memo), Some(cache)) = (e.peek_global_memo(*memo), e.peek_attr_cache(*site)) else {
+                asm!(e ; jmp =>fallback);
+                return;
+            };
+            let (sqrt_obj, _) = crate::ffi::sqrt_target();
+            let module_t = rt::module_type() as i64;
+            // The global is what the LOAD_GLOBAL site's memo says (both dict versions
+            // unchanged): a module whose dict is in the state the LOAD_METHOD site's entry 0
+            // proved `sqrt` in, as math.sqrt itself. rcx (the float type) is kept.
+            asm!(e
+                ; mov r8, QWORD memo as i64
+                ; mov rax, [r12 + L::FRAME_F_GLOBALS]
+                ; mov rdx, [rax + L::DICT_VERSION_TAG]
+                ; cmp rdx, [r8]
+                ; jne =>fallback
+                ; mov rax, [r12 + L::FRAME_F_BUILTINS]
+                ; mov rdx, [rax + L::DICT_VERSION_TAG]
+                ; cmp rdx, [r8 + 8]
+                ; jne =>fallback
+                ; mov rax, [r8 + 16]
+                ; test rax, rax
+                ; jz =>fallback
+                ; mov r9, QWORD module_t
+                ; cmp [rax + L::OB_TYPE], r9
+                ; jne =>fallback
+                ; mov r8, QWORD cache as i64
+                ; cmp DWORD [r8 + 4], 3
+                ; jne =>fallback
+                ; mov rdx, QWORD sqrt_obj as i64
+                ; cmp [r8 + 16], rdx
+                ; jne =>fallback
+                ; mov rax, [rax + L::MODULE_MD_DICT]
+                ; test rax, rax
+                ; jz =>fallback
+                ; mov rdx, [rax + L::DICT_VERSION_TAG]
+                ; cmp rdx, [r8 + 24]
+                ; jne =>fallback
+                // Negative or NaN (unordered sets CF too): the ordinary call.
+                ; xorpd xmm15, xmm15
+                ; ucomisd Rx(r), xmm15
+                ; jb =>fallback
+                ; sqrtsd Rx(r), Rx(r)
             );
         }
         Node::Const { value, .. } => {
