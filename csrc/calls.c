@@ -30,6 +30,8 @@
 
 /* Pushes and initializes a frame for `func(*args)` (nargs positional arguments, references
  * moved from the caller), or returns NULL if this shape of call is not handled here. */
+/* A handful of arguments and locals: vectorized copy loops only add set-up work here. */
+__attribute__((optimize("no-tree-vectorize")))
 _PyInterpreterFrame *psyco_push_frame(PyThreadState *ts, PyObject *func, PyObject **args, Py_ssize_t nargs) {
     PyFunctionObject *f = (PyFunctionObject *)func;
     PyCodeObject *co = (PyCodeObject *)f->func_code;
@@ -87,6 +89,7 @@ static void hand_to_frame_object(PyThreadState *ts, PyFrameObject *fo, _PyInterp
 }
 
 /* Clears and pops a frame pushed by psyco_push_frame (it must be the top of the data stack). */
+__attribute__((optimize("no-tree-vectorize")))
 void psyco_pop_frame(PyThreadState *ts, _PyInterpreterFrame *frame) {
     ts->recursion_remaining--;
     if (frame->frame_obj != NULL) {

@@ -132,11 +132,21 @@ pub fn sqrt_target() -> (usize, usize) {
     (MATH_SQRT.load(Relaxed), SQRT_NAME.load(Relaxed))
 }
 
+static LEN_NAME: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static APPEND_NAME: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// `builtins.len` and the `list.append` descriptor, which CALL's inline paths recognize by
 /// identity (held for the life of the process; 0 if not native or not CPython's own objects).
 pub fn call_targets() -> (usize, usize) {
     use std::sync::atomic::Ordering::Relaxed;
     (LEN_BUILTIN.load(Relaxed), LIST_APPEND.load(Relaxed))
+}
+
+/// The interned strings "len" and "append": a code object whose `co_names` has neither cannot
+/// call those two by name, so its CALLs get no inline path for them (0 if not native).
+pub fn call_target_names() -> (usize, usize) {
+    use std::sync::atomic::Ordering::Relaxed;
+    (LEN_NAME.load(Relaxed), APPEND_NAME.load(Relaxed))
 }
 
 /// Address of CPython's cached int object for -5; the ones for -5..=256 follow it every
@@ -485,6 +495,15 @@ pub fn layout_report(py: Python<'_>) -> Result<(), String> {
             LIST_APPEND.store(append as usize, Relaxed);
             MATH_SQRT.store(sqrt as usize, Relaxed);
             SQRT_NAME.store(sqrt_name as usize, Relaxed);
+            // SAFETY: interning two ASCII literals (GIL held); the references are kept.
+            let (len_name, append_name) =
+                unsafe { (py::PyUnicode_InternFromString(c"len".as_ptr()), py::PyUnicode_InternFromString(c"append".as_ptr())) };
+            if len_name.is_null() || append_name.is_null() {
+                // SAFETY: GIL held.
+                unsafe { py::PyErr_Clear() };
+            }
+            LEN_NAME.store(len_name as usize, Relaxed);
+            APPEND_NAME.store(append_name as usize, Relaxed);
         }
         // SAFETY: a pure function of the C struct definition.
         if unsafe { native::psyco_attr_cache_size() } as usize != std::mem::size_of::<runtime::AttrCache>() {

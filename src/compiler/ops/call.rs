@@ -98,8 +98,14 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
     let kw = std::mem::take(&mut e.kwnames) as i64;
     let (len_obj, append_obj) = crate::ffi::call_targets();
     if oparg == 1 && kw == 0 && len_obj != 0 {
-        emit_len_inline(e, u, d, len_obj as i64);
-        emit_list_append_inline(e, u, d, append_obj as i64);
+        // Only where the code names them at all (names are interned: compared by identity).
+        let (len_name, append_name) = crate::ffi::call_target_names();
+        if e.snap.names.contains(&len_name) {
+            emit_len_inline(e, u, d, len_obj as i64);
+        }
+        if e.snap.names.contains(&append_name) {
+            emit_list_append_inline(e, u, d, append_obj as i64);
+        }
     }
     e.set_prev(u as i64);
     asm!(e
