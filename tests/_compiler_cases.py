@@ -1233,3 +1233,36 @@ def fused_sqrt_rebound(n):
 
 
 CASES += [(fused_sqrt, (1,)), (fused_sqrt_rebound, (6,))]
+
+
+def tuple_and_negative_indexing(n):
+    """`t[i]` of tuples and `x[-i]` of lists and tuples (inline for one-digit ints in range),
+    around every edge: -len, len, -len-1, big and bool indexes, empty sequences, subclasses,
+    and negative list stores."""
+    t = tuple(range(10, 10 + n))
+    lst = list(t)
+    out = []
+    for i in range(-n - 2, n + 2):
+        for seq in (t, lst, (), [], _SizedList([1, 2])):
+            try:
+                out.append(seq[i])
+            except IndexError as e:
+                out.append(str(e))
+    for i in (True, False, 2**31, -(2**31), 2**70):
+        try:
+            out.append((t[i], lst[i]))
+        except IndexError as e:
+            out.append(str(e))
+    for i in range(-n, 0):
+        lst[i] = lst[i] * 2
+    try:
+        lst[-n - 1] = 0
+    except IndexError as e:
+        out.append(str(e))
+    pairs = [(k, str(k)) for k in range(n)]
+    out.append([p[0] + len(p[1]) + p[-1].count("1") for p in pairs])
+    out.append(lst)
+    return out
+
+
+CASES += [(tuple_and_negative_indexing, (4,)), (tuple_and_negative_indexing, (0,))]

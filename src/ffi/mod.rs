@@ -348,6 +348,7 @@ pub mod layout {
     pub const OBJECT_MANAGED_DICT: i32 = X::OBJECT_MANAGED_DICT as i32;
     pub const VAR_OB_SIZE: i32 = X::VAR_OB_SIZE as i32;
     pub const LIST_OB_ITEM: i32 = X::LIST_OB_ITEM as i32;
+    pub const TUPLE_OB_ITEM: i32 = X::TUPLE_OB_ITEM as i32;
     pub const LONG_OB_DIGIT: i32 = X::LONG_OB_DIGIT as i32;
     pub const RANGEITER_INDEX: i32 = X::RANGEITER_INDEX as i32;
     pub const RANGEITER_START: i32 = X::RANGEITER_START as i32;

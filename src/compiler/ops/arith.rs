@@ -134,13 +134,14 @@ pub fn emit_unary(e: &mut Emitter, n: usize, d: u32) {
     e.check_error(u, d - 1);
 }
 
-/// BINARY_SUBSCR: `second[top]`. Inline: an exact list indexed by an exact int of at most one
-/// digit, non-negative and in range (`list[i]` returns that item); anything else — negative
-/// indices, tuples, dicts (fast paths of their own in the helper), errors — `rt_binary_subscr`.
+/// BINARY_SUBSCR: `second[top]`. Inline: an exact list or tuple indexed by an exact int of at
+/// most one digit, in range after a negative index counts from the end (what `list[i]` and
+/// `tuple[i]` return); anything else — dicts (a fast path of their own in the helper), other
+/// types, out-of-range indexes and their errors — `rt_binary_subscr`.
 pub fn emit_binary_subscr(e: &mut Emitter, n: usize, d: u32) {
     let u = e.snap.instrs[n].idx;
     let (l, r) = (e.slot(d - 2), e.slot(d - 1));
-    list_item_address(e, l, r);
+    item_address(e, l, r, true);
     asm!(e
         ; mov rbp, [r9]
         ; add QWORD [rbp], 1
@@ -159,40 +160,63 @@ pub fn emit_binary_subscr(e: &mut Emitter, n: usize, d: u32) {
     asm!(e ; subscr_done:);
 }
 
-/// The guard both list fast paths share: the container at `[rbx + c]` is an exact list and the
-/// index at `[rbx + k]` an exact int of at most one digit, non-negative and below the list's
-/// length. Leaves the list in `rax` and the address of its item in `r9`; otherwise jumps to the
-/// local label `generic`, which the caller places.
-fn list_item_address(e: &mut Emitter, c: i32, k: i32) {
-    let (list_t, long_t) = (rt::list_type() as i64, rt::long_type() as i64);
+/// The guard both inline item paths share: the container at `[rbx + c]` is an exact list (or,
+/// if `tuples`, an exact tuple) and the index at `[rbx + k]` an exact int of at most one digit
+/// that is in range once a negative one counts from the end (as `list_subscript` and
+/// `tuplesubscript` do). Leaves the container in `rax` and the address of its item in `r9`;
+/// otherwise jumps to the local label `generic`, which the caller places.
+fn item_address(e: &mut Emitter, c: i32, k: i32, tuples: bool) {
+    let (list_t, tuple_t, long_t) = (rt::list_type() as i64, rt::tuple_type() as i64, rt::long_type() as i64);
     asm!(e
         ; mov rax, [rbx + c]
         ; mov rcx, [rbx + k]
-        ; mov rdx, QWORD list_t
-        ; cmp [rax + L::OB_TYPE], rdx
-        ; jne >generic
         ; mov rdx, QWORD long_t
         ; cmp [rcx + L::OB_TYPE], rdx
         ; jne >generic
-        ; mov r8, [rcx + L::VAR_OB_SIZE]
-        ; cmp r8, 1
-        ; ja >generic
-        ; mov r9d, [rcx + L::LONG_OB_DIGIT]
-        ; imul r8, r9
-        ; cmp r8, [rax + L::VAR_OB_SIZE]
-        ; jae >generic
+        ; mov rdx, QWORD list_t
+        ; cmp [rax + L::OB_TYPE], rdx
+        ; je >is_list
+    );
+    if tuples {
+        asm!(e
+            ; mov rdx, QWORD tuple_t
+            ; cmp [rax + L::OB_TYPE], rdx
+            ; jne >generic
+            ; lea r9, [rax + L::TUPLE_OB_ITEM]
+            ; jmp >have_items
+        );
+    } else {
+        asm!(e ; jmp >generic);
+    }
+    asm!(e
+        ; is_list:
         ; mov r9, [rax + L::LIST_OB_ITEM]
+        ; have_items:
+        ; mov r8, [rcx + L::VAR_OB_SIZE]
+        ; lea r10, [r8 + 1]
+        ; cmp r10, 2
+        ; ja >generic
+        ; mov r10d, [rcx + L::LONG_OB_DIGIT]
+        ; imul r8, r10
+        ; mov r10, [rax + L::VAR_OB_SIZE]
+        ; test r8, r8
+        ; jns >nonneg
+        ; add r8, r10
+        ; nonneg:
+        ; cmp r8, r10
+        ; jae >generic
         ; lea r9, [r9 + r8 * 8]
     );
 }
 
 /// STORE_SUBSCR: `second[top] = third`, popping all three. Inline: an exact list and an exact
-/// int index of at most one digit, non-negative and in range (the value's reference moves into
-/// the list, the old item is released, as `list_ass_item`); anything else `rt_store_subscr`.
+/// int index of at most one digit, in range (negative ones counting from the end): the value's
+/// reference moves into the list and the old item is released, as `list_ass_item` does.
+/// Anything else: `rt_store_subscr`.
 pub fn emit_store_subscr(e: &mut Emitter, n: usize, d: u32) {
     let u = e.snap.instrs[n].idx;
     let (v, c, k) = (e.slot(d - 3), e.slot(d - 2), e.slot(d - 1));
-    list_item_address(e, c, k);
+    item_address(e, c, k, false);
     asm!(e
         ; mov rdi, [r9]
         ; mov rdx, [rbx + v]

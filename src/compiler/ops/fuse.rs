@@ -25,7 +25,7 @@ use crate::ffi::layout as L;
 use crate::ffi::runtime as rt;
 
 /// A list index: a constant (0..65536), or a local guarded to be an exact non-negative int
-/// of one digit (what `list_item_address` in arith.rs accepts).
+/// of one digit (non-negative: a subset of what `item_address` in arith.rs accepts).
 #[derive(Clone, Copy)]
 enum Index {
     Const(i64),
