@@ -69,6 +69,9 @@ pub enum Cold {
     Unwind { label: DynamicLabel, unit: usize, depth: u32 },
     Breaker { label: DynamicLabel, resume: DynamicLabel, deopt_n: usize, at_unit: i64, mode: BreakerMode },
     Tracing { label: DynamicLabel, resume: DynamicLabel, deopt: DynamicLabel },
+    /// The out-of-line half of a `Py_DECREF` whose count reached zero: `prev_instr = unit`,
+    /// `_Py_Dealloc(rdi)`, back to `resume`.
+    Dealloc { label: DynamicLabel, resume: DynamicLabel, unit: usize },
 }
 
 /// The bytes `Emitter::prologue` starts every function with (checked before its frame is
@@ -325,18 +328,17 @@ impl<'a> Emitter<'a> {
 
     /// `Py_DECREF` of the object in `rdi` (clobbers caller-saved registers on the slow path).
     /// A destructor may run arbitrary code, so the slow path first stores `prev_instr = unit`.
+    /// The slow path is a cold stub at the end of the function: inline, a decrement and a
+    /// branch not taken in the common case (10 bytes instead of about 35).
     pub fn decref_rdi(&mut self, unit: usize) {
-        let dealloc = crate::ffi::runtime::dealloc_addr() as i64;
+        let label = self.ops.new_dynamic_label();
+        let resume = self.ops.new_dynamic_label();
         asm!(self
             ; sub QWORD [rdi], 1
-            ; jnz >done
+            ; jz =>label
+            ; =>resume
         );
-        self.set_prev(unit as i64);
-        asm!(self
-            ; mov rax, QWORD dealloc
-            ; call rax
-            ; done:
-        );
+        self.cold.push(Cold::Dealloc { label, resume, unit });
     }
 
     /// `Py_XDECREF` of `rdi`.
@@ -511,6 +513,16 @@ impl<'a> Emitter<'a> {
                     // Unreachable: without a traceback entry rt_unwind always unwinds, and the
                     // template checked that a handler exists.
                     asm!(self ; ud2);
+                }
+                Cold::Dealloc { label, resume, unit } => {
+                    let dealloc = crate::ffi::runtime::dealloc_addr() as i64;
+                    asm!(self ; =>label);
+                    self.set_prev(unit as i64);
+                    asm!(self
+                        ; mov rax, QWORD dealloc
+                        ; call rax
+                        ; jmp =>resume
+                    );
                 }
                 Cold::Tracing { label, resume, deopt } => {
                     let helper = crate::ffi::runtime::rt_tracing_started as *const () as usize;
