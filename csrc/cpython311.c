@@ -83,6 +83,13 @@ static const int64_t OFFSETS[] = {
     offsetof(PyASCIIObject, length),
     offsetof(PyDictObject, ma_used),
     offsetof(PyModuleObject, md_dict),
+    offsetof(PyMethodDescrObject, d_common.d_type),
+    offsetof(PyMethodDescrObject, d_method),
+    offsetof(PyCFunctionObject, m_ml),
+    offsetof(PyCFunctionObject, m_self),
+    offsetof(PyMethodDef, ml_meth),
+    offsetof(PyMethodDef, ml_flags),
+    offsetof(PyThreadState, curexc_type),
 };
 
 int64_t psyco_offset_count(void) { return (int64_t)(sizeof(OFFSETS) / sizeof(OFFSETS[0])); }

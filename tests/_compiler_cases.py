@@ -1266,3 +1266,52 @@ def tuple_and_negative_indexing(n):
 
 
 CASES += [(tuple_and_negative_indexing, (4,)), (tuple_and_negative_indexing, (0,))]
+
+
+class _Str(str):
+    pass
+
+
+def c_calls_inline_edges(n):
+    """The inline C calls' edges: results the generic path turns into SystemError (NULL
+    without an exception, a result with one pending), C functions that raise, methods called
+    on subclass instances (not the descriptor's exact class), unbound descriptors called with
+    a wrong self, and builtins of every arity."""
+    out = []
+    if _testcapi is not None:
+        for f in (_testcapi.return_null_without_error, _testcapi.return_result_with_error):
+            try:
+                out.append(f())
+            except SystemError as e:
+                out.append(_re.sub(r" at 0x[0-9a-f]+", "", str(e)))
+    for thunk in (lambda: [].pop(), lambda: {}.pop(1), lambda: "abc".index("z"), lambda: (1,).index(2)):
+        try:
+            thunk()
+        except (IndexError, KeyError, ValueError) as e:
+            out.append((type(e).__name__, str(e)))
+    lst, d, s = [3, 1, 2], {"a": 1}, _Str("Hello")
+    for _ in range(n):
+        out.append(lst.pop())
+        lst.insert(0, n)
+        out.append(d.get("a"))
+        out.append(d.get("b", 0))
+        out.append(s.lower())
+        out.append(s.startswith("He"))
+        out.append("x".join(["a", "b"]))
+        out.append(abs(-n))
+        out.append(isinstance(s, str))
+        out.append(divmod(n, 2))
+        out.append(min(n, 2, 5))
+        out.append(sorted(lst))
+    try:
+        out.append(str.lower(5))
+    except TypeError as e:
+        out.append(str(e))
+    try:
+        out.append(list.append((), 1))
+    except TypeError as e:
+        out.append(str(e))
+    return out
+
+
+CASES += [(c_calls_inline_edges, (3,))]

@@ -252,6 +252,14 @@ pub mod expected {
     pub const STR_LENGTH: i64 = 16;
     pub const DICT_MA_USED: i64 = 16;
     pub const MODULE_MD_DICT: i64 = 16;
+    /// Builtin functions and method descriptors, for CALL's inline C calls.
+    pub const DESCR_D_TYPE: i64 = 16;
+    pub const METHODDESCR_D_METHOD: i64 = 40;
+    pub const CFUNCTION_M_ML: i64 = 16;
+    pub const CFUNCTION_M_SELF: i64 = 24;
+    pub const METHODDEF_ML_METH: i64 = 8;
+    pub const METHODDEF_ML_FLAGS: i64 = 16;
+    pub const TSTATE_CUREXC_TYPE: i64 = 96;
     /// `rangeiterobject` and `listiterobject` (private to their .c files; checked on live
     /// iterators by `psyco_iter_layout_ok`).
     pub const RANGEITER_INDEX: i64 = 16;
@@ -326,6 +334,13 @@ pub mod expected {
         ("PyASCIIObject.length", STR_LENGTH),
         ("PyDictObject.ma_used", DICT_MA_USED),
         ("PyModuleObject.md_dict", MODULE_MD_DICT),
+        ("PyMethodDescrObject.d_common.d_type", DESCR_D_TYPE),
+        ("PyMethodDescrObject.d_method", METHODDESCR_D_METHOD),
+        ("PyCFunctionObject.m_ml", CFUNCTION_M_ML),
+        ("PyCFunctionObject.m_self", CFUNCTION_M_SELF),
+        ("PyMethodDef.ml_meth", METHODDEF_ML_METH),
+        ("PyMethodDef.ml_flags", METHODDEF_ML_FLAGS),
+        ("PyThreadState.curexc_type", TSTATE_CUREXC_TYPE),
     ];
 }
 
@@ -361,6 +376,14 @@ pub mod layout {
     pub const STR_LENGTH: i32 = X::STR_LENGTH as i32;
     pub const DICT_MA_USED: i32 = X::DICT_MA_USED as i32;
     pub const MODULE_MD_DICT: i32 = X::MODULE_MD_DICT as i32;
+    pub const DESCR_D_TYPE: i32 = X::DESCR_D_TYPE as i32;
+    pub const METHODDESCR_D_METHOD: i32 = X::METHODDESCR_D_METHOD as i32;
+    pub const CFUNCTION_M_ML: i32 = X::CFUNCTION_M_ML as i32;
+    pub const CFUNCTION_M_SELF: i32 = X::CFUNCTION_M_SELF as i32;
+    pub const METHODDEF_ML_METH: i32 = X::METHODDEF_ML_METH as i32;
+    pub const METHODDEF_ML_FLAGS: i32 = X::METHODDEF_ML_FLAGS as i32;
+    pub const TSTATE_RECURSION_REMAINING: i32 = X::TSTATE_RECURSION_REMAINING as i32;
+    pub const TSTATE_CUREXC_TYPE: i32 = X::TSTATE_CUREXC_TYPE as i32;
     /// `ob_type` in every object header.
     pub const OB_TYPE: i32 = 8;
 }

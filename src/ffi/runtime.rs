@@ -38,6 +38,7 @@ extern "C" {
     fn _PyType_Lookup(tp: *mut py::PyTypeObject, name: Obj) -> Obj;
     fn _PyUnicode_Equal(a: Obj, b: Obj) -> c_int;
     fn PyEval_SaveThread() -> *mut py::PyThreadState;
+    fn _Py_CheckFunctionResult(ts: *mut py::PyThreadState, callable: Obj, result: Obj, where_: *const std::os::raw::c_char) -> Obj;
 }
 // May end in pthread_exit (daemon thread at interpreter exit): see the module doc.
 extern "C-unwind" {
@@ -130,6 +131,12 @@ pub fn tuple_type() -> usize {
 }
 pub fn str_type() -> usize {
     std::ptr::addr_of_mut!(py::PyUnicode_Type) as usize
+}
+pub fn cfunction_type() -> usize {
+    std::ptr::addr_of_mut!(py::PyCFunction_Type) as usize
+}
+pub fn method_descr_type() -> usize {
+    std::ptr::addr_of_mut!(py::PyMethodDescr_Type) as usize
 }
 pub fn module_type() -> usize {
     std::ptr::addr_of_mut!(py::PyModule_Type) as usize
@@ -976,6 +983,21 @@ unsafe fn construct_direct(ts: *mut py::PyThreadState, cls: Obj, args: *mut Obj,
         }
         decref(res);
         Some(obj)
+    }
+}
+
+/// A C function called inline returned NULL, or a result with an exception set: what
+/// `_Py_CheckFunctionResult` makes of it (the exception kept, or CPython's SystemError; a
+/// result is released). Always leaves an exception set.
+pub unsafe extern "C-unwind" fn rt_check_c_result(ts: *mut py::PyThreadState, callable: Obj, result: Obj) {
+    // SAFETY: GIL held; `callable` is the live callable still on the stack, `result` owned.
+    unsafe {
+        let r = _Py_CheckFunctionResult(ts, callable, result, std::ptr::null());
+        if !r.is_null() {
+            // Only possible if `result` was NULL-free and no exception is set: not our case.
+            decref(r);
+            py::PyErr_SetString(py::PyExc_SystemError, c"inconsistent C call result".as_ptr());
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! through vectorcall as ceval does. `len(x)` of a list/tuple/str/dict and `lst.append(x)` with
 //! room are done inline, recognized by the callable's identity (`ffi::call_targets`).
 
-use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
 use crate::compiler::emit::{asm, BreakerMode, Emitter};
 use crate::ffi::layout as L;
@@ -106,6 +106,9 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
         if e.snap.names.contains(&append_name) {
             emit_list_append_inline(e, u, d, append_obj as i64);
         }
+    }
+    if kw == 0 && oparg <= 4 && crate::ffi::call_targets().0 != 0 {
+        emit_c_call_inline(e, u, d, oparg);
     }
     e.set_prev(u as i64);
     asm!(e
@@ -208,5 +211,165 @@ fn emit_list_append_inline(e: &mut Emitter, u: usize, d: u32, append_obj: i64) {
     asm!(e
         ; jmp >call_done
         ; not_append:
+    );
+}
+
+/// The `ml_flags` bits that choose a C function's calling convention (as `PyCFunction_New` and
+/// `descr_new` use them), and the conventions called inline.
+const CONVENTION: i32 = 0x1 | 0x2 | 0x4 | 0x8 | 0x80 | 0x200;
+const METH_NOARGS: i32 = 0x4;
+const METH_O: i32 = 0x8;
+const METH_FASTCALL: i32 = 0x80;
+const METH_FASTCALL_KEYWORDS: i32 = 0x80 | 0x2;
+const METH_STATIC: i32 = 0x20;
+
+/// CALL of a C function without keywords, as 3.11's PRECALL_NO_KW_METHOD_DESCRIPTOR_* and
+/// PRECALL_BUILTIN_* do it: the C function of a method descriptor (after LOAD_METHOD: `[descr,
+/// self, args...]`, `self` exactly of the descriptor's class) or of a builtin function (`[NULL,
+/// f, args...]`, not METH_STATIC) is called straight through its `PyMethodDef`, for the
+/// METH_NOARGS, METH_O and METH_FASTCALL(|METH_KEYWORDS) conventions, with the recursion
+/// counter counted around it as ceval does. A NULL result leaves everything on the stack for
+/// the error exit (the C function set the exception). Anything else falls through.
+fn emit_c_call_inline(e: &mut Emitter, u: usize, d: u32, k: u32) {
+    let (meth, slf) = (e.slot(d - k - 2), e.slot(d - k - 1));
+    let generic = e.ops.new_dynamic_label();
+    let c_function = e.ops.new_dynamic_label();
+    let (descr_t, cfunc_t) = (rt::method_descr_type() as i64, rt::cfunction_type() as i64);
+    asm!(e
+        ; mov rax, [rbx + meth]
+        ; test rax, rax
+        ; jz =>c_function
+        ; mov rdx, QWORD descr_t
+        ; cmp [rax + L::OB_TYPE], rdx
+        ; jne =>generic
+        ; mov r8, [rbx + slf]
+        ; mov rdx, [r8 + L::OB_TYPE]
+        ; cmp rdx, [rax + L::DESCR_D_TYPE]
+        ; jne =>generic
+        ; mov r9, [rax + L::METHODDESCR_D_METHOD]
+        ; mov r10d, [r9 + L::METHODDEF_ML_FLAGS]
+        ; and r10d, CONVENTION
+    );
+    // Method descriptor: self is the callable slot, the k arguments follow it.
+    emit_c_convention_call(e, u, d, k, d - k, generic);
+    let err = e.error_label(u, d);
+    check_c_result(e, meth, err);
+    for i in 0..k {
+        let a = e.slot(d - k + i);
+        asm!(e ; mov rdi, [rbx + a]);
+        e.decref_rdi(u);
+    }
+    asm!(e ; mov rdi, [rbx + slf]);
+    e.decref_rdi(u);
+    asm!(e ; mov rdi, [rbx + meth]);
+    e.decref_rdi(u);
+    asm!(e
+        ; mov [rbx + meth], rbp
+        ; jmp >call_done
+        ; =>c_function
+        ; mov rax, [rbx + slf]
+        ; mov rdx, QWORD cfunc_t
+        ; cmp [rax + L::OB_TYPE], rdx
+        ; jne =>generic
+        ; mov r9, [rax + L::CFUNCTION_M_ML]
+        ; mov r10d, [r9 + L::METHODDEF_ML_FLAGS]
+        ; test r10d, METH_STATIC
+        ; jnz =>generic
+        ; and r10d, CONVENTION
+        ; mov r8, [rax + L::CFUNCTION_M_SELF]
+    );
+    // Builtin function: its self is m_self, the k arguments follow the function.
+    emit_c_convention_call(e, u, d, k, d - k, generic);
+    check_c_result(e, slf, err);
+    for i in 0..k {
+        let a = e.slot(d - k + i);
+        asm!(e ; mov rdi, [rbx + a]);
+        e.decref_rdi(u);
+    }
+    asm!(e ; mov rdi, [rbx + slf]);
+    e.decref_rdi(u);
+    asm!(e
+        ; mov [rbx + meth], rbp
+        ; jmp >call_done
+        ; =>generic
+    );
+}
+
+/// After the C call: a result with no exception pending moves to `rbp`; anything else goes to
+/// the error exit `err` through `_Py_CheckFunctionResult` (what the generic path checks: NULL
+/// without an exception, or a result with one, becomes CPython's SystemError).
+fn check_c_result(e: &mut Emitter, callable: i32, err: DynamicLabel) {
+    asm!(e
+        ; test rax, rax
+        ; jz >c_bad
+        ; cmp QWORD [r13 + L::TSTATE_CUREXC_TYPE], 0
+        ; je >c_ok
+        ; c_bad:
+        ; mov rdi, r13
+        ; mov rsi, [rbx + callable]
+        ; mov rdx, rax
+    );
+    e.call(rt::rt_check_c_result as *const () as usize);
+    asm!(e
+        ; jmp =>err
+        ; c_ok:
+        ; mov rbp, rax
+    );
+}
+
+/// With `r8` = self, `r9` = the `PyMethodDef`, `r10d` = its convention bits and the `k`
+/// arguments at slots `first..`: sets up the C call for the conventions handled inline (else
+/// jumps to `generic`, nothing changed), counts the recursion (a counter that runs out also
+/// goes to `generic`, which raises through the ordinary path), calls, and leaves the result in
+/// `rax` with the counter restored.
+fn emit_c_convention_call(e: &mut Emitter, u: usize, d: u32, k: u32, first: u32, generic: DynamicLabel) {
+    let _ = d;
+    let args = e.slot(first);
+    let ready = e.ops.new_dynamic_label();
+    let fast = e.ops.new_dynamic_label();
+    let rec_out = e.ops.new_dynamic_label();
+    let called = e.ops.new_dynamic_label();
+    if k == 0 {
+        asm!(e
+            ; cmp r10d, METH_NOARGS
+            ; jne >not_noargs
+            ; xor esi, esi
+            ; jmp =>ready
+            ; not_noargs:
+        );
+    }
+    if k == 1 {
+        asm!(e
+            ; cmp r10d, METH_O
+            ; jne >not_o
+            ; mov rsi, [rbx + args]
+            ; jmp =>ready
+            ; not_o:
+        );
+    }
+    asm!(e
+        ; cmp r10d, METH_FASTCALL
+        ; je =>fast
+        ; cmp r10d, METH_FASTCALL_KEYWORDS
+        ; jne =>generic
+        ; =>fast
+        ; lea rsi, [rbx + args]
+        ; mov edx, k as i32
+        ; xor ecx, ecx
+        ; =>ready
+        ; sub DWORD [r13 + L::TSTATE_RECURSION_REMAINING], 1
+        ; jl =>rec_out
+    );
+    e.set_prev(u as i64);
+    asm!(e
+        ; mov rdi, r8
+        ; mov rax, [r9 + L::METHODDEF_ML_METH]
+        ; call rax
+        ; add DWORD [r13 + L::TSTATE_RECURSION_REMAINING], 1
+        ; jmp =>called
+        ; =>rec_out
+        ; add DWORD [r13 + L::TSTATE_RECURSION_REMAINING], 1
+        ; jmp =>generic
+        ; =>called
     );
 }
