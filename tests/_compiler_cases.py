@@ -1315,3 +1315,23 @@ def c_calls_inline_edges(n):
 
 
 CASES += [(c_calls_inline_edges, (3,))]
+
+
+def type_of_one(n):
+    """`type(x)` inline for every kind of x (the type object itself, incremented), and the
+    calls of `type` that are not that: three arguments (a new class), keywords, a shadowed
+    name, no argument."""
+    out = []
+    for x in (1, "s", None, [], _Str("q"), _V3(1, 2, 3), type, 2**80, n):
+        t = type(x)
+        out.append((t.__name__, t is x.__class__))
+    k = type("K", (), {"a": n})
+    out.append((k.__name__, k.a))
+    try:
+        type()
+    except TypeError as e:
+        out.append(str(e))
+    return out
+
+
+CASES += [(type_of_one, (2,))]

@@ -134,6 +134,12 @@ pub fn sqrt_target() -> (usize, usize) {
 
 static LEN_NAME: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 static APPEND_NAME: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static TYPE_NAME: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The interned string "type" (see [`call_target_names`]); 0 if not native.
+pub fn type_name() -> usize {
+    TYPE_NAME.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 /// `builtins.len` and the `list.append` descriptor, which CALL's inline paths recognize by
 /// identity (held for the life of the process; 0 if not native or not CPython's own objects).
@@ -528,6 +534,13 @@ pub fn layout_report(py: Python<'_>) -> Result<(), String> {
             }
             LEN_NAME.store(len_name as usize, Relaxed);
             APPEND_NAME.store(append_name as usize, Relaxed);
+            // SAFETY: as above.
+            let type_name = unsafe { py::PyUnicode_InternFromString(c"type".as_ptr()) };
+            if type_name.is_null() {
+                // SAFETY: GIL held.
+                unsafe { py::PyErr_Clear() };
+            }
+            TYPE_NAME.store(type_name as usize, Relaxed);
         }
         // SAFETY: a pure function of the C struct definition.
         if unsafe { native::psyco_attr_cache_size() } as usize != std::mem::size_of::<runtime::AttrCache>() {

@@ -132,6 +132,9 @@ pub fn tuple_type() -> usize {
 pub fn str_type() -> usize {
     std::ptr::addr_of_mut!(py::PyUnicode_Type) as usize
 }
+pub fn type_type() -> usize {
+    std::ptr::addr_of_mut!(py::PyType_Type) as usize
+}
 pub fn cfunction_type() -> usize {
     std::ptr::addr_of_mut!(py::PyCFunction_Type) as usize
 }

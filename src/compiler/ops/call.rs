@@ -106,6 +106,9 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
         if e.snap.names.contains(&append_name) {
             emit_list_append_inline(e, u, d, append_obj as i64);
         }
+        if e.snap.names.contains(&crate::ffi::type_name()) {
+            emit_type_inline(e, u, d);
+        }
     }
     if kw == 0 && oparg <= 4 && crate::ffi::call_targets().0 != 0 {
         emit_c_call_inline(e, u, d, oparg);
@@ -371,5 +374,30 @@ fn emit_c_convention_call(e: &mut Emitter, u: usize, d: u32, k: u32, first: u32,
         ; add DWORD [r13 + L::TSTATE_RECURSION_REMAINING], 1
         ; jmp =>generic
         ; =>called
+    );
+}
+
+/// CALL of `type(x)` (PRECALL_NO_KW_TYPE_1's case): `[NULL, type, x]` with the callable the
+/// `type` object itself gives `x`'s type.
+fn emit_type_inline(e: &mut Emitter, u: usize, d: u32) {
+    let (null_slot, callable, arg) = (e.slot(d - 3), e.slot(d - 2), e.slot(d - 1));
+    let type_t = rt::type_type() as i64;
+    asm!(e
+        ; cmp QWORD [rbx + null_slot], 0
+        ; jne >not_type
+        ; mov rax, QWORD type_t
+        ; cmp [rbx + callable], rax
+        ; jne >not_type
+        // `type` is a static object: its count never reaches zero here.
+        ; sub QWORD [rax], 1
+        ; mov rdi, [rbx + arg]
+        ; mov rax, [rdi + L::OB_TYPE]
+        ; add QWORD [rax], 1
+        ; mov [rbx + null_slot], rax
+    );
+    e.decref_rdi(u);
+    asm!(e
+        ; jmp >call_done
+        ; not_type:
     );
 }
