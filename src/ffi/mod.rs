@@ -136,6 +136,33 @@ static LEN_NAME: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize
 static APPEND_NAME: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 static TYPE_NAME: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
+static BUILTIN_C_NAMES: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+
+/// The names (interned strings, kept alive) under which the builtins module holds C functions
+/// (`abs`, `isinstance`, `min`...): a CALL whose callable comes from LOAD_GLOBAL of another name
+/// is not worth an inline C-call path. Empty if not native.
+pub fn builtin_c_names() -> &'static [usize] {
+    BUILTIN_C_NAMES.get().map(|v| v.as_slice()).unwrap_or(&[])
+}
+
+fn collect_builtin_c_names(py: Python<'_>) {
+    let mut names = Vec::new();
+    if let Ok(builtins) = py.import("builtins") {
+        if let Ok(dict) = builtins.getattr("__dict__") {
+            if let Ok(dict) = dict.downcast::<pyo3::types::PyDict>() {
+                for (k, v) in dict.iter() {
+                    // SAFETY: comparing a live object's type with a static type object.
+                    let is_c = unsafe { py::Py_TYPE(v.as_ptr()) == std::ptr::addr_of_mut!(py::PyCFunction_Type) };
+                    if is_c && k.is_exact_instance_of::<pyo3::types::PyString>() {
+                        names.push(k.into_ptr() as usize); // a reference kept for good
+                    }
+                }
+            }
+        }
+    }
+    let _ = BUILTIN_C_NAMES.set(names);
+}
+
 /// The interned string "type" (see [`call_target_names`]); 0 if not native.
 pub fn type_name() -> usize {
     TYPE_NAME.load(std::sync::atomic::Ordering::Relaxed)
@@ -555,6 +582,7 @@ pub fn layout_report(py: Python<'_>) -> Result<(), String> {
                 ));
             }
         }
+        collect_builtin_c_names(py);
         live_layout_check(py)
     }
 }

@@ -9,6 +9,7 @@ use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
 use crate::compiler::emit::{asm, BreakerMode, Emitter};
 use crate::ffi::layout as L;
+use crate::compiler::opcodes as op;
 use crate::ffi::runtime as rt;
 
 /// LOAD_METHOD: replace the top `obj` with `meth, obj` or `NULL, attr` (inline-cached, see
@@ -97,21 +98,29 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
     let s = e.slot(d);
     let kw = std::mem::take(&mut e.kwnames) as i64;
     let (len_obj, append_obj) = crate::ffi::call_targets();
-    if oparg == 1 && kw == 0 && len_obj != 0 {
-        // Only where the code names them at all (names are interned: compared by identity).
+    if kw == 0 && len_obj != 0 {
+        // Which inline paths are worth their code depends on where the callable came from
+        // (names are interned: compared by identity). Each path checks at run time anyway.
         let (len_name, append_name) = crate::ffi::call_target_names();
-        if e.snap.names.contains(&len_name) {
+        let producer = callable_producer(e, n, d, oparg);
+        let global = |name: usize| matches!(producer, Some(Producer::Global(g)) if g == name);
+        if oparg == 1 && global(len_name) {
             emit_len_inline(e, u, d, len_obj as i64);
         }
-        if e.snap.names.contains(&append_name) {
-            emit_list_append_inline(e, u, d, append_obj as i64);
-        }
-        if e.snap.names.contains(&crate::ffi::type_name()) {
+        if oparg == 1 && global(crate::ffi::type_name()) {
             emit_type_inline(e, u, d);
         }
-    }
-    if kw == 0 && oparg <= 4 && crate::ffi::call_targets().0 != 0 {
-        emit_c_call_inline(e, u, d, oparg);
+        if oparg == 1 && matches!(producer, Some(Producer::Method(m)) if m == append_name) {
+            emit_list_append_inline(e, u, d, append_obj as i64);
+        }
+        let c_worthy = match producer {
+            Some(Producer::Global(g)) => crate::ffi::builtin_c_names().contains(&g),
+            Some(Producer::Method(_)) | Some(Producer::Attr) => true,
+            None => false,
+        };
+        if oparg <= 4 && c_worthy {
+            emit_c_call_inline(e, u, d, oparg);
+        }
     }
     e.set_prev(u as i64);
     asm!(e
@@ -237,11 +246,13 @@ fn emit_c_call_inline(e: &mut Emitter, u: usize, d: u32, k: u32) {
     let (meth, slf) = (e.slot(d - k - 2), e.slot(d - k - 1));
     let generic = e.ops.new_dynamic_label();
     let c_function = e.ops.new_dynamic_label();
+    let common = e.ops.new_dynamic_label();
     let (descr_t, cfunc_t) = (rt::method_descr_type() as i64, rt::cfunction_type() as i64);
     asm!(e
         ; mov rax, [rbx + meth]
         ; test rax, rax
         ; jz =>c_function
+        // Method descriptor: self is in the callable slot, the k arguments follow it.
         ; mov rdx, QWORD descr_t
         ; cmp [rax + L::OB_TYPE], rdx
         ; jne =>generic
@@ -251,24 +262,8 @@ fn emit_c_call_inline(e: &mut Emitter, u: usize, d: u32, k: u32) {
         ; jne =>generic
         ; mov r9, [rax + L::METHODDESCR_D_METHOD]
         ; mov r10d, [r9 + L::METHODDEF_ML_FLAGS]
-        ; and r10d, CONVENTION
-    );
-    // Method descriptor: self is the callable slot, the k arguments follow it.
-    emit_c_convention_call(e, u, d, k, d - k, generic);
-    let err = e.error_label(u, d);
-    check_c_result(e, meth, err);
-    for i in 0..k {
-        let a = e.slot(d - k + i);
-        asm!(e ; mov rdi, [rbx + a]);
-        e.decref_rdi(u);
-    }
-    asm!(e ; mov rdi, [rbx + slf]);
-    e.decref_rdi(u);
-    asm!(e ; mov rdi, [rbx + meth]);
-    e.decref_rdi(u);
-    asm!(e
-        ; mov [rbx + meth], rbp
-        ; jmp >call_done
+        ; jmp =>common
+        // Builtin function: its self is m_self, the k arguments follow the function.
         ; =>c_function
         ; mov rax, [rbx + slf]
         ; mov rdx, QWORD cfunc_t
@@ -278,12 +273,15 @@ fn emit_c_call_inline(e: &mut Emitter, u: usize, d: u32, k: u32) {
         ; mov r10d, [r9 + L::METHODDEF_ML_FLAGS]
         ; test r10d, METH_STATIC
         ; jnz =>generic
-        ; and r10d, CONVENTION
         ; mov r8, [rax + L::CFUNCTION_M_SELF]
+        ; =>common
+        ; and r10d, CONVENTION
     );
-    // Builtin function: its self is m_self, the k arguments follow the function.
-    emit_c_convention_call(e, u, d, k, d - k, generic);
-    check_c_result(e, slf, err);
+    emit_c_convention_call(e, u, k, d - k, generic);
+    let err = e.error_label(u, d);
+    check_c_result(e, meth, slf, err);
+    // Release the arguments, the callable slot (self or the function) and the method slot
+    // (the descriptor, or the NULL of a function call); the result takes the method slot.
     for i in 0..k {
         let a = e.slot(d - k + i);
         asm!(e ; mov rdi, [rbx + a]);
@@ -291,6 +289,8 @@ fn emit_c_call_inline(e: &mut Emitter, u: usize, d: u32, k: u32) {
     }
     asm!(e ; mov rdi, [rbx + slf]);
     e.decref_rdi(u);
+    asm!(e ; mov rdi, [rbx + meth]);
+    e.xdecref_rdi(u);
     asm!(e
         ; mov [rbx + meth], rbp
         ; jmp >call_done
@@ -301,7 +301,7 @@ fn emit_c_call_inline(e: &mut Emitter, u: usize, d: u32, k: u32) {
 /// After the C call: a result with no exception pending moves to `rbp`; anything else goes to
 /// the error exit `err` through `_Py_CheckFunctionResult` (what the generic path checks: NULL
 /// without an exception, or a result with one, becomes CPython's SystemError).
-fn check_c_result(e: &mut Emitter, callable: i32, err: DynamicLabel) {
+fn check_c_result(e: &mut Emitter, meth: i32, slf: i32, err: DynamicLabel) {
     asm!(e
         ; test rax, rax
         ; jz >c_bad
@@ -309,7 +309,10 @@ fn check_c_result(e: &mut Emitter, callable: i32, err: DynamicLabel) {
         ; je >c_ok
         ; c_bad:
         ; mov rdi, r13
-        ; mov rsi, [rbx + callable]
+        // The callable: the descriptor in the method slot, else the function after it.
+        ; mov rsi, [rbx + meth]
+        ; test rsi, rsi
+        ; cmovz rsi, [rbx + slf]
         ; mov rdx, rax
     );
     e.call(rt::rt_check_c_result as *const () as usize);
@@ -325,8 +328,7 @@ fn check_c_result(e: &mut Emitter, callable: i32, err: DynamicLabel) {
 /// jumps to `generic`, nothing changed), counts the recursion (a counter that runs out also
 /// goes to `generic`, which raises through the ordinary path), calls, and leaves the result in
 /// `rax` with the counter restored.
-fn emit_c_convention_call(e: &mut Emitter, u: usize, d: u32, k: u32, first: u32, generic: DynamicLabel) {
-    let _ = d;
+fn emit_c_convention_call(e: &mut Emitter, u: usize, k: u32, first: u32, generic: DynamicLabel) {
     let args = e.slot(first);
     let ready = e.ops.new_dynamic_label();
     let fast = e.ops.new_dynamic_label();
@@ -400,4 +402,49 @@ fn emit_type_inline(e: &mut Emitter, u: usize, d: u32) {
         ; jmp >call_done
         ; not_type:
     );
+}
+
+/// Where a CALL's callable came from, as far as the bytecode shows.
+#[derive(Clone, Copy)]
+enum Producer {
+    /// `LOAD_GLOBAL NULL + name` (the interned name).
+    Global(usize),
+    /// `obj.name(...)` through LOAD_METHOD (the interned name).
+    Method(usize),
+    /// `obj.name(...)` through LOAD_ATTR (3.11's form for an imported module's function).
+    Attr,
+}
+
+/// Where CALL `n`'s `[NULL or method, callable]` pair came from: found from the last
+/// instructions before it that ran at the pair's depth and one above (the arguments never go
+/// below), with no jump target in between. None for any other shape.
+fn callable_producer(e: &Emitter, n: usize, d: u32, k: u32) -> Option<Producer> {
+    let snap = e.snap;
+    let base = d.checked_sub(k + 2)?;
+    // The last instructions before n that started at depth `base` and `base + 1`.
+    let (mut at_base, mut at_next) = (None, None);
+    let mut m = n;
+    while m > 0 {
+        m -= 1;
+        if snap.is_target[m + 1] {
+            return None;
+        }
+        match snap.depth[m] {
+            Some(x) if x == base => {
+                at_base = Some(m);
+                break;
+            }
+            Some(x) if x == base + 1 && at_next.is_none() => at_next = Some(m),
+            Some(x) if x < base => return None,
+            None => return None,
+            _ => {}
+        }
+    }
+    let ins = &snap.instrs[at_base?];
+    if ins.op == op::LOAD_GLOBAL && ins.arg & 1 == 1 {
+        let next = snap.instrs.get(at_base? + 1)?;
+        return Some(if next.op == op::LOAD_ATTR { Producer::Attr } else { Producer::Global(snap.names[(ins.arg >> 1) as usize]) });
+    }
+    let m1 = &snap.instrs[at_next?];
+    (m1.op == op::LOAD_METHOD).then(|| Producer::Method(snap.names[m1.arg as usize]))
 }
