@@ -1335,3 +1335,72 @@ def type_of_one(n):
 
 
 CASES += [(type_of_one, (2,))]
+
+
+class _Watched:
+    def __init__(self):
+        self.a = 1
+        self.b = 2
+
+    def __del__(self):
+        pass
+
+
+class _Loud:
+    def __init__(self, log):
+        self.log = log
+
+    def __del__(self):
+        self.log.append("del")
+
+
+def store_attr_inline(n):
+    """`obj.name = value` through entry 0 of the site's cache: slots (also an emptied one),
+    instance values (replaced; a deleted or new attribute goes to the helper), an old value
+    whose destructor runs Python code, a materialized __dict__, a changed class, a type given
+    __setattr__ after the fact, and attribute errors."""
+    out = []
+    log = []
+    for i in range(n):
+        v = _V3(1, 2, 3)
+        v.x = i
+        del v.y
+        v.y = i * 2
+        out.append((v.x, v.y, v.z))
+        p = _P3(1, 2, 3)
+        p.x = _Loud(log)
+        p.x = i
+        del p.y
+        p.y = "again"
+        p.w = "new"
+        out.append(sorted(vars(p).items()))
+        q = _P3(0, 0, 0)
+        q.__dict__["extra"] = 1
+        q.x = 5
+        out.append(q.x)
+        q.__class__ = _Q3
+        try:
+            q.y = 7
+        except AttributeError as e:
+            out.append(str(e))
+    out.append(log)
+
+    class Late:
+        def __init__(self):
+            self.k = 0
+
+    objs = [Late() for _ in range(3)]
+    for j, o in enumerate(objs):
+        if j == 1:
+            Late.__setattr__ = lambda self, name, value: object.__setattr__(self, name, value * 10)
+        o.k = j
+        out.append(o.k)
+    try:
+        v = _V3(1, 2, 3)
+        v.nope = 1
+    except AttributeError as e:
+        out.append(str(e))
+    return out
+
+
+CASES += [(store_attr_inline, (3,))]

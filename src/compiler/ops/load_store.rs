@@ -241,9 +241,49 @@ pub fn emit_load_attr(e: &mut Emitter, n: usize, d: u32) {
     asm!(e ; attr_done:);
 }
 
-/// STORE_ATTR: `top.name = second`, popping both (inline-cached).
+/// STORE_ATTR: `top.name = second`, popping both (inline-cached). Inline: entry 0 of the
+/// site's cache holds for the owner's type version and is a slot (the value replaces the slot's
+/// content, as STORE_ATTR_SLOT) or an index in the instance values array whose entry is already
+/// set (replaced, as STORE_ATTR_INSTANCE_VALUE; a new attribute needs the insertion-order
+/// bookkeeping of the helper). The old value is released after the store.
 pub fn emit_store_attr(e: &mut Emitter, n: usize, d: u32) {
+    let (value, owner) = (e.slot(d - 2), e.slot(d - 1));
+    let u = unit(e, n);
     let cache = e.take_attr_cache();
+    asm!(e
+        ; mov rax, [rbx + owner]
+        ; mov r8, QWORD cache as i64
+        ; mov rdx, [rax + L::OB_TYPE]
+        ; mov edx, [rdx + L::TYPE_VERSION_TAG]
+        ; cmp edx, [r8]
+        ; jne >slow
+        ; mov r9, [r8 + 8]
+        ; cmp DWORD [r8 + 4], 1
+        ; jne >values
+        ; lea r10, [rax + r9]
+        ; jmp >store
+        ; values:
+        ; cmp DWORD [r8 + 4], 2
+        ; jne >slow
+        ; mov r10, [rax + L::OBJECT_VALUES_PTR]
+        ; test r10, r10
+        ; jz >slow
+        ; lea r10, [r10 + r9 * 8]
+        ; cmp QWORD [r10], 0
+        ; je >slow
+        ; store:
+        ; mov rdi, [r10]
+        ; mov rdx, [rbx + value]
+        ; mov [r10], rdx
+    );
+    e.xdecref_rdi(u);
+    asm!(e ; mov rdi, [rbx + owner]);
+    e.decref_rdi(u);
+    asm!(e
+        ; jmp >store_attr_done
+        ; slow:
+    );
     let u = e.call_attr_helper(n, d, crate::ffi::attr_helpers()[1], cache);
     e.check_error(u, d - 2);
+    asm!(e ; store_attr_done:);
 }
