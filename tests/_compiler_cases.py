@@ -1404,3 +1404,41 @@ def store_attr_inline(n):
 
 
 CASES += [(store_attr_inline, (3,))]
+
+
+class _F(float):
+    def __add__(self, o):
+        return "sub-add"
+
+
+def float_single_ops(n):
+    """One `+ - * /` of two values (inline for two exact floats): signed zeros, infinities,
+    NaN, zero and NaN divisors, float subclasses, mixed int/float, results that box."""
+    vals = [0.0, -0.0, 1.5, -2.25, float("inf"), float("-inf"), float("nan"), 1e308, 5e-324, _F(2.0), 3, True]
+    out = []
+    for a in vals:
+        for b in vals:
+            row = []
+            for k in range(4):
+                try:
+                    if k == 0:
+                        r = a + b
+                    elif k == 1:
+                        r = a - b
+                    elif k == 2:
+                        r = a * b
+                    else:
+                        r = a / b
+                    row.append(repr(r))
+                except ZeroDivisionError as e:
+                    row.append(str(e))
+            out.append(row)
+    x = 0.5
+    for _ in range(n):
+        x = x * 1.5
+        x += 0.25
+    out.append(x)
+    return out
+
+
+CASES += [(float_single_ops, (4,))]

@@ -92,11 +92,63 @@ pub fn emit_binary_op(e: &mut Emitter, n: usize, d: u32) {
             ; generic:
         );
     }
+    let float_inline = matches!(base, 0 | 5 | 10 | 11);
+    if float_inline {
+        emit_float_binop(e, u, d, base);
+    }
     let u = e.call_stack_helper(n, d, Some(oparg), rt::rt_binary_op as *const () as usize);
     e.check_error(u, d - 2);
-    if inline {
+    if inline || float_inline {
         asm!(e ; binop_done:);
     }
+}
+
+/// `+ - * /` of two exact floats (BINARY_OP_ADD_FLOAT and its siblings): the IEEE operation
+/// float's own slots do, one boxing. A zero divisor goes to the helper (ZeroDivisionError),
+/// as does anything that is not two exact floats.
+fn emit_float_binop(e: &mut Emitter, u: usize, d: u32, base: i32) {
+    let (l, r) = (e.slot(d - 2), e.slot(d - 1));
+    let float_t = rt::float_type() as i64;
+    let box_float = rt::float_from_double() as i64;
+    let err = e.error_label(u, d);
+    asm!(e
+        ; mov rax, [rbx + l]
+        ; mov rcx, [rbx + r]
+        ; mov rdx, QWORD float_t
+        ; cmp [rax + L::OB_TYPE], rdx
+        ; jne >float_helper
+        ; cmp [rcx + L::OB_TYPE], rdx
+        ; jne >float_helper
+        ; movsd xmm0, QWORD [rax + L::FLOAT_OB_FVAL]
+        ; movsd xmm1, QWORD [rcx + L::FLOAT_OB_FVAL]
+    );
+    match base {
+        0 => asm!(e ; addsd xmm0, xmm1),
+        5 => asm!(e ; mulsd xmm0, xmm1),
+        10 => asm!(e ; subsd xmm0, xmm1),
+        _ => asm!(e
+            ; xorpd xmm2, xmm2
+            ; ucomisd xmm1, xmm2
+            ; je >float_helper
+            ; divsd xmm0, xmm1
+        ),
+    }
+    asm!(e
+        ; mov rax, QWORD box_float
+        ; call rax
+        ; test rax, rax
+        ; jz =>err
+        ; mov rbp, rax
+        ; mov rdi, [rbx + l]
+    );
+    e.decref_rdi(u);
+    asm!(e ; mov rdi, [rbx + r]);
+    e.decref_rdi(u);
+    asm!(e
+        ; mov [rbx + l], rbp
+        ; jmp >binop_done
+        ; float_helper:
+    );
 }
 
 /// Loads the values of the two operands at `[rbx + l]`, `[rbx + r]` into r8, r9 if both are
