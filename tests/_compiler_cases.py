@@ -1442,3 +1442,32 @@ def float_single_ops(n):
 
 
 CASES += [(float_single_ops, (4,))]
+
+
+def compare_with_float_constant(n):
+    """`x < 0.0`-style branches (fused when x is an exact float): ints, bools, NaN, signed
+    zeros, infinities and non-numbers on the other side take the ordinary comparison."""
+    out = []
+    for x in (-1.5, 0.0, -0.0, 2.5, float("nan"), float("inf"), -3, 0, True, "s", None, n):
+        row = []
+        for k in range(6):
+            try:
+                if k == 0:
+                    row.append(1 if x < 0.0 else 0)
+                elif k == 1:
+                    row.append(1 if x <= 0.0 else 0)
+                elif k == 2:
+                    row.append(1 if x == 0.0 else 0)
+                elif k == 3:
+                    row.append(1 if x != 0.0 else 0)
+                elif k == 4:
+                    row.append(1 if 1e-6 > x else 0)
+                else:
+                    row.append(1 if x >= -0.0 else 0)
+            except TypeError as e:
+                row.append(str(e))
+        out.append(row)
+    return out
+
+
+CASES += [(compare_with_float_constant, (2,))]

@@ -278,7 +278,10 @@ fn find_compare(e: &Emitter, n: usize) -> Option<(usize, u32, Node, Node)> {
             && (l.is_float() || r.is_float())
             && l.complete()
             && r.complete()
-            && l.ops() + r.ops() >= 1
+            // An operation to fuse, or a float constant: `disc < 0.0` says "floats".
+            && (l.ops() + r.ops() >= 1
+                || matches!(l, Node::Const { is_float: true, .. })
+                || matches!(r, Node::Const { is_float: true, .. }))
             && l.regs() <= 14
             && 1 + r.regs() <= 14
         {
