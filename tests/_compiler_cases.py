@@ -1471,3 +1471,16 @@ def compare_with_float_constant(n):
 
 
 CASES += [(compare_with_float_constant, (2,))]
+
+
+def list_append_opcode(n):
+    """LIST_APPEND (comprehensions) inline while the list has room, and across its resizes;
+    nested comprehensions and ones with conditions."""
+    a = [i * i for i in range(n * 50)]
+    b = [[j for j in range(i)] for i in range(n)]
+    c = [x for x in a if x % 3 == 1]
+    d = [y for row in b for y in row if y]
+    return len(a), a[-3:], b, len(c), c[:5], d
+
+
+CASES += [(list_append_opcode, (4,)), (list_append_opcode, (0,))]

@@ -5,6 +5,7 @@
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
 use crate::compiler::emit::{asm, Emitter};
+use crate::ffi::layout as L;
 use crate::ffi::runtime as rt;
 
 /// A helper taking the stack slot and `arg` (the count of items, or the list's distance).
@@ -26,9 +27,31 @@ pub fn emit_build_list(e: &mut Emitter, n: usize, d: u32) {
 }
 
 /// LIST_APPEND: pop the top and append it to the list `arg` items down (comprehensions).
+/// Inline when the list has room (`_PyList_AppendTakeRef`'s fast path: the reference moves
+/// into the list); a full list (or one being sorted, `allocated == -1`) goes to the helper.
 pub fn emit_list_append(e: &mut Emitter, n: usize, d: u32) {
+    let oparg = e.snap.instrs[n].arg;
+    let (list, v) = (e.slot(d - 1 - oparg), e.slot(d - 1));
+    let list_t = rt::list_type() as i64;
+    asm!(e
+        ; mov rax, [rbx + list]
+        ; mov rcx, QWORD list_t
+        ; cmp [rax + L::OB_TYPE], rcx
+        ; jne >append_slow
+        ; mov r8, [rax + L::VAR_OB_SIZE]
+        ; cmp r8, [rax + L::LIST_ALLOCATED]
+        ; jge >append_slow
+        ; mov r9, [rax + L::LIST_OB_ITEM]
+        ; mov rdx, [rbx + v]
+        ; mov [r9 + r8 * 8], rdx
+        ; add r8, 1
+        ; mov [rax + L::VAR_OB_SIZE], r8
+        ; jmp >append_done
+        ; append_slow:
+    );
     let u = helper_n(e, n, d, rt::rt_list_append as *const () as usize);
     e.check_error(u, d - 1);
+    asm!(e ; append_done:);
 }
 
 /// UNPACK_SEQUENCE: exact tuple/list of length `arg` natively, otherwise deopt.
