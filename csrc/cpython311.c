@@ -90,6 +90,7 @@ static const int64_t OFFSETS[] = {
     offsetof(PyMethodDef, ml_meth),
     offsetof(PyMethodDef, ml_flags),
     offsetof(PyThreadState, curexc_type),
+    offsetof(PySetObject, used),
 };
 
 int64_t psyco_offset_count(void) { return (int64_t)(sizeof(OFFSETS) / sizeof(OFFSETS[0])); }

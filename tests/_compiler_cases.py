@@ -1484,3 +1484,26 @@ def list_append_opcode(n):
 
 
 CASES += [(list_append_opcode, (4,)), (list_append_opcode, (0,))]
+
+
+def len_of_sets(n):
+    """len() of sets and frozensets (inline from `used`), after adds and removals, and of
+    their subclasses (the ordinary call)."""
+    class S(set):
+        def __len__(self):
+            return -5 + 10
+
+    s = set()
+    out = []
+    for i in range(n):
+        s.add(i % 3)
+        out.append(len(s))
+    s.discard(0)
+    out.append(len(s))
+    out.append(len(frozenset(range(n))))
+    out.append(len(S([1, 2])))
+    out.append(len(frozenset()))
+    return out
+
+
+CASES += [(len_of_sets, (5,))]

@@ -293,6 +293,7 @@ pub mod expected {
     pub const METHODDEF_ML_METH: i64 = 8;
     pub const METHODDEF_ML_FLAGS: i64 = 16;
     pub const TSTATE_CUREXC_TYPE: i64 = 96;
+    pub const SET_USED: i64 = 24;
     /// `rangeiterobject` and `listiterobject` (private to their .c files; checked on live
     /// iterators by `psyco_iter_layout_ok`).
     pub const RANGEITER_INDEX: i64 = 16;
@@ -374,6 +375,7 @@ pub mod expected {
         ("PyMethodDef.ml_meth", METHODDEF_ML_METH),
         ("PyMethodDef.ml_flags", METHODDEF_ML_FLAGS),
         ("PyThreadState.curexc_type", TSTATE_CUREXC_TYPE),
+        ("PySetObject.used", SET_USED),
     ];
 }
 
@@ -417,6 +419,7 @@ pub mod layout {
     pub const METHODDEF_ML_FLAGS: i32 = X::METHODDEF_ML_FLAGS as i32;
     pub const TSTATE_RECURSION_REMAINING: i32 = X::TSTATE_RECURSION_REMAINING as i32;
     pub const TSTATE_CUREXC_TYPE: i32 = X::TSTATE_CUREXC_TYPE as i32;
+    pub const SET_USED: i32 = X::SET_USED as i32;
     /// `ob_type` in every object header.
     pub const OB_TYPE: i32 = 8;
 }

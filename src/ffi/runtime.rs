@@ -132,6 +132,12 @@ pub fn tuple_type() -> usize {
 pub fn str_type() -> usize {
     std::ptr::addr_of_mut!(py::PyUnicode_Type) as usize
 }
+pub fn set_type() -> usize {
+    std::ptr::addr_of_mut!(py::PySet_Type) as usize
+}
+pub fn frozenset_type() -> usize {
+    std::ptr::addr_of_mut!(py::PyFrozenSet_Type) as usize
+}
 pub fn type_type() -> usize {
     std::ptr::addr_of_mut!(py::PyType_Type) as usize
 }

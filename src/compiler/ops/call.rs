@@ -140,14 +140,15 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
     }
 }
 
-/// CALL of `len(x)` (PRECALL_NO_KW_LEN's case) for an exact list, tuple, str or dict: the
-/// stack is `[NULL, len, x]` with `len` the builtin itself (compared by identity), and the
-/// length is the word every one of those four types keeps at the same offset. The result is
+/// CALL of `len(x)` (PRECALL_NO_KW_LEN's case) for an exact list, tuple, str, dict, set or
+/// frozenset: the stack is `[NULL, len, x]` with `len` the builtin itself (compared by
+/// identity); the length is the word the first four keep at the same offset, or a set's `used`. The result is
 /// boxed inline when small. Anything else falls through to the generic call.
 fn emit_len_inline(e: &mut Emitter, u: usize, d: u32, len_obj: i64) {
     const _: () = assert!(L::VAR_OB_SIZE == L::STR_LENGTH && L::VAR_OB_SIZE == L::DICT_MA_USED);
     let (null_slot, callable, arg) = (e.slot(d - 3), e.slot(d - 2), e.slot(d - 1));
     let (list_t, tuple_t, str_t, dict_t) = (rt::list_type() as i64, rt::tuple_type() as i64, rt::str_type() as i64, rt::dict_type() as i64);
+    let (set_t, frozenset_t) = (rt::set_type() as i64, rt::frozenset_type() as i64);
     let err = e.error_label(u, d);
     asm!(e
         ; cmp QWORD [rbx + null_slot], 0
@@ -168,11 +169,22 @@ fn emit_len_inline(e: &mut Emitter, u: usize, d: u32, len_obj: i64) {
         ; je >sized
         ; mov rcx, QWORD dict_t
         ; cmp rdx, rcx
+        ; je >sized
+        // Sets keep their size in `used`, at another offset.
+        ; mov rcx, QWORD set_t
+        ; cmp rdx, rcx
+        ; je >set_sized
+        ; mov rcx, QWORD frozenset_t
+        ; cmp rdx, rcx
         ; jne >not_len
+        ; set_sized:
+        ; mov r8, [rbp + L::SET_USED]
+        ; jmp >have_len
         ; sized:
+        ; mov r8, [rbp + L::VAR_OB_SIZE]
+        ; have_len:
     );
     e.set_prev(u as i64);
-    asm!(e ; mov r8, [rbp + L::VAR_OB_SIZE]);
     e.box_int_r8();
     asm!(e
         ; test rax, rax
