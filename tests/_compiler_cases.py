@@ -1507,3 +1507,45 @@ def len_of_sets(n):
 
 
 CASES += [(len_of_sets, (5,))]
+
+
+def unpack_inline(n):
+    """UNPACK_SEQUENCE inline for exact tuples and lists of the right length (1 to 8 items),
+    and everything else through the interpreter: wrong lengths (its messages), tuple and
+    list subclasses, iterators, strings; items that die with the sequence."""
+    out = []
+    for seq in ((1, 2), [3, 4], ("a", [n]), (n,), [n]):
+        try:
+            a, b = seq
+            out.append((a, b))
+        except ValueError as e:
+            out.append(str(e))
+    for seq in ((1,), [2], (1, 2, 3)):
+        try:
+            (a,) = seq
+            out.append(a)
+        except ValueError as e:
+            out.append(str(e))
+    a, b, c, d, e_, f, g, h = range(8) if n < 0 else (1, 2, 3, 4, 5, 6, 7, 8)
+    out.append((a, h))
+    a, b, c, d, e_, f, g, h, i = [9, 8, 7, 6, 5, 4, 3, 2, 1]
+    out.append((a, i))
+
+    class T(tuple):
+        pass
+
+    x, y = T((5, 6))
+    out.append((x, y))
+    x, y = iter([7, 8])
+    out.append((x, y))
+    x, y = "ab"
+    out.append((x, y))
+    pairs = [(k, [k] * k) for k in range(n)]
+    for k, v in pairs:
+        out.append((k, len(v)))
+    for k, v in [(str(j), (j,)) for j in range(n)]:  # items owned only by the dying tuple
+        out.append((k, v))
+    return out
+
+
+CASES += [(unpack_inline, (3,))]

@@ -54,10 +54,55 @@ pub fn emit_list_append(e: &mut Emitter, n: usize, d: u32) {
     asm!(e ; append_done:);
 }
 
-/// UNPACK_SEQUENCE: exact tuple/list of length `arg` natively, otherwise deopt.
+/// UNPACK_SEQUENCE: exact tuple/list of length `arg` natively, otherwise deopt. Up to 8 items
+/// inline (UNPACK_SEQUENCE_TWO_TUPLE / _TUPLE / _LIST): each item gets a new reference, item 0
+/// ends on top, then the sequence is released.
 pub fn emit_unpack_sequence(e: &mut Emitter, n: usize, d: u32) {
+    let k = e.snap.instrs[n].arg;
+    let inline = (1..=8).contains(&k);
+    if inline {
+        let u = e.snap.instrs[n].idx;
+        let s = e.slot(d - 1);
+        let (tuple_t, list_t) = (rt::tuple_type() as i64, rt::list_type() as i64);
+        asm!(e
+            ; mov rax, [rbx + s]
+            ; mov rdx, QWORD tuple_t
+            ; cmp [rax + L::OB_TYPE], rdx
+            ; jne >try_list
+            ; cmp QWORD [rax + L::VAR_OB_SIZE], k as i32
+            ; jne >unpack_slow
+            ; lea r9, [rax + L::TUPLE_OB_ITEM]
+            ; jmp >unpack_go
+            ; try_list:
+            ; mov rdx, QWORD list_t
+            ; cmp [rax + L::OB_TYPE], rdx
+            ; jne >unpack_slow
+            ; cmp QWORD [rax + L::VAR_OB_SIZE], k as i32
+            ; jne >unpack_slow
+            ; mov r9, [rax + L::LIST_OB_ITEM]
+            ; unpack_go:
+        );
+        for j in 0..k {
+            let slot = e.slot(d - 1 + j);
+            let off = ((k - 1 - j) * 8) as i32;
+            asm!(e
+                ; mov rcx, [r9 + off]
+                ; add QWORD [rcx], 1
+                ; mov [rbx + slot], rcx
+            );
+        }
+        asm!(e ; mov rdi, rax);
+        e.decref_rdi(u);
+        asm!(e
+            ; jmp >unpack_done
+            ; unpack_slow:
+        );
+    }
     helper_n(e, n, d, rt::rt_unpack_sequence as *const () as usize);
     e.dispatch_result(n, d);
+    if inline {
+        asm!(e ; unpack_done:);
+    }
 }
 
 /// BUILD_MAP: `arg` key/value pairs → dict (on failure the items stay, owned, on the stack).
