@@ -1549,3 +1549,21 @@ def unpack_inline(n):
 
 
 CASES += [(unpack_inline, (3,))]
+
+
+def is_op_inline(n):
+    """`is` / `is not` (inline) with values whose last reference dies in the comparison (a
+    destructor runs while the result is already on the stack), and as branch conditions."""
+    log = []
+    out = []
+    for x in (None, 0, n, "s", [], _Loud(log)):
+        out.append((x is None, x is not None, _Loud(log) is x, None is not _Loud(log)))
+        if x is None:
+            out.append("none")
+        elif x is not n:
+            out.append("other")
+    out.append(len(log))
+    return out
+
+
+CASES += [(is_op_inline, (3,))]

@@ -790,21 +790,6 @@ pub unsafe extern "C-unwind" fn rt_compare_op(sp: *mut Obj, oparg: c_int) -> c_i
     }
 }
 
-/// IS_OP: [left, right] → [bool]. Cannot fail.
-pub unsafe extern "C-unwind" fn rt_is_op(sp: *mut Obj, oparg: c_int) {
-    // SAFETY: see module doc.
-    unsafe {
-        let right = *sp.sub(1);
-        let left = *sp.sub(2);
-        let res = ((left == right) as c_int) ^ oparg;
-        let b = if res != 0 { py::Py_True() } else { py::Py_False() };
-        incref(b);
-        *sp.sub(2) = b;
-        decref(left);
-        decref(right);
-    }
-}
-
 /// CONTAINS_OP: [left, right] → [left in right]. Error: -1, both popped.
 pub unsafe extern "C-unwind" fn rt_contains_op(sp: *mut Obj, oparg: c_int) -> c_int {
     // SAFETY: see module doc.

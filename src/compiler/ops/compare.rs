@@ -28,10 +28,33 @@ pub fn emit_compare_op(e: &mut Emitter, n: usize, d: u32) {
     e.check_error(u, d - 2);
 }
 
-/// IS_OP: `second is top` (`is not` when arg is 1); cannot fail.
+/// IS_OP: `second is top` (`is not` when arg is 1); cannot fail. Inline: the pointer
+/// comparison, the bool stored in place of `second`, then both operands released (right,
+/// then left, kept in `rbp`): the stack holds a valid value while a destructor runs.
 pub fn emit_is_op(e: &mut Emitter, n: usize, d: u32) {
     let oparg = e.snap.instrs[n].arg as i32;
-    e.call_stack_helper(n, d, Some(oparg), rt::rt_is_op as *const () as usize);
+    let u = e.snap.instrs[n].idx;
+    let (l, r) = (e.slot(d - 2), e.slot(d - 1));
+    let (t, f) = (rt::py_true() as i64, rt::py_false() as i64);
+    asm!(e
+        ; mov rbp, [rbx + l]
+        ; mov rdx, QWORD t
+        ; mov rax, QWORD f
+        ; cmp rbp, [rbx + r]
+    );
+    if oparg == 0 {
+        asm!(e ; cmove rax, rdx);
+    } else {
+        asm!(e ; cmovne rax, rdx);
+    }
+    asm!(e
+        ; add QWORD [rax], 1
+        ; mov [rbx + l], rax
+        ; mov rdi, [rbx + r]
+    );
+    e.decref_rdi(u);
+    asm!(e ; mov rdi, rbp);
+    e.decref_rdi(u);
 }
 
 /// CONTAINS_OP: `second in top` (`not in` when arg is 1).
