@@ -212,3 +212,21 @@ PyObject *psyco_small_ints(int64_t stride) {
     if (_PY_NSMALLNEGINTS != 5 || _PY_NSMALLPOSINTS != 257) return NULL;
     return base;
 }
+
+/* ---- interned strings -------------------------------------------------------------------- */
+
+/* The offset of the byte of PyASCIIObject whose two low bits are `state.interned` (nonzero for
+ * an interned string), checked on a live interned string and a live non-interned one; -1 if
+ * the bits are not where compiled code would read them. Two distinct interned strings are
+ * never equal, which lets `==` of interned strings be decided by identity. */
+int64_t psyco_str_interned_offset(void) {
+    int64_t off = (int64_t)offsetof(PyASCIIObject, state);
+    PyObject *a = PyUnicode_InternFromString("psyco: interned probe");
+    PyObject *b = PyUnicode_FromString("psyco: not an interned probe");
+    int ok = a != NULL && b != NULL && PyUnicode_CHECK_INTERNED(a) && !PyUnicode_CHECK_INTERNED(b) &&
+             (((unsigned char *)a)[off] & 3) != 0 && (((unsigned char *)b)[off] & 3) == 0;
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    PyErr_Clear();
+    return ok ? off : -1;
+}

@@ -1567,3 +1567,23 @@ def is_op_inline(n):
 
 
 CASES += [(is_op_inline, (3,))]
+
+
+def str_equality_branches(n):
+    """`==` / `!=` branches on strings: the same object, two interned strings (decided by
+    identity), equal strings that are not interned (built at run time), str subclasses, and
+    str against other types."""
+    import sys as _sys
+
+    built = "".join(["o", "p"])
+    words = ["op", built, _sys.intern("".join(["o", "p"])), "num", _Str("op"), "", "é" * n, 1, None]
+    out = []
+    for a in words:
+        row = []
+        for b in words:
+            row.append((1 if a == b else 0, 1 if a != b else 0))
+        out.append(row)
+    return out
+
+
+CASES += [(str_equality_branches, (2,))]

@@ -103,6 +103,7 @@ mod native {
         pub fn psyco_signal_eval_breaker();
         pub fn psyco_attr_cache_size() -> i64;
         pub fn psyco_small_ints(stride: i64) -> *mut py::PyObject;
+        pub fn psyco_str_interned_offset() -> i64;
         pub fn psyco_call_targets(
             len: *mut *mut py::PyObject,
             append: *mut *mut py::PyObject,
@@ -120,6 +121,13 @@ mod native {
 }
 
 static SMALL_INTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static STR_INTERNED_OFFSET: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(-1);
+
+/// Offset of the byte whose two low bits say a str is interned (checked on live strings at
+/// import), or -1: then `==` of strings gets no inline identity path.
+pub fn str_interned_offset() -> i64 {
+    STR_INTERNED_OFFSET.load(std::sync::atomic::Ordering::Relaxed)
+}
 static LEN_BUILTIN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 static LIST_APPEND: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 static MATH_SQRT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -546,6 +554,8 @@ pub fn layout_report(py: Python<'_>) -> Result<(), String> {
             return Err("small-int cache layout does not match: running interpreter-only".into());
         }
         SMALL_INTS.store(small as usize, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: makes two strings and reads their state byte (GIL held).
+        STR_INTERNED_OFFSET.store(unsafe { native::psyco_str_interned_offset() }, std::sync::atomic::Ordering::Relaxed);
         let (mut len, mut append) = (std::ptr::null_mut(), std::ptr::null_mut());
         let (mut sqrt, mut sqrt_name) = (std::ptr::null_mut(), std::ptr::null_mut());
         // SAFETY: looks up four objects and keeps references to them (GIL held).

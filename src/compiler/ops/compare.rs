@@ -83,6 +83,10 @@ fn emit_compare_and_branch(e: &mut Emitter, n: usize, d: u32) {
     if (0..=5).contains(&oparg) {
         compact_int_compare(e, u, d, oparg, if_true, if_false);
     }
+    let interned = crate::ffi::str_interned_offset();
+    if (oparg == 2 || oparg == 3) && interned >= 0 {
+        interned_str_equality(e, u, d, oparg == 2, interned as i32, if_true, if_false);
+    }
     e.set_prev(u as i64);
     asm!(e
         ; lea rdi, [rbx + s]
@@ -133,5 +137,43 @@ fn compact_int_compare(e: &mut Emitter, u: usize, d: u32, oparg: i32, if_true: D
         ; jnz =>if_true
         ; jmp =>if_false
         ; generic:
+    );
+}
+
+/// The str case of a fused `==` / `!=` and branch (`eq` says which): two exact strs that are
+/// the same object are equal; two distinct ones that are both interned are not (the interpreter
+/// keeps one interned object per value). Decided without a call, then both operands released
+/// and the branch taken; anything else falls through to the generic code emitted next.
+fn interned_str_equality(e: &mut Emitter, u: usize, d: u32, eq: bool, state: i32, if_true: DynamicLabel, if_false: DynamicLabel) {
+    let (l, r) = (e.slot(d - 2), e.slot(d - 1));
+    let str_t = rt::str_type() as i64;
+    let (same, differ) = if eq { (1, 0) } else { (0, 1) };
+    asm!(e
+        ; mov rax, [rbx + l]
+        ; mov rcx, [rbx + r]
+        ; mov rdx, QWORD str_t
+        ; cmp [rax + 8], rdx
+        ; jne >str_generic
+        ; cmp [rcx + 8], rdx
+        ; jne >str_generic
+        ; mov ebp, same
+        ; cmp rax, rcx
+        ; je >str_decided
+        ; test BYTE [rax + state], 3
+        ; jz >str_generic
+        ; test BYTE [rcx + state], 3
+        ; jz >str_generic
+        ; mov ebp, differ
+        ; str_decided:
+        ; mov rdi, rax
+    );
+    e.decref_rdi(u);
+    asm!(e ; mov rdi, [rbx + r]);
+    e.decref_rdi(u);
+    asm!(e
+        ; test ebp, ebp
+        ; jnz =>if_true
+        ; jmp =>if_false
+        ; str_generic:
     );
 }
