@@ -2,7 +2,7 @@
 //! (exact tuples and lists of the right length natively; everything else, including every
 //! error message, by the interpreter).
 
-use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
 use crate::compiler::emit::{asm, Emitter};
 use crate::ffi::layout as L;
@@ -27,31 +27,41 @@ pub fn emit_build_list(e: &mut Emitter, n: usize, d: u32) {
 }
 
 /// LIST_APPEND: pop the top and append it to the list `arg` items down (comprehensions).
-/// Inline when the list has room (`_PyList_AppendTakeRef`'s fast path: the reference moves
-/// into the list); a full list (or one being sorted, `allocated == -1`) goes to the helper.
+/// Inline when the list has room ([`append_with_room`]); otherwise the helper.
 pub fn emit_list_append(e: &mut Emitter, n: usize, d: u32) {
     let oparg = e.snap.instrs[n].arg;
-    let (list, v) = (e.slot(d - 1 - oparg), e.slot(d - 1));
-    let list_t = rt::list_type() as i64;
+    let slow = e.ops.new_dynamic_label();
+    append_with_room(e, e.slot(d - 1 - oparg), e.slot(d - 1), slow);
     asm!(e
-        ; mov rax, [rbx + list]
-        ; mov rcx, QWORD list_t
-        ; cmp [rax + L::OB_TYPE], rcx
-        ; jne >append_slow
-        ; mov r8, [rax + L::VAR_OB_SIZE]
-        ; cmp r8, [rax + L::LIST_ALLOCATED]
-        ; jge >append_slow
-        ; mov r9, [rax + L::LIST_OB_ITEM]
-        ; mov rdx, [rbx + v]
-        ; mov [r9 + r8 * 8], rdx
-        ; add r8, 1
-        ; mov [rax + L::VAR_OB_SIZE], r8
         ; jmp >append_done
-        ; append_slow:
+        ; =>slow
     );
     let u = helper_n(e, n, d, rt::rt_list_append as *const () as usize);
     e.check_error(u, d - 1);
     asm!(e ; append_done:);
+}
+
+/// `_PyList_AppendTakeRef`'s fast path, shared by LIST_APPEND and CALL's inline
+/// `lst.append(x)`: if the object at `[rbx + list]` is an exact list with room for one more
+/// item, the reference at `[rbx + item]` moves into it and the list is left in `rdi`;
+/// otherwise (another type, a full list, or one being sorted: `allocated` is -1 then, which
+/// the signed compare catches) jumps to `slow` with nothing changed.
+pub fn append_with_room(e: &mut Emitter, list: i32, item: i32, slow: DynamicLabel) {
+    let list_t = rt::list_type() as i64;
+    asm!(e
+        ; mov rdi, [rbx + list]
+        ; mov rcx, QWORD list_t
+        ; cmp [rdi + L::OB_TYPE], rcx
+        ; jne =>slow
+        ; mov r8, [rdi + L::VAR_OB_SIZE]
+        ; cmp r8, [rdi + L::LIST_ALLOCATED]
+        ; jge =>slow
+        ; mov r9, [rdi + L::LIST_OB_ITEM]
+        ; mov rdx, [rbx + item]
+        ; mov [r9 + r8 * 8], rdx
+        ; add r8, 1
+        ; mov [rdi + L::VAR_OB_SIZE], r8
+    );
 }
 
 /// UNPACK_SEQUENCE: exact tuple/list of length `arg` natively, otherwise deopt. Up to 8 items

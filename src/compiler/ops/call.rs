@@ -202,30 +202,22 @@ fn emit_len_inline(e: &mut Emitter, u: usize, d: u32, len_obj: i64) {
 }
 
 /// CALL of `lst.append(x)` (PRECALL_NO_KW_LIST_APPEND's case) after LOAD_METHOD: the stack is
-/// `[list.append descriptor, lst, x]` with `lst` an exact list that has room for one more item
-/// (as `_PyList_AppendTakeRef`'s fast path; `allocated` is -1 while the list is being sorted,
-/// which the signed compare sends to the generic path). `x`'s reference moves into the list.
+/// `[list.append descriptor, lst, x]`; an exact list with room takes `x`'s reference
+/// ([`super::build::append_with_room`]) and the call's result is None.
 fn emit_list_append_inline(e: &mut Emitter, u: usize, d: u32, append_obj: i64) {
     let (meth, slf, arg) = (e.slot(d - 3), e.slot(d - 2), e.slot(d - 1));
-    let (list_t, none) = (rt::list_type() as i64, rt::py_none() as i64);
+    let none = rt::py_none() as i64;
+    let not_append = e.ops.new_dynamic_label();
     asm!(e
         ; mov rax, QWORD append_obj
         ; cmp [rbx + meth], rax
-        ; jne >not_append
-        ; mov rdi, [rbx + slf]
-        ; mov rcx, QWORD list_t
-        ; cmp [rdi + L::OB_TYPE], rcx
-        ; jne >not_append
-        ; mov r8, [rdi + L::VAR_OB_SIZE]
-        ; cmp r8, [rdi + L::LIST_ALLOCATED]
-        ; jge >not_append
-        ; mov r9, [rdi + L::LIST_OB_ITEM]
-        ; mov rdx, [rbx + arg]
-        ; mov [r9 + r8 * 8], rdx
-        ; add r8, 1
-        ; mov [rdi + L::VAR_OB_SIZE], r8
+        ; jne =>not_append
+    );
+    super::build::append_with_room(e, slf, arg, not_append);
+    asm!(e
         // The descriptor lives in list's type dict for the life of the process: its count
         // never reaches zero here.
+        ; mov rax, QWORD append_obj
         ; sub QWORD [rax], 1
         ; mov rax, QWORD none
         ; add QWORD [rax], 1
@@ -234,7 +226,7 @@ fn emit_list_append_inline(e: &mut Emitter, u: usize, d: u32, append_obj: i64) {
     e.decref_rdi(u);
     asm!(e
         ; jmp >call_done
-        ; not_append:
+        ; =>not_append
     );
 }
 
