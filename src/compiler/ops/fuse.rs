@@ -532,24 +532,10 @@ fn eval(e: &mut Emitter, node: &Node, r: u8, fallback: DynamicLabel) {
                 ; mov rax, [rbx + l]
                 ; test rax, rax
                 ; jz =>fallback
-                ; mov r8, QWORD cache as i64
-                ; mov rdx, [rax + L::OB_TYPE]
-                ; mov edx, [rdx + L::TYPE_VERSION_TAG]
-                ; cmp edx, [r8]
-                ; jne =>fallback
-                ; mov r9, [r8 + 8]
-                ; cmp DWORD [r8 + 4], 1
-                ; jne >values
-                ; mov rax, [rax + r9]
-                ; jmp >got
-                ; values:
-                ; cmp DWORD [r8 + 4], 2
-                ; jne =>fallback
-                ; mov rax, [rax + L::OBJECT_VALUES_PTR]
-                ; test rax, rax
-                ; jz =>fallback
-                ; mov rax, [rax + r9 * 8]
-                ; got:
+            );
+            super::load_store::attr_entry0_address(e, cache, fallback, false);
+            asm!(e
+                ; mov rax, [r10]
                 ; test rax, rax
                 ; jz =>fallback
                 ; cmp [rax + L::OB_TYPE], rcx

@@ -2,7 +2,7 @@
 //! Unbound locals and missing globals are left to the interpreter (deopt before anything is
 //! consumed), so their exceptions and messages are CPython's own.
 
-use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
 use crate::compiler::emit::{asm, Emitter, GuardKind};
 use crate::ffi::layout as L;
@@ -203,29 +203,13 @@ pub fn emit_swap(e: &mut Emitter, n: usize, d: u32) {
 pub fn emit_load_attr(e: &mut Emitter, n: usize, d: u32) {
     let (s, u) = (e.slot(d - 1), unit(e, n));
     let cache = e.take_attr_cache();
+    let slow = e.ops.new_dynamic_label();
+    asm!(e ; mov rax, [rbx + s]);
+    attr_entry0_address(e, cache, slow, false);
     asm!(e
-        ; mov rax, [rbx + s]
-        ; mov r8, QWORD cache as i64
-        ; mov ecx, [r8 + 4]
-        ; mov rdx, [rax + 8]
-        ; mov edx, [rdx + L::TYPE_VERSION_TAG]
-        ; cmp edx, [r8]
-        ; jne >slow
-        ; mov r9, [r8 + 8]
-        ; cmp ecx, 1
-        ; jne >values
-        ; mov r10, [rax + r9]
-        ; jmp >check
-        ; values:
-        ; cmp ecx, 2
-        ; jne >slow
-        ; mov r10, [rax + L::OBJECT_VALUES_PTR]
+        ; mov r10, [r10]
         ; test r10, r10
-        ; jz >slow
-        ; mov r10, [r10 + r9 * 8]
-        ; check:
-        ; test r10, r10
-        ; jz >slow
+        ; jz =>slow
         ; add QWORD [r10], 1
         ; mov [rbx + s], r10
         ; mov rdi, rax
@@ -233,12 +217,48 @@ pub fn emit_load_attr(e: &mut Emitter, n: usize, d: u32) {
     e.decref_rdi(u);
     asm!(e
         ; jmp >attr_done
-        ; slow:
+        ; =>slow
     );
     e.call_attr_helper(n, d, crate::ffi::attr_helpers()[0], cache);
     // On failure the owner is still on the stack, as in ceval.
     e.check_error(u, d);
     asm!(e ; attr_done:);
+}
+
+/// What entry 0 of the attribute cache at `cache` proves for the object in `rax`, checked the
+/// one way every inline user (LOAD_ATTR, STORE_ATTR, fused float attributes) checks it: the
+/// object's type version is the entry's, and the entry is a slot (`rax + offset`) or an index
+/// in the instance's values array (which must exist). Leaves the address of the attribute's
+/// pointer in `r10` (its content may be NULL: an unset attribute); for `store`, a values entry
+/// must already be set (a new one needs the helper's insertion-order bookkeeping). Anything
+/// else jumps to `miss`. Clobbers rdx, r8, r9; keeps rax and rcx.
+pub fn attr_entry0_address(e: &mut Emitter, cache: usize, miss: DynamicLabel, store: bool) {
+    asm!(e
+        ; mov r8, QWORD cache as i64
+        ; mov rdx, [rax + L::OB_TYPE]
+        ; mov edx, [rdx + L::TYPE_VERSION_TAG]
+        ; cmp edx, [r8]
+        ; jne =>miss
+        ; mov r9, [r8 + 8]
+        ; cmp DWORD [r8 + 4], 1
+        ; jne >values
+        ; lea r10, [rax + r9]
+        ; jmp >entry_done
+        ; values:
+        ; cmp DWORD [r8 + 4], 2
+        ; jne =>miss
+        ; mov r10, [rax + L::OBJECT_VALUES_PTR]
+        ; test r10, r10
+        ; jz =>miss
+        ; lea r10, [r10 + r9 * 8]
+    );
+    if store {
+        asm!(e
+            ; cmp QWORD [r10], 0
+            ; je =>miss
+        );
+    }
+    asm!(e ; entry_done:);
 }
 
 /// STORE_ATTR: `top.name = second`, popping both (inline-cached). Inline: entry 0 of the
@@ -250,28 +270,10 @@ pub fn emit_store_attr(e: &mut Emitter, n: usize, d: u32) {
     let (value, owner) = (e.slot(d - 2), e.slot(d - 1));
     let u = unit(e, n);
     let cache = e.take_attr_cache();
+    let slow = e.ops.new_dynamic_label();
+    asm!(e ; mov rax, [rbx + owner]);
+    attr_entry0_address(e, cache, slow, true);
     asm!(e
-        ; mov rax, [rbx + owner]
-        ; mov r8, QWORD cache as i64
-        ; mov rdx, [rax + L::OB_TYPE]
-        ; mov edx, [rdx + L::TYPE_VERSION_TAG]
-        ; cmp edx, [r8]
-        ; jne >slow
-        ; mov r9, [r8 + 8]
-        ; cmp DWORD [r8 + 4], 1
-        ; jne >values
-        ; lea r10, [rax + r9]
-        ; jmp >store
-        ; values:
-        ; cmp DWORD [r8 + 4], 2
-        ; jne >slow
-        ; mov r10, [rax + L::OBJECT_VALUES_PTR]
-        ; test r10, r10
-        ; jz >slow
-        ; lea r10, [r10 + r9 * 8]
-        ; cmp QWORD [r10], 0
-        ; je >slow
-        ; store:
         ; mov rdi, [r10]
         ; mov rdx, [rbx + value]
         ; mov [r10], rdx
@@ -281,7 +283,7 @@ pub fn emit_store_attr(e: &mut Emitter, n: usize, d: u32) {
     e.decref_rdi(u);
     asm!(e
         ; jmp >store_attr_done
-        ; slow:
+        ; =>slow
     );
     let u = e.call_attr_helper(n, d, crate::ffi::attr_helpers()[1], cache);
     e.check_error(u, d - 2);
