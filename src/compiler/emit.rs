@@ -341,6 +341,13 @@ impl<'a> Emitter<'a> {
         self.cold.push(Cold::Dealloc { label, resume, unit });
     }
 
+    /// `Py_DECREF` of the object in value-stack or local slot `slot` (a displacement from
+    /// `rbx`), as [`Self::decref_rdi`].
+    pub fn decref_slot(&mut self, unit: usize, slot: i32) {
+        asm!(self ; mov rdi, [rbx + slot]);
+        self.decref_rdi(unit);
+    }
+
     /// `Py_XDECREF` of `rdi`.
     pub fn xdecref_rdi(&mut self, unit: usize) {
         asm!(self ; test rdi, rdi ; jz >skip);

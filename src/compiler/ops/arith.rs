@@ -77,13 +77,9 @@ pub fn emit_binary_op(e: &mut Emitter, n: usize, d: u32) {
             _ => asm!(e ; xor r8, r9),
         }
         e.box_int_r8();
-        asm!(e
-            ; mov rbp, rax
-            ; mov rdi, [rbx + l]
-        );
-        e.decref_rdi(u);
-        asm!(e ; mov rdi, [rbx + r]);
-        e.decref_rdi(u);
+        asm!(e ; mov rbp, rax);
+        e.decref_slot(u, l);
+        e.decref_slot(u, r);
         asm!(e
             ; test rbp, rbp
             ; jz =>err
@@ -139,11 +135,9 @@ fn emit_float_binop(e: &mut Emitter, u: usize, d: u32, base: i32) {
         ; test rax, rax
         ; jz =>err
         ; mov rbp, rax
-        ; mov rdi, [rbx + l]
     );
-    e.decref_rdi(u);
-    asm!(e ; mov rdi, [rbx + r]);
-    e.decref_rdi(u);
+    e.decref_slot(u, l);
+    e.decref_slot(u, r);
     asm!(e
         ; mov [rbx + l], rbp
         ; jmp >binop_done
@@ -200,8 +194,7 @@ pub fn emit_binary_subscr(e: &mut Emitter, n: usize, d: u32) {
         ; mov rdi, rax
     );
     e.decref_rdi(u);
-    asm!(e ; mov rdi, [rbx + r]);
-    e.decref_rdi(u);
+    e.decref_slot(u, r);
     asm!(e
         ; mov [rbx + l], rbp
         ; jmp >subscr_done
@@ -275,10 +268,8 @@ pub fn emit_store_subscr(e: &mut Emitter, n: usize, d: u32) {
         ; mov [r9], rdx
     );
     e.decref_rdi(u);
-    asm!(e ; mov rdi, [rbx + c]);
-    e.decref_rdi(u);
-    asm!(e ; mov rdi, [rbx + k]);
-    e.decref_rdi(u);
+    e.decref_slot(u, c);
+    e.decref_slot(u, k);
     asm!(e
         ; jmp >store_done
         ; generic:

@@ -288,11 +288,9 @@ fn emit_c_call_inline(e: &mut Emitter, u: usize, d: u32, k: u32) {
     // (the descriptor, or the NULL of a function call); the result takes the method slot.
     for i in 0..k {
         let a = e.slot(d - k + i);
-        asm!(e ; mov rdi, [rbx + a]);
-        e.decref_rdi(u);
+        e.decref_slot(u, a);
     }
-    asm!(e ; mov rdi, [rbx + slf]);
-    e.decref_rdi(u);
+    e.decref_slot(u, slf);
     asm!(e ; mov rdi, [rbx + meth]);
     e.xdecref_rdi(u);
     asm!(e

@@ -125,18 +125,20 @@ fn compact_int_compare(e: &mut Emitter, u: usize, d: u32, oparg: i32, if_true: D
         4 => asm!(e ; setg bpl),
         _ => asm!(e ; setge bpl),
     }
-    asm!(e
-        ; movzx ebp, bpl
-        ; mov rdi, [rbx + l]
-    );
-    e.decref_rdi(u);
-    asm!(e ; mov rdi, [rbx + r]);
-    e.decref_rdi(u);
+    asm!(e ; movzx ebp, bpl);
+    release_and_branch(e, u, l, r, if_true, if_false);
+    asm!(e ; generic:);
+}
+
+/// The end of an inline fused compare-and-branch whose outcome is in `ebp` (callee-saved, so
+/// it survives destructors): release both operands, then branch.
+fn release_and_branch(e: &mut Emitter, u: usize, l: i32, r: i32, if_true: DynamicLabel, if_false: DynamicLabel) {
+    e.decref_slot(u, l);
+    e.decref_slot(u, r);
     asm!(e
         ; test ebp, ebp
         ; jnz =>if_true
         ; jmp =>if_false
-        ; generic:
     );
 }
 
@@ -165,15 +167,7 @@ fn interned_str_equality(e: &mut Emitter, u: usize, d: u32, eq: bool, state: i32
         ; jz >str_generic
         ; mov ebp, differ
         ; str_decided:
-        ; mov rdi, rax
     );
-    e.decref_rdi(u);
-    asm!(e ; mov rdi, [rbx + r]);
-    e.decref_rdi(u);
-    asm!(e
-        ; test ebp, ebp
-        ; jnz =>if_true
-        ; jmp =>if_false
-        ; str_generic:
-    );
+    release_and_branch(e, u, l, r, if_true, if_false);
+    asm!(e ; str_generic:);
 }

@@ -279,8 +279,7 @@ pub fn emit_store_attr(e: &mut Emitter, n: usize, d: u32) {
         ; mov [r10], rdx
     );
     e.xdecref_rdi(u);
-    asm!(e ; mov rdi, [rbx + owner]);
-    e.decref_rdi(u);
+    e.decref_slot(u, owner);
     asm!(e
         ; jmp >store_attr_done
         ; =>slow
