@@ -142,20 +142,18 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
 
 /// CALL of `len(x)` (PRECALL_NO_KW_LEN's case) for an exact list, tuple, str, dict, set or
 /// frozenset: the stack is `[NULL, len, x]` with `len` the builtin itself (compared by
-/// identity); the length is the word the first four keep at the same offset, or a set's `used`. The result is
-/// boxed inline when small. Anything else falls through to the generic call.
+/// identity); the length is the word the first four keep at the same offset, or a set's
+/// `used`. The result is boxed inline when small. Anything else falls through to the generic
+/// call.
 fn emit_len_inline(e: &mut Emitter, u: usize, d: u32, len_obj: i64) {
     const _: () = assert!(L::VAR_OB_SIZE == L::STR_LENGTH && L::VAR_OB_SIZE == L::DICT_MA_USED);
-    let (null_slot, callable, arg) = (e.slot(d - 3), e.slot(d - 2), e.slot(d - 1));
+    let (null_slot, arg) = (e.slot(d - 3), e.slot(d - 1));
     let (list_t, tuple_t, str_t, dict_t) = (rt::list_type() as i64, rt::tuple_type() as i64, rt::str_type() as i64, rt::dict_type() as i64);
     let (set_t, frozenset_t) = (rt::set_type() as i64, rt::frozenset_type() as i64);
     let err = e.error_label(u, d);
+    let not_len = e.ops.new_dynamic_label();
+    guard_function_callee(e, d, len_obj, not_len);
     asm!(e
-        ; cmp QWORD [rbx + null_slot], 0
-        ; jne >not_len
-        ; mov rax, QWORD len_obj
-        ; cmp [rbx + callable], rax
-        ; jne >not_len
         ; mov rbp, [rbx + arg]
         ; mov rdx, [rbp + L::OB_TYPE]
         ; mov rcx, QWORD list_t
@@ -176,7 +174,7 @@ fn emit_len_inline(e: &mut Emitter, u: usize, d: u32, len_obj: i64) {
         ; je >set_sized
         ; mov rcx, QWORD frozenset_t
         ; cmp rdx, rcx
-        ; jne >not_len
+        ; jne =>not_len
         ; set_sized:
         ; mov r8, [rbp + L::SET_USED]
         ; jmp >have_len
@@ -197,7 +195,7 @@ fn emit_len_inline(e: &mut Emitter, u: usize, d: u32, len_obj: i64) {
     e.decref_rdi(u);
     asm!(e
         ; jmp >call_done
-        ; not_len:
+        ; =>not_len
     );
 }
 
@@ -381,17 +379,27 @@ fn emit_c_convention_call(e: &mut Emitter, u: usize, k: u32, first: u32, generic
     );
 }
 
+/// The guard of a one-argument call of a known object `callee` (by identity) loaded as a
+/// function, `[NULL, callee, x]`: anything else jumps to `miss`. Leaves `callee` in `rax`.
+fn guard_function_callee(e: &mut Emitter, d: u32, callee: i64, miss: DynamicLabel) {
+    let (null_slot, callable) = (e.slot(d - 3), e.slot(d - 2));
+    asm!(e
+        ; cmp QWORD [rbx + null_slot], 0
+        ; jne =>miss
+        ; mov rax, QWORD callee
+        ; cmp [rbx + callable], rax
+        ; jne =>miss
+    );
+}
+
 /// CALL of `type(x)` (PRECALL_NO_KW_TYPE_1's case): `[NULL, type, x]` with the callable the
 /// `type` object itself gives `x`'s type.
 fn emit_type_inline(e: &mut Emitter, u: usize, d: u32) {
-    let (null_slot, callable, arg) = (e.slot(d - 3), e.slot(d - 2), e.slot(d - 1));
+    let (null_slot, arg) = (e.slot(d - 3), e.slot(d - 1));
     let type_t = rt::type_type() as i64;
+    let not_type = e.ops.new_dynamic_label();
+    guard_function_callee(e, d, type_t, not_type);
     asm!(e
-        ; cmp QWORD [rbx + null_slot], 0
-        ; jne >not_type
-        ; mov rax, QWORD type_t
-        ; cmp [rbx + callable], rax
-        ; jne >not_type
         // `type` is a static object: its count never reaches zero here.
         ; sub QWORD [rax], 1
         ; mov rdi, [rbx + arg]
@@ -402,7 +410,7 @@ fn emit_type_inline(e: &mut Emitter, u: usize, d: u32) {
     e.decref_rdi(u);
     asm!(e
         ; jmp >call_done
-        ; not_type:
+        ; =>not_type
     );
 }
 
