@@ -202,11 +202,12 @@ PyObject *psyco_call_c(PyThreadState *ts, PyObject *callable, PyObject **args, P
 }
 
 /* The two callables CALL's inline paths recognize by identity (src/compiler/ops/call.rs):
- * builtins.len and the list.append method descriptor. Stores new references and returns 0 if
+ * builtins.len and the list.append method descriptor (and math.sqrt, see below). Stores new
+ * references and returns 0 if
  * both are the objects CPython made (len: a METH_O builtin of the builtins module; append:
  * list's own METH_O descriptor), else returns -1 and the compiler emits no inline path. */
-int psyco_call_targets(PyObject **len_out, PyObject **append_out, PyObject **sqrt_out, PyObject **sqrt_name_out) {
-    *len_out = *append_out = *sqrt_out = *sqrt_name_out = NULL;
+int psyco_call_targets(PyObject **len_out, PyObject **append_out, PyObject **sqrt_out) {
+    *len_out = *append_out = *sqrt_out = NULL;
     PyObject *builtins = PyImport_ImportModule("builtins");
     if (builtins == NULL) { PyErr_Clear(); return -1; }
     PyObject *len = PyObject_GetAttrString(builtins, "len");
@@ -224,8 +225,8 @@ int psyco_call_targets(PyObject **len_out, PyObject **append_out, PyObject **sqr
     Py_INCREF(append);
     *len_out = len;
     *append_out = append;
-    /* math.sqrt (for fused float expressions) and the interned name code objects use for it;
-     * optional: without them nothing is fused around a sqrt call. */
+    /* math.sqrt, for fused float expressions; optional: without it nothing is fused around a
+     * sqrt call. */
     PyObject *math = PyImport_ImportModule("math");
     if (math == NULL) { PyErr_Clear(); return 0; }
     PyObject *sqrt = PyObject_GetAttrString(math, "sqrt");
@@ -235,9 +236,7 @@ int psyco_call_targets(PyObject **len_out, PyObject **append_out, PyObject **sqr
                   && strcmp(((PyCFunctionObject *)sqrt)->m_ml->ml_name, "sqrt") == 0
                   && (((PyCFunctionObject *)sqrt)->m_ml->ml_flags & CONVENTION_FLAGS) == METH_O;
     Py_DECREF(math);
-    PyObject *name = sqrt_ok ? PyUnicode_InternFromString("sqrt") : NULL;
-    if (name == NULL) { PyErr_Clear(); Py_XDECREF(sqrt); return 0; }
+    if (!sqrt_ok) { Py_XDECREF(sqrt); return 0; }
     *sqrt_out = sqrt;
-    *sqrt_name_out = name;
     return 0;
 }

@@ -108,7 +108,6 @@ mod native {
             len: *mut *mut py::PyObject,
             append: *mut *mut py::PyObject,
             sqrt: *mut *mut py::PyObject,
-            sqrt_name: *mut *mut py::PyObject,
         ) -> c_int;
         pub fn psyco_iter_layout_ok(range_index: i64, range_start: i64, range_step: i64, range_len: i64, list_index: i64, list_seq: i64) -> c_int;
     }
@@ -556,31 +555,23 @@ pub fn layout_report(py: Python<'_>) -> Result<(), String> {
         SMALL_INTS.store(small as usize, std::sync::atomic::Ordering::Relaxed);
         // SAFETY: makes two strings and reads their state byte (GIL held).
         STR_INTERNED_OFFSET.store(unsafe { native::psyco_str_interned_offset() }, std::sync::atomic::Ordering::Relaxed);
-        let (mut len, mut append) = (std::ptr::null_mut(), std::ptr::null_mut());
-        let (mut sqrt, mut sqrt_name) = (std::ptr::null_mut(), std::ptr::null_mut());
-        // SAFETY: looks up four objects and keeps references to them (GIL held).
-        if unsafe { native::psyco_call_targets(&mut len, &mut append, &mut sqrt, &mut sqrt_name) } == 0 {
+        let (mut len, mut append, mut sqrt) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+        // SAFETY: looks up three objects and keeps references to them (GIL held).
+        if unsafe { native::psyco_call_targets(&mut len, &mut append, &mut sqrt) } == 0 {
             use std::sync::atomic::Ordering::Relaxed;
             LEN_BUILTIN.store(len as usize, Relaxed);
             LIST_APPEND.store(append as usize, Relaxed);
             MATH_SQRT.store(sqrt as usize, Relaxed);
-            SQRT_NAME.store(sqrt_name as usize, Relaxed);
-            // SAFETY: interning two ASCII literals (GIL held); the references are kept.
-            let (len_name, append_name) =
-                unsafe { (py::PyUnicode_InternFromString(c"len".as_ptr()), py::PyUnicode_InternFromString(c"append".as_ptr())) };
-            if len_name.is_null() || append_name.is_null() {
-                // SAFETY: GIL held.
-                unsafe { py::PyErr_Clear() };
+            // The names code objects call them by (interned, so compared by identity).
+            for (slot, name) in [(&LEN_NAME, c"len"), (&APPEND_NAME, c"append"), (&TYPE_NAME, c"type"), (&SQRT_NAME, c"sqrt")] {
+                // SAFETY: interning an ASCII literal (GIL held); the reference is kept.
+                let s = unsafe { py::PyUnicode_InternFromString(name.as_ptr()) };
+                if s.is_null() {
+                    // SAFETY: GIL held.
+                    unsafe { py::PyErr_Clear() };
+                }
+                slot.store(s as usize, Relaxed);
             }
-            LEN_NAME.store(len_name as usize, Relaxed);
-            APPEND_NAME.store(append_name as usize, Relaxed);
-            // SAFETY: as above.
-            let type_name = unsafe { py::PyUnicode_InternFromString(c"type".as_ptr()) };
-            if type_name.is_null() {
-                // SAFETY: GIL held.
-                unsafe { py::PyErr_Clear() };
-            }
-            TYPE_NAME.store(type_name as usize, Relaxed);
         }
         // SAFETY: a pure function of the C struct definition.
         if unsafe { native::psyco_attr_cache_size() } as usize != std::mem::size_of::<runtime::AttrCache>() {
