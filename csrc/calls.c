@@ -21,9 +21,13 @@
 #include <Python.h>
 #include <stdint.h>
 #include "frameobject.h"
+#include "internal/pycore_ceval.h"
 #include "internal/pycore_frame.h"
 #include "internal/pycore_object.h"
 #include "internal/pycore_pystate.h"
+
+/* What `psyco_call_py` returns when the ordinary call path must be taken. */
+#define PSYCO_NOT_HANDLED ((PyObject *)1)
 
 #define UNSUPPORTED_FLAGS (CO_VARARGS | CO_VARKEYWORDS | CO_GENERATOR | CO_COROUTINE | \
                            CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE)
@@ -90,7 +94,7 @@ static void hand_to_frame_object(PyThreadState *ts, PyFrameObject *fo, _PyInterp
 
 /* Clears and pops a frame pushed by psyco_push_frame (it must be the top of the data stack). */
 __attribute__((optimize("no-tree-vectorize")))
-void psyco_pop_frame(PyThreadState *ts, _PyInterpreterFrame *frame) {
+static inline void pop_frame(PyThreadState *ts, _PyInterpreterFrame *frame) {
     ts->recursion_remaining--;
     if (frame->frame_obj != NULL) {
         PyFrameObject *fo = frame->frame_obj;
@@ -109,6 +113,97 @@ void psyco_pop_frame(PyThreadState *ts, _PyInterpreterFrame *frame) {
 pop:
     ts->recursion_remaining++;
     ts->datastack_top = (PyObject **)frame;
+}
+
+void psyco_pop_frame(PyThreadState *ts, _PyInterpreterFrame *frame) { pop_frame(ts, frame); }
+
+/* ---------------------------------------------------------------------------------------------
+ * Direct calls between compiled functions
+ *
+ * `psyco_call_py` is the whole of a call from machine code into another compiled function, in
+ * one place: what 3.11's CALL_PY_EXACT_ARGS does to push the frame, what `run_direct`
+ * (src/ffi/exec.rs) does to run it under the caller's `_PyCFrame`, and what
+ * `psyco_pop_frame` does after. CALL's machine code calls it first for any callable that
+ * might be a Python function; PSYCO_NOT_HANDLED sends it on to the general `rt_call`.
+ *
+ * Invariants:
+ * - Declines (nothing touched) unless: an exact PyFunction whose code has a psyco entry,
+ *   called with exactly its positional parameter count, a shape `psyco_push_frame` accepts,
+ *   nothing traces the thread, and the data stack's current chunk has room.
+ * - Otherwise consumes the references to `func` and the `nargs` arguments and returns the
+ *   result, or NULL with an exception set (also for a RecursionError raised before the call).
+ * - A machine-code exit into the interpreter (deopt or error) is finished by the same
+ *   `psyco_finish_exit` the other entries use, with the frame still pushed.
+ * ------------------------------------------------------------------------------------------- */
+
+/* The record psyco keeps in a code object's co_extra slot starts with the machine-code entry
+ * (`CodeRecord` in src/queue/record.rs is repr(C) with `entry` first; checked there). */
+struct psyco_record_head { void *entry; };
+
+/* `_PyCodeObjectExtra` of Objects/codeobject.c (not in the installed headers; the Rust side
+ * reads the same layout in `record_of_raw`). */
+typedef struct { Py_ssize_t ce_size; void *ce_extras[1]; } psyco_code_extra;
+
+/* The co_extra index of psyco's records, set once by the Rust side (-1 before). */
+Py_ssize_t psyco_extra_index = -1;
+
+typedef PyObject *(*psyco_entry_fn)(PyThreadState *, _PyInterpreterFrame *);
+
+/* From src/ffi/exec.rs. */
+extern PyObject *psyco_finish_exit(PyThreadState *ts, _PyInterpreterFrame *frame, PyObject *r, int tracing);
+extern int psyco_c_stack_exhausted(PyThreadState *ts);
+
+#define PSYCO_EXIT_MAX 2 /* EXIT_DEOPT = 1, EXIT_ERROR = 2 (src/compiler/emit.rs) */
+
+__attribute__((optimize("no-tree-vectorize")))
+PyObject *psyco_call_py(PyThreadState *ts, PyObject *func, PyObject **args, Py_ssize_t nargs) {
+    if (!Py_IS_TYPE(func, &PyFunction_Type)) return PSYCO_NOT_HANDLED;
+    PyFunctionObject *f = (PyFunctionObject *)func;
+    PyCodeObject *co = (PyCodeObject *)f->func_code;
+    psyco_code_extra *extra = (psyco_code_extra *)co->co_extra;
+    Py_ssize_t idx = psyco_extra_index;
+    if (extra == NULL || idx < 0 || extra->ce_size <= idx) return PSYCO_NOT_HANDLED;
+    struct psyco_record_head *rec = (struct psyco_record_head *)extra->ce_extras[idx];
+    if (rec == NULL) return PSYCO_NOT_HANDLED;
+    psyco_entry_fn entry = (psyco_entry_fn)__atomic_load_n(&rec->entry, __ATOMIC_ACQUIRE);
+    if (entry == NULL || co->co_argcount != nargs || co->co_kwonlyargcount != 0 || (co->co_flags & UNSUPPORTED_FLAGS))
+        return PSYCO_NOT_HANDLED;
+    _PyCFrame *cf = ts->cframe;
+    if (cf->use_tracing) return PSYCO_NOT_HANDLED; /* tracers see calls through the ordinary path */
+    int nlocalsplus = co->co_nlocalsplus;
+    size_t size = (size_t)nlocalsplus + (size_t)co->co_stacksize + FRAME_SPECIALS_SIZE;
+    if (!_PyThreadState_HasStackSpace(ts, size)) return PSYCO_NOT_HANDLED;
+
+    /* Push (CALL_PY_EXACT_ARGS): the frame takes the references to func and the arguments. */
+    _PyInterpreterFrame *frame = (_PyInterpreterFrame *)ts->datastack_top;
+    ts->datastack_top += size;
+    _PyFrame_InitializeSpecials(frame, f, NULL, nlocalsplus);
+    PyObject **locals = frame->localsplus;
+    for (Py_ssize_t i = 0; i < nargs; i++) locals[i] = args[i];
+    for (Py_ssize_t i = nargs; i < nlocalsplus; i++) locals[i] = NULL;
+
+    /* Run (run_direct): under the caller's cframe, one recursion unit. */
+    PyObject *r;
+    int depth = ts->recursion_limit - ts->recursion_remaining;
+    if (depth > 64 && psyco_c_stack_exhausted(ts)) {
+        r = NULL;
+    } else {
+        _PyInterpreterFrame *caller = cf->current_frame;
+        frame->previous = caller;
+        cf->current_frame = frame;
+        if (--ts->recursion_remaining < 0 && _Py_CheckRecursiveCall(ts, "")) {
+            /* `_Py_CheckRecursiveCall` already gave the unit back */
+            cf->current_frame = caller;
+            r = NULL;
+        } else {
+            r = entry(ts, frame);
+            ts->recursion_remaining++;
+            cf->current_frame = caller;
+            if ((uintptr_t)r <= PSYCO_EXIT_MAX && r != NULL) r = psyco_finish_exit(ts, frame, r, cf->use_tracing != 0);
+        }
+    }
+    pop_frame(ts, frame);
+    return r;
 }
 
 /* ---------------------------------------------------------------------------------------------

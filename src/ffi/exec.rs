@@ -170,6 +170,26 @@ unsafe fn finish_exit(ts: *mut py::PyThreadState, frame: *mut IFrame, r: *mut py
     }
 }
 
+/// [`finish_exit`] for `psyco_call_py` (csrc/calls.c), which runs a direct call's machine code
+/// itself and comes here only when it left for the interpreter.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn psyco_finish_exit(
+    ts: *mut py::PyThreadState,
+    frame: *mut IFrame,
+    r: *mut py::PyObject,
+    tracing: c_int,
+) -> *mut py::PyObject {
+    // SAFETY: as finish_exit; called with the frame pushed and unlinked, GIL held.
+    unsafe { finish_exit(ts, frame, r, tracing != 0) }
+}
+
+/// [`c_stack_exhausted`] for `psyco_call_py` (csrc/calls.c): 1 with RecursionError set.
+#[no_mangle]
+pub unsafe extern "C" fn psyco_c_stack_exhausted(ts: *mut py::PyThreadState) -> c_int {
+    // SAFETY: GIL held by the caller (compiled code).
+    unsafe { c_stack_exhausted(ts) as c_int }
+}
+
 /// [`run_compiled`] for a frame pushed by a direct call from compiled code: the callee runs
 /// under the caller's `_PyCFrame` (as the interpreter runs a frame it inlined), which only
 /// switches `current_frame` — so a tracer switched on inside the callee is seen by the caller

@@ -112,7 +112,14 @@ mod native {
         pub fn psyco_iter_layout_ok(range_index: i64, range_start: i64, range_step: i64, range_len: i64, list_index: i64, list_seq: i64) -> c_int;
     }
     // May call back into Python (descriptors, __getattr__, __setattr__...): "C-unwind".
+    extern "C" {
+        /// The co_extra index of psyco's records, for `psyco_call_py` (csrc/calls.c).
+        pub static mut psyco_extra_index: py::Py_ssize_t;
+    }
     extern "C-unwind" {
+        /// A direct call into a compiled function (csrc/calls.c): the result, NULL with an
+        /// exception, or 1 when the ordinary call path must be taken (nothing consumed).
+        pub fn psyco_call_py(ts: *mut py::PyThreadState, func: *mut py::PyObject, args: *mut *mut py::PyObject, nargs: isize) -> *mut py::PyObject;
         pub fn psyco_load_attr(sp: *mut *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> c_int;
         pub fn psyco_store_attr(sp: *mut *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> c_int;
         pub fn psyco_load_method(sp: *mut *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> c_int;
@@ -214,6 +221,19 @@ pub fn attr_helpers() -> [usize; 3] {
             runtime::rt_store_attr as *const () as usize,
             runtime::rt_load_method as *const () as usize,
         ]
+    }
+}
+
+/// The address of `psyco_call_py` (a direct call into a compiled Python function, see
+/// csrc/calls.c), or None where there is no native runtime.
+pub fn call_py_helper() -> Option<usize> {
+    #[cfg(psyco_native)]
+    {
+        Some(native::psyco_call_py as *const () as usize)
+    }
+    #[cfg(not(psyco_native))]
+    {
+        None
     }
 }
 
@@ -696,6 +716,11 @@ fn extra_index() -> Option<py::Py_ssize_t> {
         }
         *g = Some(i);
         EXTRA_INDEX_FAST.store(i as isize, std::sync::atomic::Ordering::Release);
+        #[cfg(psyco_native)]
+        // SAFETY: a plain C global read by `psyco_call_py` with the GIL held; we hold it too.
+        unsafe {
+            native::psyco_extra_index = i;
+        }
     }
     *g
 }

@@ -49,14 +49,18 @@ impl Flags {
     }
 }
 
+/// `repr(C)` with `entry` first: machine code reaches it through `co_extra` without Rust's
+/// help (`psyco_call_py` in csrc/calls.c reads it as `struct psyco_record_head`).
+#[repr(C)]
 pub struct CodeRecord {
+    /// The compiler's entry point for this code, or null. Read by the frame-evaluation hook
+    /// and by direct calls from compiled code.
+    pub entry: AtomicPtr<c_void>,
     /// The code object this record belongs to (identity only).
     pub code: CodeId,
     flags: AtomicU32,
     /// bind()'s `rec`: how many levels of callees are compiled along with this code.
     rec: AtomicI32,
-    /// The compiler's entry point for this code, or null. Read by the frame-evaluation hook.
-    pub entry: AtomicPtr<c_void>,
     /// Compiler-owned data kept alive as long as the code object (machine code, guard tables).
     pub compiled: Mutex<Option<Box<dyn Any + Send>>>,
     /// For a proxy copy: the original code object.
@@ -64,6 +68,8 @@ pub struct CodeRecord {
     /// Why compilation failed or is pending, for stats.
     pub reason: Mutex<Option<String>>,
 }
+
+const _: () = assert!(std::mem::offset_of!(CodeRecord, entry) == 0);
 
 impl CodeRecord {
     pub fn new(code: CodeId) -> Self {

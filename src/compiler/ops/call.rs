@@ -84,6 +84,42 @@ pub fn emit_precall(e: &mut Emitter, n: usize, d: u32) {
     asm!(e ; done:);
 }
 
+/// The direct path of a positional CALL into a compiled Python function: `psyco_call_py`
+/// (csrc/calls.c) pushes the callee's frame, runs its machine code and pops it, with no
+/// vectorcall, hook or Rust layer in between. It declines (returns 1, nothing consumed) for
+/// anything else, which then takes the general `rt_call` below. After PRECALL the stack is
+/// `[meth, self, args...]` or `[NULL, callable, args...]`.
+fn emit_py_call_direct(e: &mut Emitter, u: usize, d: u32, oparg: u32, helper: usize) {
+    let base = e.slot(d - oparg - 2);
+    let callable = e.slot(d - oparg - 1);
+    let err = e.error_label(u, d - oparg - 2);
+    e.set_prev(u as i64);
+    asm!(e
+        ; mov rsi, [rbx + base]
+        ; test rsi, rsi
+        ; jz >function
+        ; lea rdx, [rbx + callable]
+        ; mov ecx, (oparg + 1) as i32
+        ; jmp >call_py
+        ; function:
+        ; mov rsi, [rbx + callable]
+        ; lea rdx, [rbx + callable + 8]
+        ; mov ecx, oparg as i32
+        ; call_py:
+        ; mov rdi, r13
+    );
+    e.call(helper);
+    asm!(e
+        ; cmp rax, 1
+        ; je >general
+        ; test rax, rax
+        ; jz =>err
+        ; mov [rbx + base], rax
+        ; jmp >call_done
+        ; general:
+    );
+}
+
 /// KW_NAMES: nothing at run time; the next CALL passes `co_consts[arg]` as kwnames.
 pub fn emit_kw_names(e: &mut Emitter, n: usize, _d: u32) {
     let a = e.snap.instrs[n].arg as usize;
@@ -120,6 +156,21 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
         };
         if oparg <= 4 && c_worthy {
             emit_c_call_inline(e, u, d, oparg);
+        }
+    }
+    if kw == 0 {
+        if let Some(helper) = crate::ffi::call_py_helper() {
+            // A global that names a builtin C function is not worth the Python path's code.
+            let builtin = match callable_producer(e, n, d, oparg) {
+                Some(Producer::Global(g)) => {
+                    let (len_name, _) = crate::ffi::call_target_names();
+                    g == len_name || g == crate::ffi::type_name() || crate::ffi::builtin_c_names().contains(&g)
+                }
+                _ => false,
+            };
+            if !builtin {
+                emit_py_call_direct(e, u, d, oparg, helper);
+            }
         }
     }
     e.set_prev(u as i64);
