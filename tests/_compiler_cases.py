@@ -1587,3 +1587,179 @@ def str_equality_branches(n):
 
 
 CASES += [(str_equality_branches, (2,))]
+
+
+class _I(int):
+    def __add__(self, other):
+        return -5  # not int's sum: shows which method ran
+
+    def __lt__(self, other):
+        return True
+
+
+def fused_int_exprs(a, b):
+    """Runs of int arithmetic that psyco computes in registers (ops/fuse_int.rs), every guard
+    made to fail at least once: two-digit and big ints, bools, int subclasses, floats, zero and
+    -1 divisors, negative and huge shift counts, 64-bit overflow of + - *."""
+    out = []
+    values = (a, b, -a, -b, 0, 1, -1, 7, -7, 2**30 - 1, -(2**30), 2**30, True, _I(3), 2.5, 2**62, -(2**63), "s")
+    for x in values:
+        for y in (a % 200, b % 100, -3, 0, -1, 1, 63, 64, 1000, False, _I(2), 1.5):
+            row = []
+            for f in (lambda: x + y, lambda: x - y, lambda: x * y, lambda: x // y, lambda: x % y,
+                      lambda: x & y, lambda: x | y, lambda: x ^ y, lambda: x << y, lambda: x >> y,
+                      lambda: (x * 3 + y) % 1000003 - (x - y) * (y + 1),
+                      lambda: x * x * x * x * x * x * x, lambda: ((x >> 1) << 2) ^ (y & 255) | 3):
+                try:
+                    row.append(f())
+                except Exception as e:  # noqa: BLE001
+                    row.append(type(e).__name__)
+            # The same operations inline on locals (x and y are cells: the lambdas use them).
+            p, q = x, y
+            try:
+                row.append((p + q, p - q, p * q, p & q, p | q, p ^ q, (p * 3 + q) % 1000003 - (p - q) * (q + 1)))
+                row.append(p * p * p * p * p * p * p - q * q * q)
+            except TypeError:
+                row.append("TypeError")
+            try:
+                row.append((p // q, p % q, (p + 1) // q - p % q))
+            except (TypeError, ZeroDivisionError) as e:
+                row.append(type(e).__name__)
+            try:
+                row.append((p << q, p >> q, ((p >> 1) << 2) ^ (q & 255) | 3))
+            except (TypeError, ValueError) as e:
+                row.append(type(e).__name__)
+            try:
+                if p < q:
+                    row.append("<")
+                if p * 2 >= q - 1:
+                    row.append(">=")
+                if p % 7 != q:
+                    row.append("!=")
+            except TypeError:
+                row.append("TypeError")
+            for f in (lambda: x < y, lambda: x <= y, lambda: x == y, lambda: x != y, lambda: x > y,
+                      lambda: x >= y, lambda: x + 1 < y * 2, lambda: x % 7 == y % 7):
+                try:
+                    row.append(1 if f() else 0)
+                except Exception as e:  # noqa: BLE001
+                    row.append(type(e).__name__)
+            out.append(row)
+    return out
+
+
+def fused_int_branches(n):
+    """Compare-and-branch runs on ints in loops (forward and backward jumps), list items by
+    constant and local index (negative, out of range, non-int items), unbound locals."""
+    out = []
+    items = [5, -3, 2**40, True, 1.5, None, 0, 7]
+    i = 0
+    while i < n:
+        if items[i % 8] == 0:
+            out.append("zero")
+        try:
+            out.append(items[i % 8] * 2 + items[0] - items[-1])
+        except TypeError:
+            out.append("type")
+        j = i - 3
+        try:
+            out.append(items[j] + 1)
+        except (IndexError, TypeError) as e:
+            out.append(type(e).__name__)
+        i += 1
+    k = 0
+    while k * k < n * 10:
+        k += 1
+    out.append(k)
+    if n > 100:
+        late = 1
+    try:
+        out.append(late + 1 < 3)
+    except UnboundLocalError:
+        out.append("unbound")
+    return out
+
+
+CASES += [
+    (fused_int_exprs, (3, 5)),
+    (fused_int_exprs, (2**29 + 7, -(2**29))),
+    (fused_int_branches, (20,)),
+    (fused_int_branches, (200,)),
+]
+
+
+def _direct_callee(a, b):
+    return a * 10 + b
+
+
+def _direct_raises(a):
+    if a > 2:
+        raise KeyError(a)
+    return a
+
+
+def _direct_defaults(a, b=4):
+    return a - b
+
+
+def _direct_frame(a):
+    import sys as _sys
+
+    return _sys._getframe(1).f_code.co_name, _sys._getframe().f_back.f_lineno > 0, a
+
+
+def direct_python_calls(n):
+    """Calls from compiled code into compiled Python functions (psyco_call_py): exact
+    argument counts, methods, defaults and wrong counts (the general path), exceptions raised
+    in the callee, frames seen from the callee, recursion, rebinding the callee."""
+    global _direct_callee
+    out = []
+
+    class K:
+        def m(self, x):
+            return x + 1
+
+    k = K()
+    for i in range(n):
+        out.append(_direct_callee(i, 2))
+        out.append(k.m(i))
+        out.append(_direct_defaults(i))
+        out.append(_direct_defaults(i, 1))
+        out.append(_direct_frame(i)[0])
+        try:
+            out.append(_direct_raises(i))
+        except KeyError as e:
+            out.append(("KeyError", e.args))
+        try:
+            out.append(_direct_callee(i))
+        except TypeError as e:
+            out.append(str(e))
+    saved = _direct_callee
+    _direct_callee = lambda a, b: (a, b)  # noqa: E731
+    try:
+        out.append(_direct_callee(1, 2))
+    finally:
+        _direct_callee = saved
+    return out
+
+
+def _direct_deep(n):
+    if n == 0:
+        return 0
+    return 1 + _direct_deep(n - 1)
+
+
+def direct_call_recursion(n):
+    """Deep direct recursion: a RecursionError at the limit, and the depth stable after."""
+    import sys as _sys
+
+    out = [_direct_deep(n)]
+    try:
+        _direct_deep(_sys.getrecursionlimit() + 50)
+    except RecursionError:
+        out.append("recursion")
+    out.append(_direct_deep(n))
+    return out
+
+
+CASES += [(direct_python_calls, (6,)), (direct_call_recursion, (300,))]

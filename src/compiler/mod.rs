@@ -188,6 +188,9 @@ pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
             if let Some(last) = ops::fuse::try_float_run(&mut e, n, d) {
                 e.mark(format!("     (fused float expression up to offset {})", snap.instrs[last].start * 2));
                 e.fuse_until = last + 1;
+            } else if let Some(last) = ops::fuse_int::try_int_run(&mut e, n, d) {
+                e.mark(format!("     (fused int expression up to offset {})", snap.instrs[last].start * 2));
+                e.fuse_until = last + 1;
             }
         }
         ops::emit_instr(&mut e, n, d);

@@ -13,6 +13,7 @@ pub mod build;
 pub mod call;
 pub mod compare;
 pub mod fuse;
+pub mod fuse_int;
 pub mod exc;
 pub mod gen;
 pub mod jump;

@@ -1,0 +1,372 @@
+//! Fused small-int expressions: the integer counterpart of `fuse.rs`. A straight run of
+//! LOAD_FAST / LOAD_CONST / `local[const or local]` / BINARY_OP that computes one value —
+//! `i * 3 + j`, `(a + b) % m`, `n - 1` — gets a fast path in front of its ordinary code that
+//! computes it in general registers from the leaves' machine words and boxes only the result:
+//! no reference taken on a leaf, no intermediate int object. A comparison of two such runs
+//! feeding a conditional jump — `n < 2`, `i + 1 != len_` — branches without making any object.
+//!
+//! # Invariants
+//! - A leaf is an exact `int` of at most one 30-bit digit (`|ob_size| <= 1`), read without
+//!   taking a reference; anything else (a bigger int, a bool, a float, an unbound local, a
+//!   short list) fails a guard and jumps to the ordinary code of the run's first instruction,
+//!   which then does everything the interpreter would, exceptions and all.
+//! - Every operation is `int`'s own on the exact value: `+ - *` are checked for 64-bit
+//!   overflow, `// %` round toward negative infinity (a zero or -1 divisor falls back), `<<`
+//!   falls back unless the shift is exact in 64 bits, `>>` is arithmetic; `& | ^` are the
+//!   two's-complement operations Python defines. A result outside -5..=256 is boxed by
+//!   `PyLong_FromLongLong`, whose failure is the run's error (MemoryError) as for the
+//!   ordinary code.
+//! - No instruction after the first is a jump target, so every way into the run passes the
+//!   guards; the value lands in the first instruction's stack slot and execution continues
+//!   after the run, where the ordinary code would have left the same value.
+
+use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
+
+use crate::compiler::emit::{asm, Emitter};
+use crate::compiler::opcodes as op;
+use crate::ffi::layout as L;
+use crate::ffi::runtime as rt;
+
+/// Registers a tree's values live in (caller-saved; rax, rdx and rcx are the scratch registers
+/// of the operations, rbp holds `int`'s type object during the run).
+const REGS: [u8; 6] = [6, 7, 8, 9, 10, 11]; // rsi, rdi, r8, r9, r10, r11
+
+/// A list index: a constant (0..65536), or a local guarded to be a one-digit int in range.
+#[derive(Clone, Copy)]
+enum Index {
+    Const(i32),
+    Local(u32),
+}
+
+/// A node of the expression tree.
+#[derive(Clone)]
+enum Node {
+    /// A local, guarded to be an exact one-digit int.
+    Local(u32),
+    /// `local[index]`: the local guarded to be an exact list longer than the index, the item
+    /// an exact one-digit int.
+    ListItem { local: u32, index: Index },
+    /// An exact int constant of at most 31 bits.
+    Const(i32),
+    /// `left (op) right` for a BINARY_OP operator (in-place ones mapped to the plain ones).
+    Bin { op: u32, left: Box<Node>, right: Box<Node> },
+}
+
+impl Node {
+    /// Registers needed to evaluate it (Sethi-Ullman).
+    fn regs(&self) -> usize {
+        match self {
+            Node::Local(_) | Node::ListItem { .. } | Node::Const(_) => 1,
+            Node::Bin { left, right, .. } => {
+                let (l, r) = (left.regs(), right.regs());
+                if l == r {
+                    l + 1
+                } else {
+                    l.max(r)
+                }
+            }
+        }
+    }
+}
+
+/// The BINARY_OP operators done here: + & // << * % | >> - ^ (and their in-place forms).
+fn int_op(arg: u32) -> Option<u32> {
+    let base = if arg >= 13 { arg - 13 } else { arg };
+    matches!(base, 0 | 1 | 2 | 3 | 5 | 6 | 7 | 9 | 10 | 12).then_some(base)
+}
+
+/// Simulates `snap.instrs[n..]` as tree building, calling `at_end(m, stack)` after each
+/// instruction it accepts; stops at the first it cannot fuse (or a jump target).
+fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node]) -> bool) {
+    let snap = e.snap;
+    let mut stack: Vec<Node> = Vec::new();
+    let mut m = n;
+    while m < snap.instrs.len() {
+        if (m > n && snap.is_target[m]) || snap.depth[m].is_none() {
+            return;
+        }
+        let ins = &snap.instrs[m];
+        match ins.op {
+            op::LOAD_FAST => stack.push(Node::Local(ins.arg)),
+            op::LOAD_CONST => match rt::const_small_int(snap.consts[ins.arg as usize]) {
+                Some(v) => stack.push(Node::Const(v)),
+                None => return,
+            },
+            op::BINARY_SUBSCR => {
+                let k = stack.len();
+                if k < 2 {
+                    return;
+                }
+                let Node::Local(local) = stack[k - 2] else { return };
+                let index = match stack[k - 1] {
+                    Node::Const(v) if (0..65536).contains(&v) => Index::Const(v),
+                    Node::Local(i) => Index::Local(i),
+                    _ => return,
+                };
+                stack.truncate(k - 2);
+                stack.push(Node::ListItem { local, index });
+            }
+            op::BINARY_OP => {
+                let Some(iop) = int_op(ins.arg) else { return };
+                if stack.len() < 2 {
+                    return;
+                }
+                let right = stack.pop().expect("two operands");
+                let left = stack.pop().expect("two operands");
+                stack.push(Node::Bin { op: iop, left: Box::new(left), right: Box::new(right) });
+            }
+            _ => return,
+        }
+        if !at_end(m, &stack) {
+            return;
+        }
+        m += 1;
+    }
+}
+
+/// The longest run starting at `n` that leaves exactly one value with an operation in it.
+fn find_run(e: &Emitter, n: usize) -> Option<(usize, Node)> {
+    let mut best = None;
+    simulate(e, n, |m, stack| {
+        if stack.len() == 1 && matches!(stack[0], Node::Bin { .. }) && stack[0].regs() <= REGS.len() {
+            best = Some((m, stack[0].clone()));
+        }
+        true
+    });
+    let (last, tree) = best?;
+    let snap = e.snap;
+    (last + 1 < snap.instrs.len() && snap.depth[last + 1].is_some()).then_some((last, tree))
+}
+
+/// A run leaving two values, then COMPARE_OP and a conditional jump that nothing else jumps
+/// to: (the COMPARE_OP's position, its operator, left, right).
+fn find_compare(e: &Emitter, n: usize) -> Option<(usize, u32, Node, Node)> {
+    let snap = e.snap;
+    let mut found = None;
+    simulate(e, n, |m, stack| {
+        if stack.len() != 2 || m + 3 >= snap.instrs.len() {
+            return true;
+        }
+        let cmp = &snap.instrs[m + 1];
+        let jump = &snap.instrs[m + 2];
+        let is_jump = matches!(
+            jump.op,
+            op::POP_JUMP_FORWARD_IF_FALSE | op::POP_JUMP_FORWARD_IF_TRUE | op::POP_JUMP_BACKWARD_IF_FALSE | op::POP_JUMP_BACKWARD_IF_TRUE
+        );
+        let (l, r) = (&stack[0], &stack[1]);
+        if cmp.op == op::COMPARE_OP
+            && cmp.arg <= 5
+            && is_jump
+            && !snap.is_target[m + 1]
+            && !snap.is_target[m + 2]
+            && snap.depth[m + 3].is_some()
+            && l.regs() <= REGS.len()
+            && 1 + r.regs() <= REGS.len()
+        {
+            found = Some((m + 1, cmp.arg, l.clone(), r.clone()));
+            return false;
+        }
+        true
+    });
+    found
+}
+
+/// Emits the fused fast path for a run starting at instruction `n` (depth `d`) if there is
+/// one, and returns the position of its last instruction (a compare-and-branch run: its
+/// jump). The caller then emits the run's ordinary code, where the guards fall back to.
+pub fn try_int_run(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
+    if let Some((cmp_n, cmp_op, left, right)) = find_compare(e, n) {
+        let jump_n = cmp_n + 1;
+        let on_true = matches!(e.snap.instrs[jump_n].op, op::POP_JUMP_FORWARD_IF_TRUE | op::POP_JUMP_BACKWARD_IF_TRUE);
+        let fallback = e.ops.new_dynamic_label();
+        let taken = e.ops.new_dynamic_label();
+        let fall = e.labels[jump_n + 1];
+        let (if_true, if_false) = if on_true { (taken, fall) } else { (fall, taken) };
+        load_long_type(e);
+        eval(e, &left, 0, fallback);
+        eval(e, &right, 1, fallback);
+        let (a, b) = (REGS[0], REGS[1]);
+        asm!(e ; cmp Rq(a), Rq(b));
+        match cmp_op {
+            0 => asm!(e ; jl =>if_true ; jmp =>if_false),
+            1 => asm!(e ; jle =>if_true ; jmp =>if_false),
+            2 => asm!(e ; je =>if_true ; jmp =>if_false),
+            3 => asm!(e ; jne =>if_true ; jmp =>if_false),
+            4 => asm!(e ; jg =>if_true ; jmp =>if_false),
+            _ => asm!(e ; jge =>if_true ; jmp =>if_false),
+        }
+        super::jump::taken_edge(e, jump_n, taken);
+        asm!(e ; =>fallback);
+        return Some(jump_n);
+    }
+    let (last, tree) = find_run(e, n)?;
+    let fallback = e.ops.new_dynamic_label();
+    let after = e.labels[last + 1];
+    let out_of_memory = e.error_label(e.snap.instrs[last].idx, d);
+    load_long_type(e);
+    eval(e, &tree, 0, fallback);
+    let s = e.slot(d);
+    asm!(e ; mov r8, Rq(REGS[0]));
+    e.box_int_r8();
+    asm!(e
+        ; test rax, rax
+        ; jz =>out_of_memory
+        ; mov [rbx + s], rax
+        ; jmp =>after
+        ; =>fallback
+    );
+    Some(last)
+}
+
+fn load_long_type(e: &mut Emitter) {
+    let long_t = rt::long_type() as i64;
+    asm!(e ; mov rbp, QWORD long_t);
+}
+
+/// `Rq(r)` = the value of the one-digit int in `rax` (already known to be an exact int).
+fn digit_value(e: &mut Emitter, r: u8, fallback: DynamicLabel) {
+    asm!(e
+        ; mov Rq(r), [rax + L::VAR_OB_SIZE]
+        ; lea rdx, [Rq(r) + 1]
+        ; cmp rdx, 2
+        ; ja =>fallback
+        ; mov edx, [rax + L::LONG_OB_DIGIT]
+        ; imul Rq(r), rdx
+    );
+}
+
+/// Evaluates `node` into `REGS[k]`, using only `REGS[k..]` (and rax, rcx, rdx).
+fn eval(e: &mut Emitter, node: &Node, k: usize, fallback: DynamicLabel) {
+    let r = REGS[k];
+    match node {
+        Node::Local(i) => {
+            let l = e.local(*i);
+            asm!(e
+                ; mov rax, [rbx + l]
+                ; test rax, rax
+                ; jz =>fallback
+                ; cmp [rax + L::OB_TYPE], rbp
+                ; jne =>fallback
+            );
+            digit_value(e, r, fallback);
+        }
+        Node::Const(v) => asm!(e ; mov Rq(r), *v),
+        Node::ListItem { local, index } => {
+            let l = e.local(*local);
+            let list_t = rt::list_type() as i64;
+            asm!(e
+                ; mov rax, [rbx + l]
+                ; test rax, rax
+                ; jz =>fallback
+                ; mov rdx, QWORD list_t
+                ; cmp [rax + L::OB_TYPE], rdx
+                ; jne =>fallback
+            );
+            match *index {
+                Index::Const(c) => asm!(e
+                    ; cmp QWORD [rax + L::VAR_OB_SIZE], c
+                    ; jle =>fallback
+                    ; mov rax, [rax + L::LIST_OB_ITEM]
+                    ; mov rax, [rax + c * 8]
+                ),
+                Index::Local(i) => {
+                    let il = e.local(i);
+                    asm!(e
+                        ; mov rcx, rax
+                        ; mov rax, [rbx + il]
+                        ; test rax, rax
+                        ; jz =>fallback
+                        ; cmp [rax + L::OB_TYPE], rbp
+                        ; jne =>fallback
+                    );
+                    digit_value(e, r, fallback);
+                    // Negative indexes go to the ordinary code (which counts from the end).
+                    asm!(e
+                        ; cmp Rq(r), [rcx + L::VAR_OB_SIZE]
+                        ; jae =>fallback
+                        ; mov rax, [rcx + L::LIST_OB_ITEM]
+                        ; mov rax, [rax + Rq(r) * 8]
+                    );
+                }
+            }
+            asm!(e
+                ; cmp [rax + L::OB_TYPE], rbp
+                ; jne =>fallback
+            );
+            digit_value(e, r, fallback);
+        }
+        Node::Bin { op, left, right } => {
+            // The operand needing more registers first; the operation keeps left/right order.
+            let (lk, rk) = if left.regs() >= right.regs() { (k, k + 1) } else { (k + 1, k) };
+            if lk < rk {
+                eval(e, left, lk, fallback);
+                eval(e, right, rk, fallback);
+            } else {
+                eval(e, right, rk, fallback);
+                eval(e, left, lk, fallback);
+            }
+            let (a, b) = (REGS[lk], REGS[rk]);
+            match op {
+                0 => asm!(e ; add Rq(a), Rq(b) ; jo =>fallback),
+                10 => asm!(e ; sub Rq(a), Rq(b) ; jo =>fallback),
+                5 => asm!(e ; imul Rq(a), Rq(b) ; jo =>fallback),
+                1 => asm!(e ; and Rq(a), Rq(b)),
+                7 => asm!(e ; or Rq(a), Rq(b)),
+                12 => asm!(e ; xor Rq(a), Rq(b)),
+                2 | 6 => {
+                    // Truncating division, then the floor correction: a non-zero remainder
+                    // whose sign differs from the divisor's moves the quotient down by one
+                    // and the remainder up by the divisor.
+                    asm!(e
+                        ; test Rq(b), Rq(b)
+                        ; jz =>fallback
+                        ; cmp Rq(b), -1
+                        ; je =>fallback
+                        ; mov rax, Rq(a)
+                        ; cqo
+                        ; idiv Rq(b)
+                        ; test rdx, rdx
+                        ; jz >exact
+                        ; mov rcx, rdx
+                        ; xor rcx, Rq(b)
+                        ; jns >exact
+                        ; sub rax, 1
+                        ; add rdx, Rq(b)
+                        ; exact:
+                    );
+                    if *op == 2 {
+                        asm!(e ; mov Rq(a), rax);
+                    } else {
+                        asm!(e ; mov Rq(a), rdx);
+                    }
+                }
+                3 => asm!(e
+                    // A negative count raises, a shift that loses bits needs a big int: both
+                    // are the ordinary code's.
+                    ; cmp Rq(b), 62
+                    ; ja =>fallback
+                    ; mov rcx, Rq(b)
+                    ; mov rax, Rq(a)
+                    ; shl rax, cl
+                    ; mov rdx, rax
+                    ; sar rdx, cl
+                    ; cmp rdx, Rq(a)
+                    ; jne =>fallback
+                    ; mov Rq(a), rax
+                ),
+                _ => asm!(e
+                    // >>: a negative count raises (ordinary code); 63 and more give 0 or -1.
+                    ; test Rq(b), Rq(b)
+                    ; js =>fallback
+                    ; mov ecx, 63
+                    ; cmp Rq(b), rcx
+                    ; cmovb rcx, Rq(b)
+                    ; sar Rq(a), cl
+                ),
+            }
+            if lk != k {
+                asm!(e ; mov Rq(r), Rq(a));
+            }
+        }
+    }
+}
