@@ -1763,3 +1763,77 @@ def direct_call_recursion(n):
 
 
 CASES += [(direct_python_calls, (6,)), (direct_call_recursion, (300,))]
+
+
+def in_place_stores(n):
+    """Counters and accumulators whose int or float psyco overwrites in place (refcount 1):
+    aliases must keep the old value, small ints stay the cached objects, values that grow a
+    second digit or change sign, range loop variables kept in a list, floats shared elsewhere."""
+    out = []
+    i = 300
+    alias = i
+    i += 1
+    out.append((alias, i))
+    kept = []
+    for j in range(1000, 1000 + n):
+        kept.append(j)
+    for k in range(1000, 1000 + n):
+        pass
+    out.append((kept, k, [m for m in range(-n, n)]))
+    s = 250
+    steps = []
+    cached = 256
+    for _ in range(10):
+        s = s + 1
+        steps.append(s is cached or s)  # the small-int cache is CPython's behaviour
+    out.append(steps)
+    t = -300
+    t -= 1
+    t = t * -1 + 5
+    big = 2**30 - 2
+    big += 1
+    big += 1
+    big -= 1
+    out.append((t, big, -big))
+    x = 0.5
+    y = x
+    x = x * 2.0 + 1.0
+    acc = 0.25
+    history = []
+    for q in range(n):
+        acc = acc * 1.5 + q
+        history.append(acc) if q % 3 == 0 else None
+    out.append((x, y, acc, history))
+    return out
+
+
+CASES += [(in_place_stores, (12,))]
+
+
+def fused_len_and_index(seqs):
+    """`len(x) - k` and `x[i + 1]` inside fused int runs: lists, tuples (len only), strings and
+    dicts (the ordinary call), index expressions out of range or negative, and `len` shadowed
+    by a global for a while (the LOAD_GLOBAL memo must notice)."""
+    global len
+    out = []
+    for p in seqs:
+        try:
+            i = len(p) - 2
+            while i >= 0 and p[i] >= p[i + 1]:
+                i -= 1
+            out.append((i, len(p) * 2 + 1, p[len(p) - 1] - p[0] if len(p) else None))
+            if len(p) - 1 > 2:
+                out.append(p[i + 2 - 1] if i >= 0 else "neg")
+        except Exception as e:  # noqa: BLE001
+            out.append(type(e).__name__)
+    len = lambda x: 7  # noqa: E731
+    try:
+        out.append(len(seqs) - 2)
+    finally:
+        del len
+    out.append(len(seqs) - 2)
+    return out
+
+
+CASES += [(fused_len_and_index, ([[3, 1, 2], (5, 4, 3, 9), [1, 2, 3, 4], [], [2**40, 1], "abc", {1: 2}, [1.5, 0.5],
+                                  [True, False], [9, 8, 7, 6, 5]],))]

@@ -326,6 +326,75 @@ impl<'a> Emitter<'a> {
         );
     }
 
+    /// Stores the i64 in `r8` into local `l` by overwriting the int the local holds, when
+    /// that is unobservable: the local's object is an exact int nobody else references
+    /// (refcount 1), and the value is one digit and outside the small-int cache (-5..=256,
+    /// which must stay the cached objects). Then jumps to `done`, the local already holding
+    /// the value; otherwise falls through with `r8` intact. Every int has at least one digit
+    /// allocated (`_PyLong_New` of 3.11), so a one-digit value always fits. This is the
+    /// allocation a counter (`i += 1`, a range loop variable) would otherwise pay per step.
+    pub fn store_int_in_place(&mut self, l: i32, done: DynamicLabel) {
+        let long_t = crate::ffi::runtime::long_type() as i64;
+        asm!(self
+            ; lea rax, [r8 + 5]
+            ; cmp rax, 262
+            ; jb >not_in_place
+            ; lea rax, [r8 + 0x3FFF_FFFF]
+            ; cmp rax, 0x7FFF_FFFE
+            ; ja >not_in_place
+            ; mov rax, [rbx + l]
+            ; test rax, rax
+            ; jz >not_in_place
+            ; cmp QWORD [rax], 1 // ob_refcnt
+            ; jne >not_in_place
+            ; mov rcx, QWORD long_t
+            ; cmp [rax + L::OB_TYPE], rcx
+            ; jne >not_in_place
+            ; mov rcx, r8
+            ; sar rcx, 63
+            ; mov rdx, r8
+            ; xor rdx, rcx
+            ; sub rdx, rcx
+            ; mov [rax + L::LONG_OB_DIGIT], edx
+            ; or rcx, 1
+            ; mov [rax + L::VAR_OB_SIZE], rcx
+            ; jmp =>done
+            ; not_in_place:
+        );
+    }
+
+    /// The float counterpart of [`Self::store_int_in_place`]: the double in `xmm0` goes into
+    /// local `l`'s exact float if nothing else references it, then a jump to `done`;
+    /// otherwise falls through with `xmm0` intact.
+    pub fn store_float_in_place(&mut self, l: i32, done: DynamicLabel) {
+        let float_t = crate::ffi::runtime::float_type() as i64;
+        asm!(self
+            ; mov rax, [rbx + l]
+            ; test rax, rax
+            ; jz >not_in_place
+            ; cmp QWORD [rax], 1 // ob_refcnt
+            ; jne >not_in_place
+            ; mov rcx, QWORD float_t
+            ; cmp [rax + L::OB_TYPE], rcx
+            ; jne >not_in_place
+            ; movsd QWORD [rax + L::FLOAT_OB_FVAL], xmm0
+            ; jmp =>done
+            ; not_in_place:
+        );
+    }
+
+    /// If instruction `n + 1` is a STORE_FAST that nothing jumps to (so a value produced by
+    /// `n` can go straight into its local): (the local's offset, the label after the store).
+    pub fn store_fast_after(&self, n: usize) -> Option<(i32, DynamicLabel)> {
+        let snap = self.snap;
+        let next = snap.instrs.get(n + 1)?;
+        let ok = next.op == super::opcodes::STORE_FAST
+            && !snap.is_target[n + 1]
+            && n + 2 < snap.instrs.len()
+            && snap.depth[n + 2].is_some();
+        ok.then(|| (self.local(next.arg), self.labels[n + 2]))
+    }
+
     /// `Py_DECREF` of the object in `rdi` (clobbers caller-saved registers on the slow path).
     /// A destructor may run arbitrary code, so the slow path first stores `prev_instr = unit`.
     /// The slow path is a cold stub at the end of the function: inline, a decrement and a

@@ -15,7 +15,9 @@
 //!   int constant only meets a float operand, which `float` converts exactly (|v| < 2**53).
 //! - No instruction after the first is a jump target, so every way into the run passes the
 //!   guards; the value lands in the first instruction's stack slot and execution continues
-//!   after the run, where the ordinary code would have left the same value.
+//!   after the run, where the ordinary code would have left the same value. A value that a
+//!   STORE_FAST puts in a local whose float nobody else holds overwrites that float instead
+//!   (`Emitter::store_float_in_place`): `acc += x * y` allocates nothing.
 
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
@@ -343,6 +345,9 @@ pub fn try_float_run(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
     asm!(e ; mov rcx, QWORD float_t);
     eval(e, &tree, 0, fallback);
     let s = e.slot(d);
+    if let Some((l, after_store)) = e.store_fast_after(last) {
+        e.store_float_in_place(l, after_store);
+    }
     let box_float = rt::float_from_double() as i64;
     asm!(e
         ; mov rax, QWORD box_float

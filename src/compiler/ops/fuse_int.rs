@@ -1,5 +1,6 @@
 //! Fused small-int expressions: the integer counterpart of `fuse.rs`. A straight run of
-//! LOAD_FAST / LOAD_CONST / `local[const or local]` / BINARY_OP that computes one value —
+//! LOAD_FAST / LOAD_CONST / `local[int expression]` / `len(local)` / BINARY_OP that computes
+//! one value —
 //! `i * 3 + j`, `(a + b) % m`, `n - 1` — gets a fast path in front of its ordinary code that
 //! computes it in general registers from the leaves' machine words and boxes only the result:
 //! no reference taken on a leaf, no intermediate int object. A comparison of two such runs
@@ -15,7 +16,8 @@
 //!   falls back unless the shift is exact in 64 bits, `>>` is arithmetic; `& | ^` are the
 //!   two's-complement operations Python defines. A result outside -5..=256 is boxed by
 //!   `PyLong_FromLongLong`, whose failure is the run's error (MemoryError) as for the
-//!   ordinary code.
+//!   ordinary code. A result that a STORE_FAST puts in a local whose int nobody else holds
+//!   overwrites that int instead (`Emitter::store_int_in_place`).
 //! - No instruction after the first is a jump target, so every way into the run passes the
 //!   guards; the value lands in the first instruction's stack slot and execution continues
 //!   after the run, where the ordinary code would have left the same value.
@@ -31,11 +33,11 @@ use crate::ffi::runtime as rt;
 /// of the operations, rbp holds `int`'s type object during the run).
 const REGS: [u8; 6] = [6, 7, 8, 9, 10, 11]; // rsi, rdi, r8, r9, r10, r11
 
-/// A list index: a constant (0..65536), or a local guarded to be a one-digit int in range.
-#[derive(Clone, Copy)]
+/// A list index: a constant (0..65536), or any int expression, guarded to be in range.
+#[derive(Clone)]
 enum Index {
     Const(i32),
-    Local(u32),
+    Expr(Box<Node>),
 }
 
 /// A node of the expression tree.
@@ -46,6 +48,12 @@ enum Node {
     /// `local[index]`: the local guarded to be an exact list longer than the index, the item
     /// an exact one-digit int.
     ListItem { local: u32, index: Index },
+    /// `len(local)` (LOAD_GLOBAL len; LOAD_FAST; PRECALL 1; CALL 1): the `memo`-th LOAD_GLOBAL
+    /// site of the run must resolve `len` to `builtins.len` (both dict versions unchanged since
+    /// its memo was filled), the local must be an exact list or tuple.
+    Len { memo: usize, local: u32 },
+    /// The callee half of a `len(` being parsed: never evaluated.
+    LenCallee { memo: usize },
     /// An exact int constant of at most 31 bits.
     Const(i32),
     /// `left (op) right` for a BINARY_OP operator (in-place ones mapped to the plain ones).
@@ -53,10 +61,22 @@ enum Node {
 }
 
 impl Node {
+    /// No half-parsed call anywhere in the tree.
+    fn complete(&self) -> bool {
+        match self {
+            Node::LenCallee { .. } => false,
+            Node::Bin { left, right, .. } => left.complete() && right.complete(),
+            Node::ListItem { index: Index::Expr(i), .. } => i.complete(),
+            _ => true,
+        }
+    }
+
     /// Registers needed to evaluate it (Sethi-Ullman).
     fn regs(&self) -> usize {
         match self {
-            Node::Local(_) | Node::ListItem { .. } | Node::Const(_) => 1,
+            Node::Local(_) | Node::Len { .. } | Node::LenCallee { .. } | Node::Const(_) => 1,
+            Node::ListItem { index: Index::Const(_), .. } => 1,
+            Node::ListItem { index: Index::Expr(i), .. } => i.regs(),
             Node::Bin { left, right, .. } => {
                 let (l, r) = (left.regs(), right.regs());
                 if l == r {
@@ -81,6 +101,9 @@ fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node]) -> boo
     let snap = e.snap;
     let mut stack: Vec<Node> = Vec::new();
     let mut m = n;
+    let mut memos = 0;
+    let (len_obj, _) = crate::ffi::call_targets();
+    let (len_name, _) = crate::ffi::call_target_names();
     while m < snap.instrs.len() {
         if (m > n && snap.is_target[m]) || snap.depth[m].is_none() {
             return;
@@ -88,6 +111,27 @@ fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node]) -> boo
         let ins = &snap.instrs[m];
         match ins.op {
             op::LOAD_FAST => stack.push(Node::Local(ins.arg)),
+            // `len(` as LOAD_GLOBAL (NULL + len), the name compared by identity (interned).
+            op::LOAD_GLOBAL if len_obj != 0 && ins.arg & 1 == 1 && snap.names[(ins.arg >> 1) as usize] == len_name => {
+                stack.push(Node::LenCallee { memo: memos });
+                memos += 1;
+            }
+            op::PRECALL if ins.arg == 1 => {
+                let k = stack.len();
+                if k < 2 || !matches!(stack[k - 2], Node::LenCallee { .. }) || !matches!(stack[k - 1], Node::Local(_)) {
+                    return;
+                }
+            }
+            op::CALL if ins.arg == 1 => {
+                let k = stack.len();
+                if k < 2 || snap.instrs[m - 1].op != op::PRECALL {
+                    return;
+                }
+                let (Node::LenCallee { memo }, Node::Local(local)) = (&stack[k - 2], &stack[k - 1]) else { return };
+                let len = Node::Len { memo: *memo, local: *local };
+                stack.truncate(k - 2);
+                stack.push(len);
+            }
             op::LOAD_CONST => match rt::const_small_int(snap.consts[ins.arg as usize]) {
                 Some(v) => stack.push(Node::Const(v)),
                 None => return,
@@ -98,9 +142,10 @@ fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node]) -> boo
                     return;
                 }
                 let Node::Local(local) = stack[k - 2] else { return };
-                let index = match stack[k - 1] {
-                    Node::Const(v) if (0..65536).contains(&v) => Index::Const(v),
-                    Node::Local(i) => Index::Local(i),
+                let index = match &stack[k - 1] {
+                    Node::Const(v) if (0..65536).contains(v) => Index::Const(*v),
+                    Node::Const(_) => return,
+                    i if i.complete() => Index::Expr(Box::new(i.clone())),
                     _ => return,
                 };
                 stack.truncate(k - 2);
@@ -113,6 +158,9 @@ fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node]) -> boo
                 }
                 let right = stack.pop().expect("two operands");
                 let left = stack.pop().expect("two operands");
+                if !left.complete() || !right.complete() {
+                    return;
+                }
                 stack.push(Node::Bin { op: iop, left: Box::new(left), right: Box::new(right) });
             }
             _ => return,
@@ -128,7 +176,7 @@ fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node]) -> boo
 fn find_run(e: &Emitter, n: usize) -> Option<(usize, Node)> {
     let mut best = None;
     simulate(e, n, |m, stack| {
-        if stack.len() == 1 && matches!(stack[0], Node::Bin { .. }) && stack[0].regs() <= REGS.len() {
+        if stack.len() == 1 && matches!(stack[0], Node::Bin { .. }) && stack[0].complete() && stack[0].regs() <= REGS.len() {
             best = Some((m, stack[0].clone()));
         }
         true
@@ -160,6 +208,8 @@ fn find_compare(e: &Emitter, n: usize) -> Option<(usize, u32, Node, Node)> {
             && !snap.is_target[m + 1]
             && !snap.is_target[m + 2]
             && snap.depth[m + 3].is_some()
+            && l.complete()
+            && r.complete()
             && l.regs() <= REGS.len()
             && 1 + r.regs() <= REGS.len()
         {
@@ -207,6 +257,9 @@ pub fn try_int_run(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
     eval(e, &tree, 0, fallback);
     let s = e.slot(d);
     asm!(e ; mov r8, Rq(REGS[0]));
+    if let Some((l, after_store)) = e.store_fast_after(last) {
+        e.store_int_in_place(l, after_store);
+    }
     e.box_int_r8();
     asm!(e
         ; test rax, rax
@@ -251,6 +304,44 @@ fn eval(e: &mut Emitter, node: &Node, k: usize, fallback: DynamicLabel) {
             digit_value(e, r, fallback);
         }
         Node::Const(v) => asm!(e ; mov Rq(r), *v),
+        Node::LenCallee { .. } => asm!(e ; jmp =>fallback),
+        Node::Len { memo, local } => {
+            let Some(memo) = e.peek_global_memo(*memo) else {
+                asm!(e ; jmp =>fallback);
+                return;
+            };
+            let (len_obj, _) = crate::ffi::call_targets();
+            let (list_t, tuple_t) = (rt::list_type() as i64, rt::tuple_type() as i64);
+            let l = e.local(*local);
+            // The global is what the LOAD_GLOBAL site's memo says (both dict versions
+            // unchanged), and that is builtins.len itself.
+            asm!(e
+                ; mov rcx, QWORD memo as i64
+                ; mov rax, [r12 + L::FRAME_F_GLOBALS]
+                ; mov rdx, [rax + L::DICT_VERSION_TAG]
+                ; cmp rdx, [rcx]
+                ; jne =>fallback
+                ; mov rax, [r12 + L::FRAME_F_BUILTINS]
+                ; mov rdx, [rax + L::DICT_VERSION_TAG]
+                ; cmp rdx, [rcx + 8]
+                ; jne =>fallback
+                ; mov rdx, QWORD len_obj as i64
+                ; cmp [rcx + 16], rdx
+                ; jne =>fallback
+                ; mov rax, [rbx + l]
+                ; test rax, rax
+                ; jz =>fallback
+                ; mov rdx, [rax + L::OB_TYPE]
+                ; mov rcx, QWORD list_t
+                ; cmp rdx, rcx
+                ; je >sized
+                ; mov rcx, QWORD tuple_t
+                ; cmp rdx, rcx
+                ; jne =>fallback
+                ; sized:
+                ; mov Rq(r), [rax + L::VAR_OB_SIZE]
+            );
+        }
         Node::ListItem { local, index } => {
             let l = e.local(*local);
             let list_t = rt::list_type() as i64;
@@ -262,29 +353,22 @@ fn eval(e: &mut Emitter, node: &Node, k: usize, fallback: DynamicLabel) {
                 ; cmp [rax + L::OB_TYPE], rdx
                 ; jne =>fallback
             );
-            match *index {
-                Index::Const(c) => asm!(e
+            match index {
+                &Index::Const(c) => asm!(e
                     ; cmp QWORD [rax + L::VAR_OB_SIZE], c
                     ; jle =>fallback
                     ; mov rax, [rax + L::LIST_OB_ITEM]
                     ; mov rax, [rax + c * 8]
                 ),
-                Index::Local(i) => {
-                    let il = e.local(i);
+                Index::Expr(ref i) => {
+                    // The list is loaded again after the index (whose evaluation uses rax).
+                    eval(e, i, k, fallback);
                     asm!(e
-                        ; mov rcx, rax
-                        ; mov rax, [rbx + il]
-                        ; test rax, rax
-                        ; jz =>fallback
-                        ; cmp [rax + L::OB_TYPE], rbp
-                        ; jne =>fallback
-                    );
-                    digit_value(e, r, fallback);
-                    // Negative indexes go to the ordinary code (which counts from the end).
-                    asm!(e
-                        ; cmp Rq(r), [rcx + L::VAR_OB_SIZE]
+                        ; mov rax, [rbx + l]
+                        // Negative indexes go to the ordinary code (which counts from the end).
+                        ; cmp Rq(r), [rax + L::VAR_OB_SIZE]
                         ; jae =>fallback
-                        ; mov rax, [rcx + L::LIST_OB_ITEM]
+                        ; mov rax, [rax + L::LIST_OB_ITEM]
                         ; mov rax, [rax + Rq(r) * 8]
                     );
                 }

@@ -192,6 +192,11 @@ pub fn emit_for_iter(e: &mut Emitter, n: usize, d: u32) {
         ; add rcx, [rax + L::RANGEITER_START]
         ; mov r8, rcx
     );
+    if let Some((l, after_store)) = e.store_fast_after(n) {
+        // `for i in range(...)`: the loop variable's int is overwritten when nothing else
+        // holds it.
+        e.store_int_in_place(l, after_store);
+    }
     e.box_int_r8();
     asm!(e
         ; test rax, rax
