@@ -1837,3 +1837,72 @@ def fused_len_and_index(seqs):
 
 CASES += [(fused_len_and_index, ([[3, 1, 2], (5, 4, 3, 9), [1, 2, 3, 4], [], [2**40, 1], "abc", {1: 2}, [1.5, 0.5],
                                   [True, False], [9, 8, 7, 6, 5]],))]
+
+
+def two_digit_ints(seed, n):
+    """Fused int runs on two-digit ints (2**30 <= |v| < 2**60) and their in-place stores: an
+    LCG state, values crossing 2**30 and 2**60 both ways, negative ones, products that overflow
+    64 bits, a two-digit int shared with a list (must not change), one-digit objects receiving
+    two-digit values (they have no room: a new object)."""
+    out = []
+    state = seed
+    kept = []
+    for q in range(n):
+        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+        k = (state >> 5) % 3 + state % 1000003 - (state >> 20)
+        if q % 4 == 0:
+            kept.append(state)
+        out.append((state, k))
+    x = 2**30 - 3
+    for _ in range(6):
+        x = x + 1
+    y = -(2**30) - 2
+    for _ in range(5):
+        y = y + 1
+    z = 2**60 - 2
+    for _ in range(3):
+        z = z + 1
+    w = 2**59
+    w = w * 2
+    v = 3 * 2**40
+    v = v * v - v
+    small = 7
+    small = small + 2**35
+    neg = -(2**45) + 1
+    neg = neg - 2**45
+    out.append((x, y, z, w, v, small, neg, kept))
+    return out
+
+
+CASES += [(two_digit_ints, (4242, 40)), (two_digit_ints, (2**31 - 1, 9))]
+
+
+def int_ops_not_fused(pairs):
+    """BINARY_OP's own inline int path (operands that are not leaves of a fused run: tuple
+    items) on one- and two-digit ints, with `*` and `<<` overflowing 64 bits, `// %` by -1,
+    0 and negatives, and three-digit operands (the helper)."""
+    out = []
+    for t in pairs:
+        row = []
+        row.append((t[0] + t[1], t[0] - t[1], t[0] & t[1], t[0] | t[1], t[0] ^ t[1]))
+        row.append(t[0] * t[1])
+        try:
+            row.append((t[0] // t[1], t[0] % t[1]))
+        except ZeroDivisionError as e:
+            row.append(str(e))
+        try:
+            row.append((t[0] << (t[1] & 63), t[0] >> (t[1] & 127)))
+        except ValueError as e:
+            row.append(str(e))
+        try:
+            row.append((t[0] << t[1], t[0] >> t[1]))
+        except (ValueError, OverflowError, MemoryError) as e:
+            row.append(type(e).__name__)
+        out.append(row)
+    return out
+
+
+_BIG_PAIRS = [(3, 5), (2**30, 7), (-(2**30), -1), (2**59 + 3, 2**59 - 1), (2**60 - 1, -(2**60 - 1)),
+              (-(2**59), 3), (2**45, 2**20), (2**31, 33), (-(2**31) - 5, 29), (2**60, 2), (7, 0),
+              (-(2**40) - 1, -(2**13)), (2**62, 3), (12345678901, 62), (1, 61), (-1, 62)]
+CASES += [(int_ops_not_fused, (_BIG_PAIRS,))]

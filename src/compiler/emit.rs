@@ -328,35 +328,50 @@ impl<'a> Emitter<'a> {
 
     /// Stores the i64 in `r8` into local `l` by overwriting the int the local holds, when
     /// that is unobservable: the local's object is an exact int nobody else references
-    /// (refcount 1), and the value is one digit and outside the small-int cache (-5..=256,
-    /// which must stay the cached objects). Then jumps to `done`, the local already holding
-    /// the value; otherwise falls through with `r8` intact. Every int has at least one digit
-    /// allocated (`_PyLong_New` of 3.11), so a one-digit value always fits. This is the
-    /// allocation a counter (`i += 1`, a range loop variable) would otherwise pay per step.
+    /// (refcount 1), and the value is outside the small-int cache (-5..=256, which must stay
+    /// the cached objects) and fits the digits the object has: every int has at least one
+    /// digit allocated (`_PyLong_New` of 3.11), one whose `|ob_size|` is 2 or more has two.
+    /// Then jumps to `done`, the local already holding the value; otherwise falls through
+    /// with `r8` intact. This is the allocation a counter (`i += 1`, a range loop variable,
+    /// an LCG state) would otherwise pay per step. Clobbers rax, rcx, rdx, r9 to r11.
     pub fn store_int_in_place(&mut self, l: i32, done: DynamicLabel) {
         let long_t = crate::ffi::runtime::long_type() as i64;
         asm!(self
             ; lea rax, [r8 + 5]
             ; cmp rax, 262
             ; jb >not_in_place
-            ; lea rax, [r8 + 0x3FFF_FFFF]
-            ; cmp rax, 0x7FFF_FFFE
+            ; mov rcx, r8
+            ; sar rcx, 63 // the sign as a mask
+            ; mov rdx, r8
+            ; xor rdx, rcx
+            ; sub rdx, rcx // |value|
+            ; mov r9, rdx
+            ; shr r9, 30 // the second digit
+            ; cmp r9, 0x3FFF_FFFF
             ; ja >not_in_place
             ; mov rax, [rbx + l]
             ; test rax, rax
             ; jz >not_in_place
             ; cmp QWORD [rax], 1 // ob_refcnt
             ; jne >not_in_place
-            ; mov rcx, QWORD long_t
-            ; cmp [rax + L::OB_TYPE], rcx
+            ; mov r10, QWORD long_t
+            ; cmp [rax + L::OB_TYPE], r10
             ; jne >not_in_place
-            ; mov rcx, r8
-            ; sar rcx, 63
-            ; mov rdx, r8
-            ; xor rdx, rcx
-            ; sub rdx, rcx
+            ; or rcx, 1 // the sign: -1 or 1
+            ; test r9, r9
+            ; jnz >two_digits
             ; mov [rax + L::LONG_OB_DIGIT], edx
-            ; or rcx, 1
+            ; mov [rax + L::VAR_OB_SIZE], rcx
+            ; jmp =>done
+            ; two_digits:
+            ; mov r10, [rax + L::VAR_OB_SIZE]
+            ; lea r11, [r10 + 1]
+            ; cmp r11, 2
+            ; jbe >not_in_place // only one digit allocated
+            ; and edx, 0x3FFF_FFFF
+            ; mov [rax + L::LONG_OB_DIGIT], edx
+            ; mov [rax + L::LONG_OB_DIGIT + 4], r9d
+            ; shl rcx, 1
             ; mov [rax + L::VAR_OB_SIZE], rcx
             ; jmp =>done
             ; not_in_place:

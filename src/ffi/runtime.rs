@@ -87,15 +87,6 @@ pub fn float_from_double() -> usize {
     py::PyFloat_FromDouble as *const () as usize
 }
 
-/// The value of a code constant at `addr` if it is an exact int (not a bool) that fits 32
-/// bits. Read as [`const_number`] reads it (no GIL needed).
-pub fn const_small_int(addr: usize) -> Option<i32> {
-    match const_number(addr) {
-        Some((v, false)) if v.abs() < 2147483648.0 => Some(v as i32),
-        _ => None,
-    }
-}
-
 /// The value of a code constant at `addr` as a double, if it is an exact float (`(v, true)`)
 /// or an exact int of at most two digits whose value a double holds exactly (`(v, false)`).
 /// Called by the compiler without the GIL: constants are immutable objects kept alive by the

@@ -9,9 +9,10 @@ use crate::ffi::layout as L;
 use crate::ffi::runtime as rt;
 
 /// BINARY_OP: `second (op) top`; on error both operands are released (ceval leaves a NULL).
-/// Inline for `+ - * & | ^ // % << >>` (and their in-place forms) on two exact ints of at most one digit:
-/// the machine result fits easily in 64 bits and is boxed with `PyLong_FromLongLong`, which is
-/// what int's own methods return for it. Anything else: the helper (`rt_binary_op`).
+/// Inline for `+ - * & | ^ // % << >>` (and their in-place forms) on two exact ints of at most
+/// two digits: the machine result (`*` and `<<` checked for overflow) is boxed with
+/// `PyLong_FromLongLong`, which is what int's own methods return for it. Anything else: the
+/// helper (`rt_binary_op`).
 pub fn emit_binary_op(e: &mut Emitter, n: usize, d: u32) {
     let oparg = e.snap.instrs[n].arg as i32;
     let base = if oparg >= 13 { oparg - 13 } else { oparg };
@@ -50,16 +51,22 @@ pub fn emit_binary_op(e: &mut Emitter, n: usize, d: u32) {
                 }
             }
             3 => {
-                // `<<` by 0..=32 of |a| < 2**30 stays below 2**62; a negative count (the
-                // helper raises) or a larger one goes to the helper.
+                // `<<` by 0..=62 that loses no bits (shifting back gives the operand); a
+                // negative count (the helper raises) or a bigger result goes to the helper.
                 asm!(e
-                    ; cmp r9, 32
+                    ; cmp r9, 62
                     ; ja >generic
                     ; mov rcx, r9
-                    ; shl r8, cl
+                    ; mov rax, r8
+                    ; shl rax, cl
+                    ; mov rdx, rax
+                    ; sar rdx, cl
+                    ; cmp rdx, r8
+                    ; jne >generic
+                    ; mov r8, rax
                 );
             }
-            5 => asm!(e ; imul r8, r9),
+            5 => asm!(e ; imul r8, r9 ; jo >generic),
             7 => asm!(e ; or r8, r9),
             9 => {
                 // `>>` is an arithmetic shift (rounds toward -inf, as int's); counts of 63 or
@@ -146,8 +153,9 @@ fn emit_float_binop(e: &mut Emitter, u: usize, d: u32, base: i32) {
 }
 
 /// Loads the values of the two operands at `[rbx + l]`, `[rbx + r]` into r8, r9 if both are
-/// exact ints of at most one 30-bit digit (so every `+ - * & | ^` of them fits in i64);
-/// otherwise jumps to the local label `generic`, which the caller must place.
+/// exact ints of at most two 30-bit digits (|v| < 2**60, so `+ - & | ^ // %` of them fit in
+/// i64; `*` and `<<` must check); otherwise jumps to the local label `generic`, which the
+/// caller must place. Clobbers rax, rcx, rdx, r10, r11.
 pub fn load_compact_ints(e: &mut Emitter, l: i32, r: i32) {
     let long_t = rt::long_type() as i64;
     asm!(e
@@ -159,17 +167,40 @@ pub fn load_compact_ints(e: &mut Emitter, l: i32, r: i32) {
         ; cmp [rcx + L::OB_TYPE], rdx
         ; jne >generic
         ; mov r8, [rax + L::VAR_OB_SIZE]
-        ; lea r10, [r8 + 1]
-        ; cmp r10, 2
+        ; lea r10, [r8 + 2]
+        ; cmp r10, 4
         ; ja >generic
         ; mov r9, [rcx + L::VAR_OB_SIZE]
-        ; lea r10, [r9 + 1]
-        ; cmp r10, 2
+        ; lea r10, [r9 + 2]
+        ; cmp r10, 4
         ; ja >generic
+        // ob_size -1, 0 or 1: the sign times the digit; -2 or 2: two digits.
         ; mov r10d, [rax + L::LONG_OB_DIGIT]
+        ; lea r11, [r8 + 1]
+        ; cmp r11, 2
+        ; ja >left_two
         ; imul r8, r10
+        ; jmp >left_done
+        ; left_two:
+        ; mov r11d, [rax + L::LONG_OB_DIGIT + 4]
+        ; shl r11, 30
+        ; or r10, r11
+        ; sar r8, 1
+        ; imul r8, r10
+        ; left_done:
         ; mov r10d, [rcx + L::LONG_OB_DIGIT]
+        ; lea r11, [r9 + 1]
+        ; cmp r11, 2
+        ; ja >right_two
         ; imul r9, r10
+        ; jmp >right_done
+        ; right_two:
+        ; mov r11d, [rcx + L::LONG_OB_DIGIT + 4]
+        ; shl r11, 30
+        ; or r10, r11
+        ; sar r9, 1
+        ; imul r9, r10
+        ; right_done:
     );
 }
 

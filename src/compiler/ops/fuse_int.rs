@@ -7,7 +7,7 @@
 //! feeding a conditional jump — `n < 2`, `i + 1 != len_` — branches without making any object.
 //!
 //! # Invariants
-//! - A leaf is an exact `int` of at most one 30-bit digit (`|ob_size| <= 1`), read without
+//! - A leaf is an exact `int` of at most two 30-bit digits (`|ob_size| <= 2`), read without
 //!   taking a reference; anything else (a bigger int, a bool, a float, an unbound local, a
 //!   short list) fails a guard and jumps to the ordinary code of the run's first instruction,
 //!   which then does everything the interpreter would, exceptions and all.
@@ -43,10 +43,10 @@ enum Index {
 /// A node of the expression tree.
 #[derive(Clone)]
 enum Node {
-    /// A local, guarded to be an exact one-digit int.
+    /// A local, guarded to be an exact int of at most two digits.
     Local(u32),
     /// `local[index]`: the local guarded to be an exact list longer than the index, the item
-    /// an exact one-digit int.
+    /// an exact int of at most two digits.
     ListItem { local: u32, index: Index },
     /// `len(local)` (LOAD_GLOBAL len; LOAD_FAST; PRECALL 1; CALL 1): the `memo`-th LOAD_GLOBAL
     /// site of the run must resolve `len` to `builtins.len` (both dict versions unchanged since
@@ -54,8 +54,8 @@ enum Node {
     Len { memo: usize, local: u32 },
     /// The callee half of a `len(` being parsed: never evaluated.
     LenCallee { memo: usize },
-    /// An exact int constant of at most 31 bits.
-    Const(i32),
+    /// An exact int constant below 2**53 in magnitude.
+    Const(i64),
     /// `left (op) right` for a BINARY_OP operator (in-place ones mapped to the plain ones).
     Bin { op: u32, left: Box<Node>, right: Box<Node> },
 }
@@ -132,9 +132,9 @@ fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node]) -> boo
                 stack.truncate(k - 2);
                 stack.push(len);
             }
-            op::LOAD_CONST => match rt::const_small_int(snap.consts[ins.arg as usize]) {
-                Some(v) => stack.push(Node::Const(v)),
-                None => return,
+            op::LOAD_CONST => match rt::const_number(snap.consts[ins.arg as usize]) {
+                Some((v, false)) => stack.push(Node::Const(v as i64)),
+                _ => return,
             },
             op::BINARY_SUBSCR => {
                 let k = stack.len();
@@ -143,7 +143,7 @@ fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node]) -> boo
                 }
                 let Node::Local(local) = stack[k - 2] else { return };
                 let index = match &stack[k - 1] {
-                    Node::Const(v) if (0..65536).contains(v) => Index::Const(*v),
+                    Node::Const(v) if (0..65536).contains(v) => Index::Const(*v as i32),
                     Node::Const(_) => return,
                     i if i.complete() => Index::Expr(Box::new(i.clone())),
                     _ => return,
@@ -276,15 +276,29 @@ fn load_long_type(e: &mut Emitter) {
     asm!(e ; mov rbp, QWORD long_t);
 }
 
-/// `Rq(r)` = the value of the one-digit int in `rax` (already known to be an exact int).
+/// `Rq(r)` = the value of the int in `rax` (already known to be an exact int) if it has at
+/// most two digits; clobbers rax, rcx and rdx.
 fn digit_value(e: &mut Emitter, r: u8, fallback: DynamicLabel) {
     asm!(e
-        ; mov Rq(r), [rax + L::VAR_OB_SIZE]
-        ; lea rdx, [Rq(r) + 1]
-        ; cmp rdx, 2
+        ; mov rcx, [rax + L::VAR_OB_SIZE]
+        ; lea rdx, [rcx + 2]
+        ; cmp rdx, 4
         ; ja =>fallback
         ; mov edx, [rax + L::LONG_OB_DIGIT]
-        ; imul Rq(r), rdx
+        ; lea Rq(r), [rcx + 1]
+        ; cmp Rq(r), 2
+        ; ja >two_digits
+        // ob_size -1, 0 or 1: the sign times the digit.
+        ; imul rdx, rcx
+        ; jmp >digits_done
+        ; two_digits:
+        ; mov eax, [rax + L::LONG_OB_DIGIT + 4]
+        ; shl rax, 30
+        ; or rdx, rax
+        ; sar rcx, 1
+        ; imul rdx, rcx
+        ; digits_done:
+        ; mov Rq(r), rdx
     );
 }
 
@@ -303,7 +317,7 @@ fn eval(e: &mut Emitter, node: &Node, k: usize, fallback: DynamicLabel) {
             );
             digit_value(e, r, fallback);
         }
-        Node::Const(v) => asm!(e ; mov Rq(r), *v),
+        Node::Const(v) => asm!(e ; mov Rq(r), QWORD *v),
         Node::LenCallee { .. } => asm!(e ; jmp =>fallback),
         Node::Len { memo, local } => {
             let Some(memo) = e.peek_global_memo(*memo) else {
