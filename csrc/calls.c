@@ -34,8 +34,9 @@
 
 /* Pushes and initializes a frame for `func(*args)` (nargs positional arguments, references
  * moved from the caller), or returns NULL if this shape of call is not handled here. */
-/* A handful of arguments and locals: vectorized copy loops only add set-up work here. */
-__attribute__((optimize("no-tree-vectorize")))
+/* A handful of arguments and locals: vectorized copy loops, or a memset call for the NULLs,
+ * only add set-up work here. */
+__attribute__((optimize("no-tree-vectorize", "no-tree-loop-distribute-patterns")))
 _PyInterpreterFrame *psyco_push_frame(PyThreadState *ts, PyObject *func, PyObject **args, Py_ssize_t nargs) {
     PyFunctionObject *f = (PyFunctionObject *)func;
     PyCodeObject *co = (PyCodeObject *)f->func_code;
@@ -93,7 +94,7 @@ static void hand_to_frame_object(PyThreadState *ts, PyFrameObject *fo, _PyInterp
 }
 
 /* Clears and pops a frame pushed by psyco_push_frame (it must be the top of the data stack). */
-__attribute__((optimize("no-tree-vectorize")))
+__attribute__((optimize("no-tree-vectorize", "no-tree-loop-distribute-patterns")))
 static inline void pop_frame(PyThreadState *ts, _PyInterpreterFrame *frame) {
     ts->recursion_remaining--;
     if (frame->frame_obj != NULL) {
@@ -155,7 +156,7 @@ extern int psyco_c_stack_exhausted(PyThreadState *ts);
 
 #define PSYCO_EXIT_MAX 2 /* EXIT_DEOPT = 1, EXIT_ERROR = 2 (src/compiler/emit.rs) */
 
-__attribute__((optimize("no-tree-vectorize")))
+__attribute__((optimize("no-tree-vectorize", "no-tree-loop-distribute-patterns")))
 PyObject *psyco_call_py(PyThreadState *ts, PyObject *func, PyObject **args, Py_ssize_t nargs) {
     if (!Py_IS_TYPE(func, &PyFunction_Type)) return PSYCO_NOT_HANDLED;
     PyFunctionObject *f = (PyFunctionObject *)func;

@@ -491,6 +491,27 @@ pub unsafe fn call_direct(
     }
 }
 
+/// [`call_direct`] through `psyco_call_py` first (csrc/calls.c: the exact-arguments case in
+/// one C function), then the general direct path (defaults). Same contract as `call_direct`.
+#[inline(always)]
+pub unsafe fn call_direct_fast(
+    ts: *mut py::PyThreadState,
+    function: *mut py::PyObject,
+    args: *mut *mut py::PyObject,
+    nargs: usize,
+) -> Option<*mut py::PyObject> {
+    #[cfg(psyco_native)]
+    // SAFETY: forwarded contract.
+    unsafe {
+        let r = native::psyco_call_py(ts, function, args, nargs as isize);
+        if r as usize != 1 {
+            return Some(r);
+        }
+    }
+    // SAFETY: forwarded contract.
+    unsafe { call_direct(ts, function, args, nargs) }
+}
+
 /// `ts` (the current thread state, GIL held) has a C tracer, or a profiler that is not psyco's.
 #[cfg(psyco_native)]
 unsafe fn thread_has_foreign_tracer(ts: *mut py::PyThreadState) -> bool {

@@ -899,7 +899,7 @@ static INIT_NAME: std::sync::atomic::AtomicPtr<PyObject> = std::sync::atomic::At
 /// `cls(*args)` for an ordinary Python class — its metaclass is exactly `type`, it is not
 /// abstract, it inherits `object.__new__` and defines `__init__` as a Python function — done as
 /// `type.__call__` would (allocate, then `__init__(self, *args)`, which must return None), but
-/// with the `__init__` call going through [`super::call_direct`] when it is compiled. `args[-1]`
+/// with the `__init__` call going through [`super::call_direct_fast`] when it is compiled. `args[-1]`
 /// is the class's stack slot (it receives the new object as `self`). None: not such a class,
 /// nothing consumed; Some(object or NULL): the class and argument references were consumed.
 #[inline(never)]
@@ -950,7 +950,7 @@ unsafe fn construct_direct(ts: *mut py::PyThreadState, cls: Obj, args: *mut Obj,
         let slot = args.sub(1);
         *slot = obj;
         decref(cls);
-        let res = match super::call_direct(ts, init, slot, nargs + 1) {
+        let res = match super::call_direct_fast(ts, init, slot, nargs + 1) {
             Some(r) => r,
             None => {
                 let r = py::PyObject_Vectorcall(init, slot, (nargs + 1) | py::PY_VECTORCALL_ARGUMENTS_OFFSET, std::ptr::null_mut());
