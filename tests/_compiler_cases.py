@@ -1906,3 +1906,42 @@ _BIG_PAIRS = [(3, 5), (2**30, 7), (-(2**30), -1), (2**59 + 3, 2**59 - 1), (2**60
               (-(2**59), 3), (2**45, 2**20), (2**31, 33), (-(2**31) - 5, 29), (2**60, 2), (7, 0),
               (-(2**40) - 1, -(2**13)), (2**62, 3), (12345678901, 62), (1, 61), (-1, 62)]
 CASES += [(int_ops_not_fused, (_BIG_PAIRS,))]
+
+
+def fused_true_division(n):
+    """True division at the end of a fused int run: float constant / int expression, int / int,
+    int / float constant, zero divisors, -0.0, values past 2**53 (the ordinary code), float and
+    bool leaves, and the result stored in place into a local's unshared float."""
+    out = []
+    acc = 0.0
+    for i in range(-3, n):
+        for j in (0, 1, 3, -7, 2**53 + 1, 2**40):
+            row = []
+            try:
+                row.append(1.0 / ((i * (i + 1) >> 1) + j + 1))
+            except ZeroDivisionError as e:
+                row.append(str(e))
+            try:
+                row.append(i / j)
+            except ZeroDivisionError as e:
+                row.append(str(e))
+            try:
+                row.append((i * j + 1) / 2.0)
+                row.append(0 / (j - 2))
+            except ZeroDivisionError as e:
+                row.append(str(e))
+            try:
+                acc = i / (j + 5)
+            except ZeroDivisionError:
+                acc = -1.0
+            row.append(acc)
+            out.append(row)
+    for a, b in ((1.5, 2), (True, 3), (7, 2.5), (2**60, 3), (-(2**53), 1)):
+        try:
+            out.append((a / b, (a + 1) / (b - 2)))
+        except ZeroDivisionError as e:
+            out.append(str(e))
+    return out
+
+
+CASES += [(fused_true_division, (6,))]

@@ -2,7 +2,9 @@
 //! LOAD_FAST / LOAD_CONST / `local[int expression]` / `len(local)` / BINARY_OP that computes
 //! one value —
 //! `i * 3 + j`, `(a + b) % m`, `n - 1` — gets a fast path in front of its ordinary code that
-//! computes it in general registers from the leaves' machine words and boxes only the result:
+//! computes it in general registers from the leaves' machine words and boxes only the result
+//! (a run ending in a true division, `1.0 / (s * (s + 1) >> 1)` or `total / count`, divides
+//! the two sides as doubles and boxes a float):
 //! no reference taken on a leaf, no intermediate int object. A comparison of two such runs
 //! feeding a conditional jump — `n < 2`, `i + 1 != len_` — branches without making any object.
 //!
@@ -58,14 +60,32 @@ enum Node {
     Const(i64),
     /// `left (op) right` for a BINARY_OP operator (in-place ones mapped to the plain ones).
     Bin { op: u32, left: Box<Node>, right: Box<Node> },
+    /// A float constant: only as an operand of [`Node::Div`].
+    FConst(f64),
+    /// `left / right` (true division), only as the root of a run: each side an int tree
+    /// whose value is below 2**53 in magnitude (so the double holds it exactly) or a float
+    /// constant; the quotient of the two doubles is then what int's and float's own true
+    /// division return. A zero divisor falls back (ZeroDivisionError is the ordinary code's).
+    Div { left: Box<Node>, right: Box<Node> },
 }
 
 impl Node {
+    fn is_fconst(&self) -> bool {
+        matches!(self, Node::FConst(_))
+    }
+    fn is_div(&self) -> bool {
+        matches!(self, Node::Div { .. })
+    }
+    /// An int-valued tree (no float constant or true division at its top).
+    fn is_int(&self) -> bool {
+        !self.is_fconst() && !self.is_div()
+    }
     /// No half-parsed call anywhere in the tree.
     fn complete(&self) -> bool {
         match self {
             Node::LenCallee { .. } => false,
             Node::Bin { left, right, .. } => left.complete() && right.complete(),
+            Node::Div { left, right } => left.complete() && right.complete(),
             Node::ListItem { index: Index::Expr(i), .. } => i.complete(),
             _ => true,
         }
@@ -74,7 +94,8 @@ impl Node {
     /// Registers needed to evaluate it (Sethi-Ullman).
     fn regs(&self) -> usize {
         match self {
-            Node::Local(_) | Node::Len { .. } | Node::LenCallee { .. } | Node::Const(_) => 1,
+            Node::Local(_) | Node::Len { .. } | Node::LenCallee { .. } | Node::Const(_) | Node::FConst(_) => 1,
+            Node::Div { left, right } => left.regs().max(right.regs()),
             Node::ListItem { index: Index::Const(_), .. } => 1,
             Node::ListItem { index: Index::Expr(i), .. } => i.regs(),
             Node::Bin { left, right, .. } => {
@@ -134,6 +155,7 @@ fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node]) -> boo
             }
             op::LOAD_CONST => match rt::const_number(snap.consts[ins.arg as usize]) {
                 Some((v, false)) => stack.push(Node::Const(v as i64)),
+                Some((v, true)) => stack.push(Node::FConst(v)),
                 _ => return,
             },
             op::BINARY_SUBSCR => {
@@ -145,23 +167,34 @@ fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node]) -> boo
                 let index = match &stack[k - 1] {
                     Node::Const(v) if (0..65536).contains(v) => Index::Const(*v as i32),
                     Node::Const(_) => return,
-                    i if i.complete() => Index::Expr(Box::new(i.clone())),
+                    i if i.complete() && i.is_int() => Index::Expr(Box::new(i.clone())),
                     _ => return,
                 };
                 stack.truncate(k - 2);
                 stack.push(Node::ListItem { local, index });
             }
             op::BINARY_OP => {
-                let Some(iop) = int_op(ins.arg) else { return };
                 if stack.len() < 2 {
                     return;
                 }
                 let right = stack.pop().expect("two operands");
                 let left = stack.pop().expect("two operands");
-                if !left.complete() || !right.complete() {
+                if !left.complete() || !right.complete() || left.is_div() || right.is_div() {
                     return;
                 }
-                stack.push(Node::Bin { op: iop, left: Box::new(left), right: Box::new(right) });
+                if ins.arg == 11 || ins.arg == 24 {
+                    // A float constant divisor of zero would only ever fall back.
+                    if matches!(right, Node::FConst(v) if v == 0.0) || (left.is_fconst() && right.is_fconst()) {
+                        return;
+                    }
+                    stack.push(Node::Div { left: Box::new(left), right: Box::new(right) });
+                } else {
+                    let Some(iop) = int_op(ins.arg) else { return };
+                    if left.is_fconst() || right.is_fconst() {
+                        return;
+                    }
+                    stack.push(Node::Bin { op: iop, left: Box::new(left), right: Box::new(right) });
+                }
             }
             _ => return,
         }
@@ -176,7 +209,7 @@ fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node]) -> boo
 fn find_run(e: &Emitter, n: usize) -> Option<(usize, Node)> {
     let mut best = None;
     simulate(e, n, |m, stack| {
-        if stack.len() == 1 && matches!(stack[0], Node::Bin { .. }) && stack[0].complete() && stack[0].regs() <= REGS.len() {
+        if stack.len() == 1 && matches!(stack[0], Node::Bin { .. } | Node::Div { .. }) && stack[0].complete() && stack[0].regs() <= REGS.len() {
             best = Some((m, stack[0].clone()));
         }
         true
@@ -210,6 +243,8 @@ fn find_compare(e: &Emitter, n: usize) -> Option<(usize, u32, Node, Node)> {
             && snap.depth[m + 3].is_some()
             && l.complete()
             && r.complete()
+            && l.is_int()
+            && r.is_int()
             && l.regs() <= REGS.len()
             && 1 + r.regs() <= REGS.len()
         {
@@ -254,8 +289,32 @@ pub fn try_int_run(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
     let after = e.labels[last + 1];
     let out_of_memory = e.error_label(e.snap.instrs[last].idx, d);
     load_long_type(e);
-    eval(e, &tree, 0, fallback);
     let s = e.slot(d);
+    if let Node::Div { left, right } = &tree {
+        to_double(e, left, 0, fallback);
+        to_double(e, right, 1, fallback);
+        asm!(e
+            ; xorpd xmm15, xmm15
+            ; ucomisd xmm1, xmm15
+            ; je =>fallback // zero (or a NaN constant: the ordinary code computes it)
+            ; divsd xmm0, xmm1
+        );
+        if let Some((l, after_store)) = e.store_fast_after(last) {
+            e.store_float_in_place(l, after_store);
+        }
+        let box_float = rt::float_from_double() as i64;
+        asm!(e
+            ; mov rax, QWORD box_float
+            ; call rax
+            ; test rax, rax
+            ; jz =>out_of_memory
+            ; mov [rbx + s], rax
+            ; jmp =>after
+            ; =>fallback
+        );
+        return Some(last);
+    }
+    eval(e, &tree, 0, fallback);
     asm!(e ; mov r8, Rq(REGS[0]));
     if let Some((l, after_store)) = e.store_fast_after(last) {
         e.store_int_in_place(l, after_store);
@@ -269,6 +328,29 @@ pub fn try_int_run(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
         ; =>fallback
     );
     Some(last)
+}
+
+/// `xmm{x}` = the value of a true division's operand: a float constant, or an int tree whose
+/// value is below 2**53 in magnitude (exactly representable; larger ones fall back, where
+/// int's true division has its own exact algorithm). Leaves `xmm0` alone when `x` is 1.
+fn to_double(e: &mut Emitter, node: &Node, x: u8, fallback: DynamicLabel) {
+    if let Node::FConst(v) = node {
+        let bits = v.to_bits() as i64;
+        asm!(e
+            ; mov rax, QWORD bits
+            ; movq Rx(x), rax
+        );
+        return;
+    }
+    eval(e, node, 0, fallback);
+    let r = REGS[0];
+    asm!(e
+        ; mov rcx, QWORD 1i64 << 53
+        ; lea rax, [Rq(r) + rcx]
+        ; shr rax, 54
+        ; jnz =>fallback
+        ; cvtsi2sd Rx(x), Rq(r)
+    );
 }
 
 fn load_long_type(e: &mut Emitter) {
@@ -318,7 +400,7 @@ fn eval(e: &mut Emitter, node: &Node, k: usize, fallback: DynamicLabel) {
             digit_value(e, r, fallback);
         }
         Node::Const(v) => asm!(e ; mov Rq(r), QWORD *v),
-        Node::LenCallee { .. } => asm!(e ; jmp =>fallback),
+        Node::LenCallee { .. } | Node::FConst(_) | Node::Div { .. } => asm!(e ; jmp =>fallback),
         Node::Len { memo, local } => {
             let Some(memo) = e.peek_global_memo(*memo) else {
                 asm!(e ; jmp =>fallback);
