@@ -1945,3 +1945,74 @@ def fused_true_division(n):
 
 
 CASES += [(fused_true_division, (6,))]
+
+
+class _Counter:
+    def __init__(self, start):
+        self.count = start
+        self.step = 3
+
+
+class _SlotCounter:
+    __slots__ = ("count", "step")
+
+    def __init__(self, start):
+        self.count = start
+        self.step = 3
+
+
+class _LoudSet(_Counter):
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value if name != "count" else value * 10)
+
+
+class _PropCounter:
+    def __init__(self):
+        self._c = 5
+
+    @property
+    def count(self):
+        return self._c
+
+    @count.setter
+    def count(self, v):
+        self._c = v + 1000
+
+    step = 2
+
+
+def int_attribute_updates(n):
+    """`obj.count += k` fused (ops/fuse_int.rs): instance values, slots, a value held elsewhere
+    (must not change), growing past one and two digits, floats and bools, __setattr__, a
+    property, an unset slot, an instance whose dict was materialized; attribute leaves in int
+    runs and comparisons."""
+    out = []
+    objs = [_Counter(0), _SlotCounter(250), _LoudSet(1), _PropCounter(), _Counter(2**30 - 5),
+            _Counter(2**60 - 2), _Counter(1.5), _Counter(True)]
+    d = _Counter(7)
+    d.__dict__["extra"] = 1  # a materialized dict
+    objs.append(d)
+    empty = _SlotCounter.__new__(_SlotCounter)
+    objs.append(empty)
+    for o in objs:
+        row = []
+        held = None
+        for i in range(n):
+            try:
+                o.count += 1
+                o.count -= i * 2
+                o.count += o.step * 3
+                if i == 2:
+                    held = o.count
+                row.append(o.count * 2 + o.step)
+                if o.count > o.step + 10:
+                    row.append("big")
+            except AttributeError as e:
+                row.append(("AttributeError", str(e)))
+                break
+        row.append((held, getattr(o, "count", None)))
+        out.append(row)
+    return out
+
+
+CASES += [(int_attribute_updates, (6,))]

@@ -333,12 +333,32 @@ impl<'a> Emitter<'a> {
     /// digit allocated (`_PyLong_New` of 3.11), one whose `|ob_size|` is 2 or more has two.
     /// Then jumps to `done`, the local already holding the value; otherwise falls through
     /// with `r8` intact. This is the allocation a counter (`i += 1`, a range loop variable,
-    /// an LCG state) would otherwise pay per step. Clobbers rax, rcx, rdx, r9 to r11.
+    /// an LCG state) would otherwise pay per step. Clobbers rax, rcx, rdx, r9, r11.
     pub fn store_int_in_place(&mut self, l: i32, done: DynamicLabel) {
+        asm!(self ; mov rax, [rbx + l]);
+        self.overwrite_int(done);
+    }
+
+    /// [`Self::store_int_in_place`] for the object pointer stored at the address in `r10` (an
+    /// attribute's slot); keeps r10.
+    pub fn store_int_in_place_at_r10(&mut self, done: DynamicLabel) {
+        asm!(self ; mov rax, [r10]);
+        self.overwrite_int(done);
+    }
+
+    /// The body of the two above, with the object (or NULL) in rax.
+    fn overwrite_int(&mut self, done: DynamicLabel) {
         let long_t = crate::ffi::runtime::long_type() as i64;
         asm!(self
-            ; lea rax, [r8 + 5]
-            ; cmp rax, 262
+            ; test rax, rax
+            ; jz >not_in_place
+            ; cmp QWORD [rax], 1 // ob_refcnt
+            ; jne >not_in_place
+            ; mov r11, QWORD long_t
+            ; cmp [rax + L::OB_TYPE], r11
+            ; jne >not_in_place
+            ; lea r11, [r8 + 5]
+            ; cmp r11, 262
             ; jb >not_in_place
             ; mov rcx, r8
             ; sar rcx, 63 // the sign as a mask
@@ -349,14 +369,6 @@ impl<'a> Emitter<'a> {
             ; shr r9, 30 // the second digit
             ; cmp r9, 0x3FFF_FFFF
             ; ja >not_in_place
-            ; mov rax, [rbx + l]
-            ; test rax, rax
-            ; jz >not_in_place
-            ; cmp QWORD [rax], 1 // ob_refcnt
-            ; jne >not_in_place
-            ; mov r10, QWORD long_t
-            ; cmp [rax + L::OB_TYPE], r10
-            ; jne >not_in_place
             ; or rcx, 1 // the sign: -1 or 1
             ; test r9, r9
             ; jnz >two_digits
@@ -364,8 +376,8 @@ impl<'a> Emitter<'a> {
             ; mov [rax + L::VAR_OB_SIZE], rcx
             ; jmp =>done
             ; two_digits:
-            ; mov r10, [rax + L::VAR_OB_SIZE]
-            ; lea r11, [r10 + 1]
+            ; mov r11, [rax + L::VAR_OB_SIZE]
+            ; add r11, 1
             ; cmp r11, 2
             ; jbe >not_in_place // only one digit allocated
             ; and edx, 0x3FFF_FFFF

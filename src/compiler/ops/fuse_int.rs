@@ -7,6 +7,9 @@
 //! the two sides as doubles and boxes a float):
 //! no reference taken on a leaf, no intermediate int object. A comparison of two such runs
 //! feeding a conditional jump — `n < 2`, `i + 1 != len_` — branches without making any object.
+//! Leaves may also be attributes of locals (`self.count * 2`), read through their LOAD_ATTR
+//! site's cache, and `self.count += k` is done as one update through the STORE_ATTR site's
+//! cache, overwriting the attribute's int in place when nothing else holds it.
 //!
 //! # Invariants
 //! - A leaf is an exact `int` of at most two 30-bit digits (`|ob_size| <= 2`), read without
@@ -56,6 +59,11 @@ enum Node {
     Len { memo: usize, local: u32 },
     /// The callee half of a `len(` being parsed: never evaluated.
     LenCallee { memo: usize },
+    /// `local.name` (LOAD_FAST, LOAD_ATTR): the `site`-th attribute site of the run, whose
+    /// inline cache entry 0 must hold for the local's type (a slot, or an index in the
+    /// instance's values array), the attribute an exact int of at most two digits. The cache
+    /// is the one the LOAD_ATTR's own code fills.
+    Attr { local: u32, site: usize },
     /// An exact int constant below 2**53 in magnitude.
     Const(i64),
     /// `left (op) right` for a BINARY_OP operator (in-place ones mapped to the plain ones).
@@ -94,7 +102,7 @@ impl Node {
     /// Registers needed to evaluate it (Sethi-Ullman).
     fn regs(&self) -> usize {
         match self {
-            Node::Local(_) | Node::Len { .. } | Node::LenCallee { .. } | Node::Const(_) | Node::FConst(_) => 1,
+            Node::Local(_) | Node::Attr { .. } | Node::Len { .. } | Node::LenCallee { .. } | Node::Const(_) | Node::FConst(_) => 1,
             Node::Div { left, right } => left.regs().max(right.regs()),
             Node::ListItem { index: Index::Const(_), .. } => 1,
             Node::ListItem { index: Index::Expr(i), .. } => i.regs(),
@@ -118,11 +126,18 @@ fn int_op(arg: u32) -> Option<u32> {
 
 /// Simulates `snap.instrs[n..]` as tree building, calling `at_end(m, stack)` after each
 /// instruction it accepts; stops at the first it cannot fuse (or a jump target).
-fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node]) -> bool) {
+fn simulate(e: &Emitter, n: usize, at_end: impl FnMut(usize, &[Node]) -> bool) {
+    simulate_from(e, n, 0, at_end)
+}
+
+/// [`simulate`] with the run's attribute sites numbered from `first_site` (the attribute
+/// instructions before `n` that the caller's shape owns).
+fn simulate_from(e: &Emitter, n: usize, first_site: usize, mut at_end: impl FnMut(usize, &[Node]) -> bool) {
     let snap = e.snap;
     let mut stack: Vec<Node> = Vec::new();
     let mut m = n;
     let mut memos = 0;
+    let mut sites = first_site;
     let (len_obj, _) = crate::ffi::call_targets();
     let (len_name, _) = crate::ffi::call_target_names();
     while m < snap.instrs.len() {
@@ -132,6 +147,16 @@ fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node]) -> boo
         let ins = &snap.instrs[m];
         match ins.op {
             op::LOAD_FAST => stack.push(Node::Local(ins.arg)),
+            op::LOAD_ATTR => {
+                // Only `local.name`, the instruction just before.
+                let Some(&Node::Local(local)) = stack.last() else { return };
+                if m == n {
+                    return;
+                }
+                stack.pop();
+                stack.push(Node::Attr { local, site: sites });
+                sites += 1;
+            }
             // `len(` as LOAD_GLOBAL (NULL + len), the name compared by identity (interned).
             op::LOAD_GLOBAL if len_obj != 0 && ins.arg & 1 == 1 && snap.names[(ins.arg >> 1) as usize] == len_name => {
                 stack.push(Node::LenCallee { memo: memos });
@@ -256,10 +281,95 @@ fn find_compare(e: &Emitter, n: usize) -> Option<(usize, u32, Node, Node)> {
     found
 }
 
+/// An in-place update of an int attribute, `self.count += k`, which 3.11 compiles to
+/// `LOAD_FAST self; COPY 1; LOAD_ATTR count; <run>; BINARY_OP op=; SWAP 2; STORE_ATTR count`:
+/// (the STORE_ATTR's position, the local, the whole value's tree, the STORE_ATTR's site).
+/// None of the instructions after the first may be a jump target.
+fn find_attr_update(e: &Emitter, n: usize) -> Option<(usize, Node, usize)> {
+    let snap = e.snap;
+    let ins = |k: usize| snap.instrs.get(k);
+    let (first, copy, load) = (ins(n)?, ins(n + 1)?, ins(n + 2)?);
+    if first.op != op::LOAD_FAST || copy.op != op::COPY || copy.arg != 1 || load.op != op::LOAD_ATTR {
+        return None;
+    }
+    if snap.is_target[n + 1] || snap.is_target[n + 2] {
+        return None;
+    }
+    let mut found = None;
+    simulate_from(e, n + 3, 1, |m, stack| {
+        if stack.len() != 1 || !stack[0].is_int() || !stack[0].complete() {
+            return true;
+        }
+        let (Some(bin), Some(swap), Some(store)) = (ins(m + 1), ins(m + 2), ins(m + 3)) else { return false };
+        let Some(iop) = int_op(bin.arg) else { return true };
+        if bin.op == op::BINARY_OP
+            && swap.op == op::SWAP
+            && swap.arg == 2
+            && store.op == op::STORE_ATTR
+            && snap.names[store.arg as usize] == snap.names[load.arg as usize]
+            && !(m + 1..=m + 3).any(|k| snap.is_target[k])
+            && m + 4 < snap.instrs.len()
+            && snap.depth[m + 4].is_some()
+        {
+            let sites = 1 + (n + 3..=m).filter(|&k| snap.instrs[k].op == op::LOAD_ATTR).count();
+            let tree = Node::Bin {
+                op: iop,
+                left: Box::new(Node::Attr { local: first.arg, site: 0 }),
+                right: Box::new(stack[0].clone()),
+            };
+            if tree.regs() <= REGS.len() {
+                found = Some((m + 3, tree, sites));
+            }
+            return false;
+        }
+        true
+    });
+    found
+}
+
+/// Emits the fast path of an int attribute update starting at `n` (see [`find_attr_update`]):
+/// the value computed in registers, then stored through the STORE_ATTR site's own cache entry
+/// (as its inline code would), overwriting the old int in place when nothing else holds it.
+fn try_attr_update(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
+    let (store_n, tree, store_site) = find_attr_update(e, n)?;
+    let store_cache = e.peek_attr_cache(store_site)?;
+    let local = e.local(e.snap.instrs[n].arg);
+    let fallback = e.ops.new_dynamic_label();
+    let after = e.labels[store_n + 1];
+    let stored = e.ops.new_dynamic_label();
+    let out_of_memory = e.error_label(e.snap.instrs[store_n - 2].idx, d);
+    let u = e.snap.instrs[store_n].idx;
+    load_long_type(e);
+    eval(e, &tree, 0, fallback);
+    asm!(e ; mov rax, [rbx + local]);
+    // Keeps rax and rcx; the value stays in rsi (REGS[0]).
+    super::load_store::attr_entry0_address(e, store_cache, fallback, true);
+    asm!(e ; mov r8, Rq(REGS[0]));
+    e.store_int_in_place_at_r10(stored);
+    asm!(e ; mov rbp, r10);
+    e.box_int_r8();
+    asm!(e
+        ; test rax, rax
+        ; jz =>out_of_memory
+        ; mov rdi, [rbp]
+        ; mov [rbp], rax
+    );
+    e.xdecref_rdi(u);
+    asm!(e
+        ; =>stored
+        ; jmp =>after
+        ; =>fallback
+    );
+    Some(store_n)
+}
+
 /// Emits the fused fast path for a run starting at instruction `n` (depth `d`) if there is
 /// one, and returns the position of its last instruction (a compare-and-branch run: its
 /// jump). The caller then emits the run's ordinary code, where the guards fall back to.
 pub fn try_int_run(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
+    if let Some(last) = try_attr_update(e, n, d) {
+        return Some(last);
+    }
     if let Some((cmp_n, cmp_op, left, right)) = find_compare(e, n) {
         let jump_n = cmp_n + 1;
         let on_true = matches!(e.snap.instrs[jump_n].op, op::POP_JUMP_FORWARD_IF_TRUE | op::POP_JUMP_BACKWARD_IF_TRUE);
@@ -358,6 +468,34 @@ fn load_long_type(e: &mut Emitter) {
     asm!(e ; mov rbp, QWORD long_t);
 }
 
+/// `rax` = the attribute that entry 0 of the attribute cache at `cache` proves for the object
+/// in `rax` (as `load_store::attr_entry0_address` checks it, but with rax, rcx and rdx only:
+/// the other registers hold the run's values), or a jump to `fallback` (not proved, unset).
+fn attr_value(e: &mut Emitter, cache: usize, fallback: DynamicLabel) {
+    asm!(e
+        ; mov rcx, QWORD cache as i64
+        ; mov rdx, [rax + L::OB_TYPE]
+        ; mov edx, [rdx + L::TYPE_VERSION_TAG]
+        ; cmp edx, [rcx]
+        ; jne =>fallback
+        ; mov rdx, [rcx + 8]
+        ; cmp DWORD [rcx + 4], 1
+        ; jne >values
+        ; mov rax, [rax + rdx]
+        ; jmp >attr_loaded
+        ; values:
+        ; cmp DWORD [rcx + 4], 2
+        ; jne =>fallback
+        ; mov rax, [rax + L::OBJECT_VALUES_PTR]
+        ; test rax, rax
+        ; jz =>fallback
+        ; mov rax, [rax + rdx * 8]
+        ; attr_loaded:
+        ; test rax, rax
+        ; jz =>fallback
+    );
+}
+
 /// `Rq(r)` = the value of the int in `rax` (already known to be an exact int) if it has at
 /// most two digits; clobbers rax, rcx and rdx.
 fn digit_value(e: &mut Emitter, r: u8, fallback: DynamicLabel) {
@@ -401,6 +539,24 @@ fn eval(e: &mut Emitter, node: &Node, k: usize, fallback: DynamicLabel) {
         }
         Node::Const(v) => asm!(e ; mov Rq(r), QWORD *v),
         Node::LenCallee { .. } | Node::FConst(_) | Node::Div { .. } => asm!(e ; jmp =>fallback),
+        Node::Attr { local, site } => {
+            let Some(cache) = e.peek_attr_cache(*site) else {
+                asm!(e ; jmp =>fallback);
+                return;
+            };
+            let l = e.local(*local);
+            asm!(e
+                ; mov rax, [rbx + l]
+                ; test rax, rax
+                ; jz =>fallback
+            );
+            attr_value(e, cache, fallback);
+            asm!(e
+                ; cmp [rax + L::OB_TYPE], rbp
+                ; jne =>fallback
+            );
+            digit_value(e, r, fallback);
+        }
         Node::Len { memo, local } => {
             let Some(memo) = e.peek_global_memo(*memo) else {
                 asm!(e ; jmp =>fallback);
