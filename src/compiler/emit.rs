@@ -346,20 +346,28 @@ impl<'a> Emitter<'a> {
         self.overwrite_int(done);
     }
 
-    /// The body of the two above, with the object (or NULL) in rax.
-    fn overwrite_int(&mut self, done: DynamicLabel) {
-        let long_t = crate::ffi::runtime::long_type() as i64;
+    /// Jumps to `other` unless rax holds an object of exactly type `tp` that nothing else
+    /// references (refcount 1): one whose value may be overwritten unseen. Clobbers r11.
+    fn require_unshared(&mut self, tp: usize, other: DynamicLabel) {
         asm!(self
             ; test rax, rax
-            ; jz >not_in_place
+            ; jz =>other
             ; cmp QWORD [rax], 1 // ob_refcnt
-            ; jne >not_in_place
-            ; mov r11, QWORD long_t
+            ; jne =>other
+            ; mov r11, QWORD tp as i64
             ; cmp [rax + L::OB_TYPE], r11
-            ; jne >not_in_place
+            ; jne =>other
+        );
+    }
+
+    /// The body of the two above, with the object (or NULL) in rax.
+    fn overwrite_int(&mut self, done: DynamicLabel) {
+        let not_in_place = self.ops.new_dynamic_label();
+        self.require_unshared(crate::ffi::runtime::long_type(), not_in_place);
+        asm!(self
             ; lea r11, [r8 + 5]
             ; cmp r11, 262
-            ; jb >not_in_place
+            ; jb =>not_in_place
             ; mov rcx, r8
             ; sar rcx, 63 // the sign as a mask
             ; mov rdx, r8
@@ -368,7 +376,7 @@ impl<'a> Emitter<'a> {
             ; mov r9, rdx
             ; shr r9, 30 // the second digit
             ; cmp r9, 0x3FFF_FFFF
-            ; ja >not_in_place
+            ; ja =>not_in_place
             ; or rcx, 1 // the sign: -1 or 1
             ; test r9, r9
             ; jnz >two_digits
@@ -379,14 +387,14 @@ impl<'a> Emitter<'a> {
             ; mov r11, [rax + L::VAR_OB_SIZE]
             ; add r11, 1
             ; cmp r11, 2
-            ; jbe >not_in_place // only one digit allocated
+            ; jbe =>not_in_place // only one digit allocated
             ; and edx, 0x3FFF_FFFF
             ; mov [rax + L::LONG_OB_DIGIT], edx
             ; mov [rax + L::LONG_OB_DIGIT + 4], r9d
             ; shl rcx, 1
             ; mov [rax + L::VAR_OB_SIZE], rcx
             ; jmp =>done
-            ; not_in_place:
+            ; =>not_in_place
         );
     }
 
@@ -394,19 +402,13 @@ impl<'a> Emitter<'a> {
     /// local `l`'s exact float if nothing else references it, then a jump to `done`;
     /// otherwise falls through with `xmm0` intact.
     pub fn store_float_in_place(&mut self, l: i32, done: DynamicLabel) {
-        let float_t = crate::ffi::runtime::float_type() as i64;
+        let not_in_place = self.ops.new_dynamic_label();
+        asm!(self ; mov rax, [rbx + l]);
+        self.require_unshared(crate::ffi::runtime::float_type(), not_in_place);
         asm!(self
-            ; mov rax, [rbx + l]
-            ; test rax, rax
-            ; jz >not_in_place
-            ; cmp QWORD [rax], 1 // ob_refcnt
-            ; jne >not_in_place
-            ; mov rcx, QWORD float_t
-            ; cmp [rax + L::OB_TYPE], rcx
-            ; jne >not_in_place
             ; movsd QWORD [rax + L::FLOAT_OB_FVAL], xmm0
             ; jmp =>done
-            ; not_in_place:
+            ; =>not_in_place
         );
     }
 

@@ -257,27 +257,14 @@ fn clone_top(stack: &[Node]) -> Node {
 /// A run that ends in a float comparison and a conditional jump: `zr*zr + zi*zi > 4.0`
 /// followed by POP_JUMP_IF_*: (the COMPARE_OP's position, its operator, left, right).
 fn find_compare(e: &Emitter, n: usize) -> Option<(usize, u32, Node, Node)> {
-    let snap = e.snap;
     let mut found = None;
     simulate(e, n, |m, stack| {
-        if found.is_some() || stack.len() != 2 || m + 2 >= snap.instrs.len() {
+        if found.is_some() || stack.len() != 2 {
             return;
         }
-        let cmp = &snap.instrs[m + 1];
-        let jump = &snap.instrs[m + 2];
-        let is_jump = matches!(
-            jump.op,
-            op::POP_JUMP_FORWARD_IF_FALSE | op::POP_JUMP_FORWARD_IF_TRUE | op::POP_JUMP_BACKWARD_IF_FALSE | op::POP_JUMP_BACKWARD_IF_TRUE
-        );
+        let Some(cmp_op) = compare_and_jump_after(e, m) else { return };
         let (l, r) = (&stack[0], &stack[1]);
-        if cmp.op == op::COMPARE_OP
-            && cmp.arg <= 5
-            && is_jump
-            && !snap.is_target[m + 1]
-            && !snap.is_target[m + 2]
-            && m + 3 < snap.instrs.len()
-            && snap.depth[m + 3].is_some()
-            && (l.is_float() || r.is_float())
+        if (l.is_float() || r.is_float())
             && l.complete()
             && r.complete()
             // An operation to fuse, or a float constant: `disc < 0.0` says "floats".
@@ -287,23 +274,57 @@ fn find_compare(e: &Emitter, n: usize) -> Option<(usize, u32, Node, Node)> {
             && l.regs() <= 14
             && 1 + r.regs() <= 14
         {
-            found = Some((m + 1, cmp.arg, clone_node(l), clone_node(r)));
+            found = Some((m + 1, cmp_op, clone_node(l), clone_node(r)));
         }
     });
     found
 }
 
-/// Emits the fused fast path for a compare-and-branch run starting at instruction `n`; returns
-/// the position of its jump instruction.
-fn try_float_compare(e: &mut Emitter, n: usize) -> Option<usize> {
-    use crate::compiler::opcodes as op;
-    let (cmp_n, cmp_op, left, right) = find_compare(e, n)?;
-    let jump_n = cmp_n + 1;
+/// If instructions `m + 1` and `m + 2` are a COMPARE_OP (`< <= == != > >=`) and a conditional
+/// jump that nothing else jumps to, followed by a reachable instruction: the comparison's
+/// operator. A run that leaves two values at `m` can then branch without making the bool.
+pub(super) fn compare_and_jump_after(e: &Emitter, m: usize) -> Option<u32> {
+    let snap = e.snap;
+    let (cmp, jump) = (snap.instrs.get(m + 1)?, snap.instrs.get(m + 2)?);
+    let is_jump = matches!(
+        jump.op,
+        op::POP_JUMP_FORWARD_IF_FALSE | op::POP_JUMP_FORWARD_IF_TRUE | op::POP_JUMP_BACKWARD_IF_FALSE | op::POP_JUMP_BACKWARD_IF_TRUE
+    );
+    let ok = cmp.op == op::COMPARE_OP
+        && cmp.arg <= 5
+        && is_jump
+        && !snap.is_target[m + 1]
+        && !snap.is_target[m + 2]
+        && m + 3 < snap.instrs.len()
+        && snap.depth[m + 3].is_some();
+    ok.then_some(cmp.arg)
+}
+
+/// The labels of a fused compare-and-branch whose conditional jump is instruction `jump_n`.
+pub(super) struct Branch {
+    /// Where the jump is taken: bind it with `jump::taken_edge` (which polls the eval breaker
+    /// on a backward edge).
+    pub taken: DynamicLabel,
+    /// Where execution goes when the comparison is true, and when it is false.
+    pub if_true: DynamicLabel,
+    pub if_false: DynamicLabel,
+}
+
+pub(super) fn branch_labels(e: &mut Emitter, jump_n: usize) -> Branch {
     let on_true = matches!(e.snap.instrs[jump_n].op, op::POP_JUMP_FORWARD_IF_TRUE | op::POP_JUMP_BACKWARD_IF_TRUE);
-    let fallback = e.ops.new_dynamic_label();
     let taken = e.ops.new_dynamic_label();
     let fall = e.labels[jump_n + 1];
     let (if_true, if_false) = if on_true { (taken, fall) } else { (fall, taken) };
+    Branch { taken, if_true, if_false }
+}
+
+/// Emits the fused fast path for a compare-and-branch run starting at instruction `n`; returns
+/// the position of its jump instruction.
+fn try_float_compare(e: &mut Emitter, n: usize) -> Option<usize> {
+    let (cmp_n, cmp_op, left, right) = find_compare(e, n)?;
+    let jump_n = cmp_n + 1;
+    let fallback = e.ops.new_dynamic_label();
+    let Branch { taken, if_true, if_false } = branch_labels(e, jump_n);
     let float_t = rt::float_type() as i64;
     asm!(e ; mov rcx, QWORD float_t);
     eval(e, &left, 0, fallback);

@@ -247,33 +247,21 @@ fn find_run(e: &Emitter, n: usize) -> Option<(usize, Node)> {
 /// A run leaving two values, then COMPARE_OP and a conditional jump that nothing else jumps
 /// to: (the COMPARE_OP's position, its operator, left, right).
 fn find_compare(e: &Emitter, n: usize) -> Option<(usize, u32, Node, Node)> {
-    let snap = e.snap;
     let mut found = None;
     simulate(e, n, |m, stack| {
-        if stack.len() != 2 || m + 3 >= snap.instrs.len() {
+        if stack.len() != 2 {
             return true;
         }
-        let cmp = &snap.instrs[m + 1];
-        let jump = &snap.instrs[m + 2];
-        let is_jump = matches!(
-            jump.op,
-            op::POP_JUMP_FORWARD_IF_FALSE | op::POP_JUMP_FORWARD_IF_TRUE | op::POP_JUMP_BACKWARD_IF_FALSE | op::POP_JUMP_BACKWARD_IF_TRUE
-        );
+        let Some(cmp_op) = super::fuse::compare_and_jump_after(e, m) else { return true };
         let (l, r) = (&stack[0], &stack[1]);
-        if cmp.op == op::COMPARE_OP
-            && cmp.arg <= 5
-            && is_jump
-            && !snap.is_target[m + 1]
-            && !snap.is_target[m + 2]
-            && snap.depth[m + 3].is_some()
-            && l.complete()
+        if l.complete()
             && r.complete()
             && l.is_int()
             && r.is_int()
             && l.regs() <= REGS.len()
             && 1 + r.regs() <= REGS.len()
         {
-            found = Some((m + 1, cmp.arg, l.clone(), r.clone()));
+            found = Some((m + 1, cmp_op, l.clone(), r.clone()));
             return false;
         }
         true
@@ -372,11 +360,8 @@ pub fn try_int_run(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
     }
     if let Some((cmp_n, cmp_op, left, right)) = find_compare(e, n) {
         let jump_n = cmp_n + 1;
-        let on_true = matches!(e.snap.instrs[jump_n].op, op::POP_JUMP_FORWARD_IF_TRUE | op::POP_JUMP_BACKWARD_IF_TRUE);
         let fallback = e.ops.new_dynamic_label();
-        let taken = e.ops.new_dynamic_label();
-        let fall = e.labels[jump_n + 1];
-        let (if_true, if_false) = if on_true { (taken, fall) } else { (fall, taken) };
+        let super::fuse::Branch { taken, if_true, if_false } = super::fuse::branch_labels(e, jump_n);
         load_long_type(e);
         eval(e, &left, 0, fallback);
         eval(e, &right, 1, fallback);
