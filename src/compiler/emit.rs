@@ -363,11 +363,14 @@ impl<'a> Emitter<'a> {
     /// The body of the two above, with the object (or NULL) in rax.
     fn overwrite_int(&mut self, done: DynamicLabel) {
         let not_in_place = self.ops.new_dynamic_label();
-        self.require_unshared(crate::ffi::runtime::long_type(), not_in_place);
+        // Small results (the common loop counter) leave first: they are the cached objects.
         asm!(self
             ; lea r11, [r8 + 5]
             ; cmp r11, 262
             ; jb =>not_in_place
+        );
+        self.require_unshared(crate::ffi::runtime::long_type(), not_in_place);
+        asm!(self
             ; mov rcx, r8
             ; sar rcx, 63 // the sign as a mask
             ; mov rdx, r8

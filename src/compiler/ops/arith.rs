@@ -166,37 +166,39 @@ pub fn load_compact_ints(e: &mut Emitter, l: i32, r: i32) {
         ; jne >generic
         ; cmp [rcx + L::OB_TYPE], rdx
         ; jne >generic
+        // ob_size -1, 0 or 1: the sign times the digit (the short path); -2 or 2: two digits.
         ; mov r8, [rax + L::VAR_OB_SIZE]
-        ; lea r10, [r8 + 2]
-        ; cmp r10, 4
-        ; ja >generic
-        ; mov r9, [rcx + L::VAR_OB_SIZE]
-        ; lea r10, [r9 + 2]
-        ; cmp r10, 4
-        ; ja >generic
-        // ob_size -1, 0 or 1: the sign times the digit; -2 or 2: two digits.
-        ; mov r10d, [rax + L::LONG_OB_DIGIT]
-        ; lea r11, [r8 + 1]
-        ; cmp r11, 2
+        ; lea r10, [r8 + 1]
+        ; cmp r10, 2
         ; ja >left_two
+        ; mov r10d, [rax + L::LONG_OB_DIGIT]
         ; imul r8, r10
         ; jmp >left_done
         ; left_two:
+        ; lea r10, [r8 + 2]
+        ; cmp r10, 4
+        ; ja >generic
         ; mov r11d, [rax + L::LONG_OB_DIGIT + 4]
         ; shl r11, 30
+        ; mov r10d, [rax + L::LONG_OB_DIGIT]
         ; or r10, r11
         ; sar r8, 1
         ; imul r8, r10
         ; left_done:
-        ; mov r10d, [rcx + L::LONG_OB_DIGIT]
-        ; lea r11, [r9 + 1]
-        ; cmp r11, 2
+        ; mov r9, [rcx + L::VAR_OB_SIZE]
+        ; lea r10, [r9 + 1]
+        ; cmp r10, 2
         ; ja >right_two
+        ; mov r10d, [rcx + L::LONG_OB_DIGIT]
         ; imul r9, r10
         ; jmp >right_done
         ; right_two:
+        ; lea r10, [r9 + 2]
+        ; cmp r10, 4
+        ; ja >generic
         ; mov r11d, [rcx + L::LONG_OB_DIGIT + 4]
         ; shl r11, 30
+        ; mov r10d, [rcx + L::LONG_OB_DIGIT]
         ; or r10, r11
         ; sar r9, 1
         ; imul r9, r10

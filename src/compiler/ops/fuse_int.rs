@@ -482,28 +482,28 @@ fn attr_value(e: &mut Emitter, cache: usize, fallback: DynamicLabel) {
 }
 
 /// `Rq(r)` = the value of the int in `rax` (already known to be an exact int) if it has at
-/// most two digits; clobbers rax, rcx and rdx.
+/// most two digits; clobbers rax, rcx and rdx. One digit (`ob_size` -1, 0 or 1: the sign times
+/// the digit) is the short path.
 fn digit_value(e: &mut Emitter, r: u8, fallback: DynamicLabel) {
     asm!(e
-        ; mov rcx, [rax + L::VAR_OB_SIZE]
-        ; lea rdx, [rcx + 2]
-        ; cmp rdx, 4
-        ; ja =>fallback
-        ; mov edx, [rax + L::LONG_OB_DIGIT]
-        ; lea Rq(r), [rcx + 1]
-        ; cmp Rq(r), 2
+        ; mov Rq(r), [rax + L::VAR_OB_SIZE]
+        ; lea rdx, [Rq(r) + 1]
+        ; cmp rdx, 2
         ; ja >two_digits
-        // ob_size -1, 0 or 1: the sign times the digit.
-        ; imul rdx, rcx
+        ; mov edx, [rax + L::LONG_OB_DIGIT]
+        ; imul Rq(r), rdx
         ; jmp >digits_done
         ; two_digits:
-        ; mov eax, [rax + L::LONG_OB_DIGIT + 4]
-        ; shl rax, 30
-        ; or rdx, rax
-        ; sar rcx, 1
-        ; imul rdx, rcx
+        ; lea rdx, [Rq(r) + 2]
+        ; cmp rdx, 4
+        ; ja =>fallback
+        ; mov ecx, [rax + L::LONG_OB_DIGIT + 4]
+        ; shl rcx, 30
+        ; mov edx, [rax + L::LONG_OB_DIGIT]
+        ; or rdx, rcx
+        ; sar Rq(r), 1
+        ; imul Rq(r), rdx
         ; digits_done:
-        ; mov Rq(r), rdx
     );
 }
 
