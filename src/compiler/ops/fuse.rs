@@ -359,12 +359,19 @@ pub fn try_float_run(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
     }
     let (last, tree) = find_run(e, n)?;
     let fallback = e.ops.new_dynamic_label();
-    let after = e.labels[last + 1];
-    let root_unit = e.snap.instrs[last].idx;
-    let out_of_memory = e.error_label(root_unit, d);
     let float_t = rt::float_type() as i64;
     asm!(e ; mov rcx, QWORD float_t);
     eval(e, &tree, 0, fallback);
+    finish_float_run(e, last, d, fallback);
+    Some(last)
+}
+
+/// The end of a fused run whose value is the double in `xmm0`: into the next STORE_FAST's
+/// local in place if possible, else boxed into stack slot `d` (MemoryError: the error exit of
+/// the run's last instruction); then on after the run (`last`). `fallback` is placed after.
+pub(super) fn finish_float_run(e: &mut Emitter, last: usize, d: u32, fallback: DynamicLabel) {
+    let after = e.labels[last + 1];
+    let out_of_memory = e.error_label(e.snap.instrs[last].idx, d);
     let s = e.slot(d);
     if let Some((l, after_store)) = e.store_fast_after(last) {
         e.store_float_in_place(l, after_store);
@@ -379,7 +386,6 @@ pub fn try_float_run(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
         ; jmp =>after
         ; =>fallback
     );
-    Some(last)
 }
 
 /// An in-place update of a list item by a float expression, `b[3] -= dx * mj`, which 3.11

@@ -381,10 +381,7 @@ pub fn try_int_run(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
     }
     let (last, tree) = find_run(e, n)?;
     let fallback = e.ops.new_dynamic_label();
-    let after = e.labels[last + 1];
-    let out_of_memory = e.error_label(e.snap.instrs[last].idx, d);
     load_long_type(e);
-    let s = e.slot(d);
     if let Node::Div { left, right } = &tree {
         to_double(e, left, 0, fallback);
         to_double(e, right, 1, fallback);
@@ -394,21 +391,12 @@ pub fn try_int_run(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
             ; je =>fallback // zero (or a NaN constant: the ordinary code computes it)
             ; divsd xmm0, xmm1
         );
-        if let Some((l, after_store)) = e.store_fast_after(last) {
-            e.store_float_in_place(l, after_store);
-        }
-        let box_float = rt::float_from_double() as i64;
-        asm!(e
-            ; mov rax, QWORD box_float
-            ; call rax
-            ; test rax, rax
-            ; jz =>out_of_memory
-            ; mov [rbx + s], rax
-            ; jmp =>after
-            ; =>fallback
-        );
+        super::fuse::finish_float_run(e, last, d, fallback);
         return Some(last);
     }
+    let after = e.labels[last + 1];
+    let out_of_memory = e.error_label(e.snap.instrs[last].idx, d);
+    let s = e.slot(d);
     eval(e, &tree, 0, fallback);
     asm!(e ; mov r8, Rq(REGS[0]));
     if let Some((l, after_store)) = e.store_fast_after(last) {
