@@ -186,6 +186,26 @@ impl<'a> Emitter<'a> {
         (i < self.global_memos.len()).then(|| &mut self.global_memos[i] as *mut _ as usize)
     }
 
+    /// Jumps to `miss` unless the LOAD_GLOBAL memo whose address is in `Rq(m)` still holds:
+    /// the frame's globals and builtins dicts have the versions it was filled under, and it
+    /// has a value. Leaves that value (borrowed) in rax. Clobbers rdx. The one check of a memo
+    /// (LOAD_GLOBAL itself and the fused runs that read a global through it).
+    pub fn global_memo_value(&mut self, m: u8, miss: DynamicLabel) {
+        asm!(self
+            ; mov rax, [r12 + L::FRAME_F_GLOBALS]
+            ; mov rdx, [rax + L::DICT_VERSION_TAG]
+            ; cmp rdx, [Rq(m)]
+            ; jne =>miss
+            ; mov rax, [r12 + L::FRAME_F_BUILTINS]
+            ; mov rdx, [rax + L::DICT_VERSION_TAG]
+            ; cmp rdx, [Rq(m) + 8]
+            ; jne =>miss
+            ; mov rax, [Rq(m) + 16]
+            ; test rax, rax
+            ; jz =>miss
+        );
+    }
+
     /// Address of the next LOAD_GLOBAL site's memo (stable: the boxed slice never moves).
     pub fn take_global_memo(&mut self) -> usize {
         let i = self.next_memo;

@@ -2,7 +2,7 @@
 //! STORE_SUBSCR, each a call to a runtime helper that mirrors ceval's body exactly, with the
 //! commonest int and list cases inline in front of it (falling through to the helper).
 
-use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
 use crate::compiler::emit::{asm, Emitter};
 use crate::ffi::layout as L;
@@ -21,7 +21,8 @@ pub fn emit_binary_op(e: &mut Emitter, n: usize, d: u32) {
     if inline {
         let (l, r) = (e.slot(d - 2), e.slot(d - 1));
         let err = e.error_label(u, d - 2);
-        load_compact_ints(e, l, r);
+        let generic = e.ops.new_dynamic_label();
+        load_compact_ints(e, l, r, generic);
         match base {
             0 => asm!(e ; add r8, r9),
             1 => asm!(e ; and r8, r9),
@@ -31,7 +32,7 @@ pub fn emit_binary_op(e: &mut Emitter, n: usize, d: u32) {
                 // is nonzero and the signs differ. A zero divisor: the helper raises.
                 asm!(e
                     ; test r9, r9
-                    ; jz >generic
+                    ; jz =>generic
                     ; mov rax, r8
                     ; cqo
                     ; idiv r9
@@ -55,25 +56,25 @@ pub fn emit_binary_op(e: &mut Emitter, n: usize, d: u32) {
                 // negative count (the helper raises) or a bigger result goes to the helper.
                 asm!(e
                     ; cmp r9, 62
-                    ; ja >generic
+                    ; ja =>generic
                     ; mov rcx, r9
                     ; mov rax, r8
                     ; shl rax, cl
                     ; mov rdx, rax
                     ; sar rdx, cl
                     ; cmp rdx, r8
-                    ; jne >generic
+                    ; jne =>generic
                     ; mov r8, rax
                 );
             }
-            5 => asm!(e ; imul r8, r9 ; jo >generic),
+            5 => asm!(e ; imul r8, r9 ; jo =>generic),
             7 => asm!(e ; or r8, r9),
             9 => {
                 // `>>` is an arithmetic shift (rounds toward -inf, as int's); counts of 63 or
                 // more give 0 or -1, the same as 63; a negative count goes to the helper.
                 asm!(e
                     ; test r9, r9
-                    ; js >generic
+                    ; js =>generic
                     ; mov rcx, 63
                     ; cmp r9, rcx
                     ; cmovb rcx, r9
@@ -92,7 +93,7 @@ pub fn emit_binary_op(e: &mut Emitter, n: usize, d: u32) {
             ; jz =>err
             ; mov [rbx + l], rbp
             ; jmp >binop_done
-            ; generic:
+            ; =>generic
         );
     }
     let float_inline = matches!(base, 0 | 5 | 10 | 11);
@@ -154,55 +155,51 @@ fn emit_float_binop(e: &mut Emitter, u: usize, d: u32, base: i32) {
 
 /// Loads the values of the two operands at `[rbx + l]`, `[rbx + r]` into r8, r9 if both are
 /// exact ints of at most two 30-bit digits (|v| < 2**60, so `+ - & | ^ // %` of them fit in
-/// i64; `*` and `<<` must check); otherwise jumps to the local label `generic`, which the
-/// caller must place. Clobbers rax, rcx, rdx, r10, r11.
-pub fn load_compact_ints(e: &mut Emitter, l: i32, r: i32) {
+/// i64; `*` and `<<` must check); otherwise jumps to `generic`. Clobbers rax, rcx, rdx, r10,
+/// r11.
+pub fn load_compact_ints(e: &mut Emitter, l: i32, r: i32, generic: DynamicLabel) {
     let long_t = rt::long_type() as i64;
     asm!(e
         ; mov rax, [rbx + l]
         ; mov rcx, [rbx + r]
         ; mov rdx, QWORD long_t
         ; cmp [rax + L::OB_TYPE], rdx
-        ; jne >generic
+        ; jne =>generic
         ; cmp [rcx + L::OB_TYPE], rdx
-        ; jne >generic
-        // ob_size -1, 0 or 1: the sign times the digit (the short path); -2 or 2: two digits.
-        ; mov r8, [rax + L::VAR_OB_SIZE]
-        ; lea r10, [r8 + 1]
-        ; cmp r10, 2
-        ; ja >left_two
-        ; mov r10d, [rax + L::LONG_OB_DIGIT]
-        ; imul r8, r10
-        ; jmp >left_done
-        ; left_two:
-        ; lea r10, [r8 + 2]
-        ; cmp r10, 4
-        ; ja >generic
-        ; mov r11d, [rax + L::LONG_OB_DIGIT + 4]
-        ; shl r11, 30
-        ; mov r10d, [rax + L::LONG_OB_DIGIT]
-        ; or r10, r11
-        ; sar r8, 1
-        ; imul r8, r10
-        ; left_done:
-        ; mov r9, [rcx + L::VAR_OB_SIZE]
-        ; lea r10, [r9 + 1]
-        ; cmp r10, 2
-        ; ja >right_two
-        ; mov r10d, [rcx + L::LONG_OB_DIGIT]
-        ; imul r9, r10
-        ; jmp >right_done
-        ; right_two:
-        ; lea r10, [r9 + 2]
-        ; cmp r10, 4
-        ; ja >generic
-        ; mov r11d, [rcx + L::LONG_OB_DIGIT + 4]
-        ; shl r11, 30
-        ; mov r10d, [rcx + L::LONG_OB_DIGIT]
-        ; or r10, r11
-        ; sar r9, 1
-        ; imul r9, r10
-        ; right_done:
+        ; jne =>generic
+    );
+    int_value(e, RAX, 8, 10, 11, generic);
+    int_value(e, RCX, 9, 10, 11, generic);
+}
+
+const RAX: u8 = 0;
+const RCX: u8 = 1;
+
+/// `Rq(dst)` = the value of the exact int that `Rq(obj)` points to, if it has at most two
+/// 30-bit digits (|v| < 2**60); otherwise a jump to `miss`. One digit (`ob_size` -1, 0 or 1:
+/// the sign times the digit) is the short path; `ob_size` ±2 combines two. The one decoder of
+/// CPython 3.11's int layout in machine code (BINARY_OP, compare, fused int runs). Clobbers
+/// `t1` and `t2` (and `dst`); `obj` is kept if it is none of them.
+pub fn int_value(e: &mut Emitter, obj: u8, dst: u8, t1: u8, t2: u8, miss: DynamicLabel) {
+    asm!(e
+        ; mov Rq(dst), [Rq(obj) + L::VAR_OB_SIZE]
+        ; lea Rq(t1), [Rq(dst) + 1]
+        ; cmp Rq(t1), 2
+        ; ja >two_digits
+        ; mov Rd(t1), [Rq(obj) + L::LONG_OB_DIGIT]
+        ; imul Rq(dst), Rq(t1)
+        ; jmp >digits_done
+        ; two_digits:
+        ; lea Rq(t1), [Rq(dst) + 2]
+        ; cmp Rq(t1), 4
+        ; ja =>miss
+        ; mov Rd(t2), [Rq(obj) + L::LONG_OB_DIGIT + 4]
+        ; shl Rq(t2), 30
+        ; mov Rd(t1), [Rq(obj) + L::LONG_OB_DIGIT]
+        ; or Rq(t1), Rq(t2)
+        ; sar Rq(dst), 1
+        ; imul Rq(dst), Rq(t1)
+        ; digits_done:
     );
 }
 

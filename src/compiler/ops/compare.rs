@@ -113,7 +113,8 @@ fn emit_compare_and_branch(e: &mut Emitter, n: usize, d: u32) {
 /// The outcome is kept in `ebp` (callee-saved, free in compiled code) across the releases.
 fn compact_int_compare(e: &mut Emitter, u: usize, d: u32, oparg: i32, if_true: DynamicLabel, if_false: DynamicLabel) {
     let (l, r) = (e.slot(d - 2), e.slot(d - 1));
-    super::arith::load_compact_ints(e, l, r);
+    let generic = e.ops.new_dynamic_label();
+    super::arith::load_compact_ints(e, l, r, generic);
     asm!(e
         ; cmp r8, r9
     );
@@ -127,7 +128,7 @@ fn compact_int_compare(e: &mut Emitter, u: usize, d: u32, oparg: i32, if_true: D
     }
     asm!(e ; movzx ebp, bpl);
     release_and_branch(e, u, l, r, if_true, if_false);
-    asm!(e ; generic:);
+    asm!(e ; =>generic);
 }
 
 /// The end of an inline fused compare-and-branch whose outcome is in `ebp` (callee-saved, so

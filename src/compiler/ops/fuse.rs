@@ -587,19 +587,9 @@ fn eval(e: &mut Emitter, node: &Node, r: u8, fallback: DynamicLabel) {
             // The global is what the LOAD_GLOBAL site's memo says (both dict versions
             // unchanged): a module whose dict is in the state the LOAD_METHOD site's entry 0
             // proved `sqrt` in, as math.sqrt itself. rcx (the float type) is kept.
+            asm!(e ; mov r8, QWORD memo as i64);
+            e.global_memo_value(8, fallback);
             asm!(e
-                ; mov r8, QWORD memo as i64
-                ; mov rax, [r12 + L::FRAME_F_GLOBALS]
-                ; mov rdx, [rax + L::DICT_VERSION_TAG]
-                ; cmp rdx, [r8]
-                ; jne =>fallback
-                ; mov rax, [r12 + L::FRAME_F_BUILTINS]
-                ; mov rdx, [rax + L::DICT_VERSION_TAG]
-                ; cmp rdx, [r8 + 8]
-                ; jne =>fallback
-                ; mov rax, [r8 + 16]
-                ; test rax, rax
-                ; jz =>fallback
                 ; mov r9, QWORD module_t
                 ; cmp [rax + L::OB_TYPE], r9
                 ; jne =>fallback

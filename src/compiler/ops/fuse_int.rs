@@ -442,57 +442,21 @@ fn load_long_type(e: &mut Emitter) {
 }
 
 /// `rax` = the attribute that entry 0 of the attribute cache at `cache` proves for the object
-/// in `rax` (as `load_store::attr_entry0_address` checks it, but with rax, rcx and rdx only:
-/// the other registers hold the run's values), or a jump to `fallback` (not proved, unset).
+/// in `rax` (`load_store::attr_entry0_address_in` with rcx and rdx only: the other registers
+/// hold the run's values), or a jump to `fallback` (not proved, unset).
 fn attr_value(e: &mut Emitter, cache: usize, fallback: DynamicLabel) {
+    super::load_store::attr_entry0_address_in(e, cache, fallback, false, 1, 0); // cache in rcx, address to rax
     asm!(e
-        ; mov rcx, QWORD cache as i64
-        ; mov rdx, [rax + L::OB_TYPE]
-        ; mov edx, [rdx + L::TYPE_VERSION_TAG]
-        ; cmp edx, [rcx]
-        ; jne =>fallback
-        ; mov rdx, [rcx + 8]
-        ; cmp DWORD [rcx + 4], 1
-        ; jne >values
-        ; mov rax, [rax + rdx]
-        ; jmp >attr_loaded
-        ; values:
-        ; cmp DWORD [rcx + 4], 2
-        ; jne =>fallback
-        ; mov rax, [rax + L::OBJECT_VALUES_PTR]
-        ; test rax, rax
-        ; jz =>fallback
-        ; mov rax, [rax + rdx * 8]
-        ; attr_loaded:
+        ; mov rax, [rax]
         ; test rax, rax
         ; jz =>fallback
     );
 }
 
 /// `Rq(r)` = the value of the int in `rax` (already known to be an exact int) if it has at
-/// most two digits; clobbers rax, rcx and rdx. One digit (`ob_size` -1, 0 or 1: the sign times
-/// the digit) is the short path.
+/// most two digits (`arith::int_value`); clobbers rcx and rdx.
 fn digit_value(e: &mut Emitter, r: u8, fallback: DynamicLabel) {
-    asm!(e
-        ; mov Rq(r), [rax + L::VAR_OB_SIZE]
-        ; lea rdx, [Rq(r) + 1]
-        ; cmp rdx, 2
-        ; ja >two_digits
-        ; mov edx, [rax + L::LONG_OB_DIGIT]
-        ; imul Rq(r), rdx
-        ; jmp >digits_done
-        ; two_digits:
-        ; lea rdx, [Rq(r) + 2]
-        ; cmp rdx, 4
-        ; ja =>fallback
-        ; mov ecx, [rax + L::LONG_OB_DIGIT + 4]
-        ; shl rcx, 30
-        ; mov edx, [rax + L::LONG_OB_DIGIT]
-        ; or rdx, rcx
-        ; sar Rq(r), 1
-        ; imul Rq(r), rdx
-        ; digits_done:
-    );
+    super::arith::int_value(e, 0, r, 2, 1, fallback); // obj rax, scratch rdx and rcx
 }
 
 /// Evaluates `node` into `REGS[k]`, using only `REGS[k..]` (and rax, rcx, rdx).
@@ -540,18 +504,11 @@ fn eval(e: &mut Emitter, node: &Node, k: usize, fallback: DynamicLabel) {
             let l = e.local(*local);
             // The global is what the LOAD_GLOBAL site's memo says (both dict versions
             // unchanged), and that is builtins.len itself.
+            asm!(e ; mov rcx, QWORD memo as i64);
+            e.global_memo_value(1, fallback); // memo address in rcx
             asm!(e
-                ; mov rcx, QWORD memo as i64
-                ; mov rax, [r12 + L::FRAME_F_GLOBALS]
-                ; mov rdx, [rax + L::DICT_VERSION_TAG]
-                ; cmp rdx, [rcx]
-                ; jne =>fallback
-                ; mov rax, [r12 + L::FRAME_F_BUILTINS]
-                ; mov rdx, [rax + L::DICT_VERSION_TAG]
-                ; cmp rdx, [rcx + 8]
-                ; jne =>fallback
                 ; mov rdx, QWORD len_obj as i64
-                ; cmp [rcx + 16], rdx
+                ; cmp rax, rdx
                 ; jne =>fallback
                 ; mov rax, [rbx + l]
                 ; test rax, rax

@@ -81,23 +81,14 @@ pub fn emit_load_global(e: &mut Emitter, n: usize, d: u32) {
     }
     let s = e.slot(top);
     let memo = e.take_global_memo() as i64;
+    let slow = e.ops.new_dynamic_label();
+    asm!(e ; mov r8, QWORD memo);
+    e.global_memo_value(8, slow);
     asm!(e
-        ; mov r8, QWORD memo
-        ; mov rax, [r12 + L::FRAME_F_GLOBALS]
-        ; mov rcx, [rax + L::DICT_VERSION_TAG]
-        ; cmp rcx, [r8]
-        ; jne >slow
-        ; mov rax, [r12 + L::FRAME_F_BUILTINS]
-        ; mov rcx, [rax + L::DICT_VERSION_TAG]
-        ; cmp rcx, [r8 + 8]
-        ; jne >slow
-        ; mov rax, [r8 + 16]
-        ; test rax, rax
-        ; jz >slow
         ; add QWORD [rax], 1
         ; mov [rbx + s], rax
         ; jmp >global_done
-        ; slow:
+        ; =>slow
     );
     e.set_prev(u as i64);
     asm!(e
@@ -226,35 +217,41 @@ pub fn emit_load_attr(e: &mut Emitter, n: usize, d: u32) {
 }
 
 /// What entry 0 of the attribute cache at `cache` proves for the object in `rax`, checked the
-/// one way every inline user (LOAD_ATTR, STORE_ATTR, fused float attributes) checks it: the
-/// object's type version is the entry's, and the entry is a slot (`rax + offset`) or an index
-/// in the instance's values array (which must exist). Leaves the address of the attribute's
-/// pointer in `r10` (its content may be NULL: an unset attribute); for `store`, a values entry
-/// must already be set (a new one needs the helper's insertion-order bookkeeping). Anything
-/// else jumps to `miss`. Clobbers rdx, r8, r9; keeps rax and rcx.
+/// one way every inline user (LOAD_ATTR, STORE_ATTR, fused float and int attributes) checks
+/// it: the object's type version is the entry's, and the entry is a slot (`rax + offset`) or
+/// an index in the instance's values array (which must exist). Leaves the address of the
+/// attribute's pointer in `r10` (its content may be NULL: an unset attribute); for `store`, a
+/// values entry must already be set (a new one needs the helper's insertion-order
+/// bookkeeping). Anything else jumps to `miss`. Clobbers rdx, r8; keeps rax and rcx.
 pub fn attr_entry0_address(e: &mut Emitter, cache: usize, miss: DynamicLabel, store: bool) {
+    attr_entry0_address_in(e, cache, miss, store, 8, 10);
+}
+
+/// [`attr_entry0_address`] with the cache's address in `Rq(c)` and the attribute's address
+/// left in `Rq(out)` (which may be rax, the object). Clobbers rdx and `Rq(c)`.
+pub fn attr_entry0_address_in(e: &mut Emitter, cache: usize, miss: DynamicLabel, store: bool, c: u8, out: u8) {
     asm!(e
-        ; mov r8, QWORD cache as i64
+        ; mov Rq(c), QWORD cache as i64
         ; mov rdx, [rax + L::OB_TYPE]
         ; mov edx, [rdx + L::TYPE_VERSION_TAG]
-        ; cmp edx, [r8]
+        ; cmp edx, [Rq(c)]
         ; jne =>miss
-        ; mov r9, [r8 + 8]
-        ; cmp DWORD [r8 + 4], 1
+        ; mov rdx, [Rq(c) + 8]
+        ; cmp DWORD [Rq(c) + 4], 1
         ; jne >values
-        ; lea r10, [rax + r9]
+        ; lea Rq(out), [rax + rdx]
         ; jmp >entry_done
         ; values:
-        ; cmp DWORD [r8 + 4], 2
+        ; cmp DWORD [Rq(c) + 4], 2
         ; jne =>miss
-        ; mov r10, [rax + L::OBJECT_VALUES_PTR]
-        ; test r10, r10
+        ; mov Rq(out), [rax + L::OBJECT_VALUES_PTR]
+        ; test Rq(out), Rq(out)
         ; jz =>miss
-        ; lea r10, [r10 + r9 * 8]
+        ; lea Rq(out), [Rq(out) + rdx * 8]
     );
     if store {
         asm!(e
-            ; cmp QWORD [r10], 0
+            ; cmp QWORD [Rq(out)], 0
             ; je =>miss
         );
     }
