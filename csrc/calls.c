@@ -3,7 +3,7 @@
  *
  * Job: `psyco_push_frame` does what 3.11's `_PyEvalFramePushAndInit` + `initialize_locals` do
  * for the simple shapes CALL_PY_EXACT_ARGS / CALL_PY_WITH_DEFAULTS accept (positional
- * arguments only, defaults filling the rest, no *args/**kwargs/keyword-only parameters, not a
+ * arguments only, defaults filling the rest, no *args, **kwargs or keyword-only parameters, not a
  * generator or coroutine); `psyco_pop_frame` does what `_PyEvalFrameClearAndPop` does,
  * including handing the frame's data to a frame object that outlives the call. The machine code
  * runs between the two (src/ffi/exec.rs `run_compiled`).

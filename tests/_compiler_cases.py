@@ -2016,3 +2016,218 @@ def int_attribute_updates(n):
 
 
 CASES += [(int_attribute_updates, (6,))]
+
+
+# --- Loop kernels (ops/kernel.rs): innermost `for ... in range()` loops of pure arithmetic,
+# run as one machine loop with the types checked once at the entry. Every way out is here:
+# range exhausted, a block the kernel leaves for (return, break, continue, a call), a guard
+# failing mid-statement (item of another type, index out of range or negative, overflow, zero
+# divisor, sqrt of a negative), entry checks failing (other types than inferred, so often that
+# the kernel disables itself), and the loop variable's value after each of them.
+
+import math as _math
+
+
+def _kdot(a, b, n):
+    s = 0.0
+    for k in range(n):
+        s += a[k] * b[k]
+    return s, k
+
+
+def _kescape(cx, cy, limit):
+    x = 0.0
+    y = 0.0
+    for k in range(limit):
+        xx = x * x
+        yy = y * y
+        if xx + yy > 4.0:
+            return k, x, y
+        y = 2.0 * x * y + cy
+        x = xx - yy + cx
+    return limit, x, y
+
+
+def _kaxpy(alpha, xs, ys, lo, hi, step):
+    for i in range(lo, hi, step):
+        ys[i] += alpha * xs[i]
+    return ys
+
+
+def _kpairs(bodies, dt):
+    n = len(bodies)
+    for i in range(n):
+        bi = bodies[i]
+        xi = bi[0]
+        yi = bi[1]
+        mi = bi[2]
+        for j in range(i + 1, n):
+            bj = bodies[j]
+            dx = xi - bj[0]
+            dy = yi - bj[1]
+            d2 = dx * dx + dy * dy
+            mag = dt / (d2 * _math.sqrt(d2))
+            bi[3] -= dx * bj[2] * mag
+            bj[3] += dx * mi * mag
+            bi[4] -= dy * bj[2] * mag
+            bj[4] += dy * mi * mag
+    return bodies
+
+
+def _kints(n, h):
+    acc = 0
+    for i in range(n):
+        h = (h * 31 + i) & 0xFFFFF
+        acc += h % 7 - (i >> 2) + h // 3
+    return acc, h, i
+
+
+def _kgrow(n):
+    acc = 1
+    for i in range(n):
+        acc = acc * 3 + i
+    return acc
+
+
+def _kmixed(n, scale):
+    t = 0.0
+    for i in range(n):
+        t += i * scale + 1 / (i + 1)
+    return t
+
+
+def _kexits(n, limit):
+    total = 0
+    out = []
+    for i in range(n):
+        total = total + i * 2
+        if total > limit:
+            out.append(i)
+            if len(out) > 3:
+                break
+            continue
+        total = total - 1
+    return total, out, i
+
+
+def loop_kernels(n):
+    out = []
+    a = [1.5 * i for i in range(40)]
+    b = [0.5 - i for i in range(40)]
+    out.append(_kdot(a, b, 40))
+    out.append(_kdot([1, 2, 3], [4, 5, 6], 3))  # ints: the entry's inference says floats
+    out.append(_kdot(a, [1.0, 2, 3.5], 3))  # an int item mid-loop
+    out.append(_kdot([1.0, None, 2.0], [1.0, 1.0, 1.0], 1))
+    for bad in ([1.0, None, 2.0], [1.0, "x", 2.0]):
+        try:
+            _kdot(bad, [1.0, 1.0, 1.0], 3)
+        except TypeError as e:
+            out.append(str(e))
+    try:
+        _kdot(a, b, 50)
+    except IndexError as e:
+        out.append(str(e))
+    try:
+        _kdot(a, b, 0)
+    except UnboundLocalError as e:
+        out.append(type(e).__name__)
+    out.append([_kescape(cx / 8, cy / 8, 30) for cx in range(-18, 5, 3) for cy in range(-9, 10, 3)])
+    out.append((_kescape(0, 0, 20), _kescape(1, 1, 20), _kescape(0.25, 0.0, 200)))
+    ys = [0.5, 0.25, 0.125, 1.0, 2.0]
+    out.append(_kaxpy(2.0, [1.0, 2.0, 3.0, 4.0, 5.0], list(ys), 0, 5, 1))
+    out.append(_kaxpy(2.0, [1.0, 2.0, 3.0, 4.0, 5.0], list(ys), 4, -1, -2))
+    out.append(_kaxpy(2, [1, 2, 3, 4, 5], [0.5, 1, 2.0, 3, 4], 0, 5, 1))
+    shared = [1.5, 2.5]
+    keep = shared[0]
+    out.append((_kaxpy(1.0, [1.0, 1.0], shared, 0, 2, 1), keep))
+    try:
+        _kaxpy(1.0, [1.0] * 3, [1.0] * 3, -1, 3, 1)
+        out.append("negative index handled")
+        _kaxpy(1.0, [1.0] * 3, [1.0] * 3, 0, 4, 1)
+    except IndexError as e:
+        out.append(str(e))
+    bodies = [[float(i), float(i * i % 7), 1.0 + i, 0.0, 0.0] for i in range(5)]
+    for _ in range(n):
+        _kpairs(bodies, 0.01)
+    out.append(bodies)
+    try:
+        _kpairs([[0.0, 0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0, 0.0]], 0.1)
+    except ZeroDivisionError as e:
+        out.append(str(e))
+    out.append([_kints(m, 7) for m in (0 + 1, 10, 3000)])
+    out.append(_kints(50, 2**62))  # a two-digit-plus int: the ordinary code
+    out.append((_kgrow(10), _kgrow(60)))  # past 64 bits
+    out.append((_kmixed(300, 0.5), _kmixed(300, 2), _kmixed(20, True)))
+    try:
+        _kmixed(3, None)
+    except TypeError as e:
+        out.append(str(e))
+    out.append([_kexits(m, 30) for m in (0 + 1, 5, 40)])
+    for _ in range(80):  # entries keep failing: the kernel turns itself off
+        _kdot([1, 2], [3, 4], 2)
+    out.append(_kdot([1.0, 2.0], [3.0, 4.0], 2))
+    big = 2**40
+    out.append(_kaxpy(0.5, [1.0] * 3, [0.0] * 3, 0, 3, 1))
+    t = 0.0
+    for j in range(big, big + 3):
+        t += j * 0.5
+    out.append((t, j))
+    return out
+
+
+def _kgen(n):
+    s = 0.0
+    for k in range(n):
+        s += k * 0.5
+    yield s
+    for k in range(n, 2 * n):
+        s -= k * 0.25
+    yield s, k
+
+
+def loop_kernel_generator(n):
+    return list(_kgen(n))
+
+
+CASES += [(loop_kernels, (6,)), (loop_kernel_generator, (9,))]
+
+
+def _kdisable(rounds):
+    # Called with int lists where the kernel expects floats: after enough failed entries the
+    # kernel is no longer tried; float lists then still give the right result.
+    out = []
+    for r in range(rounds):
+        a = [1, 2] if r < rounds - 1 else [1.0, 2.0]
+        s = 0.0
+        for k in range(2):
+            s += a[k] * a[k]
+        out.append(s)
+    return out
+
+
+# (function, argument tuples): each function holds a loop kernel; test_loop_kernels.py runs a
+# compiled copy against the interpreter on every argument tuple.
+_A = [1.5 * i for i in range(40)]
+_B = [0.5 - i for i in range(40)]
+KERNEL_CASES = [
+    (_kdot, [(_A, _B, 40), ([1, 2, 3], [4, 5, 6], 3), (_A, [1.0, 2, 3.5], 3), ([1.0, None, 2.0], [1.0] * 3, 1),
+             ([1.0, None, 2.0], [1.0] * 3, 3), ([1.0, "x"], [1.0] * 2, 2), (_A, _B, 50), (_A, _B, 0),
+             ([1.0, 2.0], [3.0, 4.0], 2), ([2.0**1000, 2.0**1000], [2.0**1000, 1.0], 2),
+             ([float("nan"), 1.0], [1.0, float("inf")], 2)]),
+    (_kescape, [(cx / 8, cy / 8, 30) for cx in range(-18, 5, 3) for cy in range(-9, 10, 3)]
+     + [(0, 0, 20), (1, 1, 20), (0.25, 0.0, 200), (0.0, 0.0, 0)]),
+    (_kaxpy, [(2.0, [1.0, 2.0, 3.0, 4.0, 5.0], [0.5, 0.25, 0.125, 1.0, 2.0], 0, 5, 1),
+              (2.0, [1.0, 2.0, 3.0, 4.0, 5.0], [0.5, 0.25, 0.125, 1.0, 2.0], 4, -1, -2),
+              (2, [1, 2, 3, 4, 5], [0.5, 1, 2.0, 3, 4], 0, 5, 1), (1.0, [1.0] * 3, [1.0] * 3, -1, 3, 1),
+              (1.0, [1.0] * 3, [1.0] * 3, 0, 4, 1), (0.5, [1.0, 2.0], (1.0, 2.0), 0, 2, 1),
+              (1.0, [0.0] * 3, [1.0] * 3, 0, 3, 1)]),
+    (_kpairs, [([[float(i), float(i * i % 7), 1.0 + i, 0.0, 0.0] for i in range(5)], 0.01),
+               ([[0.0, 0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0, 0.0]], 0.1),
+               ([[0.0, 0.0, 1.0, 0.0, 0.0], [1.0, 0.0, 1.0, 0.0, 0.0], (2.0, 0.0, 1.0, 0.0, 0.0)], 0.1),
+               ([[0.0, 0.0, 1.0, 0.0, 0.0], [1, 0, 1, 0, 0]], 0.1)]),
+    (_kints, [(1, 7), (10, 7), (3000, 7), (50, 2**62), (5, -(2**40)), (0, 3)]),
+    (_kgrow, [(10,), (60,), (0,)]),
+    (_kmixed, [(300, 0.5), (300, 2), (20, True), (3, None), (5, 2**55)]),
+    (_kexits, [(1, 30), (5, 30), (40, 30), (0, 30)]),
+    (_kdisable, [(3,), (80,)]),
+]

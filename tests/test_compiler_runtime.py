@@ -407,3 +407,27 @@ def test_exit_with_daemon_threads_in_compiled_code_does_not_abort():
     for _ in range(12):
         p = subprocess.run([sys.executable, "-c", src], capture_output=True, text=True, timeout=60)
         assert p.returncode == 0 and "Fatal" not in p.stderr, (p.returncode, p.stderr[-2000:])
+
+
+def test_keyboard_interrupt_reaches_loop_kernel():
+    # A loop kernel (ops/kernel.rs) polls the eval breaker on its back edge and leaves for the
+    # ordinary JUMP_BACKWARD, which raises; the loop variable and the accumulator are in the
+    # frame as the interpreter would have them.
+    out = run_ok("""
+        import signal, sys
+        from psyco import _psyco
+        def spin(n):
+            s = 0.0
+            k = -1
+            try:
+                for k in range(n):
+                    s += k * 0.5
+            except KeyboardInterrupt:
+                return "interrupted", k > 1000 and s == sum(i * 0.5 for i in range(k + 1))
+        assert _psyco.compile_code(spin.__code__)
+        assert "loop kernel" in _psyco.dump_code(spin.__code__)
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        signal.signal(signal.SIGALRM, signal.default_int_handler)
+        print(*spin(10**12))
+    """, timeout=60)
+    assert out.split() == ["interrupted", "True"]

@@ -121,6 +121,9 @@ pub struct Emitter<'a> {
     pub next_attr_cache: usize,
     /// Instructions before this position already belong to a fused run (see `ops::fuse`).
     pub fuse_until: usize,
+    /// Failed-entry counts of the loop kernels (see `ops::kernel`); owned by the compiled code,
+    /// written by it.
+    pub kernel_counters: Vec<Box<std::sync::atomic::AtomicU32>>,
 }
 
 /// Emits into `$e.ops` in x64 mode.
@@ -160,6 +163,7 @@ impl<'a> Emitter<'a> {
             },
             next_attr_cache: 0,
             fuse_until: 0,
+            kernel_counters: Vec::new(),
         }
     }
 
@@ -204,6 +208,14 @@ impl<'a> Emitter<'a> {
             ; test rax, rax
             ; jz =>miss
         );
+    }
+
+    /// Address of a new loop-kernel counter (stable: boxed).
+    pub fn new_kernel_counter(&mut self) -> usize {
+        let c = Box::new(std::sync::atomic::AtomicU32::new(0));
+        let addr = c.as_ptr() as usize;
+        self.kernel_counters.push(c);
+        addr
     }
 
     /// Address of the next LOAD_GLOBAL site's memo (stable: the boxed slice never moves).

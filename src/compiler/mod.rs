@@ -55,6 +55,8 @@ pub struct Compiled {
     pub _memos: Box<[crate::ffi::runtime::GlobalMemo]>,
     /// Attribute inline caches the machine code points into (kept alive with it).
     pub _attr_caches: Box<[crate::ffi::runtime::AttrCache]>,
+    /// Loop-kernel counters the machine code writes to (kept alive with it).
+    pub _kernel_counters: Vec<Box<std::sync::atomic::AtomicU32>>,
 }
 
 impl Drop for Compiled {
@@ -184,6 +186,9 @@ pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
         if std::mem::take(&mut e.fused_next) {
             continue; // emitted with the instruction before it
         }
+        if ins.op == opcodes::FOR_ITER {
+            ops::kernel::try_kernel(&mut e, n, d);
+        }
         if n >= e.fuse_until {
             // Both fast paths may apply (`a * b + 1.0` or `i * j + 1`: the leaves' types are
             // only known at run time): each falls through to the next, then to the ordinary code.
@@ -209,8 +214,9 @@ pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
     let guards = e.guards.iter().map(|(n, k)| (snap.instrs[*n].idx, *k)).collect();
     let memos = std::mem::take(&mut e.global_memos);
     let attr_caches = std::mem::take(&mut e.attr_caches);
+    let kernel_counters = std::mem::take(&mut e.kernel_counters);
     let bytes = e.ops.finalize().map_err(|err| format!("assembler: {err:?}"))?;
-    Ok(Generated { bytes, marks, guards, qualname: snap.qualname.clone(), memos, attr_caches })
+    Ok(Generated { bytes, marks, guards, qualname: snap.qualname.clone(), memos, attr_caches, kernel_counters })
 }
 
 /// Machine code generated but not yet placed in executable memory.
@@ -220,6 +226,8 @@ pub struct Generated {
     pub memos: Box<[crate::ffi::runtime::GlobalMemo]>,
     /// Attribute inline caches the code points into.
     pub attr_caches: Box<[crate::ffi::runtime::AttrCache]>,
+    /// Loop-kernel counters the code writes to.
+    pub kernel_counters: Vec<Box<std::sync::atomic::AtomicU32>>,
     pub marks: Vec<(usize, emit::Mark)>,
     pub guards: Vec<(usize, GuardKind)>,
     pub qualname: String,
@@ -233,7 +241,7 @@ impl Generated {
         if self.bytes.starts_with(&emit::PROLOGUE_BYTES) {
             buf.describe_frame(&Emitter::PROLOGUE_UNWIND);
         }
-        Ok(Compiled { buf, marks: self.marks, guards: self.guards, qualname: self.qualname, _memos: self.memos, _attr_caches: self.attr_caches })
+        Ok(Compiled { buf, marks: self.marks, guards: self.guards, qualname: self.qualname, _memos: self.memos, _attr_caches: self.attr_caches, _kernel_counters: self.kernel_counters })
     }
 }
 

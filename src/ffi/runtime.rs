@@ -120,6 +120,12 @@ pub fn const_number(addr: usize) -> Option<(f64, bool)> {
     }
 }
 
+/// `PyErr_Clear`, for machine code that turns a failed allocation into a retry by the
+/// ordinary code (which then raises the MemoryError itself).
+pub fn err_clear() -> usize {
+    py::PyErr_Clear as *const () as usize
+}
+
 pub fn long_from_long_long() -> usize {
     py::PyLong_FromLongLong as *const () as usize
 }

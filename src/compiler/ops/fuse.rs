@@ -115,7 +115,7 @@ impl Node {
 }
 
 /// The float operator of a BINARY_OP argument, if fusable.
-fn float_op(arg: u32) -> Option<i32> {
+pub(super) fn float_operator(arg: u32) -> Option<i32> {
     let base = if arg >= 13 { arg - 13 } else { arg };
     matches!(base, 0 | 5 | 10 | 11).then_some(base as i32)
 }
@@ -200,7 +200,7 @@ fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node])) {
                 stack.push(Node::ListItem { local, index });
             }
             op::BINARY_OP => {
-                let Some(fop) = float_op(ins.arg) else { return };
+                let Some(fop) = float_operator(ins.arg) else { return };
                 if stack.len() < 2 {
                     return;
                 }
@@ -329,7 +329,15 @@ fn try_float_compare(e: &mut Emitter, n: usize) -> Option<usize> {
     asm!(e ; mov rcx, QWORD float_t);
     eval(e, &left, 0, fallback);
     eval(e, &right, 1, fallback);
-    // float's rich comparison on doubles; an unordered (NaN) pair is unequal and not ordered.
+    float_branch(e, cmp_op, if_true, if_false);
+    super::jump::taken_edge(e, jump_n, taken);
+    asm!(e ; =>fallback);
+    Some(jump_n)
+}
+
+/// Branches on `xmm0 (cmp_op) xmm1`, COMPARE_OP's operator (`< <= == != > >=`), as float's
+/// rich comparison decides it: an unordered (NaN) pair is unequal and not ordered.
+pub(super) fn float_branch(e: &mut Emitter, cmp_op: u32, if_true: DynamicLabel, if_false: DynamicLabel) {
     match cmp_op {
         0 => asm!(e ; ucomisd xmm1, xmm0 ; ja =>if_true ; jmp =>if_false),  // <
         1 => asm!(e ; ucomisd xmm1, xmm0 ; jae =>if_true ; jmp =>if_false), // <=
@@ -338,9 +346,23 @@ fn try_float_compare(e: &mut Emitter, n: usize) -> Option<usize> {
         4 => asm!(e ; ucomisd xmm0, xmm1 ; ja =>if_true ; jmp =>if_false),  // >
         _ => asm!(e ; ucomisd xmm0, xmm1 ; jae =>if_true ; jmp =>if_false), // >=
     }
-    super::jump::taken_edge(e, jump_n, taken);
-    asm!(e ; =>fallback);
-    Some(jump_n)
+}
+
+/// `xmm{a} = xmm{a} (op) xmm{b}` for op 0 (+), 5 (*), 10 (-), 11 (/), as float's own slots
+/// compute it; a zero (or NaN) divisor jumps to `fallback`, whose ordinary code raises
+/// ZeroDivisionError or computes the NaN itself.
+pub(super) fn float_op(e: &mut Emitter, op: i32, a: u8, b: u8, fallback: DynamicLabel) {
+    match op {
+        0 => asm!(e ; addsd Rx(a), Rx(b)),
+        5 => asm!(e ; mulsd Rx(a), Rx(b)),
+        10 => asm!(e ; subsd Rx(a), Rx(b)),
+        _ => asm!(e
+            ; xorpd xmm15, xmm15
+            ; ucomisd Rx(b), xmm15
+            ; je =>fallback
+            ; divsd Rx(a), Rx(b)
+        ),
+    }
 }
 
 fn clone_node(n: &Node) -> Node {
@@ -424,7 +446,7 @@ fn find_item_update(e: &Emitter, n: usize) -> Option<(usize, i32, Index, i32, No
         };
         if tail(1, op::BINARY_OP, None) && tail(2, op::SWAP, Some(3)) && tail(3, op::SWAP, Some(2)) && tail(4, op::STORE_SUBSCR, None) {
             let arg = snap.instrs[m + 1].arg;
-            if let Some(fop) = float_op(arg).filter(|_| arg >= 13) {
+            if let Some(fop) = float_operator(arg).filter(|_| arg >= 13) {
                 found = Some((m + 4, fop, clone_top(stack)));
             }
         }
@@ -630,21 +652,7 @@ fn eval(e: &mut Emitter, node: &Node, r: u8, fallback: DynamicLabel) {
                 eval(e, right, rr, fallback);
                 eval(e, left, lr, fallback);
             }
-            match op {
-                0 => asm!(e ; addsd Rx(lr), Rx(rr)),
-                5 => asm!(e ; mulsd Rx(lr), Rx(rr)),
-                10 => asm!(e ; subsd Rx(lr), Rx(rr)),
-                _ => {
-                    // A zero (or NaN) divisor: the ordinary code raises ZeroDivisionError or
-                    // computes the NaN itself.
-                    asm!(e
-                        ; xorpd xmm15, xmm15
-                        ; ucomisd Rx(rr), xmm15
-                        ; je =>fallback
-                        ; divsd Rx(lr), Rx(rr)
-                    );
-                }
-            }
+            float_op(e, *op, lr, rr, fallback);
             if lr != r {
                 asm!(e ; movsd Rx(r), Rx(lr));
             }

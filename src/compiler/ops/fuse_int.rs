@@ -119,7 +119,7 @@ impl Node {
 }
 
 /// The BINARY_OP operators done here: + & // << * % | >> - ^ (and their in-place forms).
-fn int_op(arg: u32) -> Option<u32> {
+pub(super) fn int_operator(arg: u32) -> Option<u32> {
     let base = if arg >= 13 { arg - 13 } else { arg };
     matches!(base, 0 | 1 | 2 | 3 | 5 | 6 | 7 | 9 | 10 | 12).then_some(base)
 }
@@ -214,7 +214,7 @@ fn simulate_from(e: &Emitter, n: usize, first_site: usize, mut at_end: impl FnMu
                     }
                     stack.push(Node::Div { left: Box::new(left), right: Box::new(right) });
                 } else {
-                    let Some(iop) = int_op(ins.arg) else { return };
+                    let Some(iop) = int_operator(ins.arg) else { return };
                     if left.is_fconst() || right.is_fconst() {
                         return;
                     }
@@ -289,7 +289,7 @@ fn find_attr_update(e: &Emitter, n: usize) -> Option<(usize, Node, usize)> {
             return true;
         }
         let (Some(bin), Some(swap), Some(store)) = (ins(m + 1), ins(m + 2), ins(m + 3)) else { return false };
-        let Some(iop) = int_op(bin.arg) else { return true };
+        let Some(iop) = int_operator(bin.arg) else { return true };
         if bin.op == op::BINARY_OP
             && swap.op == op::SWAP
             && swap.arg == 2
@@ -365,16 +365,7 @@ pub fn try_int_run(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
         load_long_type(e);
         eval(e, &left, 0, fallback);
         eval(e, &right, 1, fallback);
-        let (a, b) = (REGS[0], REGS[1]);
-        asm!(e ; cmp Rq(a), Rq(b));
-        match cmp_op {
-            0 => asm!(e ; jl =>if_true ; jmp =>if_false),
-            1 => asm!(e ; jle =>if_true ; jmp =>if_false),
-            2 => asm!(e ; je =>if_true ; jmp =>if_false),
-            3 => asm!(e ; jne =>if_true ; jmp =>if_false),
-            4 => asm!(e ; jg =>if_true ; jmp =>if_false),
-            _ => asm!(e ; jge =>if_true ; jmp =>if_false),
-        }
+        int_branch(e, cmp_op, REGS[0], REGS[1], if_true, if_false);
         super::jump::taken_edge(e, jump_n, taken);
         asm!(e ; =>fallback);
         return Some(jump_n);
@@ -572,67 +563,87 @@ fn eval(e: &mut Emitter, node: &Node, k: usize, fallback: DynamicLabel) {
                 eval(e, left, lk, fallback);
             }
             let (a, b) = (REGS[lk], REGS[rk]);
-            match op {
-                0 => asm!(e ; add Rq(a), Rq(b) ; jo =>fallback),
-                10 => asm!(e ; sub Rq(a), Rq(b) ; jo =>fallback),
-                5 => asm!(e ; imul Rq(a), Rq(b) ; jo =>fallback),
-                1 => asm!(e ; and Rq(a), Rq(b)),
-                7 => asm!(e ; or Rq(a), Rq(b)),
-                12 => asm!(e ; xor Rq(a), Rq(b)),
-                2 | 6 => {
-                    // Truncating division, then the floor correction: a non-zero remainder
-                    // whose sign differs from the divisor's moves the quotient down by one
-                    // and the remainder up by the divisor.
-                    asm!(e
-                        ; test Rq(b), Rq(b)
-                        ; jz =>fallback
-                        ; cmp Rq(b), -1
-                        ; je =>fallback
-                        ; mov rax, Rq(a)
-                        ; cqo
-                        ; idiv Rq(b)
-                        ; test rdx, rdx
-                        ; jz >exact
-                        ; mov rcx, rdx
-                        ; xor rcx, Rq(b)
-                        ; jns >exact
-                        ; sub rax, 1
-                        ; add rdx, Rq(b)
-                        ; exact:
-                    );
-                    if *op == 2 {
-                        asm!(e ; mov Rq(a), rax);
-                    } else {
-                        asm!(e ; mov Rq(a), rdx);
-                    }
-                }
-                3 => asm!(e
-                    // A negative count raises, a shift that loses bits needs a big int: both
-                    // are the ordinary code's.
-                    ; cmp Rq(b), 62
-                    ; ja =>fallback
-                    ; mov rcx, Rq(b)
-                    ; mov rax, Rq(a)
-                    ; shl rax, cl
-                    ; mov rdx, rax
-                    ; sar rdx, cl
-                    ; cmp rdx, Rq(a)
-                    ; jne =>fallback
-                    ; mov Rq(a), rax
-                ),
-                _ => asm!(e
-                    // >>: a negative count raises (ordinary code); 63 and more give 0 or -1.
-                    ; test Rq(b), Rq(b)
-                    ; js =>fallback
-                    ; mov ecx, 63
-                    ; cmp Rq(b), rcx
-                    ; cmovb rcx, Rq(b)
-                    ; sar Rq(a), cl
-                ),
-            }
+            int_op(e, *op, a, b, fallback);
             if lk != k {
                 asm!(e ; mov Rq(r), Rq(a));
             }
         }
+    }
+}
+
+/// Branches on `Rq(a) (cmp_op) Rq(b)`, COMPARE_OP's operator (`< <= == != > >=`) on two ints.
+pub(super) fn int_branch(e: &mut Emitter, cmp_op: u32, a: u8, b: u8, if_true: DynamicLabel, if_false: DynamicLabel) {
+    asm!(e ; cmp Rq(a), Rq(b));
+    match cmp_op {
+        0 => asm!(e ; jl =>if_true ; jmp =>if_false),
+        1 => asm!(e ; jle =>if_true ; jmp =>if_false),
+        2 => asm!(e ; je =>if_true ; jmp =>if_false),
+        3 => asm!(e ; jne =>if_true ; jmp =>if_false),
+        4 => asm!(e ; jg =>if_true ; jmp =>if_false),
+        _ => asm!(e ; jge =>if_true ; jmp =>if_false),
+    }
+}
+
+/// `Rq(a) = Rq(a) (op) Rq(b)` for a BINARY_OP operator as `int` computes it on the exact values
+/// (see the module's invariants); a case it leaves to the ordinary code (overflow, a zero or
+/// -1 divisor, a negative or lossy shift) jumps to `fallback`. Clobbers rax, rcx and rdx.
+pub(super) fn int_op(e: &mut Emitter, op: u32, a: u8, b: u8, fallback: DynamicLabel) {
+    match op {
+        0 => asm!(e ; add Rq(a), Rq(b) ; jo =>fallback),
+        10 => asm!(e ; sub Rq(a), Rq(b) ; jo =>fallback),
+        5 => asm!(e ; imul Rq(a), Rq(b) ; jo =>fallback),
+        1 => asm!(e ; and Rq(a), Rq(b)),
+        7 => asm!(e ; or Rq(a), Rq(b)),
+        12 => asm!(e ; xor Rq(a), Rq(b)),
+        2 | 6 => {
+            // Truncating division, then the floor correction: a non-zero remainder
+            // whose sign differs from the divisor's moves the quotient down by one
+            // and the remainder up by the divisor.
+            asm!(e
+                ; test Rq(b), Rq(b)
+                ; jz =>fallback
+                ; cmp Rq(b), -1
+                ; je =>fallback
+                ; mov rax, Rq(a)
+                ; cqo
+                ; idiv Rq(b)
+                ; test rdx, rdx
+                ; jz >exact
+                ; mov rcx, rdx
+                ; xor rcx, Rq(b)
+                ; jns >exact
+                ; sub rax, 1
+                ; add rdx, Rq(b)
+                ; exact:
+            );
+            if op == 2 {
+                asm!(e ; mov Rq(a), rax);
+            } else {
+                asm!(e ; mov Rq(a), rdx);
+            }
+        }
+        3 => asm!(e
+            // A negative count raises, a shift that loses bits needs a big int: both
+            // are the ordinary code's.
+            ; cmp Rq(b), 62
+            ; ja =>fallback
+            ; mov rcx, Rq(b)
+            ; mov rax, Rq(a)
+            ; shl rax, cl
+            ; mov rdx, rax
+            ; sar rdx, cl
+            ; cmp rdx, Rq(a)
+            ; jne =>fallback
+            ; mov Rq(a), rax
+        ),
+        _ => asm!(e
+            // >>: a negative count raises (ordinary code); 63 and more give 0 or -1.
+            ; test Rq(b), Rq(b)
+            ; js =>fallback
+            ; mov ecx, 63
+            ; cmp Rq(b), rcx
+            ; cmovb rcx, Rq(b)
+            ; sar Rq(a), cl
+        ),
     }
 }

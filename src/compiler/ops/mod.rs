@@ -17,6 +17,7 @@ pub mod fuse_int;
 pub mod exc;
 pub mod gen;
 pub mod jump;
+pub mod kernel;
 pub mod load_store;
 pub mod names;
 pub mod unpack;

@@ -1,0 +1,1267 @@
+//! Loop kernels: an innermost `for name in range(...)` loop whose body is only int and float
+//! arithmetic on locals and list items — `s += a[k] * b[k]`, mandelbrot's escape loop, an
+//! n-body pair update — is compiled a second time as one tight machine loop, placed in front of
+//! the loop's ordinary code. Types are checked once when the kernel is entered instead of at
+//! every use: a float local is read with one load, the loop counter lives in a register, the
+//! range iterator is stepped without a call or a type check, and results are written into the
+//! local's own float or int when nothing else holds it.
+//!
+//! # Invariants
+//! - **The frame is the truth at every statement boundary.** Every assignment is written to
+//!   the frame's local at once (in place when unshared, else a new object), and the range
+//!   iterator is advanced in its own object, so leaving the kernel needs no write-back: every
+//!   exit is a plain jump to the ordinary code of the statement being executed, which then
+//!   does everything the interpreter would (exceptions, overflow to big ints, other types).
+//! - **A statement has no effect until its last step** (the store), so a guard failing in
+//!   the middle of one (an item that is not a float, an int overflow, a zero divisor, an index
+//!   out of range) leaves by re-running that statement in the ordinary code.
+//! - **No Python code runs inside a kernel**, so what the entry checked stays true: the only
+//!   objects released are exact ints and floats (the previous values of the locals, whose
+//!   types the entry checked, and list items checked just before), whose deallocation runs no
+//!   code, and allocation of ints and floats never triggers the garbage collector. Lists may
+//!   still be any length: every index is bounds-checked.
+//! - The eval breaker is polled on every back edge, exactly where the ordinary JUMP_BACKWARD
+//!   polls it; a set breaker leaves for that JUMP_BACKWARD, which handles it (Ctrl-C works).
+//! - A kernel whose entry checks keep failing (the loop sees other types than the ones the
+//!   compiler inferred) disables itself after [`DISABLE_AFTER`] failed entries, so such loops
+//!   pay nothing more than one compare per iteration.
+//!
+//! Types are inferred at compile time from the body: the loop variable is an int, `<< >> & |
+//! ^` take ints, `/` gives a float, constants have their type, an operand of unknown type takes
+//! its sibling's, and whatever stays unknown is taken to be a float. The entry then checks that
+//! the locals read before being assigned really have those types.
+
+use std::collections::{HashMap, HashSet};
+
+use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
+
+use super::fuse::{float_branch, float_op};
+use super::fuse_int::{int_branch, int_op};
+use crate::compiler::emit::{asm, Emitter};
+use crate::compiler::opcodes as op;
+use crate::ffi::layout as L;
+use crate::ffi::runtime as rt;
+
+/// General registers an int expression is evaluated in (rax, rcx and rdx are the scratch of
+/// the operations; rbp holds the loop variable's value during the kernel).
+const IREGS: [u8; 6] = [6, 7, 8, 9, 10, 11]; // rsi, rdi, r8, r9, r10, r11
+
+/// SSE registers available to a float expression (xmm14 and xmm15 are scratch).
+const XREGS: usize = 14;
+
+/// Failed entries after which a kernel is no longer tried.
+pub const DISABLE_AFTER: i32 = 64;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Ty {
+    Int,
+    Float,
+    List,
+}
+
+/// An expression of the body.
+#[derive(Clone, Debug)]
+enum Expr {
+    Local(u32),
+    Int(i64),
+    Float(f64),
+    /// `list[index]`: `list` a list local, `index` an int expression; `ty` the item's type
+    /// (inferred; checked at every read).
+    Item {
+        list: u32,
+        index: Box<Expr>,
+        ty: Option<Ty>,
+    },
+    /// `left (op) right`, `op` a BINARY_OP operator (in-place ones mapped to the plain ones).
+    Bin {
+        op: u32,
+        left: Box<Expr>,
+        right: Box<Expr>,
+    },
+    /// `math.sqrt(arg)`: the global and the attribute are checked at the entry.
+    Sqrt(Box<Expr>),
+    /// The callee half of a `math.sqrt(` being parsed.
+    SqrtCallee,
+}
+
+/// A statement of the body; `first` is the position of its first instruction, where its
+/// ordinary code starts (the exit of every guard inside it).
+#[derive(Debug)]
+enum Stmt {
+    /// `local = value` (STORE_FAST). `unit`: the store's code unit (for a MemoryError).
+    Assign {
+        first: usize,
+        unit: usize,
+        local: u32,
+        value: Expr,
+    },
+    /// `list[index] op= value` on a float item.
+    Update {
+        first: usize,
+        unit: usize,
+        list: u32,
+        index: Expr,
+        op: u32,
+        value: Expr,
+    },
+    /// `if left (cmp) right: <block>` whose block is not part of the kernel: when the
+    /// comparison's truth is `exit_if`, leave for the ordinary code at `to` (the block).
+    Exit {
+        first: usize,
+        cmp: u32,
+        left: Expr,
+        right: Expr,
+        exit_if: bool,
+        to: usize,
+    },
+}
+
+impl Stmt {
+    fn first(&self) -> usize {
+        match self {
+            Stmt::Assign { first, .. } | Stmt::Update { first, .. } | Stmt::Exit { first, .. } => {
+                *first
+            }
+        }
+    }
+}
+
+/// A recognised loop: FOR_ITER at `n`, the loop variable `var`, the body's statements, the
+/// closing JUMP_BACKWARD at `back`, and the (memo, attribute site) of each `math.sqrt`.
+struct Kernel {
+    var: u32,
+    body: Vec<Stmt>,
+    back: usize,
+    sqrt_sites: Vec<(usize, usize)>,
+    types: HashMap<u32, Ty>,
+    live_in: Vec<u32>,
+    assigned: Vec<u32>,
+}
+
+/// The BINARY_OP operators a kernel computes (in-place forms mapped to the plain ones).
+fn operator(arg: u32) -> Option<u32> {
+    let base = if arg >= 13 { arg - 13 } else { arg };
+    matches!(base, 0 | 1 | 2 | 3 | 5 | 6 | 7 | 9 | 10 | 11 | 12).then_some(base)
+}
+
+/// Parses the statement starting at `p` (depth: the loop's); returns it and where the next one
+/// starts. `n` is the FOR_ITER (memos and attribute sites are counted from it).
+fn parse_stmt(
+    e: &Emitter,
+    n: usize,
+    p: usize,
+    back: usize,
+    sqrt_sites: &mut Vec<(usize, usize)>,
+) -> Option<(Stmt, usize)> {
+    let snap = e.snap;
+    let ins = |k: usize| snap.instrs.get(k);
+    // `list[i] op= value`: LOAD_FAST list; LOAD_FAST i | LOAD_CONST c; COPY 2; COPY 2;
+    // BINARY_SUBSCR; <value>; BINARY_OP op=; SWAP 3; SWAP 2; STORE_SUBSCR.
+    if ins(p)?.op == op::LOAD_FAST
+        && matches!(ins(p + 1)?.op, op::LOAD_FAST | op::LOAD_CONST)
+        && ins(p + 2)?.op == op::COPY
+        && ins(p + 2)?.arg == 2
+        && ins(p + 3)?.op == op::COPY
+        && ins(p + 3)?.arg == 2
+        && ins(p + 4)?.op == op::BINARY_SUBSCR
+    {
+        if (p + 1..p + 5).any(|k| snap.is_target[k]) {
+            return None;
+        }
+        let index = leaf(e, p + 1)?;
+        let (value, m) = parse_expr(e, n, p + 5, back, sqrt_sites, |stack, m| {
+            stack.len() == 1
+                && ins(m + 1).is_some_and(|i| i.op == op::BINARY_OP && i.arg >= 13)
+                && ins(m + 2).is_some_and(|i| i.op == op::SWAP && i.arg == 3)
+                && ins(m + 3).is_some_and(|i| i.op == op::SWAP && i.arg == 2)
+                && ins(m + 4).is_some_and(|i| i.op == op::STORE_SUBSCR)
+        })?;
+        if (m + 1..=m + 4).any(|k| snap.is_target[k]) || m + 4 >= back {
+            return None;
+        }
+        let bop = operator(snap.instrs[m + 1].arg)?;
+        if !matches!(bop, 0 | 5 | 10 | 11) {
+            return None;
+        }
+        let stmt = Stmt::Update {
+            first: p,
+            unit: snap.instrs[m + 1].idx,
+            list: snap.instrs[p].arg,
+            index,
+            op: bop,
+            value,
+        };
+        return Some((stmt, m + 5));
+    }
+    // `local = value` or `if a (cmp) b:` with a block that leaves the kernel.
+    let mut end = None;
+    let (mut stack, m) = parse_stack(e, n, p, back, sqrt_sites, |stack, m| {
+        let next = ins(m + 1);
+        if stack.len() == 1 && next.is_some_and(|i| i.op == op::STORE_FAST) {
+            end = Some(m + 1);
+            return true;
+        }
+        if stack.len() == 2 && next.is_some_and(|i| i.op == op::COMPARE_OP && i.arg <= 5) {
+            end = Some(m + 1);
+            return true;
+        }
+        false
+    })?;
+    let end = end?;
+    let _ = m;
+    if snap.is_target[end] {
+        return None;
+    }
+    let last = &snap.instrs[end];
+    if last.op == op::STORE_FAST {
+        let value = stack.pop()?;
+        return Some((
+            Stmt::Assign {
+                first: p,
+                unit: last.idx,
+                local: last.arg,
+                value,
+            },
+            end + 1,
+        ));
+    }
+    // COMPARE_OP, then a forward conditional jump to a later point of the body.
+    let jump = ins(end + 1)?;
+    let exit_if = match jump.op {
+        op::POP_JUMP_FORWARD_IF_FALSE => true,
+        op::POP_JUMP_FORWARD_IF_TRUE => false,
+        _ => return None,
+    };
+    if snap.is_target[end + 1] {
+        return None;
+    }
+    let t = snap.at_unit(jump.target?)?;
+    if t <= end + 2 || t > back || snap.depth[end + 2].is_none() {
+        return None;
+    }
+    let right = stack.pop()?;
+    let left = stack.pop()?;
+    Some((
+        Stmt::Exit {
+            first: p,
+            cmp: last.arg,
+            left,
+            right,
+            exit_if,
+            to: end + 2,
+        },
+        t,
+    ))
+}
+
+/// An index leaf (LOAD_FAST or a LOAD_CONST int) at `p`.
+fn leaf(e: &Emitter, p: usize) -> Option<Expr> {
+    let ins = &e.snap.instrs[p];
+    match ins.op {
+        op::LOAD_FAST => Some(Expr::Local(ins.arg)),
+        op::LOAD_CONST => match rt::const_number(e.snap.consts[ins.arg as usize])? {
+            (v, false) => Some(Expr::Int(v as i64)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// [`parse_stack`] for exactly one value.
+fn parse_expr(
+    e: &Emitter,
+    n: usize,
+    p: usize,
+    back: usize,
+    sqrt_sites: &mut Vec<(usize, usize)>,
+    done: impl FnMut(&[Expr], usize) -> bool,
+) -> Option<(Expr, usize)> {
+    let (mut stack, m) = parse_stack(e, n, p, back, sqrt_sites, done)?;
+    (stack.len() == 1).then(|| (stack.pop().expect("one value"), m))
+}
+
+/// Simulates instructions from `p` as expression building until `done(stack, m)` says the
+/// instruction `m` just simulated ends the expression part; None at anything else (a jump
+/// target after `p`, an instruction no kernel computes).
+fn parse_stack(
+    e: &Emitter,
+    n: usize,
+    p: usize,
+    back: usize,
+    sqrt_sites: &mut Vec<(usize, usize)>,
+    mut done: impl FnMut(&[Expr], usize) -> bool,
+) -> Option<(Vec<Expr>, usize)> {
+    let snap = e.snap;
+    let (sqrt_obj, sqrt_name) = crate::ffi::sqrt_target();
+    let mut stack: Vec<Expr> = Vec::new();
+    let mut m = p;
+    while m < back {
+        if (m > p && snap.is_target[m]) || snap.depth[m].is_none() {
+            return None;
+        }
+        let ins = &snap.instrs[m];
+        match ins.op {
+            op::LOAD_FAST => stack.push(Expr::Local(ins.arg)),
+            op::LOAD_CONST => match rt::const_number(snap.consts[ins.arg as usize])? {
+                (v, true) => stack.push(Expr::Float(v)),
+                (v, false) => stack.push(Expr::Int(v as i64)),
+            },
+            op::LOAD_GLOBAL if sqrt_obj != 0 => {
+                // `math.sqrt(` as fuse.rs reads it: LOAD_GLOBAL (NULL +) math; LOAD_ATTR sqrt,
+                // or LOAD_GLOBAL math; LOAD_METHOD sqrt.
+                let next = snap.instrs.get(m + 1)?;
+                let want = if ins.arg & 1 == 1 {
+                    op::LOAD_ATTR
+                } else {
+                    op::LOAD_METHOD
+                };
+                if next.op != want
+                    || snap.is_target[m + 1]
+                    || snap.names[next.arg as usize] != sqrt_name
+                {
+                    return None;
+                }
+                let memo = (n..m)
+                    .filter(|&k| snap.instrs[k].op == op::LOAD_GLOBAL && snap.depth[k].is_some())
+                    .count();
+                let site = (n..m + 1)
+                    .filter(|&k| {
+                        matches!(
+                            snap.instrs[k].op,
+                            op::LOAD_ATTR | op::STORE_ATTR | op::LOAD_METHOD
+                        ) && snap.depth[k].is_some()
+                    })
+                    .count();
+                sqrt_sites.push((memo, site));
+                stack.push(Expr::SqrtCallee);
+                m += 1;
+            }
+            op::PRECALL if ins.arg == 1 => {
+                let k = stack.len();
+                if k < 2 || !matches!(stack[k - 2], Expr::SqrtCallee) {
+                    return None;
+                }
+            }
+            op::CALL if ins.arg == 1 => {
+                let k = stack.len();
+                if k < 2
+                    || snap.instrs[m - 1].op != op::PRECALL
+                    || !matches!(stack[k - 2], Expr::SqrtCallee)
+                {
+                    return None;
+                }
+                let arg = stack.pop().expect("two entries");
+                stack.pop();
+                stack.push(Expr::Sqrt(Box::new(arg)));
+            }
+            op::BINARY_SUBSCR => {
+                let index = stack.pop()?;
+                let Some(Expr::Local(list)) = stack.pop() else {
+                    return None;
+                };
+                stack.push(Expr::Item {
+                    list,
+                    index: Box::new(index),
+                    ty: None,
+                });
+            }
+            op::BINARY_OP => {
+                let bop = operator(ins.arg)?;
+                let right = stack.pop()?;
+                let left = stack.pop()?;
+                stack.push(Expr::Bin {
+                    op: bop,
+                    left: Box::new(left),
+                    right: Box::new(right),
+                });
+            }
+            _ => return None,
+        }
+        if done(&stack, m) {
+            return Some((stack, m));
+        }
+        m += 1;
+    }
+    None
+}
+
+/// Recognises the loop whose FOR_ITER is at `n`.
+fn find(e: &Emitter, n: usize) -> Option<Kernel> {
+    let snap = e.snap;
+    let for_iter = &snap.instrs[n];
+    let exit = snap.at_unit(for_iter.target?)?;
+    let back = exit.checked_sub(1)?;
+    let store = snap.instrs.get(n + 1)?;
+    let jb = &snap.instrs[back];
+    if store.op != op::STORE_FAST
+        || snap.is_target[n + 1]
+        || jb.op != op::JUMP_BACKWARD
+        || snap.at_unit(jb.target?)? != n
+        || back <= n + 2
+    {
+        return None;
+    }
+    let var = store.arg;
+    let mut body = Vec::new();
+    let mut sqrt_sites = Vec::new();
+    let mut p = n + 2;
+    while p < back {
+        if snap.instrs[p].op == op::NOP {
+            p += 1;
+            continue;
+        }
+        let (stmt, next) = parse_stmt(e, n, p, back, &mut sqrt_sites)?;
+        body.push(stmt);
+        p = next;
+    }
+    if body.is_empty() || body.iter().all(|s| matches!(s, Stmt::Exit { .. })) {
+        return None;
+    }
+    let mut k = Kernel {
+        var,
+        body,
+        back,
+        sqrt_sites,
+        types: HashMap::new(),
+        live_in: Vec::new(),
+        assigned: Vec::new(),
+    };
+    infer_types(&mut k)?;
+    liveness(&mut k)?;
+    fits_registers(&k).then_some(k)
+}
+
+/// Type inference state.
+struct Infer {
+    types: HashMap<u32, Ty>,
+    changed: bool,
+    failed: bool,
+    /// Last round: what is still unknown is a float.
+    default_float: bool,
+}
+
+impl Infer {
+    fn set(&mut self, l: u32, t: Ty) {
+        match self.types.get(&l) {
+            Some(&old) if old != t => self.failed = true,
+            Some(_) => {}
+            None => {
+                self.types.insert(l, t);
+                self.changed = true;
+            }
+        }
+    }
+    fn want(&self, want: Option<Ty>) -> Option<Ty> {
+        want.or(self.default_float.then_some(Ty::Float))
+    }
+}
+
+fn infer(x: &mut Expr, want: Option<Ty>, st: &mut Infer) -> Option<Ty> {
+    match x {
+        Expr::Int(_) => Some(Ty::Int),
+        Expr::Float(_) => Some(Ty::Float),
+        Expr::Local(l) => match st.types.get(l) {
+            Some(&t) => Some(t),
+            None => {
+                let t = st.want(want)?;
+                st.set(*l, t);
+                Some(t)
+            }
+        },
+        Expr::Item { list, index, ty } => {
+            st.set(*list, Ty::List);
+            if infer(index, Some(Ty::Int), st) != Some(Ty::Int) {
+                st.failed = true;
+            }
+            if ty.is_none() {
+                if let Some(t) = st.want(want) {
+                    *ty = Some(t);
+                    st.changed = true;
+                }
+            }
+            *ty
+        }
+        Expr::Sqrt(arg) => {
+            infer(arg, Some(Ty::Float), st);
+            Some(Ty::Float)
+        }
+        Expr::SqrtCallee => {
+            st.failed = true;
+            None
+        }
+        Expr::Bin { op, left, right } => match *op {
+            1 | 3 | 7 | 9 | 12 => {
+                let (a, b) = (
+                    infer(left, Some(Ty::Int), st),
+                    infer(right, Some(Ty::Int), st),
+                );
+                if a != Some(Ty::Int) || b != Some(Ty::Int) {
+                    st.failed |= a.is_some() && b.is_some();
+                }
+                Some(Ty::Int)
+            }
+            11 => {
+                infer(left, Some(Ty::Float), st);
+                infer(right, Some(Ty::Float), st);
+                Some(Ty::Float)
+            }
+            _ => {
+                let mut a = infer(left, None, st);
+                let mut b = infer(right, None, st);
+                if a.is_none() && b.is_some() {
+                    a = infer(left, b, st);
+                }
+                if b.is_none() && a.is_some() {
+                    b = infer(right, a, st);
+                }
+                if a.is_none() && b.is_none() && want.is_some() {
+                    a = infer(left, want, st);
+                    b = infer(right, want, st);
+                }
+                match (a?, b?) {
+                    (Ty::Int, Ty::Int) => Some(Ty::Int),
+                    (Ty::List, _) | (_, Ty::List) => {
+                        st.failed = true;
+                        None
+                    }
+                    _ => Some(Ty::Float),
+                }
+            }
+        },
+    }
+}
+
+/// The type of an expression once inference is done (None: not computable by a kernel).
+fn ty_of(x: &Expr, types: &HashMap<u32, Ty>) -> Option<Ty> {
+    match x {
+        Expr::Int(_) => Some(Ty::Int),
+        Expr::Float(_) => Some(Ty::Float),
+        Expr::Local(l) => types.get(l).copied().filter(|&t| t != Ty::List),
+        Expr::Item { list, index, ty } => {
+            (types.get(list) == Some(&Ty::List) && ty_of(index, types)? == Ty::Int).then_some(())?;
+            ty.filter(|&t| t != Ty::List)
+        }
+        Expr::Sqrt(arg) => ty_of(arg, types).map(|_| Ty::Float),
+        Expr::SqrtCallee => None,
+        Expr::Bin { op, left, right } => {
+            let (a, b) = (ty_of(left, types)?, ty_of(right, types)?);
+            match op {
+                1 | 3 | 7 | 9 | 12 => (a == Ty::Int && b == Ty::Int).then_some(Ty::Int),
+                11 => Some(Ty::Float),
+                _ if a == Ty::Int && b == Ty::Int => Some(Ty::Int),
+                // Float floor division and modulo are left to the ordinary code.
+                2 | 6 => None,
+                _ => Some(Ty::Float),
+            }
+        }
+    }
+}
+
+fn infer_types(k: &mut Kernel) -> Option<()> {
+    let mut st = Infer {
+        types: HashMap::from([(k.var, Ty::Int)]),
+        changed: true,
+        failed: false,
+        default_float: false,
+    };
+    for _ in 0..24 {
+        st.changed = false;
+        for s in k.body.iter_mut() {
+            match s {
+                Stmt::Assign { local, value, .. } => {
+                    if st.types.get(local) == Some(&Ty::List) {
+                        // `row = rows[i]`: the value is a list item that is a list.
+                        let Expr::Item { list, index, ty } = value else {
+                            return None;
+                        };
+                        st.set(*list, Ty::List);
+                        infer(index, Some(Ty::Int), &mut st);
+                        *ty = Some(Ty::List);
+                    } else {
+                        let known = st.types.get(local).copied();
+                        if let Some(t) = infer(value, known, &mut st) {
+                            st.set(*local, t);
+                        }
+                    }
+                }
+                Stmt::Update {
+                    list, index, value, ..
+                } => {
+                    st.set(*list, Ty::List);
+                    infer(index, Some(Ty::Int), &mut st);
+                    infer(value, Some(Ty::Float), &mut st);
+                }
+                Stmt::Exit { left, right, .. } => {
+                    let a = infer(left, None, &mut st);
+                    let b = infer(right, None, &mut st);
+                    if a.is_none() && b.is_some() {
+                        infer(left, b, &mut st);
+                    }
+                    if b.is_none() && a.is_some() {
+                        infer(right, a, &mut st);
+                    }
+                }
+            }
+            if st.failed {
+                return None;
+            }
+        }
+        if !st.changed {
+            if st.default_float {
+                break;
+            }
+            // Nothing more to learn from the body: what is still unknown is a float.
+            st.default_float = true;
+        }
+    }
+    // Every expression must now have one type.
+    let types = &st.types;
+    for s in &k.body {
+        let ok = match s {
+            Stmt::Assign { local, value, .. } => match types.get(local) {
+                Some(Ty::List) => matches!(value, Expr::Item { list, index, ty: Some(Ty::List) }
+                    if types.get(list) == Some(&Ty::List) && ty_of(index, types) == Some(Ty::Int)),
+                Some(&t) => ty_of(value, types) == Some(t),
+                None => false,
+            },
+            Stmt::Update {
+                list, index, value, ..
+            } => {
+                types.get(list) == Some(&Ty::List)
+                    && ty_of(index, types) == Some(Ty::Int)
+                    && ty_of(value, types).is_some()
+            }
+            Stmt::Exit { left, right, .. } => {
+                ty_of(left, types).is_some() && ty_of(right, types).is_some()
+            }
+        };
+        if !ok {
+            return None;
+        }
+    }
+    k.types = st.types;
+    Some(())
+}
+
+/// Locals read before being assigned in an iteration (their types are checked at the entry)
+/// and locals assigned; the loop variable may not be assigned by the body.
+fn liveness(k: &mut Kernel) -> Option<()> {
+    fn reads(x: &Expr, out: &mut Vec<u32>) {
+        match x {
+            Expr::Local(l) => out.push(*l),
+            Expr::Item { list, index, .. } => {
+                out.push(*list);
+                reads(index, out);
+            }
+            Expr::Bin { left, right, .. } => {
+                reads(left, out);
+                reads(right, out);
+            }
+            Expr::Sqrt(arg) => reads(arg, out),
+            _ => {}
+        }
+    }
+    let mut defined: HashSet<u32> = HashSet::from([k.var]);
+    let mut live_in: Vec<u32> = Vec::new();
+    let mut assigned: Vec<u32> = vec![k.var];
+    for s in &k.body {
+        let mut r = Vec::new();
+        match s {
+            Stmt::Assign { value, .. } => reads(value, &mut r),
+            Stmt::Update {
+                list, index, value, ..
+            } => {
+                r.push(*list);
+                reads(index, &mut r);
+                reads(value, &mut r);
+            }
+            Stmt::Exit { left, right, .. } => {
+                reads(left, &mut r);
+                reads(right, &mut r);
+            }
+        }
+        for l in r {
+            if !defined.contains(&l) && !live_in.contains(&l) {
+                live_in.push(l);
+            }
+        }
+        if let Stmt::Assign { local, .. } = s {
+            if *local == k.var {
+                return None;
+            }
+            defined.insert(*local);
+            if !assigned.contains(local) {
+                assigned.push(*local);
+            }
+        }
+    }
+    k.live_in = live_in;
+    k.assigned = assigned;
+    Some(())
+}
+
+/// Registers an int expression needs (Sethi-Ullman).
+fn int_regs(x: &Expr) -> usize {
+    match x {
+        Expr::Item { index, .. } => int_regs(index),
+        Expr::Bin { left, right, .. } => {
+            let (l, r) = (int_regs(left), int_regs(right));
+            if l == r {
+                l + 1
+            } else {
+                l.max(r)
+            }
+        }
+        _ => 1,
+    }
+}
+
+/// SSE registers a float expression needs; int subexpressions (converted) need one.
+fn float_regs(x: &Expr, types: &HashMap<u32, Ty>) -> usize {
+    if ty_of(x, types) == Some(Ty::Int) {
+        return 1;
+    }
+    match x {
+        Expr::Sqrt(arg) => float_regs(arg, types),
+        Expr::Bin { left, right, .. } => {
+            let (l, r) = (float_regs(left, types), float_regs(right, types));
+            if l == r {
+                l + 1
+            } else {
+                l.max(r)
+            }
+        }
+        _ => 1,
+    }
+}
+
+/// Every int subexpression fits the general registers, every float one the SSE registers.
+fn fits_registers(k: &Kernel) -> bool {
+    fn ints_fit(x: &Expr) -> bool {
+        match x {
+            Expr::Bin { left, right, .. } => {
+                int_regs(x) <= IREGS.len() && ints_fit(left) && ints_fit(right)
+            }
+            Expr::Item { index, .. } => int_regs(index) <= IREGS.len() && ints_fit(index),
+            Expr::Sqrt(arg) => ints_fit(arg),
+            _ => true,
+        }
+    }
+    let t = &k.types;
+    k.body.iter().all(|s| match s {
+        Stmt::Assign { value, .. } => ints_fit(value) && float_regs(value, t) <= XREGS,
+        Stmt::Update { index, value, .. } => {
+            ints_fit(index) && ints_fit(value) && 1 + float_regs(value, t) <= XREGS
+        }
+        Stmt::Exit { left, right, .. } => {
+            let both_int = ty_of(left, t) == Some(Ty::Int) && ty_of(right, t) == Some(Ty::Int);
+            ints_fit(left)
+                && ints_fit(right)
+                && if both_int {
+                    int_regs(left) <= IREGS.len() && 1 + int_regs(right) <= IREGS.len()
+                } else {
+                    float_regs(left, t) <= XREGS && 1 + float_regs(right, t) <= XREGS
+                }
+        }
+    })
+}
+
+/// The emitter's view while generating one kernel.
+struct Gen<'k> {
+    k: &'k Kernel,
+    /// Exit of the statement being emitted: the stub that stores the loop variable and goes
+    /// to the statement's ordinary code.
+    exit: DynamicLabel,
+    /// (stub label, destination) of every exit: the loop variable lives in rbp during the
+    /// kernel and reaches the frame only on the way out.
+    stubs: Vec<(DynamicLabel, DynamicLabel)>,
+}
+
+impl Gen<'_> {
+    /// A label that leaves the kernel for `to` (storing the loop variable first).
+    fn stub(&mut self, e: &mut Emitter, to: DynamicLabel) -> DynamicLabel {
+        if let Some(&(l, _)) = self.stubs.iter().find(|(_, t)| *t == to) {
+            return l;
+        }
+        let l = e.ops.new_dynamic_label();
+        self.stubs.push((l, to));
+        l
+    }
+
+    /// A failed allocation (MemoryError set): clear it and leave; the statement's ordinary
+    /// code allocates again and raises if it fails too.
+    fn out_of_memory(&self, e: &mut Emitter) -> DynamicLabel {
+        let l = e.ops.new_dynamic_label();
+        let skip = e.ops.new_dynamic_label();
+        let clear = rt::err_clear() as i64;
+        let exit = self.exit;
+        asm!(e
+            ; jmp =>skip
+            ; =>l
+            ; mov rax, QWORD clear
+            ; call rax
+            ; jmp =>exit
+            ; =>skip
+        );
+        l
+    }
+
+    fn ty(&self, x: &Expr) -> Ty {
+        ty_of(x, &self.k.types).expect("typed by inference")
+    }
+
+    /// `IREGS[i]` = the int expression `x`, using `IREGS[i..]`, rax, rcx and rdx.
+    fn int(&self, e: &mut Emitter, x: &Expr, i: usize) {
+        let r = IREGS[i];
+        let exit = self.exit;
+        match x {
+            Expr::Int(v) => asm!(e ; mov Rq(r), QWORD *v),
+            Expr::Local(l) if *l == self.k.var => asm!(e ; mov Rq(r), rbp),
+            Expr::Local(l) => {
+                let off = e.local(*l);
+                asm!(e ; mov rax, [rbx + off]);
+                super::arith::int_value(e, 0, r, 2, 1, exit);
+            }
+            Expr::Item { list, index, .. } => {
+                self.int(e, index, i);
+                self.item(e, *list, r, rt::long_type());
+                super::arith::int_value(e, 0, r, 2, 1, exit);
+            }
+            Expr::Bin { op, left, right } => {
+                let (lk, rk) = if int_regs(left) >= int_regs(right) {
+                    (i, i + 1)
+                } else {
+                    (i + 1, i)
+                };
+                if lk < rk {
+                    self.int(e, left, lk);
+                    self.int(e, right, rk);
+                } else {
+                    self.int(e, right, rk);
+                    self.int(e, left, lk);
+                }
+                int_op(e, *op, IREGS[lk], IREGS[rk], exit);
+                if lk != i {
+                    asm!(e ; mov Rq(r), Rq(IREGS[lk]));
+                }
+            }
+            Expr::Float(_) | Expr::Sqrt(_) | Expr::SqrtCallee => {
+                unreachable!("not an int expression")
+            }
+        }
+    }
+
+    /// rax = item `Rq(idx)` of list local `list` (bounds-checked), which must be of type `tp`.
+    /// Clobbers rcx.
+    fn item(&self, e: &mut Emitter, list: u32, idx: u8, tp: usize) {
+        let exit = self.exit;
+        let off = e.local(list);
+        asm!(e
+            ; mov rax, [rbx + off]
+            // Negative indexes count from the end: the ordinary code's.
+            ; cmp Rq(idx), [rax + L::VAR_OB_SIZE]
+            ; jae =>exit
+            ; mov rax, [rax + L::LIST_OB_ITEM]
+            ; mov rax, [rax + Rq(idx) * 8]
+            ; mov rcx, QWORD tp as i64
+            ; cmp [rax + L::OB_TYPE], rcx
+            ; jne =>exit
+        );
+    }
+
+    /// `xmm{r}` = the float value of `x` (an int expression is converted exactly, which its
+    /// magnitude below 2**53 guarantees), using `xmm{r..}`.
+    fn float(&self, e: &mut Emitter, x: &Expr, r: u8) {
+        let exit = self.exit;
+        if self.ty(x) == Ty::Int {
+            self.int(e, x, 0);
+            asm!(e
+                ; mov rcx, QWORD 1i64 << 53
+                ; lea rax, [rsi + rcx]
+                ; shr rax, 54
+                ; jnz =>exit
+                ; cvtsi2sd Rx(r), rsi
+            );
+            return;
+        }
+        match x {
+            Expr::Float(v) => {
+                let bits = v.to_bits() as i64;
+                asm!(e
+                    ; mov rax, QWORD bits
+                    ; movq Rx(r), rax
+                );
+            }
+            Expr::Local(l) => {
+                let off = e.local(*l);
+                asm!(e
+                    ; mov rax, [rbx + off]
+                    ; movsd Rx(r), QWORD [rax + L::FLOAT_OB_FVAL]
+                );
+            }
+            Expr::Item { list, index, .. } => {
+                self.int(e, index, 0);
+                self.item(e, *list, IREGS[0], rt::float_type());
+                asm!(e ; movsd Rx(r), QWORD [rax + L::FLOAT_OB_FVAL]);
+            }
+            Expr::Sqrt(arg) => {
+                self.float(e, arg, r);
+                asm!(e
+                    // Negative or NaN (unordered sets CF too): the ordinary call.
+                    ; xorpd xmm15, xmm15
+                    ; ucomisd Rx(r), xmm15
+                    ; jb =>exit
+                    ; sqrtsd Rx(r), Rx(r)
+                );
+            }
+            Expr::Bin { op, left, right } => {
+                let t = &self.k.types;
+                let (lr, rr) = if float_regs(left, t) >= float_regs(right, t) {
+                    (r, r + 1)
+                } else {
+                    (r + 1, r)
+                };
+                if lr < rr {
+                    self.float(e, left, lr);
+                    self.float(e, right, rr);
+                } else {
+                    self.float(e, right, rr);
+                    self.float(e, left, lr);
+                }
+                float_op(e, *op as i32, lr, rr, exit);
+                if lr != r {
+                    asm!(e ; movsd Rx(r), Rx(lr));
+                }
+            }
+            Expr::Int(_) | Expr::SqrtCallee => unreachable!("not a float expression"),
+        }
+    }
+
+    /// Stores xmm0 into local `l` (in place when unshared, else a new float; the old value,
+    /// NULL or an exact int or float, is released).
+    fn store_float(&self, e: &mut Emitter, l: u32, unit: usize, oom: DynamicLabel) {
+        let off = e.local(l);
+        let done = e.ops.new_dynamic_label();
+        e.store_float_in_place(off, done);
+        let box_float = rt::float_from_double() as i64;
+        asm!(e
+            ; mov rax, QWORD box_float
+            ; call rax
+            ; test rax, rax
+            ; jz =>oom
+            ; mov rdi, [rbx + off]
+            ; mov [rbx + off], rax
+        );
+        e.xdecref_rdi(unit);
+        asm!(e ; =>done);
+    }
+
+    /// Stores r8 into local `l`, as [`Self::store_float`] for ints.
+    fn store_int(e: &mut Emitter, l: u32, unit: usize, oom: DynamicLabel) {
+        let off = e.local(l);
+        let done = e.ops.new_dynamic_label();
+        e.store_int_in_place(off, done);
+        e.box_int_r8();
+        asm!(e
+            ; test rax, rax
+            ; jz =>oom
+            ; mov rdi, [rbx + off]
+            ; mov [rbx + off], rax
+        );
+        e.xdecref_rdi(unit);
+        asm!(e ; =>done);
+    }
+
+    fn stmt(&mut self, e: &mut Emitter, s: &Stmt) {
+        let first = e.labels[s.first()];
+        self.exit = self.stub(e, first);
+        let exit = self.exit;
+        match s {
+            Stmt::Assign {
+                unit, local, value, ..
+            } => match self.k.types[local] {
+                Ty::Float => {
+                    let oom = self.out_of_memory(e);
+                    self.float(e, value, 0);
+                    self.store_float(e, *local, *unit, oom);
+                }
+                Ty::Int => {
+                    let oom = self.out_of_memory(e);
+                    self.int(e, value, 0);
+                    asm!(e ; mov r8, rsi);
+                    Gen::store_int(e, *local, *unit, oom);
+                }
+                Ty::List => {
+                    let Expr::Item { list, index, .. } = value else {
+                        unreachable!("checked by inference")
+                    };
+                    self.int(e, index, 0);
+                    self.item(e, *list, IREGS[0], rt::list_type());
+                    let off = e.local(*local);
+                    // The old value is only released when something else still holds it: a
+                    // last reference would run the list's destructor here.
+                    asm!(e
+                        ; mov rdi, [rbx + off]
+                        ; test rdi, rdi
+                        ; jz >store
+                        ; cmp QWORD [rdi], 1
+                        ; je =>exit
+                        ; sub QWORD [rdi], 1
+                        ; store:
+                        ; add QWORD [rax], 1
+                        ; mov [rbx + off], rax
+                    );
+                }
+            },
+            Stmt::Update {
+                unit,
+                list,
+                index,
+                op,
+                value,
+                ..
+            } => {
+                let oom = self.out_of_memory(e);
+                self.float(e, value, 1);
+                self.int(e, index, 0);
+                let off = e.local(*list);
+                let float_t = rt::float_type() as i64;
+                asm!(e
+                    ; mov rax, [rbx + off]
+                    ; cmp rsi, [rax + L::VAR_OB_SIZE]
+                    ; jae =>exit
+                    ; mov rdx, [rax + L::LIST_OB_ITEM]
+                    ; lea rdx, [rdx + rsi * 8]
+                    ; mov rax, [rdx]
+                    ; mov rcx, QWORD float_t
+                    ; cmp [rax + L::OB_TYPE], rcx
+                    ; jne =>exit
+                    ; movsd xmm0, QWORD [rax + L::FLOAT_OB_FVAL]
+                );
+                float_op(e, *op as i32, 0, 1, exit);
+                let box_float = rt::float_from_double() as i64;
+                asm!(e
+                    ; cmp QWORD [rax], 1
+                    ; jne >fresh
+                    ; movsd QWORD [rax + L::FLOAT_OB_FVAL], xmm0
+                    ; jmp >updated
+                    ; fresh:
+                    // The item's address waits in the frame's spare stack word meanwhile.
+                    ; mov [rsp], rdx
+                    ; mov rax, QWORD box_float
+                    ; call rax
+                    ; test rax, rax
+                    ; jz =>oom
+                    ; mov rdx, [rsp]
+                    ; mov rdi, [rdx]
+                    ; mov [rdx], rax
+                );
+                e.decref_rdi(*unit);
+                asm!(e ; updated:);
+            }
+            Stmt::Exit {
+                cmp,
+                left,
+                right,
+                exit_if,
+                to,
+                ..
+            } => {
+                // The block is entered in its ordinary code, as the conditional jump would.
+                let stay = e.ops.new_dynamic_label();
+                let to_label = e.labels[*to];
+                let block = self.stub(e, to_label);
+                let (if_true, if_false) = if *exit_if {
+                    (block, stay)
+                } else {
+                    (stay, block)
+                };
+                if self.ty(left) == Ty::Int && self.ty(right) == Ty::Int {
+                    let (lk, rk) = (0, 1);
+                    self.int(e, left, lk);
+                    self.int(e, right, rk);
+                    int_branch(e, *cmp, IREGS[lk], IREGS[rk], if_true, if_false);
+                } else {
+                    self.float(e, left, 0);
+                    self.float(e, right, 1);
+                    float_branch(e, *cmp, if_true, if_false);
+                }
+                asm!(e ; =>stay);
+            }
+        }
+    }
+}
+
+/// Emits a loop kernel in front of the FOR_ITER at `n` (depth `d`, the iterator on top) if the
+/// loop is one (with a mark for the dump). The ordinary FOR_ITER follows what this emits.
+pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
+    let k = find(e, n)?;
+    let counter = e.new_kernel_counter();
+    let snap = e.snap;
+    e.mark(format!(
+        "     (loop kernel: {} statements up to offset {}; locals by number: ints {:?}, floats {:?}, lists {:?})",
+        k.body.len(),
+        snap.instrs[k.back].start * 2,
+        names(&k, Ty::Int),
+        names(&k, Ty::Float),
+        names(&k, Ty::List),
+    ));
+    let ordinary = e.ops.new_dynamic_label();
+    let fail = e.ops.new_dynamic_label();
+    let top = e.ops.new_dynamic_label();
+    let it = e.slot(d - 1);
+    let (range_t, long_t, float_t, list_t) = (
+        rt::range_iter_type() as i64,
+        rt::long_type() as i64,
+        rt::float_type() as i64,
+        rt::list_type() as i64,
+    );
+    // Entry: still enabled, a range iterator, and the locals of the types inferred.
+    asm!(e
+        ; mov rax, QWORD counter as i64
+        ; cmp DWORD [rax], DISABLE_AFTER
+        ; jge =>ordinary
+        ; mov rax, [rbx + it]
+        ; mov rcx, QWORD range_t
+        ; cmp [rax + L::OB_TYPE], rcx
+        ; jne =>fail
+    );
+    for &l in &k.live_in {
+        let tp = match k.types[&l] {
+            Ty::Int => long_t,
+            Ty::Float => float_t,
+            Ty::List => list_t,
+        };
+        let off = e.local(l);
+        asm!(e
+            ; mov rax, [rbx + off]
+            ; test rax, rax
+            ; jz =>fail
+            ; mov rcx, QWORD tp
+            ; cmp [rax + L::OB_TYPE], rcx
+            ; jne =>fail
+        );
+    }
+    for &l in &k.assigned {
+        if k.live_in.contains(&l) || k.types[&l] == Ty::List {
+            continue;
+        }
+        // Whatever an assignment releases must be NULL, an int or a float (no destructor code).
+        let off = e.local(l);
+        let ok = e.ops.new_dynamic_label();
+        asm!(e
+            ; mov rax, [rbx + off]
+            ; test rax, rax
+            ; jz =>ok
+            ; mov rax, [rax + L::OB_TYPE]
+            ; mov rcx, QWORD long_t
+            ; cmp rax, rcx
+            ; je =>ok
+            ; mov rcx, QWORD float_t
+            ; cmp rax, rcx
+            ; jne =>fail
+            ; =>ok
+        );
+    }
+    for &(memo, site) in &k.sqrt_sites {
+        // As fuse.rs's Sqrt: the global is the module its memo says, and the attribute site's
+        // module entry proves `sqrt` in that module's dict as math.sqrt itself.
+        let (Some(memo), Some(cache)) = (e.peek_global_memo(memo), e.peek_attr_cache(site)) else {
+            return None;
+        };
+        let (sqrt_obj, _) = crate::ffi::sqrt_target();
+        let module_t = rt::module_type() as i64;
+        asm!(e ; mov r8, QWORD memo as i64);
+        e.global_memo_value(8, fail);
+        asm!(e
+            ; mov r9, QWORD module_t
+            ; cmp [rax + L::OB_TYPE], r9
+            ; jne =>fail
+            ; mov r8, QWORD cache as i64
+            ; cmp DWORD [r8 + 4], 3
+            ; jne =>fail
+            ; mov rdx, QWORD sqrt_obj as i64
+            ; cmp [r8 + 16], rdx
+            ; jne =>fail
+            ; mov rax, [rax + L::MODULE_MD_DICT]
+            ; test rax, rax
+            ; jz =>fail
+            ; mov rdx, [rax + L::DICT_VERSION_TAG]
+            ; cmp rdx, [r8 + 24]
+            ; jne =>fail
+        );
+    }
+    let first_step = e.ops.new_dynamic_label();
+    let body = e.ops.new_dynamic_label();
+    asm!(e
+        ; jmp =>first_step
+        ; =>fail
+        ; mov rax, QWORD counter as i64
+        ; add DWORD [rax], 1
+        ; jmp =>ordinary
+    );
+    let mut g = Gen {
+        k: &k,
+        exit: ordinary,
+        stubs: Vec::new(),
+    };
+    // One iteration: the range iterator's next value, as FOR_ITER computes it, into rbp; an
+    // exhausted iterator is the ordinary FOR_ITER's (after the first step, via the stub that
+    // stores the loop variable's last value).
+    let done = g.stub(e, ordinary);
+    for (label, exhausted) in [(first_step, ordinary), (top, done)] {
+        asm!(e
+            ; =>label
+            ; mov rax, [rbx + it]
+            ; mov rcx, [rax + L::RANGEITER_INDEX]
+            ; cmp rcx, [rax + L::RANGEITER_LEN]
+            ; jge =>exhausted
+            ; lea rdx, [rcx + 1]
+            ; mov [rax + L::RANGEITER_INDEX], rdx
+            ; imul rcx, [rax + L::RANGEITER_STEP]
+            ; add rcx, [rax + L::RANGEITER_START]
+            ; mov rbp, rcx
+        );
+        if label == first_step {
+            asm!(e ; jmp =>body);
+        }
+    }
+    asm!(e ; =>body);
+    for s in &k.body {
+        g.stmt(e, s);
+    }
+    // The back edge polls the eval breaker where the ordinary JUMP_BACKWARD does; a set one is
+    // handled by that JUMP_BACKWARD.
+    let back_label = e.labels[k.back];
+    let back = g.stub(e, back_label);
+    asm!(e
+        ; cmp DWORD [r15], 0
+        ; jne =>back
+        ; jmp =>top
+    );
+    // The exits: the loop variable into the frame (a MemoryError there is reported at the
+    // FOR_ITER, whose value it is), then the ordinary code.
+    let var_oom = e.error_label(e.snap.instrs[n].idx, d);
+    for (label, to) in std::mem::take(&mut g.stubs) {
+        asm!(e
+            ; =>label
+            ; mov r8, rbp
+        );
+        Gen::store_int(e, k.var, e.snap.instrs[n].idx, var_oom);
+        asm!(e ; jmp =>to);
+    }
+    asm!(e ; =>ordinary);
+    Some(())
+}
+
+/// The locals of one type, by number, sorted (for the dump).
+fn names(k: &Kernel, t: Ty) -> Vec<u32> {
+    let mut v: Vec<u32> = k
+        .types
+        .iter()
+        .filter(|(_, &ty)| ty == t)
+        .map(|(&l, _)| l)
+        .collect();
+    v.sort_unstable();
+    v
+}

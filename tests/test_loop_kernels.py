@@ -1,0 +1,77 @@
+"""Loop kernels (src/compiler/ops/kernel.rs) against the interpreter: each function of
+_compiler_cases.KERNEL_CASES holds an innermost range() loop that psyco compiles as a kernel;
+a compiled copy must give, for every argument tuple, the same result, exception and traceback
+line numbers as CPython, and leave its arguments (lists updated in place) in the same state."""
+
+import copy
+import os
+import sys
+import traceback
+import types
+
+import pytest
+
+from psyco import _psyco
+
+sys.path.insert(0, os.path.dirname(__file__))
+import _compiler_cases as cases  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not _psyco.native_status()[0], reason="native compilation unavailable")
+
+
+def compiled_copy(f):
+    code = f.__code__.replace(co_name=f.__code__.co_name)
+    g = types.FunctionType(code, f.__globals__, f.__name__, f.__defaults__, f.__closure__)
+    assert _psyco.compile_code(code), _psyco.code_state(code)
+    return g
+
+
+def outcome(f, args):
+    args = copy.deepcopy(args)
+    try:
+        r = ("ok", repr(f(*args)))
+    except BaseException as e:  # noqa: BLE001 - comparing everything
+        tb = traceback.extract_tb(e.__traceback__)[1:]
+        r = ("exc", type(e).__name__, str(e), [(t.name, t.lineno) for t in tb])
+    return r, repr(args)
+
+
+@pytest.mark.parametrize("func,arglist", cases.KERNEL_CASES, ids=[f.__name__ for f, _ in cases.KERNEL_CASES])
+def test_kernel_same_as_interpreter(func, arglist):
+    g = compiled_copy(func)
+    assert "loop kernel" in _psyco.dump_code(g.__code__)
+    for args in arglist:
+        want = outcome(func, args)
+        assert outcome(g, args) == want, args
+        assert outcome(g, args) == want, args
+
+
+def test_kernel_disables_itself_and_stays_correct():
+    g = compiled_copy(cases._kdisable)
+    assert g(200) == cases._kdisable(200)
+
+
+def test_no_kernel_for_loops_it_cannot_run():
+    def calls(xs):
+        t = 0
+        for i in range(len(xs)):
+            t += len(xs[i])
+        return t
+
+    def assigns_loop_variable(n):
+        s = 0
+        for i in range(n):
+            i = i + 1
+            s += i
+        return s
+
+    def float_floor_division(n):
+        s = 0.0
+        for i in range(n):
+            s += (i * 0.5) // 2
+        return s
+
+    for f, args in ((calls, (["ab", "c"],)), (assigns_loop_variable, (5,)), (float_floor_division, (7,))):
+        g = compiled_copy(f)
+        assert "loop kernel" not in _psyco.dump_code(g.__code__), f.__name__
+        assert g(*args) == f(*args)
