@@ -404,11 +404,14 @@ fn compiled_codes(py: Python<'_>) -> Vec<Py<PyAny>> {
 }
 
 /// Compiles a code object now, on this thread (tests and debugging). True if it has machine
-/// code afterwards.
+/// code afterwards. `globals`: the dict its functions will run with, where loop kernels look
+/// for small functions to inline (as the compile at a first call does with the frame's).
 #[pyfunction]
-fn compile_code(py: Python<'_>, code: &Bound<'_, PyAny>) -> PyResult<bool> {
+#[pyo3(signature = (code, globals=None))]
+fn compile_code(py: Python<'_>, code: &Bound<'_, PyAny>, globals: Option<&Bound<'_, pyo3::types::PyDict>>) -> PyResult<bool> {
     code_of(code)?;
-    queue::compile_now(py, code, "compile_code");
+    let hint = globals.map_or(0, |g| g.as_ptr() as usize);
+    compiler::with_globals_hint(hint, || queue::compile_now(py, code, "compile_code"));
     compiler::hook::ensure_installed(py);
     Ok(ffi::existing_record(code).is_some_and(|r| r.is_compiled()))
 }

@@ -2205,6 +2205,59 @@ def _kdisable(rounds):
     return out
 
 
+def _kentry(i, j):
+    s = i + j
+    return 1.0 / ((s * (s + 1) >> 1) + i + 1)
+
+
+def _kscale(x, k):
+    return x * k - 1
+
+
+def _krow(v, i, n):
+    # `_kentry(i, j)` is inlined into the kernel (a pure global function, its code checked at
+    # the entry); a zero divisor inside it re-runs the call for real, traceback and all.
+    acc = 0.0
+    for j in range(n):
+        acc += _kentry(i, j) * v[j]
+    return acc
+
+
+def _kcalls(xs, k):
+    t = 0
+    for i in range(len(xs)):
+        t += _kscale(xs[i], k)
+    return t
+
+
+def _kswap(n):
+    # The inlined function's global is rebound while the loop runs (in a block the kernel
+    # leaves for): the entry check sees it and the ordinary code calls the new one.
+    global _kscale
+    out = []
+    old = _kscale
+    try:
+        t = 0
+        for i in range(n):
+            t += _kscale(i, 3)
+            if i == 2:
+                _kscale = lambda x, k: -x
+        out.append(t)
+        _kscale = old
+        _kscale.__code__ = (lambda x, k: x + k).__code__
+        t = 0
+        for i in range(n):
+            t += _kscale(i, 3)
+        out.append(t)
+    finally:
+        old.__code__ = _KSCALE_CODE
+        _kscale = old
+    return out
+
+
+_KSCALE_CODE = _kscale.__code__
+
+
 # (function, argument tuples): each function holds a loop kernel; test_loop_kernels.py runs a
 # compiled copy against the interpreter on every argument tuple.
 _A = [1.5 * i for i in range(40)]
@@ -2230,4 +2283,7 @@ KERNEL_CASES = [
     (_kmixed, [(300, 0.5), (300, 2), (20, True), (3, None), (5, 2**55)]),
     (_kexits, [(1, 30), (5, 30), (40, 30), (0, 30)]),
     (_kdisable, [(3,), (80,)]),
+    (_krow, [([1.0] * 30, 3, 30), ([1.0, 2.0, 3.0], 0, 3), ([1.0] * 3, -1, 3), ([1, 2, 3], 2, 3), ([1.0] * 3, 2**40, 3)]),
+    (_kcalls, [([1, 2, 3], 4), ([1.5, 2.5], 2), ([1, 2**62], 3), ([1, "a"], 2), ([], 1)]),
+    (_kswap, [(6,)]),
 ]

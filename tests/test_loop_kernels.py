@@ -22,7 +22,9 @@ pytestmark = pytest.mark.skipif(not _psyco.native_status()[0], reason="native co
 def compiled_copy(f):
     code = f.__code__.replace(co_name=f.__code__.co_name)
     g = types.FunctionType(code, f.__globals__, f.__name__, f.__defaults__, f.__closure__)
-    assert _psyco.compile_code(code), _psyco.code_state(code)
+    # With the function's globals, as a compile at the first call has them: global functions
+    # small enough are inlined into the kernels.
+    assert _psyco.compile_code(code, f.__globals__), _psyco.code_state(code)
     return g
 
 
@@ -44,6 +46,17 @@ def test_kernel_same_as_interpreter(func, arglist):
         want = outcome(func, args)
         assert outcome(g, args) == want, args
         assert outcome(g, args) == want, args
+
+
+def test_small_global_functions_are_inlined():
+    g = compiled_copy(cases._krow)
+    text = _psyco.dump_code(g.__code__)
+    assert "loop kernel" in text
+    assert g([1.0] * 5, 1, 5) == cases._krow([1.0] * 5, 1, 5)
+    # Without the globals nothing can be inlined, and a loop with a call is no kernel.
+    h = types.FunctionType(cases._krow.__code__.replace(co_name="_krow"), cases.__dict__)
+    assert _psyco.compile_code(h.__code__)
+    assert "loop kernel" not in _psyco.dump_code(h.__code__)
 
 
 def test_kernel_disables_itself_and_stays_correct():

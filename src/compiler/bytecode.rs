@@ -33,6 +33,23 @@ pub struct Instr {
     pub effect_jump: i32,
 }
 
+/// A global function small and simple enough to be inlined into a loop kernel (see
+/// `ops::kernel`): found in the globals the compiling frame runs with, under the name
+/// `names[name]`; only its code matters (a straight run of arithmetic on its parameters).
+pub struct Callee {
+    /// Index of the name in the caller's `co_names`.
+    pub name: usize,
+    /// The callee's code object (kept alive by the compiled code: the entry compares a
+    /// function's `func_code` with this address).
+    pub code: Py<PyAny>,
+    pub nargs: u32,
+    pub nlocals: usize,
+    /// (opcode, argument) of each instruction, inline caches skipped, EXTENDED_ARG folded.
+    pub instrs: Vec<(u8, u32)>,
+    /// Addresses of its constants (alive with `code`).
+    pub consts: Vec<usize>,
+}
+
 /// Everything the code generator needs, taken under the GIL.
 pub struct Snapshot {
     pub instrs: Vec<Instr>,
@@ -52,6 +69,9 @@ pub struct Snapshot {
     /// Whether some jump lands on each instruction (fusing two instructions is only allowed
     /// when nothing jumps to the second).
     pub is_target: Vec<bool>,
+    /// Global functions a loop kernel may inline (empty unless the compiling frame's globals
+    /// were known: `compiler::globals_hint`).
+    pub callees: Vec<Callee>,
     /// The decoded exception table.
     pub handlers: Vec<Handler>,
 }
@@ -127,6 +147,7 @@ impl Snapshot {
             eval_breaker: crate::ffi::eval_breaker_addr(),
             is_target: Vec::new(),
             handlers,
+            callees: Vec::new(),
         };
         let mut is_target = vec![false; s.instrs.len()];
         for (i, ins) in s.instrs.iter().enumerate() {
@@ -139,6 +160,7 @@ impl Snapshot {
             }
         }
         s.is_target = is_target;
+        s.callees = callees(py, code, &s);
         s.depth = depths(&s.instrs, units, &s.handlers).map_err(pyo3::exceptions::PyValueError::new_err)?;
         Ok(s)
     }
@@ -259,4 +281,78 @@ mod tests {
         ];
         assert!(depths(&v, 4, &[]).is_err());
     }
+}
+
+/// The inlining candidates among the globals `code` loads (see [`Callee`]): exact functions of
+/// positional parameters only, no cells, not generators, at most 48 code units.
+fn callees(py: Python<'_>, code: &Bound<'_, PyAny>, s: &Snapshot) -> Vec<Callee> {
+    let hint = crate::compiler::globals_hint();
+    if hint == 0 {
+        return Vec::new();
+    }
+    // SAFETY: the hint is the compiling frame's f_globals, alive for the whole compilation
+    // (the frame is running on this thread, and this runs under the GIL).
+    let globals = unsafe { Bound::from_borrowed_ptr(py, hint as *mut pyo3::ffi::PyObject) };
+    let Ok(globals) = globals.downcast_exact::<pyo3::types::PyDict>() else { return Vec::new() };
+    let Ok(names) = code.getattr("co_names") else { return Vec::new() };
+    let Ok(names) = names.downcast::<PyTuple>() else { return Vec::new() };
+    let mut out = Vec::new();
+    for (k, ins) in s.instrs.iter().enumerate() {
+        if ins.op != op::LOAD_GLOBAL || ins.arg & 1 == 0 {
+            continue;
+        }
+        let name = (ins.arg >> 1) as usize;
+        if out.iter().any(|c: &Callee| c.name == name) || k + 1 >= s.instrs.len() {
+            continue;
+        }
+        let Ok(key) = names.get_item(name) else { continue };
+        let Ok(Some(f)) = globals.get_item(key) else { continue };
+        if !f.is_exact_instance_of::<pyo3::types::PyFunction>() {
+            continue;
+        }
+        if let Some(c) = simple_callee(&f, name) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn simple_callee(f: &Bound<'_, PyAny>, name: usize) -> Option<Callee> {
+    const CO_OPTIMIZED: u32 = 0x1;
+    const CO_NEWLOCALS: u32 = 0x2;
+    let code = f.getattr("__code__").ok()?;
+    let flags: u32 = code.getattr("co_flags").ok()?.extract().ok()?;
+    // Only CO_OPTIMIZED | CO_NEWLOCALS (and CO_NOFREE): no *args/**kwargs, no generator.
+    if flags & !(CO_OPTIMIZED | CO_NEWLOCALS | 0x40) != 0 {
+        return None;
+    }
+    let nargs: u32 = code.getattr("co_argcount").ok()?.extract().ok()?;
+    let kwonly: u32 = code.getattr("co_kwonlyargcount").ok()?.extract().ok()?;
+    let ncells = code.getattr("co_cellvars").ok()?.len().ok()? + code.getattr("co_freevars").ok()?.len().ok()?;
+    if kwonly != 0 || ncells != 0 {
+        return None;
+    }
+    let raw = code.getattr("co_code").ok()?;
+    let bytes = raw.downcast::<PyBytes>().ok()?.as_bytes().to_vec();
+    if bytes.len() > 96 {
+        return None;
+    }
+    let mut instrs = Vec::new();
+    let units = bytes.len() / 2;
+    let mut i = 0;
+    while i < units {
+        let mut opc = bytes[2 * i];
+        let mut arg = bytes[2 * i + 1] as u32;
+        while opc == op::EXTENDED_ARG && i + 1 < units {
+            i += 1;
+            opc = bytes[2 * i];
+            arg = (arg << 8) | bytes[2 * i + 1] as u32;
+        }
+        instrs.push((opc, arg));
+        i += 1 + op::caches(opc);
+    }
+    let consts_t = code.getattr("co_consts").ok()?;
+    let consts = consts_t.downcast::<PyTuple>().ok()?.iter().map(|o| o.as_ptr() as usize).collect();
+    let nlocals = crate::ffi::code_nlocalsplus(&code);
+    Some(Callee { name, code: code.unbind(), nargs, nlocals, instrs, consts })
 }

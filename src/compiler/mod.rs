@@ -57,6 +57,8 @@ pub struct Compiled {
     pub _attr_caches: Box<[crate::ffi::runtime::AttrCache]>,
     /// Loop-kernel counters the machine code writes to (kept alive with it).
     pub _kernel_counters: Vec<Box<std::sync::atomic::AtomicU32>>,
+    /// Code objects of functions loop kernels may have inlined (their addresses are compared).
+    pub _inlined: Vec<Py<PyAny>>,
 }
 
 impl Drop for Compiled {
@@ -100,6 +102,26 @@ thread_local! {
     /// Set while this thread runs the compiler: the snapshot may run Python code (imports of
     /// `dis`/`opcode`), whose frames must simply be interpreted, not compiled re-entrantly.
     static COMPILING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+thread_local! {
+    /// The globals of the frame whose call is being compiled now (0: unknown, as on the worker
+    /// thread). Only a hint for inlining small global functions into loop kernels: what the
+    /// machine code relies on is checked when it runs.
+    static GLOBALS_HINT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f` with `globals` (a borrowed dict pointer that outlives the call) as the hint.
+pub fn with_globals_hint<R>(globals: usize, f: impl FnOnce() -> R) -> R {
+    let was = GLOBALS_HINT.with(|g| g.replace(globals));
+    let r = f();
+    GLOBALS_HINT.with(|g| g.set(was));
+    r
+}
+
+/// See [`with_globals_hint`].
+pub fn globals_hint() -> usize {
+    GLOBALS_HINT.with(|g| g.get())
 }
 
 /// True while the current thread is inside [`compile`].
@@ -147,6 +169,10 @@ fn compile_inner(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) -> O
     let pause = snapshot_ns + t1.elapsed().as_nanos() as u64;
     COMPILE_NS.fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
     MAX_GIL_PAUSE_NS.fetch_max(pause, Ordering::Relaxed);
+    let installed = installed.map(|mut c| {
+        c._inlined = snap.callees.into_iter().map(|c| c.code).collect();
+        c
+    });
     let compiled = match installed {
         Ok(c) => c,
         Err(why) => return Outcome::Failed(why),
@@ -241,7 +267,7 @@ impl Generated {
         if self.bytes.starts_with(&emit::PROLOGUE_BYTES) {
             buf.describe_frame(&Emitter::PROLOGUE_UNWIND);
         }
-        Ok(Compiled { buf, marks: self.marks, guards: self.guards, qualname: self.qualname, _memos: self.memos, _attr_caches: self.attr_caches, _kernel_counters: self.kernel_counters })
+        Ok(Compiled { buf, marks: self.marks, guards: self.guards, qualname: self.qualname, _memos: self.memos, _attr_caches: self.attr_caches, _kernel_counters: self.kernel_counters, _inlined: Vec::new() })
     }
 }
 

@@ -438,6 +438,7 @@ pub mod layout {
     pub const STR_LENGTH: i32 = X::STR_LENGTH as i32;
     pub const DICT_MA_USED: i32 = X::DICT_MA_USED as i32;
     pub const MODULE_MD_DICT: i32 = X::MODULE_MD_DICT as i32;
+    pub const FUNC_CODE: i32 = X::FUNC_CODE as i32;
     pub const DESCR_D_TYPE: i32 = X::DESCR_D_TYPE as i32;
     pub const METHODDESCR_D_METHOD: i32 = X::METHODDESCR_D_METHOD as i32;
     pub const CFUNCTION_M_ML: i32 = X::CFUNCTION_M_ML as i32;
@@ -890,6 +891,9 @@ pub fn live_record_count() -> usize {
 pub struct ThreadStack {
     pub thread_id: u64,
     pub codes: Vec<CodeId>,
+    /// The `f_globals` of each frame of `codes` (borrowed: valid while the GIL is held since
+    /// the walk), a hint for the compiler (`compiler::globals_hint`).
+    pub globals: Vec<usize>,
     /// Address of the innermost frame's last instruction (0 if unknown).
     pub position: usize,
     /// The thread is stopped where the eval loop polls between bytecodes (so it was running
@@ -945,6 +949,7 @@ unsafe fn one_thread(
         let our_profiler = prof.is_some() && prof.map(|f| f as usize) == ours.map(|f| f as usize);
         let foreign_hook = trace.is_some() || (prof.is_some() && !our_profiler);
         let mut codes = Vec::new();
+        let mut globals = Vec::new();
         let mut position = 0;
         let mut at_loop_check = false;
         let mut f = native::psyco_tstate_frame(ts);
@@ -958,6 +963,7 @@ unsafe fn one_thread(
                 let b = Bound::from_borrowed_ptr(py, code);
                 if record(&b).is_some() {
                     codes.push(CodeId(code as usize));
+                    globals.push(*((f as *const u8).add(expected::FRAME_F_GLOBALS as usize) as *const usize));
                 }
             }
             f = native::psyco_frame_previous(f);
@@ -965,6 +971,7 @@ unsafe fn one_thread(
         ThreadStack {
             thread_id: PyThreadState_GetID(ts),
             codes,
+            globals,
             position,
             at_loop_check,
             foreign_hook,
@@ -998,9 +1005,11 @@ unsafe fn one_thread(
         if !f.is_null() {
             py::Py_DECREF(f as *mut py::PyObject);
         }
+        let globals = vec![0; codes.len()];
         ThreadStack {
             thread_id: PyThreadState_GetID(ts),
             codes,
+            globals,
             position: 0,
             at_loop_check: true,
             foreign_hook: false,
@@ -1010,6 +1019,24 @@ unsafe fn one_thread(
 }
 
 /// The code running in a frame object and the code of its caller (for the active profiler).
+/// The `f_globals` of the frame object `frame` (borrowed), or 0: a hint for the compiler.
+pub fn frame_globals(frame: *mut py::PyFrameObject) -> usize {
+    if frame.is_null() {
+        return 0;
+    }
+    #[cfg(psyco_native)]
+    // SAFETY: `frame` is the live frame object CPython passed to our profile function, GIL held.
+    unsafe {
+        let f = native::psyco_frameobject_frame(frame);
+        if f.is_null() {
+            return 0;
+        }
+        *((f as *const u8).add(expected::FRAME_F_GLOBALS as usize) as *const usize)
+    }
+    #[cfg(not(psyco_native))]
+    0
+}
+
 pub fn frame_codes<'py>(
     py: Python<'py>,
     frame: *mut py::PyFrameObject,
@@ -1217,7 +1244,8 @@ mod hook {
             if needs_policy && !foreign_tracing(ts) {
                 let py = Python::assume_gil_acquired();
                 let code = Bound::from_borrowed_ptr(py, native::psyco_frame_code(frame));
-                match crate::compiler::hook::on_frame(py, &code) {
+                let globals = *((frame as *const u8).add(expected::FRAME_F_GLOBALS as usize) as *const usize);
+                match crate::compiler::with_globals_hint(globals, || crate::compiler::hook::on_frame(py, &code)) {
                     crate::compiler::hook::Action::Interpret => {}
                     crate::compiler::hook::Action::Run(entry) => {
                         drop(code);

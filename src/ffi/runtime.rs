@@ -153,6 +153,9 @@ pub fn cfunction_type() -> usize {
 pub fn method_descr_type() -> usize {
     std::ptr::addr_of_mut!(py::PyMethodDescr_Type) as usize
 }
+pub fn function_type() -> usize {
+    std::ptr::addr_of_mut!(PyFunction_Type) as usize
+}
 pub fn module_type() -> usize {
     std::ptr::addr_of_mut!(py::PyModule_Type) as usize
 }

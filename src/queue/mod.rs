@@ -568,7 +568,11 @@ fn tick_inner(py: Python<'_>, dt: f64, on_python_thread: bool) {
     ENGINE.lock().counters.samples += stacks.len() as u64;
     for id in ready {
         if let Some(code) = ffi::live_code(py, id) {
-            select(py, &code, "tag function");
+            let globals = stacks
+                .iter()
+                .find_map(|t| t.codes.iter().position(|&c| c == id).map(|k| t.globals[k]))
+                .unwrap_or(0);
+            select(py, &code, "tag function", globals);
         }
     }
 
@@ -711,7 +715,7 @@ pub extern "C" fn active_profiler_fn(
         t.is_ready(rec.code, params.watermark)
     });
     if ready {
-        select(py, &charged, "tag function");
+        select(py, &charged, "tag function", ffi::frame_globals(frame));
     }
     0
 }
@@ -724,12 +728,16 @@ pub extern "C" fn active_profiler_fn(
 /// queued (dropped by the worker under the GIL).
 pub struct Job {
     pub code: Py<PyAny>,
+    /// The globals a frame of the code was seen running with (a hint for inlining).
+    pub globals: Option<Py<PyAny>>,
 }
 
 /// Marks `code` as selected, zeroes its charge, logs `<how>: name` and queues a compile job.
 /// Returns false if the code is not eligible (already selected/compiled, cannot-compile,
 /// filtered, or compilation is off).
-pub fn select(py: Python<'_>, code: &Bound<'_, PyAny>, how: &'static str) -> bool {
+/// `globals`: the globals (a borrowed dict pointer, 0 if unknown) of a frame running the
+/// code; the worker compiles with them as its hint (`compiler::globals_hint`).
+pub fn select(py: Python<'_>, code: &Bound<'_, PyAny>, how: &'static str, globals: usize) -> bool {
     let Some(rec) = ffi::record(code) else { return false };
     if !accepting() && !rec.flags().contains(Flags::BOUND) {
         return false;
@@ -738,7 +746,9 @@ pub fn select(py: Python<'_>, code: &Bound<'_, PyAny>, how: &'static str) -> boo
         return false;
     }
     log_selection(code, rec, how);
-    let job = Job { code: code.clone().unbind() };
+    // SAFETY: a non-zero `globals` is a live object borrowed from a frame (GIL held).
+    let globals = (globals != 0).then(|| unsafe { Bound::from_borrowed_ptr(py, globals as *mut pyo3::ffi::PyObject) }.unbind());
+    let job = Job { code: code.clone().unbind(), globals };
     let sender = {
         let mut e = ENGINE.lock();
         e.counters.selected += 1;

@@ -76,7 +76,8 @@ fn run(rx: Receiver<Job>, quitting: Arc<AtomicBool>) {
                 drop(job);
                 return;
             }
-            compile_one(py, &code);
+            let hint = job.globals.as_ref().map_or(0, |g| g.as_ptr() as usize);
+            crate::compiler::with_globals_hint(hint, || compile_one(py, &code));
             drop(code);
             drop(job);
         });

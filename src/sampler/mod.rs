@@ -194,6 +194,7 @@ mod tests {
         ThreadStack {
             thread_id: id,
             codes: codes.iter().map(|&c| CodeId(c)).collect(),
+            globals: vec![0; codes.len()],
             position: pos,
             at_loop_check: at_check,
             foreign_hook: false,

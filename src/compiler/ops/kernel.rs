@@ -82,6 +82,9 @@ enum Expr {
     Sqrt(Box<Expr>),
     /// The callee half of a `math.sqrt(` being parsed.
     SqrtCallee,
+    /// The callee half of a call to `snap.callees[i]` being parsed (replaced by the callee's
+    /// body at its CALL).
+    Callee(usize),
 }
 
 /// A statement of the body; `first` is the position of its first instruction, where its
@@ -133,6 +136,9 @@ struct Kernel {
     body: Vec<Stmt>,
     back: usize,
     sqrt_sites: Vec<(usize, usize)>,
+    /// (memo, callee) of each inlined call: the LOAD_GLOBAL site's memo must give a function
+    /// whose code is `snap.callees[callee].code`.
+    call_sites: Vec<(usize, usize)>,
     types: HashMap<u32, Ty>,
     live_in: Vec<u32>,
     assigned: Vec<u32>,
@@ -151,7 +157,7 @@ fn parse_stmt(
     n: usize,
     p: usize,
     back: usize,
-    sqrt_sites: &mut Vec<(usize, usize)>,
+    sites: &mut Sites,
 ) -> Option<(Stmt, usize)> {
     let snap = e.snap;
     let ins = |k: usize| snap.instrs.get(k);
@@ -169,7 +175,7 @@ fn parse_stmt(
             return None;
         }
         let index = leaf(e, p + 1)?;
-        let (value, m) = parse_expr(e, n, p + 5, back, sqrt_sites, |stack, m| {
+        let (value, m) = parse_expr(e, n, p + 5, back, sites, |stack, m| {
             stack.len() == 1
                 && ins(m + 1).is_some_and(|i| i.op == op::BINARY_OP && i.arg >= 13)
                 && ins(m + 2).is_some_and(|i| i.op == op::SWAP && i.arg == 3)
@@ -195,7 +201,7 @@ fn parse_stmt(
     }
     // `local = value` or `if a (cmp) b:` with a block that leaves the kernel.
     let mut end = None;
-    let (mut stack, m) = parse_stack(e, n, p, back, sqrt_sites, |stack, m| {
+    let (mut stack, m) = parse_stack(e, n, p, back, sites, |stack, m| {
         let next = ins(m + 1);
         if stack.len() == 1 && next.is_some_and(|i| i.op == op::STORE_FAST) {
             end = Some(m + 1);
@@ -273,10 +279,10 @@ fn parse_expr(
     n: usize,
     p: usize,
     back: usize,
-    sqrt_sites: &mut Vec<(usize, usize)>,
+    sites: &mut Sites,
     done: impl FnMut(&[Expr], usize) -> bool,
 ) -> Option<(Expr, usize)> {
-    let (mut stack, m) = parse_stack(e, n, p, back, sqrt_sites, done)?;
+    let (mut stack, m) = parse_stack(e, n, p, back, sites, done)?;
     (stack.len() == 1).then(|| (stack.pop().expect("one value"), m))
 }
 
@@ -288,7 +294,7 @@ fn parse_stack(
     n: usize,
     p: usize,
     back: usize,
-    sqrt_sites: &mut Vec<(usize, usize)>,
+    sites: &mut Sites,
     mut done: impl FnMut(&[Expr], usize) -> bool,
 ) -> Option<(Vec<Expr>, usize)> {
     let snap = e.snap;
@@ -306,6 +312,24 @@ fn parse_stack(
                 (v, true) => stack.push(Expr::Float(v)),
                 (v, false) => stack.push(Expr::Int(v as i64)),
             },
+            op::LOAD_GLOBAL if ins.arg & 1 == 1 && snap.callees.iter().any(|c| c.name == (ins.arg >> 1) as usize) => {
+                // A small global function (bytecode::Callee): inlined at its CALL, the
+                // entry checking that the global still is a function with that code.
+                let callee = snap.callees.iter().position(|c| c.name == (ins.arg >> 1) as usize).expect("found");
+                let memo = (n..m).filter(|&k| snap.instrs[k].op == op::LOAD_GLOBAL && snap.depth[k].is_some()).count();
+                sites.calls.push((memo, callee));
+                stack.push(Expr::Callee(callee));
+            }
+            op::PRECALL if stack.len() > ins.arg as usize
+                && matches!(stack[stack.len() - 1 - ins.arg as usize], Expr::Callee(c) if snap.callees[c].nargs == ins.arg) => {}
+            op::CALL if stack.len() > ins.arg as usize
+                && snap.instrs[m - 1].op == op::PRECALL
+                && matches!(stack[stack.len() - 1 - ins.arg as usize], Expr::Callee(c) if snap.callees[c].nargs == ins.arg) =>
+            {
+                let args = stack.split_off(stack.len() - ins.arg as usize);
+                let Some(Expr::Callee(c)) = stack.pop() else { return None };
+                stack.push(inline(&snap.callees[c], args)?);
+            }
             op::LOAD_GLOBAL if sqrt_obj != 0 => {
                 // `math.sqrt(` as fuse.rs reads it: LOAD_GLOBAL (NULL +) math; LOAD_ATTR sqrt,
                 // or LOAD_GLOBAL math; LOAD_METHOD sqrt.
@@ -332,7 +356,7 @@ fn parse_stack(
                         ) && snap.depth[k].is_some()
                     })
                     .count();
-                sqrt_sites.push((memo, site));
+                sites.sqrt.push((memo, site));
                 stack.push(Expr::SqrtCallee);
                 m += 1;
             }
@@ -385,6 +409,58 @@ fn parse_stack(
     None
 }
 
+/// The global sites a kernel's statements use, checked at its entry.
+#[derive(Default)]
+struct Sites {
+    /// (memo, attribute site) of each `math.sqrt`.
+    sqrt: Vec<(usize, usize)>,
+    /// (memo, callee) of each inlined call.
+    calls: Vec<(usize, usize)>,
+}
+
+/// The body of `callee` as one expression of `args` (its parameters' values): a straight run
+/// of loads, stores to its locals and arithmetic ending in RETURN_VALUE, at most 64 nodes.
+/// The call needs nothing else: no frame is observable from such a body, and a failing guard
+/// re-runs the statement, call included, in the ordinary code.
+fn inline(callee: &crate::compiler::bytecode::Callee, args: Vec<Expr>) -> Option<Expr> {
+    fn size(x: &Expr) -> usize {
+        match x {
+            Expr::Item { index, .. } => 1 + size(index),
+            Expr::Bin { left, right, .. } => 1 + size(left) + size(right),
+            Expr::Sqrt(a) => 1 + size(a),
+            _ => 1,
+        }
+    }
+    let mut locals: Vec<Option<Expr>> = vec![None; callee.nlocals];
+    for (k, a) in args.into_iter().enumerate() {
+        *locals.get_mut(k)? = Some(a);
+    }
+    let mut stack: Vec<Expr> = Vec::new();
+    for &(opc, arg) in &callee.instrs {
+        match opc {
+            op::RESUME | op::NOP => {}
+            op::LOAD_FAST => stack.push(locals.get(arg as usize)?.clone()?),
+            op::STORE_FAST => *locals.get_mut(arg as usize)? = Some(stack.pop()?),
+            op::LOAD_CONST => match rt::const_number(*callee.consts.get(arg as usize)?)? {
+                (v, true) => stack.push(Expr::Float(v)),
+                (v, false) => stack.push(Expr::Int(v as i64)),
+            },
+            op::BINARY_OP => {
+                let bop = operator(arg)?;
+                let right = stack.pop()?;
+                let left = stack.pop()?;
+                stack.push(Expr::Bin { op: bop, left: Box::new(left), right: Box::new(right) });
+            }
+            op::RETURN_VALUE => {
+                let r = stack.pop()?;
+                return (stack.is_empty() && size(&r) <= 64).then_some(r);
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
 /// Recognises the loop whose FOR_ITER is at `n`.
 fn find(e: &Emitter, n: usize) -> Option<Kernel> {
     let snap = e.snap;
@@ -403,14 +479,14 @@ fn find(e: &Emitter, n: usize) -> Option<Kernel> {
     }
     let var = store.arg;
     let mut body = Vec::new();
-    let mut sqrt_sites = Vec::new();
+    let mut sites = Sites::default();
     let mut p = n + 2;
     while p < back {
         if snap.instrs[p].op == op::NOP {
             p += 1;
             continue;
         }
-        let (stmt, next) = parse_stmt(e, n, p, back, &mut sqrt_sites)?;
+        let (stmt, next) = parse_stmt(e, n, p, back, &mut sites)?;
         body.push(stmt);
         p = next;
     }
@@ -421,7 +497,8 @@ fn find(e: &Emitter, n: usize) -> Option<Kernel> {
         var,
         body,
         back,
-        sqrt_sites,
+        sqrt_sites: sites.sqrt,
+        call_sites: sites.calls,
         types: HashMap::new(),
         live_in: Vec::new(),
         assigned: Vec::new(),
@@ -485,7 +562,7 @@ fn infer(x: &mut Expr, want: Option<Ty>, st: &mut Infer) -> Option<Ty> {
             infer(arg, Some(Ty::Float), st);
             Some(Ty::Float)
         }
-        Expr::SqrtCallee => {
+        Expr::SqrtCallee | Expr::Callee(_) => {
             st.failed = true;
             None
         }
@@ -542,7 +619,7 @@ fn ty_of(x: &Expr, types: &HashMap<u32, Ty>) -> Option<Ty> {
             ty.filter(|&t| t != Ty::List)
         }
         Expr::Sqrt(arg) => ty_of(arg, types).map(|_| Ty::Float),
-        Expr::SqrtCallee => None,
+        Expr::SqrtCallee | Expr::Callee(_) => None,
         Expr::Bin { op, left, right } => {
             let (a, b) = (ty_of(left, types)?, ty_of(right, types)?);
             match op {
@@ -845,7 +922,7 @@ impl Gen<'_> {
                     asm!(e ; mov Rq(r), Rq(IREGS[lk]));
                 }
             }
-            Expr::Float(_) | Expr::Sqrt(_) | Expr::SqrtCallee => {
+            Expr::Float(_) | Expr::Sqrt(_) | Expr::SqrtCallee | Expr::Callee(_) => {
                 unreachable!("not an int expression")
             }
         }
@@ -933,7 +1010,7 @@ impl Gen<'_> {
                     asm!(e ; movsd Rx(r), Rx(lr));
                 }
             }
-            Expr::Int(_) | Expr::SqrtCallee => unreachable!("not a float expression"),
+            Expr::Int(_) | Expr::SqrtCallee | Expr::Callee(_) => unreachable!("not a float expression"),
         }
     }
 
@@ -1161,6 +1238,22 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
             ; cmp rax, rcx
             ; jne =>fail
             ; =>ok
+        );
+    }
+    for &(memo, callee) in &k.call_sites {
+        // The global is what its memo says, a plain function whose code is the one inlined.
+        let Some(memo) = e.peek_global_memo(memo) else { return None };
+        let code = e.snap.callees[callee].code.as_ptr() as i64;
+        let function_t = rt::function_type() as i64;
+        asm!(e ; mov r8, QWORD memo as i64);
+        e.global_memo_value(8, fail);
+        asm!(e
+            ; mov rcx, QWORD function_t
+            ; cmp [rax + L::OB_TYPE], rcx
+            ; jne =>fail
+            ; mov rcx, QWORD code
+            ; cmp [rax + L::FUNC_CODE], rcx
+            ; jne =>fail
         );
     }
     for &(memo, site) in &k.sqrt_sites {
