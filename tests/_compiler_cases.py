@@ -2258,6 +2258,46 @@ def _kswap(n):
 _KSCALE_CODE = _kscale.__code__
 
 
+def _kmark(flags, lo, hi, step):
+    # `flags[j] = False`: a constant stored over items of any kind (a last reference to a str
+    # or a list would run code when released: the ordinary code does those).
+    for j in range(lo, hi, step):
+        flags[j] = False
+    return flags
+
+
+def _kstore(xs, ys, n, k):
+    # Items stored from int and float values: into the item's own object when nothing else
+    # holds it, else a new one.
+    for i in range(n):
+        ys[i] = xs[i] * k + 1
+        xs[i] = i * k
+    return xs, ys
+
+
+def _kcount(flags, n):
+    # `if flags[i]:` leaves the kernel for the block; the item's truth is tested here for
+    # True/False/None/ints/floats, anything else re-runs the test in the ordinary code.
+    count = 0
+    last = 0
+    for i in range(n):
+        if flags[i]:
+            count += 1
+            last = i
+    return count, last
+
+
+def _knottest(xs, t):
+    s = 0.0
+    for i in range(len(xs)):
+        if not xs[i]:
+            continue
+        s += t
+        if t:
+            s -= 1
+    return s
+
+
 # (function, argument tuples): each function holds a loop kernel; test_loop_kernels.py runs a
 # compiled copy against the interpreter on every argument tuple.
 _A = [1.5 * i for i in range(40)]
@@ -2286,4 +2326,11 @@ KERNEL_CASES = [
     (_krow, [([1.0] * 30, 3, 30), ([1.0, 2.0, 3.0], 0, 3), ([1.0] * 3, -1, 3), ([1, 2, 3], 2, 3), ([1.0] * 3, 2**40, 3)]),
     (_kcalls, [([1, 2, 3], 4), ([1.5, 2.5], 2), ([1, 2**62], 3), ([1, "a"], 2), ([], 1)]),
     (_kswap, [(6,)]),
+    (_kmark, [([True] * 20, 4, 20, 2), ([True, 1, 2.5, "s", [1], None, 2**70, 0.5] * 2, 0, 16, 1),
+              ([True] * 5, 0, 9, 1), ([True] * 5, -2, 5, 3)]),
+    (_kstore, [([1.0, 2.0, 3.0], [0.0] * 3, 3, 2.5), ([1, 2, 3], [0] * 3, 3, 7), ([1, 2**61, 3], [None, "s", [2]], 3, 2),
+               ([0.5] * 4, [0.0] * 4, 5, 1.0), ([1, 2], [0, 0], 2, 2**40), ([1000, 2000], [5000, 6000], 2, 3)]),
+    (_kcount, [([True, False, True, True] * 5, 20), ([0, 1, 2.0, 0.0, None, float("nan"), -3, "", "x", [], [0]], 11),
+               ([True] * 3, 5), ([2**70, 0, -(2**70)], 3)]),
+    (_knottest, [([1, 0, 2.5, 0.0, None, True], 3.0), ([1, 2], 0), ([1, "a", ""], 1.5), ([], 2.0)]),
 ]

@@ -88,3 +88,34 @@ def test_no_kernel_for_loops_it_cannot_run():
         g = compiled_copy(f)
         assert "loop kernel" not in _psyco.dump_code(g.__code__), f.__name__
         assert g(*args) == f(*args)
+
+
+def test_inlined_and_candidate_code_objects_are_released():
+    # The compiled code keeps the code objects it inlined (their addresses are compared), and
+    # nothing else: a function that loads itself as a global must not keep itself alive.
+    import gc
+    import weakref
+
+    src = (
+        "def helper(p, q):\n"
+        "    return p * q + 1\n"
+        "def outer(xs, n):\n"
+        "    s = 0.0\n"
+        "    for i in range(n):\n"
+        "        s += helper(xs[i], 2.0)\n"
+        "    if n > 100:\n"
+        "        return outer(xs, 0)\n"
+        "    return s\n"
+    )
+    refs = []
+    for _ in range(3):
+        ns = {}
+        exec(compile(src, "<inl>", "exec"), ns)
+        outer, helper = ns["outer"], ns["helper"]
+        assert _psyco.compile_code(outer.__code__, ns)
+        assert "loop kernel" in _psyco.dump_code(outer.__code__)
+        assert outer([1.0, 2.0], 2) == 3.0 + 5.0
+        refs += [weakref.ref(outer.__code__), weakref.ref(helper.__code__)]
+        del ns, outer, helper
+    gc.collect()
+    assert [r() for r in refs] == [None] * len(refs)

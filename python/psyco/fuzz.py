@@ -53,6 +53,12 @@ _NUMS = [
 ]
 _SMALL_INTS = ["0", "1", "2", "3", "4", "5", "7", "-1", "-2"]
 _ARITH = ["+", "-", "*", "/", "//", "%"]
+# Constants of the loop-kernel feature: ints, floats, a huge float, a prime.
+_KNUMS = ["0", "1", "2", "3", "-1", "7", "0.5", "2.0", "-1.5", "1e300", "0.0", "1000003"]
+# Lists the loop-kernel feature indexes: floats, ints, mixed, too short, holding None, big ints.
+_KLISTS = ["[0.5 * k for k in range(12)]", "list(range(12))", "[1, 2.5, 3, 4.5, 5, 6.5, 7, 8.5, 9, 10.5, 11, 12.5]",
+           "[1.0, 2.0]", "[1.5, 2.5, None, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 10.5, 11.5, 12.5]", "[2**70] * 12",
+           "[-0.0] * 12", "[float('nan')] + [1.0] * 11"]
 _INT_OPS = ["&", "|", "^"]
 _CMP = ["<", "<=", "==", "!=", ">", ">="]
 _POWS = ["0", "1", "2", "3", "5", "-1", "0.5"]
@@ -476,6 +482,57 @@ class _Gen:
         self.funcs.append(lines)
         self.calls.append((use, self.int_args(2)))
 
+    def kexpr(self, leaves, depth=2):
+        """Arithmetic of the shapes loop kernels compute (ops/kernel.rs), with the cases they
+        leave to the ordinary code: zero divisors, overflow, shifts, big and odd values."""
+        r = self.r.random()
+        if depth <= 0 or r < 0.3:
+            return self.pick(leaves) if self.chance(0.75) else self.pick(_KNUMS)
+        a = self.kexpr(leaves, depth - 1)
+        b = self.kexpr(leaves, depth - 1)
+        if r < 0.75:
+            return "(%s %s %s)" % (a, self.pick(["+", "-", "*"]), b)
+        if r < 0.85:
+            return "(%s / %s)" % (a, b)
+        if r < 0.93:
+            return "(%s %s %s)" % (a, self.pick(["//", "%", "&", "|", "^"]), b)
+        return "(%s %s %s)" % (a, self.pick(["<<", ">>"]), self.pick(["0", "1", "3", "40", "70"]))
+
+    def f_kernel(self):
+        """An innermost range() loop of arithmetic on locals, list items and a small global
+        function: what psyco compiles as a loop kernel, fed lists and values of every type."""
+        f = self.name("kern")
+        h = self.name("pure")
+        self.funcs.append(["def %s(p, q):" % h, "    t = %s" % self.kexpr(["p", "q"], 2),
+                           "    return %s" % self.kexpr(["p", "q", "t"], 2)])
+        leaves = ["i", "a", "b", "s", "t", "xs[i]", "ys[i]", "xs[i + 1]", "xs[-1]", "ys[0]",
+                  "%s(i, a)" % h, "%s(xs[i], s)" % h]
+        lines = ["def %s(n, xs, ys, a, b):" % f, "    out = []",
+                 "    s = %s" % self.pick(_KNUMS), "    t = %s" % self.pick(_KNUMS),
+                 "    for i in range(%s):" % self.pick(["n", "len(xs)", "1, n", "n - 1, -1, -1",
+                                                       "0, n, 2", "len(ys)"])]
+        for _ in range(self.r.randrange(1, 5)):
+            r = self.r.random()
+            if r < 0.3:
+                lines.append("        s = %s" % self.kexpr(leaves))
+            elif r < 0.5:
+                lines.append("        t %s= %s" % (self.pick(["+", "-"]), self.kexpr(leaves, 1)))
+            elif r < 0.7:
+                lines.append("        ys[%s] %s= %s" % (self.pick(["i", "0", "i"]), self.pick(["+", "-", "*"]),
+                                                      self.kexpr(leaves, 1)))
+            else:
+                lines.append("        if %s %s %s:" % (self.kexpr(leaves, 1), self.pick(_CMP),
+                                                       self.kexpr(leaves, 0)))
+                lines.append("            %s" % self.pick(["break", "continue", "out.append(i)",
+                                                           "s = 0.5", "t = b"]))
+        lines.append("    return s, t, out, ys, i")
+        self.funcs.append(lines)
+        args = []
+        for vals in self.arg_values(2):
+            args.append("(%d, %s, %s, %s, %s)" % (self.r.randrange(0, 13), self.pick(_KLISTS),
+                                                  self.pick(_KLISTS[:3] + _KLISTS[6:]), vals[0], vals[1]))
+        self.calls.append((f, args))
+
     def f_comp(self):
         f = self.name("comps")
         n = self.r.randrange(0, 15)
@@ -584,7 +641,7 @@ class _Gen:
         self.calls.append((f, self.int_args(2)))
 
     FEATURES = ("f_arith", "f_arith", "f_loops", "f_try", "f_closure", "f_gen", "f_class",
-                "f_comp", "f_args", "f_rec", "f_str")
+                "f_comp", "f_args", "f_rec", "f_str", "f_kernel", "f_kernel")
 
     def program(self):
         feats = [self.pick(self.FEATURES) for _ in range(self.r.randrange(2, 6))]

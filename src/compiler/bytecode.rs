@@ -348,6 +348,10 @@ fn simple_callee(f: &Bound<'_, PyAny>, name: usize) -> Option<Callee> {
             opc = bytes[2 * i];
             arg = (arg << 8) | bytes[2 * i + 1] as u32;
         }
+        // Only what `ops::kernel::inline` can take: loads, stores, constants, arithmetic.
+        if !matches!(opc, op::RESUME | op::NOP | op::LOAD_FAST | op::STORE_FAST | op::LOAD_CONST | op::BINARY_OP | op::RETURN_VALUE) {
+            return None;
+        }
         instrs.push((opc, arg));
         i += 1 + op::caches(opc);
     }

@@ -124,6 +124,8 @@ pub struct Emitter<'a> {
     /// Failed-entry counts of the loop kernels (see `ops::kernel`); owned by the compiled code,
     /// written by it.
     pub kernel_counters: Vec<Box<std::sync::atomic::AtomicU32>>,
+    /// Indexes in `snap.callees` of the functions loop kernels inlined.
+    pub inlined: Vec<usize>,
 }
 
 /// Emits into `$e.ops` in x64 mode.
@@ -164,6 +166,7 @@ impl<'a> Emitter<'a> {
             next_attr_cache: 0,
             fuse_until: 0,
             kernel_counters: Vec::new(),
+            inlined: Vec::new(),
         }
     }
 

@@ -169,8 +169,11 @@ fn compile_inner(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) -> O
     let pause = snapshot_ns + t1.elapsed().as_nanos() as u64;
     COMPILE_NS.fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
     MAX_GIL_PAUSE_NS.fetch_max(pause, Ordering::Relaxed);
-    let installed = installed.map(|mut c| {
-        c._inlined = snap.callees.into_iter().map(|c| c.code).collect();
+    // Only the code objects actually inlined are kept (their addresses are compared): holding
+    // any other global function's code could close a cycle through records, invisible to the
+    // garbage collector (a function that calls itself).
+    let installed = installed.map(|(mut c, inlined)| {
+        c._inlined = snap.callees.into_iter().enumerate().filter(|(k, _)| inlined.contains(k)).map(|(_, c)| c.code).collect();
         c
     });
     let compiled = match installed {
@@ -241,8 +244,9 @@ pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
     let memos = std::mem::take(&mut e.global_memos);
     let attr_caches = std::mem::take(&mut e.attr_caches);
     let kernel_counters = std::mem::take(&mut e.kernel_counters);
+    let inlined = std::mem::take(&mut e.inlined);
     let bytes = e.ops.finalize().map_err(|err| format!("assembler: {err:?}"))?;
-    Ok(Generated { bytes, marks, guards, qualname: snap.qualname.clone(), memos, attr_caches, kernel_counters })
+    Ok(Generated { bytes, marks, guards, qualname: snap.qualname.clone(), memos, attr_caches, kernel_counters, inlined })
 }
 
 /// Machine code generated but not yet placed in executable memory.
@@ -254,6 +258,8 @@ pub struct Generated {
     pub attr_caches: Box<[crate::ffi::runtime::AttrCache]>,
     /// Loop-kernel counters the code writes to.
     pub kernel_counters: Vec<Box<std::sync::atomic::AtomicU32>>,
+    /// Indexes in `Snapshot::callees` of the functions the code inlined.
+    pub inlined: Vec<usize>,
     pub marks: Vec<(usize, emit::Mark)>,
     pub guards: Vec<(usize, GuardKind)>,
     pub qualname: String,
@@ -261,13 +267,25 @@ pub struct Generated {
 
 impl Generated {
     /// Copies the code into the executable arena (GIL held: see `x86`).
-    pub fn install(self) -> Result<Compiled, String> {
+    /// Also returns which of the snapshot's callees the code inlined (their code objects must
+    /// be kept with it).
+    pub fn install(self) -> Result<(Compiled, Vec<usize>), String> {
         let mut buf = ExecBuffer::new(&self.bytes).map_err(|err| format!("executable memory: {err}"))?;
         // The description is only true of code that starts with the standard prologue.
         if self.bytes.starts_with(&emit::PROLOGUE_BYTES) {
             buf.describe_frame(&Emitter::PROLOGUE_UNWIND);
         }
-        Ok(Compiled { buf, marks: self.marks, guards: self.guards, qualname: self.qualname, _memos: self.memos, _attr_caches: self.attr_caches, _kernel_counters: self.kernel_counters, _inlined: Vec::new() })
+        let compiled = Compiled {
+            buf,
+            marks: self.marks,
+            guards: self.guards,
+            qualname: self.qualname,
+            _memos: self.memos,
+            _attr_caches: self.attr_caches,
+            _kernel_counters: self.kernel_counters,
+            _inlined: Vec::new(),
+        };
+        Ok((compiled, self.inlined))
     }
 }
 
@@ -330,7 +348,7 @@ mod tests {
             assert_eq!(snap.depth[ret], Some(1));
             let c = {
                 let _g = crate::x86::TEST_EXEC_LOCK.lock();
-                generate(&snap).unwrap().install().unwrap()
+                generate(&snap).unwrap().install().unwrap().0
             };
             let import_unit = snap.instrs.iter().find(|i| i.op == opcodes::IMPORT_NAME).unwrap().idx;
             // IMPORT_NAME has a native template now: no exit recorded at it.

@@ -725,6 +725,13 @@ unsafe extern "C" fn free_record(p: *mut c_void) {
         // reference the record owned.
         unsafe { py::Py_DECREF(original.into_ptr()) };
     }
+    // Likewise the code objects its machine code inlined.
+    if let Some(c) = rec.compiled.lock().as_mut().and_then(|b| b.downcast_mut::<crate::compiler::Compiled>()) {
+        for code in std::mem::take(&mut c._inlined) {
+            // SAFETY: as above: GIL held, one strong reference owned by the compiled code.
+            unsafe { py::Py_DECREF(code.into_ptr()) };
+        }
+    }
     drop(rec);
 }
 

@@ -85,6 +85,9 @@ enum Expr {
     /// The callee half of a call to `snap.callees[i]` being parsed (replaced by the callee's
     /// body at its CALL).
     Callee(usize),
+    /// A constant that is not a number (`True`, `None`, ...): only as the value of a
+    /// [`Stmt::Store`].
+    Obj(usize),
 }
 
 /// A statement of the body; `first` is the position of its first instruction, where its
@@ -117,14 +120,24 @@ enum Stmt {
         exit_if: bool,
         to: usize,
     },
+    /// `list[index] = value`: an int or float value (boxed, or written into the item's own
+    /// object when unshared), or a constant object.
+    Store { first: usize, unit: usize, list: u32, index: Expr, value: Expr },
+    /// `if value:` (or `if not value:`) whose block is not part of the kernel: when the
+    /// value's truth is `exit_if`, leave for the block at `to`. `value` is a list item of any
+    /// type (True, False, None, ints and floats are tested here; anything else re-runs the
+    /// statement in the ordinary code) or an int or float local.
+    Test { first: usize, value: Expr, exit_if: bool, to: usize },
 }
 
 impl Stmt {
     fn first(&self) -> usize {
         match self {
-            Stmt::Assign { first, .. } | Stmt::Update { first, .. } | Stmt::Exit { first, .. } => {
-                *first
-            }
+            Stmt::Assign { first, .. }
+            | Stmt::Update { first, .. }
+            | Stmt::Exit { first, .. }
+            | Stmt::Store { first, .. }
+            | Stmt::Test { first, .. } => *first,
         }
     }
 }
@@ -202,16 +215,17 @@ fn parse_stmt(
     // `local = value` or `if a (cmp) b:` with a block that leaves the kernel.
     let mut end = None;
     let (mut stack, m) = parse_stack(e, n, p, back, sites, |stack, m| {
-        let next = ins(m + 1);
-        if stack.len() == 1 && next.is_some_and(|i| i.op == op::STORE_FAST) {
+        let Some(next) = ins(m + 1) else { return false };
+        let ends = match stack.len() {
+            1 => matches!(next.op, op::STORE_FAST | op::POP_JUMP_FORWARD_IF_FALSE | op::POP_JUMP_FORWARD_IF_TRUE),
+            2 => next.op == op::COMPARE_OP && next.arg <= 5,
+            3 => next.op == op::STORE_SUBSCR && matches!(stack[1], Expr::Local(_)),
+            _ => false,
+        };
+        if ends {
             end = Some(m + 1);
-            return true;
         }
-        if stack.len() == 2 && next.is_some_and(|i| i.op == op::COMPARE_OP && i.arg <= 5) {
-            end = Some(m + 1);
-            return true;
-        }
-        false
+        ends
     })?;
     let end = end?;
     let _ = m;
@@ -219,6 +233,24 @@ fn parse_stmt(
         return None;
     }
     let last = &snap.instrs[end];
+    if last.op == op::STORE_SUBSCR {
+        let index = stack.pop()?;
+        let Some(Expr::Local(list)) = stack.pop() else { return None };
+        let value = stack.pop()?;
+        return Some((Stmt::Store { first: p, unit: last.idx, list, index, value }, end + 1));
+    }
+    if matches!(last.op, op::POP_JUMP_FORWARD_IF_FALSE | op::POP_JUMP_FORWARD_IF_TRUE) {
+        let t = snap.at_unit(last.target?)?;
+        if t <= end + 1 || t > back || snap.depth[end + 1].is_none() {
+            return None;
+        }
+        let value = stack.pop()?;
+        if !matches!(value, Expr::Local(_) | Expr::Item { .. }) {
+            return None;
+        }
+        let exit_if = last.op == op::POP_JUMP_FORWARD_IF_FALSE;
+        return Some((Stmt::Test { first: p, value, exit_if, to: end + 1 }, t));
+    }
     if last.op == op::STORE_FAST {
         let value = stack.pop()?;
         return Some((
@@ -308,9 +340,10 @@ fn parse_stack(
         let ins = &snap.instrs[m];
         match ins.op {
             op::LOAD_FAST => stack.push(Expr::Local(ins.arg)),
-            op::LOAD_CONST => match rt::const_number(snap.consts[ins.arg as usize])? {
-                (v, true) => stack.push(Expr::Float(v)),
-                (v, false) => stack.push(Expr::Int(v as i64)),
+            op::LOAD_CONST => match rt::const_number(snap.consts[ins.arg as usize]) {
+                Some((v, true)) => stack.push(Expr::Float(v)),
+                Some((v, false)) => stack.push(Expr::Int(v as i64)),
+                None => stack.push(Expr::Obj(snap.consts[ins.arg as usize])),
             },
             op::LOAD_GLOBAL if ins.arg & 1 == 1 && snap.callees.iter().any(|c| c.name == (ins.arg >> 1) as usize) => {
                 // A small global function (bytecode::Callee): inlined at its CALL, the
@@ -535,6 +568,7 @@ impl Infer {
 
 fn infer(x: &mut Expr, want: Option<Ty>, st: &mut Infer) -> Option<Ty> {
     match x {
+        Expr::Obj(_) => None,
         Expr::Int(_) => Some(Ty::Int),
         Expr::Float(_) => Some(Ty::Float),
         Expr::Local(l) => match st.types.get(l) {
@@ -619,7 +653,7 @@ fn ty_of(x: &Expr, types: &HashMap<u32, Ty>) -> Option<Ty> {
             ty.filter(|&t| t != Ty::List)
         }
         Expr::Sqrt(arg) => ty_of(arg, types).map(|_| Ty::Float),
-        Expr::SqrtCallee | Expr::Callee(_) => None,
+        Expr::SqrtCallee | Expr::Callee(_) | Expr::Obj(_) => None,
         Expr::Bin { op, left, right } => {
             let (a, b) = (ty_of(left, types)?, ty_of(right, types)?);
             match op {
@@ -678,6 +712,23 @@ fn infer_types(k: &mut Kernel) -> Option<()> {
                         infer(right, a, &mut st);
                     }
                 }
+                Stmt::Store { list, index, value, .. } => {
+                    st.set(*list, Ty::List);
+                    infer(index, Some(Ty::Int), &mut st);
+                    if !matches!(value, Expr::Obj(_)) {
+                        infer(value, None, &mut st);
+                    }
+                }
+                Stmt::Test { value, .. } => match value {
+                    // An item of any type: only its list and index are typed.
+                    Expr::Item { list, index, .. } => {
+                        st.set(*list, Ty::List);
+                        infer(index, Some(Ty::Int), &mut st);
+                    }
+                    _ => {
+                        infer(value, None, &mut st);
+                    }
+                },
             }
             if st.failed {
                 return None;
@@ -711,6 +762,17 @@ fn infer_types(k: &mut Kernel) -> Option<()> {
             Stmt::Exit { left, right, .. } => {
                 ty_of(left, types).is_some() && ty_of(right, types).is_some()
             }
+            Stmt::Store { list, index, value, .. } => {
+                types.get(list) == Some(&Ty::List)
+                    && ty_of(index, types) == Some(Ty::Int)
+                    && (matches!(value, Expr::Obj(_)) || ty_of(value, types).is_some())
+            }
+            Stmt::Test { value, .. } => match value {
+                Expr::Item { list, index, .. } => {
+                    types.get(list) == Some(&Ty::List) && ty_of(index, types) == Some(Ty::Int)
+                }
+                _ => ty_of(value, types).is_some(),
+            },
         };
         if !ok {
             return None;
@@ -756,6 +818,12 @@ fn liveness(k: &mut Kernel) -> Option<()> {
                 reads(left, &mut r);
                 reads(right, &mut r);
             }
+            Stmt::Store { list, index, value, .. } => {
+                reads(value, &mut r);
+                r.push(*list);
+                reads(index, &mut r);
+            }
+            Stmt::Test { value, .. } => reads(value, &mut r),
         }
         for l in r {
             if !defined.contains(&l) && !live_in.contains(&l) {
@@ -830,6 +898,10 @@ fn fits_registers(k: &Kernel) -> bool {
         Stmt::Update { index, value, .. } => {
             ints_fit(index) && ints_fit(value) && 1 + float_regs(value, t) <= XREGS
         }
+        Stmt::Store { index, value, .. } => {
+            ints_fit(index) && ints_fit(value) && float_regs(value, t) <= XREGS
+        }
+        Stmt::Test { value, .. } => ints_fit(value) && float_regs(value, t) <= XREGS,
         Stmt::Exit { left, right, .. } => {
             let both_int = ty_of(left, t) == Some(Ty::Int) && ty_of(right, t) == Some(Ty::Int);
             ints_fit(left)
@@ -922,7 +994,7 @@ impl Gen<'_> {
                     asm!(e ; mov Rq(r), Rq(IREGS[lk]));
                 }
             }
-            Expr::Float(_) | Expr::Sqrt(_) | Expr::SqrtCallee | Expr::Callee(_) => {
+            Expr::Float(_) | Expr::Sqrt(_) | Expr::SqrtCallee | Expr::Callee(_) | Expr::Obj(_) => {
                 unreachable!("not an int expression")
             }
         }
@@ -1010,7 +1082,9 @@ impl Gen<'_> {
                     asm!(e ; movsd Rx(r), Rx(lr));
                 }
             }
-            Expr::Int(_) | Expr::SqrtCallee | Expr::Callee(_) => unreachable!("not a float expression"),
+            Expr::Int(_) | Expr::SqrtCallee | Expr::Callee(_) | Expr::Obj(_) => {
+                unreachable!("not a float expression")
+            }
         }
     }
 
@@ -1046,6 +1120,111 @@ impl Gen<'_> {
             ; mov [rbx + off], rax
         );
         e.xdecref_rdi(unit);
+        asm!(e ; =>done);
+    }
+
+    /// Jumps to the exit unless the object in `Rq(r)`, about to be released, has another
+    /// reference or is an exact int or float (whose destructor runs no code). Clobbers rcx.
+    fn releasable(&self, e: &mut Emitter, r: u8) {
+        let exit = self.exit;
+        let (long_t, float_t) = (rt::long_type() as i64, rt::float_type() as i64);
+        let ok = e.ops.new_dynamic_label();
+        asm!(e
+            ; cmp QWORD [Rq(r)], 1
+            ; jg =>ok
+            ; mov rcx, QWORD long_t
+            ; cmp [Rq(r) + L::OB_TYPE], rcx
+            ; je =>ok
+            ; mov rcx, QWORD float_t
+            ; cmp [Rq(r) + L::OB_TYPE], rcx
+            ; jne =>exit
+            ; =>ok
+        );
+    }
+
+    /// `list[index] = value` ([`Stmt::Store`]): the item's address waits in the frame's spare
+    /// stack word while the value is boxed.
+    fn store_item(&mut self, e: &mut Emitter, unit: usize, list: u32, index: &Expr, value: &Expr) {
+        let exit = self.exit;
+        let oom = self.out_of_memory(e);
+        let off = e.local(list);
+        let done = e.ops.new_dynamic_label();
+        // The value first (an int one waits in the spare word), then the item's address in rdx.
+        let ty = if matches!(value, Expr::Obj(_)) { None } else { Some(self.ty(value)) };
+        match ty {
+            Some(Ty::Float) => self.float(e, value, 0),
+            Some(_) => {
+                self.int(e, value, 0);
+                asm!(e ; mov [rsp], rsi);
+            }
+            None => {}
+        }
+        self.int(e, index, 0);
+        asm!(e
+            ; mov rax, [rbx + off]
+            ; cmp rsi, [rax + L::VAR_OB_SIZE]
+            ; jae =>exit
+            ; mov rdx, [rax + L::LIST_OB_ITEM]
+            ; lea rdx, [rdx + rsi * 8]
+            ; mov rdi, [rdx]
+        );
+        match (ty, value) {
+            (None, Expr::Obj(obj)) => {
+                self.releasable(e, 7);
+                let obj = *obj as i64;
+                asm!(e
+                    ; mov rax, QWORD obj
+                    ; add QWORD [rax], 1
+                    ; mov [rdx], rax
+                );
+                e.decref_rdi(unit);
+            }
+            (Some(Ty::Float), _) => {
+                let float_t = rt::float_type() as i64;
+                let box_float = rt::float_from_double() as i64;
+                asm!(e
+                    ; cmp QWORD [rdi], 1
+                    ; jne >fresh
+                    ; mov rcx, QWORD float_t
+                    ; cmp [rdi + L::OB_TYPE], rcx
+                    ; jne >fresh
+                    ; movsd QWORD [rdi + L::FLOAT_OB_FVAL], xmm0
+                    ; jmp =>done
+                    ; fresh:
+                );
+                self.releasable(e, 7);
+                asm!(e
+                    ; mov [rsp], rdx
+                    ; mov rax, QWORD box_float
+                    ; call rax
+                    ; test rax, rax
+                    ; jz =>oom
+                    ; mov rdx, [rsp]
+                    ; mov rdi, [rdx]
+                    ; mov [rdx], rax
+                );
+                e.decref_rdi(unit);
+            }
+            _ => {
+                asm!(e
+                    ; mov r10, rdx
+                    ; mov r8, [rsp]
+                );
+                e.store_int_in_place_at_r10(done);
+                asm!(e ; mov rdi, [r10]);
+                self.releasable(e, 7);
+                asm!(e ; mov [rsp], r10);
+                e.box_int_r8();
+                asm!(e
+                    ; test rax, rax
+                    ; jz =>oom
+                    ; mov rdx, [rsp]
+                    ; mov rdi, [rdx]
+                    ; mov [rdx], rax
+                );
+                e.decref_rdi(unit);
+            }
+        }
         asm!(e ; =>done);
     }
 
@@ -1165,6 +1344,69 @@ impl Gen<'_> {
                 }
                 asm!(e ; =>stay);
             }
+            Stmt::Store { unit, list, index, value, .. } => self.store_item(e, *unit, *list, index, value),
+            Stmt::Test { value, exit_if, to, .. } => {
+                let stay = e.ops.new_dynamic_label();
+                let to_label = e.labels[*to];
+                let block = self.stub(e, to_label);
+                let (if_true, if_false) = if *exit_if { (block, stay) } else { (stay, block) };
+                match value {
+                    Expr::Item { list, index, .. } => {
+                        // The item's truth as bool() gives it for the types tested here.
+                        self.int(e, index, 0);
+                        let off = e.local(*list);
+                        let (t, f, none) = (rt::py_true() as i64, rt::py_false() as i64, rt::py_none() as i64);
+                        let (long_t, float_t) = (rt::long_type() as i64, rt::float_type() as i64);
+                        asm!(e
+                            ; mov rax, [rbx + off]
+                            ; cmp rsi, [rax + L::VAR_OB_SIZE]
+                            ; jae =>exit
+                            ; mov rax, [rax + L::LIST_OB_ITEM]
+                            ; mov rax, [rax + rsi * 8]
+                            ; mov rcx, QWORD t
+                            ; cmp rax, rcx
+                            ; je =>if_true
+                            ; mov rcx, QWORD f
+                            ; cmp rax, rcx
+                            ; je =>if_false
+                            ; mov rcx, QWORD none
+                            ; cmp rax, rcx
+                            ; je =>if_false
+                            ; mov rdx, [rax + L::OB_TYPE]
+                            ; mov rcx, QWORD long_t
+                            ; cmp rdx, rcx
+                            ; jne >not_int
+                            ; cmp QWORD [rax + L::VAR_OB_SIZE], 0
+                            ; jne =>if_true
+                            ; jmp =>if_false
+                            ; not_int:
+                            ; mov rcx, QWORD float_t
+                            ; cmp rdx, rcx
+                            ; jne =>exit
+                            ; movsd xmm0, QWORD [rax + L::FLOAT_OB_FVAL]
+                        );
+                    }
+                    _ if self.ty(value) == Ty::Int => {
+                        self.int(e, value, 0);
+                        asm!(e
+                            ; test rsi, rsi
+                            ; jnz =>if_true
+                            ; jmp =>if_false
+                        );
+                    }
+                    _ => self.float(e, value, 0),
+                }
+                // Left by the item and float cases: a float in xmm0, true unless zero (a NaN
+                // is true).
+                asm!(e
+                    ; xorpd xmm15, xmm15
+                    ; ucomisd xmm0, xmm15
+                    ; jp =>if_true
+                    ; jne =>if_true
+                    ; jmp =>if_false
+                );
+                asm!(e ; =>stay);
+            }
         }
     }
 }
@@ -1174,6 +1416,11 @@ impl Gen<'_> {
 pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
     let k = find(e, n)?;
     let counter = e.new_kernel_counter();
+    for &(_, callee) in &k.call_sites {
+        if !e.inlined.contains(&callee) {
+            e.inlined.push(callee);
+        }
+    }
     let snap = e.snap;
     e.mark(format!(
         "     (loop kernel: {} statements up to offset {}; locals by number: ints {:?}, floats {:?}, lists {:?})",
