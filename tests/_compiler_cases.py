@@ -2214,6 +2214,26 @@ def _kscale(x, k):
     return x * k - 1
 
 
+def _kdead(p, q):
+    t = (p >> 40) & (q << 3)  # never used, but raises for a float p or q
+    return 1e300
+
+
+def _kunused(p, q):
+    return q * 2  # p unused, but the caller evaluates it (xs[i + 1] may be out of range)
+
+
+def _knotinlined(xs, n):
+    # Neither function may be inlined as it stands: the dead store and the unused argument
+    # would hide a TypeError and an IndexError.
+    s = 0.0
+    t = 0
+    for i in range(n):
+        s = _kdead(xs[i], t)
+        t += _kunused(xs[i + 1], i)
+    return s, t
+
+
 def _krow(v, i, n):
     # `_kentry(i, j)` is inlined into the kernel (a pure global function, its code checked at
     # the entry); a zero divisor inside it re-runs the call for real, traceback and all.

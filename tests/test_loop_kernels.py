@@ -59,6 +59,13 @@ def test_small_global_functions_are_inlined():
     assert "loop kernel" not in _psyco.dump_code(h.__code__)
 
 
+def test_functions_whose_inlining_would_hide_errors_are_called():
+    g = compiled_copy(cases._knotinlined)
+    assert "loop kernel" not in _psyco.dump_code(g.__code__)
+    for args in (([1, 2, 3], 2), ([1, 2, 3], 3), ([1.5, 2, 3], 2), ([1, 2, 3.5], 2)):
+        assert outcome(g, args) == outcome(cases._knotinlined, args)
+
+
 def test_kernel_disables_itself_and_stays_correct():
     g = compiled_copy(cases._kdisable)
     assert g(200) == cases._kdisable(200)

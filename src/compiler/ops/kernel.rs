@@ -452,7 +452,8 @@ struct Sites {
 }
 
 /// The body of `callee` as one expression of `args` (its parameters' values): a straight run
-/// of loads, stores to its locals and arithmetic ending in RETURN_VALUE, at most 64 nodes.
+/// of loads, stores to its locals and arithmetic ending in RETURN_VALUE, at most 64 nodes,
+/// every argument and every value it computes used by the result.
 /// The call needs nothing else: no frame is observable from such a body, and a failing guard
 /// re-runs the statement, call included, in the ordinary code.
 fn inline(callee: &crate::compiler::bytecode::Callee, args: Vec<Expr>) -> Option<Expr> {
@@ -468,12 +469,28 @@ fn inline(callee: &crate::compiler::bytecode::Callee, args: Vec<Expr>) -> Option
     for (k, a) in args.into_iter().enumerate() {
         *locals.get_mut(k)? = Some(a);
     }
+    // A value stored and never loaded would not be computed by the inlined expression, and
+    // computing it may raise (`t = p >> 40` with a float p): such bodies are not inlined.
+    let mut unread = vec![false; callee.nlocals];
+    // Each argument must be used too: the caller evaluates it (`xs[i + 1]` may raise
+    // IndexError) whether or not the body needs it.
+    for k in 0..callee.nargs as usize {
+        *unread.get_mut(k)? = true;
+    }
     let mut stack: Vec<Expr> = Vec::new();
     for &(opc, arg) in &callee.instrs {
         match opc {
             op::RESUME | op::NOP => {}
-            op::LOAD_FAST => stack.push(locals.get(arg as usize)?.clone()?),
-            op::STORE_FAST => *locals.get_mut(arg as usize)? = Some(stack.pop()?),
+            op::LOAD_FAST => {
+                stack.push(locals.get(arg as usize)?.clone()?);
+                unread[arg as usize] = false;
+            }
+            op::STORE_FAST => {
+                if std::mem::replace(unread.get_mut(arg as usize)?, true) {
+                    return None;
+                }
+                *locals.get_mut(arg as usize)? = Some(stack.pop()?);
+            }
             op::LOAD_CONST => match rt::const_number(*callee.consts.get(arg as usize)?)? {
                 (v, true) => stack.push(Expr::Float(v)),
                 (v, false) => stack.push(Expr::Int(v as i64)),
@@ -486,7 +503,7 @@ fn inline(callee: &crate::compiler::bytecode::Callee, args: Vec<Expr>) -> Option
             }
             op::RETURN_VALUE => {
                 let r = stack.pop()?;
-                return (stack.is_empty() && size(&r) <= 64).then_some(r);
+                return (stack.is_empty() && !unread.contains(&true) && size(&r) <= 64).then_some(r);
             }
             _ => return None,
         }
