@@ -2354,3 +2354,31 @@ KERNEL_CASES = [
                ([True] * 3, 5), ([2**70, 0, -(2**70)], 3)]),
     (_knottest, [([1, 0, 2.5, 0.0, None, True], 3.0), ([1, 2], 0), ([1, "a", ""], 1.5), ([], 2.0)]),
 ]
+
+
+def range_loop_headers(args):
+    """`for i in range(...)`: CALL + GET_ITER fused into the range iterator when `range` is the
+    builtin and the arguments are ints below 2**40 (ops/call.rs); everything else (big ints,
+    bools, floats, a zero step, a shadowed `range`) takes the generic call."""
+    out = []
+    for a in args:
+        try:
+            if len(a) == 1:
+                for i in range(a[0]):
+                    out.append(i)
+            elif len(a) == 2:
+                for i in range(a[0], a[1]):
+                    out.append(i)
+            else:
+                for i in range(a[0], a[1], a[2]):
+                    out.append(i)
+        except Exception as e:  # noqa: BLE001 - the error is the result
+            out.append(repr(e))
+        out.append("|")
+    return out
+
+
+_RANGE_ARGS = [(5,), (0,), (-3,), (2, 7), (7, 2), (-5, 5), (0, 10, 3), (10, 0, -3), (10, 0, 3), (0, 10, -1),
+               (1, 5, 0), (2**41, 2**41 + 3), (0, 2**45, 2**44), (-(2**39), 2**39, 2**38), (2**39, 2**39 + 2),
+               (True,), (1.5,), (None,), (3, "a"), (2**70, 2**70 + 3), (-7, -1, 2), (5, -5, -7), (0, 1, 2**39)]
+CASES += [(range_loop_headers, (_RANGE_ARGS,))]

@@ -149,6 +149,7 @@ pub fn sqrt_target() -> (usize, usize) {
 static LEN_NAME: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 static APPEND_NAME: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 static TYPE_NAME: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static RANGE_NAME: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 static BUILTIN_C_NAMES: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
 
@@ -175,6 +176,11 @@ fn collect_builtin_c_names(py: Python<'_>) {
         }
     }
     let _ = BUILTIN_C_NAMES.set(names);
+}
+
+/// The interned string "range" (see [`call_target_names`]); 0 if not native.
+pub fn range_name() -> usize {
+    RANGE_NAME.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The interned string "type" (see [`call_target_names`]); 0 if not native.
@@ -605,7 +611,7 @@ pub fn layout_report(py: Python<'_>) -> Result<(), String> {
             LIST_APPEND.store(append as usize, Relaxed);
             MATH_SQRT.store(sqrt as usize, Relaxed);
             // The names code objects call them by (interned, so compared by identity).
-            for (slot, name) in [(&LEN_NAME, c"len"), (&APPEND_NAME, c"append"), (&TYPE_NAME, c"type"), (&SQRT_NAME, c"sqrt")] {
+            for (slot, name) in [(&LEN_NAME, c"len"), (&APPEND_NAME, c"append"), (&TYPE_NAME, c"type"), (&SQRT_NAME, c"sqrt"), (&RANGE_NAME, c"range")] {
                 // SAFETY: interning an ASCII literal (GIL held); the reference is kept.
                 let s = unsafe { py::PyUnicode_InternFromString(name.as_ptr()) };
                 if s.is_null() {

@@ -32,6 +32,7 @@ extern "C" {
     static mut PyMethod_Type: py::PyTypeObject;
     static mut PyFunction_Type: py::PyTypeObject;
     static mut PyRangeIter_Type: py::PyTypeObject;
+    static mut PyRange_Type: py::PyTypeObject;
     static mut PyListIter_Type: py::PyTypeObject;
     fn PyCell_New(obj: Obj) -> Obj;
     fn _PyObject_GetMethod(obj: Obj, name: Obj, method: *mut Obj) -> c_int;
@@ -73,6 +74,9 @@ pub fn py_none() -> usize {
 /// call directly.
 pub fn long_type() -> usize {
     std::ptr::addr_of_mut!(py::PyLong_Type) as usize
+}
+pub fn range_type() -> usize {
+    std::ptr::addr_of_mut!(PyRange_Type) as usize
 }
 pub fn range_iter_type() -> usize {
     std::ptr::addr_of_mut!(PyRangeIter_Type) as usize
@@ -1492,5 +1496,34 @@ pub unsafe extern "C-unwind" fn rt_eval_breaker(ts: *mut py::PyThreadState) -> c
         } else {
             0
         }
+    }
+}
+
+/// `iter(range(start, stop, step))` for values below 2**40 in magnitude and a non-zero step:
+/// the iterator 3.11's `range_iter` makes for C longs (`fast_range_iter`, length as
+/// `get_len_of_range` computes it), without the range object. A new reference, or NULL with
+/// MemoryError set.
+pub extern "C" fn rt_range_iter(start: i64, stop: i64, step: i64) -> Obj {
+    let len: i64 = if step > 0 && start < stop {
+        1 + (stop - 1 - start) / step
+    } else if step < 0 && start > stop {
+        1 + (start - 1 - stop) / (-step)
+    } else {
+        0
+    };
+    // SAFETY: GIL held (called from machine code); the type is the interpreter's own, its
+    // instances are plain (not GC-tracked) objects of `tp_basicsize` bytes with four C longs
+    // after the header at the offsets verified at import.
+    unsafe {
+        let it = py::_PyObject_New(std::ptr::addr_of_mut!(PyRangeIter_Type));
+        if it.is_null() {
+            return it;
+        }
+        let base = it as *mut u8;
+        *field::<i64>(base, X::RANGEITER_INDEX) = 0;
+        *field::<i64>(base, X::RANGEITER_START) = start;
+        *field::<i64>(base, X::RANGEITER_STEP) = step;
+        *field::<i64>(base, X::RANGEITER_LEN) = len;
+        it
     }
 }

@@ -146,6 +146,16 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
         if oparg == 1 && global(crate::ffi::type_name()) {
             emit_type_inline(e, u, d);
         }
+        let range_name = crate::ffi::range_name();
+        if (1..=3).contains(&oparg)
+            && range_name != 0
+            && global(range_name)
+            && e.snap.instrs.get(n + 1).is_some_and(|i| i.op == op::GET_ITER)
+            && !e.snap.is_target[n + 1]
+            && e.snap.depth.get(n + 2).is_some_and(|d| d.is_some())
+        {
+            emit_range_iter_inline(e, n, u, d, oparg);
+        }
         if oparg == 1 && matches!(producer, Some(Producer::Method(m)) if m == append_name) {
             emit_list_append_inline(e, u, d, append_obj as i64);
         }
@@ -247,6 +257,81 @@ fn emit_len_inline(e: &mut Emitter, u: usize, d: u32, len_obj: i64) {
     asm!(e
         ; jmp >call_done
         ; =>not_len
+    );
+}
+
+/// CALL of `range(...)` right before GET_ITER (a `for` loop's header): `[NULL, range, args]`
+/// with `range` the builtin type itself and one to three exact ints below 2**40 in magnitude
+/// (a non-zero step) becomes at once the iterator `iter(range(...))` would make
+/// (`rt_range_iter`), and GET_ITER is skipped. The poll after CALL is done as for any call; a
+/// deopt there resumes at GET_ITER, which returns the iterator itself. Anything else falls
+/// through to the generic call.
+fn emit_range_iter_inline(e: &mut Emitter, n: usize, u: usize, d: u32, k: u32) {
+    let base = d - k - 2;
+    let (null_slot, callable) = (e.slot(base), e.slot(base + 1));
+    let (range_t, long_t) = (rt::range_type() as i64, rt::long_type() as i64);
+    let miss = e.ops.new_dynamic_label();
+    let err = e.error_label(u, d);
+    asm!(e
+        ; cmp QWORD [rbx + null_slot], 0
+        ; jne =>miss
+        ; mov rax, QWORD range_t
+        ; cmp [rbx + callable], rax
+        ; jne =>miss
+        ; xor r8, r8 // start
+        ; mov r10, 1 // step
+    );
+    // The arguments into (start, stop, step) = r8, r9, r10.
+    let dsts: &[u8] = match k {
+        1 => &[9],
+        2 => &[8, 9],
+        _ => &[8, 9, 10],
+    };
+    for (j, &dst) in dsts.iter().enumerate() {
+        let slot = e.slot(base + 2 + j as u32);
+        asm!(e
+            ; mov rax, [rbx + slot]
+            ; mov rcx, QWORD long_t
+            ; cmp [rax + L::OB_TYPE], rcx
+            ; jne =>miss
+        );
+        super::arith::int_value(e, 0, dst, 11, 2, miss); // temporaries r11 and rdx
+        asm!(e
+            ; mov rcx, QWORD 1i64 << 40
+            ; add rcx, Rq(dst)
+            ; shr rcx, 41
+            ; jnz =>miss
+        );
+    }
+    asm!(e
+        ; test r10, r10
+        ; jz =>miss // range() arg 3 must not be zero: the generic call raises
+        ; mov rdi, r8
+        ; mov rsi, r9
+        ; mov rdx, r10
+    );
+    e.set_prev(u as i64);
+    e.call(rt::rt_range_iter as *const () as usize);
+    asm!(e
+        ; test rax, rax
+        ; jz =>err
+        ; mov [rbx + null_slot], rax
+        // `range` is a static type: its count never reaches zero here.
+        ; mov rax, QWORD range_t
+        ; sub QWORD [rax], 1
+    );
+    for j in 0..k {
+        let slot = e.slot(base + 2 + j);
+        asm!(e ; mov rdi, [rbx + slot]);
+        e.decref_rdi(u);
+    }
+    let mode = BreakerMode::HandleHere { err_unit: u, err_depth: d - k - 1 };
+    e.check_eval_breaker(n + 1, u as i64, mode);
+    e.check_tracing(n + 1);
+    let after = e.labels[n + 2];
+    asm!(e
+        ; jmp =>after
+        ; =>miss
     );
 }
 
