@@ -2318,6 +2318,19 @@ def _knottest(xs, t):
     return s
 
 
+def _kident(a, x, xs, n):
+    # Assignments bind objects: a constant, a local or an item is stored as that very object.
+    w = 2.5
+    z = 0.0
+    y = 0.0
+    for i in range(n):
+        a[i] = x
+        y = xs[i]
+        z = 2.5
+        a[i + 1] = xs[i]
+    return a[0] is x, a[1] is xs[0], y is xs[n - 1], z is w, a
+
+
 # (function, argument tuples): each function holds a loop kernel; test_loop_kernels.py runs a
 # compiled copy against the interpreter on every argument tuple.
 _A = [1.5 * i for i in range(40)]
@@ -2346,6 +2359,7 @@ KERNEL_CASES = [
     (_krow, [([1.0] * 30, 3, 30), ([1.0, 2.0, 3.0], 0, 3), ([1.0] * 3, -1, 3), ([1, 2, 3], 2, 3), ([1.0] * 3, 2**40, 3)]),
     (_kcalls, [([1, 2, 3], 4), ([1.5, 2.5], 2), ([1, 2**62], 3), ([1, "a"], 2), ([], 1)]),
     (_kswap, [(6,)]),
+    (_kident, [([0.0] * 5, 1.5, [2.5, 3.5, 4.5], 3), ([0] * 5, 1000, [2000, 3000], 2), ([0.0] * 3, 2.0, [1.0], 1)]),
     (_kmark, [([True] * 20, 4, 20, 2), ([True, 1, 2.5, "s", [1], None, 2**70, 0.5] * 2, 0, 16, 1),
               ([True] * 5, 0, 9, 1), ([True] * 5, -2, 5, 3)]),
     (_kstore, [([1.0, 2.0, 3.0], [0.0] * 3, 3, 2.5), ([1, 2, 3], [0] * 3, 3, 7), ([1, 2**61, 3], [None, "s", [2]], 3, 2),

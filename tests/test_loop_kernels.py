@@ -66,6 +66,36 @@ def test_functions_whose_inlining_would_hide_errors_are_called():
         assert outcome(g, args) == outcome(cases._knotinlined, args)
 
 
+def test_inlined_call_at_the_recursion_limit():
+    # The real call would raise RecursionError one frame below the limit: the kernel with the
+    # call inlined must not run there.
+    g = compiled_copy(cases._krow)
+
+    def at_depth(n, f, *args):
+        if n:
+            return at_depth(n - 1, f, *args)
+        try:
+            return f(*args)
+        except RecursionError:
+            return "RecursionError"
+
+    def room(n=0):
+        try:
+            return room(n + 1)
+        except RecursionError:
+            return n
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit // 4)
+    try:
+        r = room()
+        got = [at_depth(k, g, [1.0] * 4, 2, 4) for k in range(r - 10, r)]
+        want = [at_depth(k, cases._krow, [1.0] * 4, 2, 4) for k in range(r - 10, r)]
+    finally:
+        sys.setrecursionlimit(limit)
+    assert "RecursionError" in want and got == want
+
+
 def test_kernel_disables_itself_and_stays_correct():
     g = compiled_copy(cases._kdisable)
     assert g(200) == cases._kdisable(200)

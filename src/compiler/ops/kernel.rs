@@ -236,7 +236,7 @@ fn parse_stmt(
     if last.op == op::STORE_SUBSCR {
         let index = stack.pop()?;
         let Some(Expr::Local(list)) = stack.pop() else { return None };
-        let value = stack.pop()?;
+        let value = stored_value(e, p, stack.pop()?)?;
         return Some((Stmt::Store { first: p, unit: last.idx, list, index, value }, end + 1));
     }
     if matches!(last.op, op::POP_JUMP_FORWARD_IF_FALSE | op::POP_JUMP_FORWARD_IF_TRUE) {
@@ -252,7 +252,7 @@ fn parse_stmt(
         return Some((Stmt::Test { first: p, value, exit_if, to: end + 1 }, t));
     }
     if last.op == op::STORE_FAST {
-        let value = stack.pop()?;
+        let value = stored_value(e, p, stack.pop()?)?;
         return Some((
             Stmt::Assign {
                 first: p,
@@ -290,6 +290,18 @@ fn parse_stmt(
         },
         t,
     ))
+}
+
+/// The value of an assignment statement starting at `p`, as the kernel stores it: what the
+/// interpreter would bind is the very object a constant, a local or an item is, so a bare
+/// constant becomes [`Expr::Obj`] (and locals and items are copied as objects by the code
+/// generator). The loop variable itself (kept in a register) is not stored anywhere else.
+fn stored_value(e: &Emitter, p: usize, value: Expr) -> Option<Expr> {
+    let ins = &e.snap.instrs[p];
+    match value {
+        Expr::Int(_) | Expr::Float(_) if ins.op == op::LOAD_CONST => Some(Expr::Obj(e.snap.consts[ins.arg as usize])),
+        v => Some(v),
+    }
 }
 
 /// An index leaf (LOAD_FAST or a LOAD_CONST int) at `p`.
@@ -705,6 +717,13 @@ fn infer_types(k: &mut Kernel) -> Option<()> {
                         st.set(*list, Ty::List);
                         infer(index, Some(Ty::Int), &mut st);
                         *ty = Some(Ty::List);
+                    } else if let Expr::Obj(c) = value {
+                        // A bare constant: its own type.
+                        match rt::const_number(*c) {
+                            Some((_, true)) => st.set(*local, Ty::Float),
+                            Some((_, false)) => st.set(*local, Ty::Int),
+                            None => return None,
+                        }
                     } else {
                         let known = st.types.get(local).copied();
                         if let Some(t) = infer(value, known, &mut st) {
@@ -766,7 +785,10 @@ fn infer_types(k: &mut Kernel) -> Option<()> {
             Stmt::Assign { local, value, .. } => match types.get(local) {
                 Some(Ty::List) => matches!(value, Expr::Item { list, index, ty: Some(Ty::List) }
                     if types.get(list) == Some(&Ty::List) && ty_of(index, types) == Some(Ty::Int)),
-                Some(&t) => ty_of(value, types) == Some(t),
+                Some(&t) => match value {
+                    Expr::Obj(c) => rt::const_number(*c).map(|(_, f)| if f { Ty::Float } else { Ty::Int }) == Some(t),
+                    _ => ty_of(value, types) == Some(t),
+                },
                 None => false,
             },
             Stmt::Update {
@@ -845,6 +867,13 @@ fn liveness(k: &mut Kernel) -> Option<()> {
         for l in r {
             if !defined.contains(&l) && !live_in.contains(&l) {
                 live_in.push(l);
+            }
+        }
+        if let Stmt::Assign { value: Expr::Local(l), .. } | Stmt::Store { value: Expr::Local(l), .. } = s {
+            if *l == k.var {
+                // `j = i`: j must become the loop variable's object, which lives in the frame
+                // only outside the kernel.
+                return None;
             }
         }
         if let Stmt::Assign { local, .. } = s {
@@ -1140,6 +1169,26 @@ impl Gen<'_> {
         asm!(e ; =>done);
     }
 
+    /// If `x` is a plain constant, local or list item: rax = that object (borrowed; an item's
+    /// type checked as inferred, its index left in rsi), and true. Assignments bind such values
+    /// as they are, so `y = xs[i]` makes `y is xs[i]` as in the interpreter.
+    fn object_of(&self, e: &mut Emitter, x: &Expr) -> bool {
+        match x {
+            Expr::Obj(c) => asm!(e ; mov rax, QWORD *c as i64),
+            Expr::Local(l) if *l != self.k.var => {
+                let off = e.local(*l);
+                asm!(e ; mov rax, [rbx + off]);
+            }
+            Expr::Item { list, index, .. } => {
+                let tp = if self.ty(x) == Ty::Int { rt::long_type() } else { rt::float_type() };
+                self.int(e, index, 0);
+                self.item(e, *list, IREGS[0], tp);
+            }
+            _ => return false,
+        }
+        true
+    }
+
     /// Jumps to the exit unless the object in `Rq(r)`, about to be released, has another
     /// reference or is an exact int or float (whose destructor runs no code). Clobbers rcx.
     fn releasable(&self, e: &mut Emitter, r: u8) {
@@ -1167,7 +1216,12 @@ impl Gen<'_> {
         let off = e.local(list);
         let done = e.ops.new_dynamic_label();
         // The value first (an int one waits in the spare word), then the item's address in rdx.
-        let ty = if matches!(value, Expr::Obj(_)) { None } else { Some(self.ty(value)) };
+        let copy = self.object_of(e, value);
+        if copy {
+            // The object itself goes into the list: it waits in the spare word.
+            asm!(e ; mov [rsp], rax);
+        }
+        let ty = if copy { None } else { Some(self.ty(value)) };
         match ty {
             Some(Ty::Float) => self.float(e, value, 0),
             Some(_) => {
@@ -1185,18 +1239,17 @@ impl Gen<'_> {
             ; lea rdx, [rdx + rsi * 8]
             ; mov rdi, [rdx]
         );
-        match (ty, value) {
-            (None, Expr::Obj(obj)) => {
+        match ty {
+            None => {
                 self.releasable(e, 7);
-                let obj = *obj as i64;
                 asm!(e
-                    ; mov rax, QWORD obj
+                    ; mov rax, [rsp]
                     ; add QWORD [rax], 1
                     ; mov [rdx], rax
                 );
                 e.decref_rdi(unit);
             }
-            (Some(Ty::Float), _) => {
+            Some(Ty::Float) => {
                 let float_t = rt::float_type() as i64;
                 let box_float = rt::float_from_double() as i64;
                 asm!(e
@@ -1250,6 +1303,17 @@ impl Gen<'_> {
         self.exit = self.stub(e, first);
         let exit = self.exit;
         match s {
+            Stmt::Assign { unit, local, value, .. } if self.k.types[local] != Ty::List && self.object_of(e, value) => {
+                // The local gets the very object (the old value is an int, a float or unset:
+                // releasing it runs no code).
+                let off = e.local(*local);
+                asm!(e
+                    ; add QWORD [rax], 1
+                    ; mov rdi, [rbx + off]
+                    ; mov [rbx + off], rax
+                );
+                e.xdecref_rdi(*unit);
+            }
             Stmt::Assign {
                 unit, local, value, ..
             } => match self.k.types[local] {
@@ -1502,6 +1566,14 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
             ; cmp rax, rcx
             ; jne =>fail
             ; =>ok
+        );
+    }
+    if !k.call_sites.is_empty() {
+        // An inlined call pushes no frame: enter only where the real call would not fail the
+        // recursion check (3.11's _Py_EnterRecursivePy: `recursion_remaining-- <= 0`).
+        asm!(e
+            ; cmp DWORD [r13 + L::TSTATE_RECURSION_REMAINING], 0
+            ; jle =>fail
         );
     }
     for &(memo, callee) in &k.call_sites {
