@@ -2396,3 +2396,37 @@ _RANGE_ARGS = [(5,), (0,), (-3,), (2, 7), (7, 2), (-5, 5), (0, 10, 3), (10, 0, -
                (1, 5, 0), (2**41, 2**41 + 3), (0, 2**45, 2**44), (-(2**39), 2**39, 2**38), (2**39, 2**39 + 2),
                (True,), (1.5,), (None,), (3, "a"), (2**70, 2**70 + 3), (-7, -1, 2), (5, -5, -7), (0, 1, 2**39)]
 CASES += [(range_loop_headers, (_RANGE_ARGS,))]
+
+
+def _klist_sum(xs, k):
+    # `for x in a_list`: the item goes into the local at every step (the old value released),
+    # an item of another type or a non-list iterable takes the ordinary FOR_ITER.
+    s = 0.0
+    for x in xs:
+        s += x * k
+    return s, x
+
+
+def _klist_rows(rows, dt):
+    for r in rows:
+        r[0] += dt * r[1]
+        r[1] -= dt
+    return rows, r
+
+
+def _klist_count(xs, lo):
+    n = 0
+    for v in xs:
+        if v < lo:
+            continue
+        n += 1
+    return n
+
+
+KERNEL_CASES += [
+    (_klist_sum, [([1.0, 2.5, 3.0], 2.0), ([1, 2, 3], 2), ([1.0, 2, 3.5], 0.5), ([1.0, None], 1.0), ((1.0, 2.0), 3.0),
+                  ([], 1.0), ("ab", 2.0), ({1.5: 0}, 2.0), ([1.0] * 5, 2**60)]),
+    (_klist_rows, [([[1.0, 2.0], [3.0, 4.0]], 0.5), ([[1.0, 2.0], (3.0, 4.0)], 0.5), ([[1, 2], [3.0, 4.0]], 0.5),
+                   ([[1.0, 2.0], [3.0]], 0.5)]),
+    (_klist_count, [([1.0, 5.0, 3.0, 9.0], 4.0), ([1, 5, 3, 9], 4), ([1.0, "a"], 0.0), ([float("nan"), 2.0], 1.0)]),
+]

@@ -503,8 +503,11 @@ class _Gen:
         function: what psyco compiles as a loop kernel, fed lists and values of every type."""
         f = self.name("kern")
         h = self.name("pure")
+        # Usually every parameter and value is used (inlinable); sometimes not (then the call
+        # must stay a call: a dead value may raise).
+        tail = " + t - (p - p) - (q - q)" if self.chance(0.7) else ""
         self.funcs.append(["def %s(p, q):" % h, "    t = %s" % self.kexpr(["p", "q"], 2),
-                           "    return %s" % self.kexpr(["p", "q", "t"], 2)])
+                           "    return %s%s" % (self.kexpr(["p", "q", "t"], 2), tail)])
         leaves = ["i", "a", "b", "s", "t", "xs[i]", "ys[i]", "xs[i + 1]", "xs[-1]", "ys[0]",
                   "%s(i, a)" % h, "%s(xs[i], s)" % h]
         lines = ["def %s(n, xs, ys, a, b):" % f, "    out = []",

@@ -1,5 +1,5 @@
-//! Loop kernels: an innermost `for name in range(...)` loop whose body is only int and float
-//! arithmetic on locals and list items — `s += a[k] * b[k]`, mandelbrot's escape loop, an
+//! Loop kernels: an innermost `for name in range(...)` (or `for name in a_list`) loop whose
+//! body is only int and float arithmetic on locals and list items — `s += a[k] * b[k]`, mandelbrot's escape loop, an
 //! n-body pair update — is compiled a second time as one tight machine loop, placed in front of
 //! the loop's ordinary code. Types are checked once when the kernel is entered instead of at
 //! every use: a float local is read with one load, the loop counter lives in a register, the
@@ -146,6 +146,9 @@ impl Stmt {
 /// closing JUMP_BACKWARD at `back`, and the (memo, attribute site) of each `math.sqrt`.
 struct Kernel {
     var: u32,
+    /// `for var in range(...)` (the loop variable an int kept in rbp, stored at the exits) or
+    /// `for var in a_list` (the item stored into the frame at every step, like any local).
+    over_range: bool,
     body: Vec<Stmt>,
     back: usize,
     sqrt_sites: Vec<(usize, usize)>,
@@ -523,6 +526,37 @@ fn inline(callee: &crate::compiler::bytecode::Callee, args: Vec<Expr>) -> Option
     None
 }
 
+/// True if the iterator of the FOR_ITER at `n` comes from `range(...)` (LOAD_GLOBAL NULL +
+/// range; arguments; PRECALL; CALL; GET_ITER, with no jump target in between): such a loop is
+/// compiled for a range iterator, any other for a list iterator (each checked at the entry).
+fn range_header(e: &Emitter, n: usize) -> bool {
+    let snap = e.snap;
+    let (Some(get_iter), Some(Some(d))) = (n.checked_sub(1).map(|k| &snap.instrs[k]), n.checked_sub(1).map(|k| snap.depth[k])) else {
+        return false;
+    };
+    if get_iter.op != op::GET_ITER || d == 0 {
+        return false;
+    }
+    let mut m = n - 1;
+    while m > 0 {
+        if snap.is_target[m] {
+            return false;
+        }
+        m -= 1;
+        match snap.depth[m] {
+            Some(x) if x == d - 1 => {
+                let ins = &snap.instrs[m];
+                return ins.op == op::LOAD_GLOBAL
+                    && ins.arg & 1 == 1
+                    && snap.names[(ins.arg >> 1) as usize] == crate::ffi::range_name();
+            }
+            Some(x) if x >= d => {}
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// Recognises the loop whose FOR_ITER is at `n`.
 fn find(e: &Emitter, n: usize) -> Option<Kernel> {
     let snap = e.snap;
@@ -540,6 +574,7 @@ fn find(e: &Emitter, n: usize) -> Option<Kernel> {
         return None;
     }
     let var = store.arg;
+    let over_range = range_header(e, n);
     let mut body = Vec::new();
     let mut sites = Sites::default();
     let mut p = n + 2;
@@ -557,6 +592,7 @@ fn find(e: &Emitter, n: usize) -> Option<Kernel> {
     }
     let mut k = Kernel {
         var,
+        over_range,
         body,
         back,
         sqrt_sites: sites.sqrt,
@@ -699,7 +735,7 @@ fn ty_of(x: &Expr, types: &HashMap<u32, Ty>) -> Option<Ty> {
 
 fn infer_types(k: &mut Kernel) -> Option<()> {
     let mut st = Infer {
-        types: HashMap::from([(k.var, Ty::Int)]),
+        types: if k.over_range { HashMap::from([(k.var, Ty::Int)]) } else { HashMap::new() },
         changed: true,
         failed: false,
         default_float: false,
@@ -841,7 +877,9 @@ fn liveness(k: &mut Kernel) -> Option<()> {
     }
     let mut defined: HashSet<u32> = HashSet::from([k.var]);
     let mut live_in: Vec<u32> = Vec::new();
-    let mut assigned: Vec<u32> = vec![k.var];
+    // A range loop's variable is stored at the exits (its old value must be releasable as
+    // any assigned local's); a list loop's step stores it and checks the old value itself.
+    let mut assigned: Vec<u32> = if k.over_range { vec![k.var] } else { Vec::new() };
     for s in &k.body {
         let mut r = Vec::new();
         match s {
@@ -870,7 +908,7 @@ fn liveness(k: &mut Kernel) -> Option<()> {
             }
         }
         if let Stmt::Assign { value: Expr::Local(l), .. } | Stmt::Store { value: Expr::Local(l), .. } = s {
-            if *l == k.var {
+            if k.over_range && *l == k.var {
                 // `j = i`: j must become the loop variable's object, which lives in the frame
                 // only outside the kernel.
                 return None;
@@ -975,6 +1013,9 @@ struct Gen<'k> {
 impl Gen<'_> {
     /// A label that leaves the kernel for `to` (storing the loop variable first).
     fn stub(&mut self, e: &mut Emitter, to: DynamicLabel) -> DynamicLabel {
+        if !self.k.over_range {
+            return to;
+        }
         if let Some(&(l, _)) = self.stubs.iter().find(|(_, t)| *t == to) {
             return l;
         }
@@ -1011,7 +1052,7 @@ impl Gen<'_> {
         let exit = self.exit;
         match x {
             Expr::Int(v) => asm!(e ; mov Rq(r), QWORD *v),
-            Expr::Local(l) if *l == self.k.var => asm!(e ; mov Rq(r), rbp),
+            Expr::Local(l) if self.k.over_range && *l == self.k.var => asm!(e ; mov Rq(r), rbp),
             Expr::Local(l) => {
                 let off = e.local(*l);
                 asm!(e ; mov rax, [rbx + off]);
@@ -1175,7 +1216,7 @@ impl Gen<'_> {
     fn object_of(&self, e: &mut Emitter, x: &Expr) -> bool {
         match x {
             Expr::Obj(c) => asm!(e ; mov rax, QWORD *c as i64),
-            Expr::Local(l) if *l != self.k.var => {
+            Expr::Local(l) if !self.k.over_range || *l != self.k.var => {
                 let off = e.local(*l);
                 asm!(e ; mov rax, [rbx + off]);
             }
@@ -1515,19 +1556,19 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
     let fail = e.ops.new_dynamic_label();
     let top = e.ops.new_dynamic_label();
     let it = e.slot(d - 1);
-    let (range_t, long_t, float_t, list_t) = (
-        rt::range_iter_type() as i64,
+    let (iter_t, long_t, float_t, list_t) = (
+        if k.over_range { rt::range_iter_type() } else { rt::list_iter_type() } as i64,
         rt::long_type() as i64,
         rt::float_type() as i64,
         rt::list_type() as i64,
     );
-    // Entry: still enabled, a range iterator, and the locals of the types inferred.
+    // Entry: still enabled, a range (or list) iterator, and the locals of the types inferred.
     asm!(e
         ; mov rax, QWORD counter as i64
         ; cmp DWORD [rax], DISABLE_AFTER
         ; jge =>ordinary
         ; mov rax, [rbx + it]
-        ; mov rcx, QWORD range_t
+        ; mov rcx, QWORD iter_t
         ; cmp [rax + L::OB_TYPE], rcx
         ; jne =>fail
     );
@@ -1634,26 +1675,81 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
         exit: ordinary,
         stubs: Vec::new(),
     };
-    // One iteration: the range iterator's next value, as FOR_ITER computes it, into rbp; an
-    // exhausted iterator is the ordinary FOR_ITER's (after the first step, via the stub that
-    // stores the loop variable's last value).
-    let done = g.stub(e, ordinary);
-    for (label, exhausted) in [(first_step, ordinary), (top, done)] {
-        asm!(e
-            ; =>label
-            ; mov rax, [rbx + it]
-            ; mov rcx, [rax + L::RANGEITER_INDEX]
-            ; cmp rcx, [rax + L::RANGEITER_LEN]
-            ; jge =>exhausted
-            ; lea rdx, [rcx + 1]
-            ; mov [rax + L::RANGEITER_INDEX], rdx
-            ; imul rcx, [rax + L::RANGEITER_STEP]
-            ; add rcx, [rax + L::RANGEITER_START]
-            ; mov rbp, rcx
-        );
-        if label == first_step {
-            asm!(e ; jmp =>body);
+    if k.over_range {
+        // One iteration: the range iterator's next value, as FOR_ITER computes it, into rbp;
+        // an exhausted iterator is the ordinary FOR_ITER's (after the first step, via the
+        // stub that stores the loop variable's last value).
+        let done = g.stub(e, ordinary);
+        for (label, exhausted) in [(first_step, ordinary), (top, done)] {
+            asm!(e
+                ; =>label
+                ; mov rax, [rbx + it]
+                ; mov rcx, [rax + L::RANGEITER_INDEX]
+                ; cmp rcx, [rax + L::RANGEITER_LEN]
+                ; jge =>exhausted
+                ; lea rdx, [rcx + 1]
+                ; mov [rax + L::RANGEITER_INDEX], rdx
+                ; imul rcx, [rax + L::RANGEITER_STEP]
+                ; add rcx, [rax + L::RANGEITER_START]
+                ; mov rbp, rcx
+            );
+            if label == first_step {
+                asm!(e ; jmp =>body);
+            }
         }
+    } else {
+        // One iteration of a list iterator, as FOR_ITER does it: the next item into the loop
+        // variable. Before advancing, the item must be of the variable's inferred type (if
+        // the body uses it) and the old value releasable without running code; otherwise
+        // (and at the end of the list) the ordinary FOR_ITER takes this step.
+        let off = e.local(k.var);
+        let item_t = k.types.get(&k.var).map(|t| match t {
+            Ty::Int => rt::long_type(),
+            Ty::Float => rt::float_type(),
+            Ty::List => rt::list_type(),
+        });
+        let (long_t, float_t) = (rt::long_type() as i64, rt::float_type() as i64);
+        asm!(e
+            ; =>first_step
+            ; =>top
+            ; mov rax, [rbx + it]
+            ; mov rdx, [rax + L::LISTITER_SEQ]
+            ; test rdx, rdx
+            ; jz =>ordinary
+            ; mov rcx, [rax + L::LISTITER_INDEX]
+            ; cmp rcx, [rdx + L::VAR_OB_SIZE]
+            ; jge =>ordinary
+            ; mov rdx, [rdx + L::LIST_OB_ITEM]
+            ; mov rdx, [rdx + rcx * 8]
+        );
+        if let Some(tp) = item_t {
+            asm!(e
+                ; mov r8, QWORD tp as i64
+                ; cmp [rdx + L::OB_TYPE], r8
+                ; jne =>ordinary
+            );
+        }
+        let ok = e.ops.new_dynamic_label();
+        asm!(e
+            ; mov rdi, [rbx + off]
+            ; test rdi, rdi
+            ; jz =>ok
+            ; cmp QWORD [rdi], 1
+            ; jg =>ok
+            ; mov r8, [rdi + L::OB_TYPE]
+            ; mov r9, QWORD long_t
+            ; cmp r8, r9
+            ; je =>ok
+            ; mov r9, QWORD float_t
+            ; cmp r8, r9
+            ; jne =>ordinary
+            ; =>ok
+            ; add rcx, 1
+            ; mov [rax + L::LISTITER_INDEX], rcx
+            ; add QWORD [rdx], 1
+            ; mov [rbx + off], rdx
+        );
+        e.xdecref_rdi(e.snap.instrs[n + 1].idx);
     }
     asm!(e ; =>body);
     for s in &k.body {
@@ -1670,8 +1766,9 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
     );
     // The exits: the loop variable into the frame (a MemoryError there is reported at the
     // FOR_ITER, whose value it is), then the ordinary code.
-    let var_oom = e.error_label(e.snap.instrs[n].idx, d);
-    for (label, to) in std::mem::take(&mut g.stubs) {
+    let stubs = std::mem::take(&mut g.stubs);
+    let var_oom = if stubs.is_empty() { ordinary } else { e.error_label(e.snap.instrs[n].idx, d) };
+    for (label, to) in stubs {
         asm!(e
             ; =>label
             ; mov r8, rbp
