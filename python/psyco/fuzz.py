@@ -508,8 +508,10 @@ class _Gen:
         tail = " + t - (p - p) - (q - q)" if self.chance(0.7) else ""
         self.funcs.append(["def %s(p, q):" % h, "    t = %s" % self.kexpr(["p", "q"], 2),
                            "    return %s%s" % (self.kexpr(["p", "q", "t"], 2), tail)])
-        leaves = ["i", "a", "b", "s", "t", "xs[i]", "ys[i]", "xs[i + 1]", "xs[-1]", "ys[0]",
-                  "%s(i, a)" % h, "%s(xs[i], s)" % h]
+        # Values fed back from one iteration to the next (s, t, ys) only ever take part in
+        # additions and comparisons, so that nothing can grow exponentially with the count.
+        fresh = ["i", "a", "b", "xs[i]", "xs[i + 1]", "xs[-1]", "%s(i, a)" % h, "%s(xs[i], b)" % h]
+        leaves = fresh + ["s", "t", "ys[i]", "ys[0]"]
         lines = ["def %s(n, xs, ys, a, b):" % f, "    out = []",
                  "    s = %s" % self.pick(_KNUMS), "    t = %s" % self.pick(_KNUMS),
                  "    for i in range(%s):" % self.pick(["n", "len(xs)", "1, n", "n - 1, -1, -1",
@@ -517,12 +519,12 @@ class _Gen:
         for _ in range(self.r.randrange(1, 5)):
             r = self.r.random()
             if r < 0.3:
-                lines.append("        s = %s" % self.kexpr(leaves))
+                lines.append("        s = %s" % self.kexpr(fresh))
             elif r < 0.5:
-                lines.append("        t %s= %s" % (self.pick(["+", "-"]), self.kexpr(leaves, 1)))
+                lines.append("        t %s= %s" % (self.pick(["+", "-"]), self.kexpr(fresh, 1)))
             elif r < 0.7:
                 lines.append("        ys[%s] %s= %s" % (self.pick(["i", "0", "i"]), self.pick(["+", "-", "*"]),
-                                                      self.kexpr(leaves, 1)))
+                                                      self.kexpr(fresh, 1)))
             else:
                 lines.append("        if %s %s %s:" % (self.kexpr(leaves, 1), self.pick(_CMP),
                                                        self.kexpr(leaves, 0)))

@@ -335,6 +335,34 @@ fn try_float_compare(e: &mut Emitter, n: usize) -> Option<usize> {
     Some(jump_n)
 }
 
+/// Jumps to `miss` unless `math.sqrt` is what a `math.sqrt(` reads: the global is what the
+/// LOAD_GLOBAL site's memo at `memo` says (both dict versions unchanged), a module whose dict is
+/// in the state the LOAD_ATTR/LOAD_METHOD site's cache entry 0 at `cache` proved `sqrt` in, as
+/// math.sqrt itself. Clobbers rax, rdx, r8 and r9 (rcx is kept).
+pub(super) fn math_sqrt_guard(e: &mut Emitter, memo: usize, cache: usize, miss: DynamicLabel) {
+    let (sqrt_obj, _) = crate::ffi::sqrt_target();
+    let module_t = rt::module_type() as i64;
+    asm!(e ; mov r8, QWORD memo as i64);
+    e.global_memo_value(8, miss);
+    asm!(e
+        ; mov r9, QWORD module_t
+        ; cmp [rax + L::OB_TYPE], r9
+        ; jne =>miss
+        ; mov r8, QWORD cache as i64
+        ; cmp DWORD [r8 + 4], 3
+        ; jne =>miss
+        ; mov rdx, QWORD sqrt_obj as i64
+        ; cmp [r8 + 16], rdx
+        ; jne =>miss
+        ; mov rax, [rax + L::MODULE_MD_DICT]
+        ; test rax, rax
+        ; jz =>miss
+        ; mov rdx, [rax + L::DICT_VERSION_TAG]
+        ; cmp rdx, [r8 + 24]
+        ; jne =>miss
+    );
+}
+
 /// Branches on `xmm0 (cmp_op) xmm1`, COMPARE_OP's operator (`< <= == != > >=`), as float's
 /// rich comparison decides it: an unordered (NaN) pair is unequal and not ordered.
 pub(super) fn float_branch(e: &mut Emitter, cmp_op: u32, if_true: DynamicLabel, if_false: DynamicLabel) {
@@ -604,29 +632,8 @@ fn eval(e: &mut Emitter, node: &Node, r: u8, fallback: DynamicLabel) {
                 asm!(e ; jmp =>fallback);
                 return;
             };
-            let (sqrt_obj, _) = crate::ffi::sqrt_target();
-            let module_t = rt::module_type() as i64;
-            // The global is what the LOAD_GLOBAL site's memo says (both dict versions
-            // unchanged): a module whose dict is in the state the LOAD_METHOD site's entry 0
-            // proved `sqrt` in, as math.sqrt itself. rcx (the float type) is kept.
-            asm!(e ; mov r8, QWORD memo as i64);
-            e.global_memo_value(8, fallback);
+            math_sqrt_guard(e, memo, cache, fallback);
             asm!(e
-                ; mov r9, QWORD module_t
-                ; cmp [rax + L::OB_TYPE], r9
-                ; jne =>fallback
-                ; mov r8, QWORD cache as i64
-                ; cmp DWORD [r8 + 4], 3
-                ; jne =>fallback
-                ; mov rdx, QWORD sqrt_obj as i64
-                ; cmp [r8 + 16], rdx
-                ; jne =>fallback
-                ; mov rax, [rax + L::MODULE_MD_DICT]
-                ; test rax, rax
-                ; jz =>fallback
-                ; mov rdx, [rax + L::DICT_VERSION_TAG]
-                ; cmp rdx, [r8 + 24]
-                ; jne =>fallback
                 // Negative or NaN (unordered sets CF too): the ordinary call.
                 ; xorpd xmm15, xmm15
                 ; ucomisd Rx(r), xmm15

@@ -1537,6 +1537,11 @@ impl Gen<'_> {
 /// loop is one (with a mark for the dump). The ordinary FOR_ITER follows what this emits.
 pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
     let k = find(e, n)?;
+    // Every site a guard reads must exist before anything is emitted.
+    let memos = k.call_sites.iter().map(|&(m, _)| m).chain(k.sqrt_sites.iter().map(|&(m, _)| m));
+    if memos.clone().any(|m| e.peek_global_memo(m).is_none()) || k.sqrt_sites.iter().any(|&(_, c)| e.peek_attr_cache(c).is_none()) {
+        return None;
+    }
     let counter = e.new_kernel_counter();
     for &(_, callee) in &k.call_sites {
         if !e.inlined.contains(&callee) {
@@ -1639,27 +1644,7 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
         let (Some(memo), Some(cache)) = (e.peek_global_memo(memo), e.peek_attr_cache(site)) else {
             return None;
         };
-        let (sqrt_obj, _) = crate::ffi::sqrt_target();
-        let module_t = rt::module_type() as i64;
-        asm!(e ; mov r8, QWORD memo as i64);
-        e.global_memo_value(8, fail);
-        asm!(e
-            ; mov r9, QWORD module_t
-            ; cmp [rax + L::OB_TYPE], r9
-            ; jne =>fail
-            ; mov r8, QWORD cache as i64
-            ; cmp DWORD [r8 + 4], 3
-            ; jne =>fail
-            ; mov rdx, QWORD sqrt_obj as i64
-            ; cmp [r8 + 16], rdx
-            ; jne =>fail
-            ; mov rax, [rax + L::MODULE_MD_DICT]
-            ; test rax, rax
-            ; jz =>fail
-            ; mov rdx, [rax + L::DICT_VERSION_TAG]
-            ; cmp rdx, [r8 + 24]
-            ; jne =>fail
-        );
+        super::fuse::math_sqrt_guard(e, memo, cache, fail);
     }
     let first_step = e.ops.new_dynamic_label();
     let body = e.ops.new_dynamic_label();
