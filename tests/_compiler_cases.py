@@ -2430,3 +2430,66 @@ KERNEL_CASES += [
                    ([[1.0, 2.0], [3.0]], 0.5)]),
     (_klist_count, [([1.0, 5.0, 3.0, 9.0], 4.0), ([1, 5, 3, 9], 4), ([1.0, "a"], 0.0), ([float("nan"), 2.0], 1.0)]),
 ]
+
+
+class _FVec:
+    __slots__ = ("x", "y")
+
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+
+class _FDict:
+    def __init__(self, x):
+        self.x = x
+
+
+class _FProp:
+    def __init__(self):
+        self._x = 1.5
+
+    @property
+    def x(self):
+        return self._x
+
+    @x.setter
+    def x(self, v):
+        self._x = v * 2
+
+
+def float_attribute_updates(n):
+    """`obj.x op= <float run>` fused (ops/fuse.rs): slots and instance dicts, the old float
+    overwritten when nothing else holds it and replaced when something does, ints, None, a
+    property, a missing attribute, and single-operation runs on attributes (`p.x - q.x`)."""
+    out = []
+    a, b, c = _FVec(1.5, 2.5), _FVec(0.5, -1.0), _FDict(3.25)
+    for i in range(n):
+        a.x -= b.x * 0.5
+        a.y += b.y * a.x
+        c.x *= 1.0 + i * 0.125
+        dx = a.x - b.x
+        dy = a.y - b.y
+        out.append((a.x, a.y, c.x, dx, dy))
+    held = a.x
+    a.x += 1.0
+    out.append((held, a.x, held is a.x))
+    for v in (_FVec(1, 2), _FVec(None, 1.0), _FDict(2**70), _FDict("s")):
+        try:
+            v.x += 0.5 * 2.0
+            out.append(v.x)
+        except TypeError as e:
+            out.append(str(e))
+    p = _FProp()
+    p.x += 1.0 * 2.0
+    out.append(p.x)
+    d = _FDict(1.0)
+    del d.x
+    try:
+        d.x -= 2.0 * 1.5
+    except AttributeError as e:
+        out.append(str(e))
+    return out
+
+
+CASES += [(float_attribute_updates, (5,))]

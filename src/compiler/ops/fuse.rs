@@ -105,7 +105,8 @@ impl Node {
     fn worth_it(&self) -> bool {
         match self {
             Node::Bin { left, right, .. } => {
-                let floaty = |n: &Node| matches!(n, Node::ListItem { .. } | Node::Const { is_float: true, .. });
+                // An attribute leaf too (`dx = p.x - q.x`): such a run stores in place.
+                let floaty = |n: &Node| matches!(n, Node::ListItem { .. } | Node::Attr { .. } | Node::Const { is_float: true, .. });
                 self.ops() >= 2 || floaty(left) || floaty(right)
             }
             Node::Sqrt { .. } => true,
@@ -122,11 +123,17 @@ pub(super) fn float_operator(arg: u32) -> Option<i32> {
 
 /// Simulates the instructions `snap.instrs[n..]` as tree building, calling `at_end(m, stack)`
 /// after each one it accepts; stops at the first it cannot fuse (or a jump target).
-fn simulate(e: &Emitter, n: usize, mut at_end: impl FnMut(usize, &[Node])) {
+fn simulate(e: &Emitter, n: usize, at_end: impl FnMut(usize, &[Node])) {
+    simulate_from(e, n, 0, at_end)
+}
+
+/// [`simulate`] with the run's attribute sites numbered from `first_site` (the attribute
+/// instructions before `n` that the caller's shape owns).
+fn simulate_from(e: &Emitter, n: usize, first_site: usize, mut at_end: impl FnMut(usize, &[Node])) {
     let snap = e.snap;
     let mut stack: Vec<Node> = Vec::new();
     let mut m = n;
-    let mut sites = 0;
+    let mut sites = first_site;
     let mut memos = 0;
     let (sqrt_obj, sqrt_name) = crate::ffi::sqrt_target();
     while m < snap.instrs.len() {
@@ -407,6 +414,9 @@ pub fn try_float_run(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
     if let Some(last) = try_item_update(e, n, d) {
         return Some(last);
     }
+    if let Some(last) = try_attr_update(e, n, d) {
+        return Some(last);
+    }
     let (last, tree) = find_run(e, n)?;
     let fallback = e.ops.new_dynamic_label();
     let float_t = rt::float_type() as i64;
@@ -539,6 +549,95 @@ fn try_item_update(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
         ; =>fallback
     );
     Some(last)
+}
+
+/// An in-place update of a float attribute, `v.x -= dx * m`, which 3.11 compiles to
+/// `LOAD_FAST v; COPY 1; LOAD_ATTR x; <run>; BINARY_OP op=; SWAP 2; STORE_ATTR x`: (the
+/// STORE_ATTR's position, the whole value's tree, the STORE_ATTR's attribute site). None of the
+/// instructions after the first may be a jump target. The float counterpart of fuse_int's.
+fn find_attr_update(e: &Emitter, n: usize) -> Option<(usize, Node, usize)> {
+    let snap = e.snap;
+    let ins = |k: usize| snap.instrs.get(k);
+    let (first, copy, load) = (ins(n)?, ins(n + 1)?, ins(n + 2)?);
+    if first.op != op::LOAD_FAST || copy.op != op::COPY || copy.arg != 1 || load.op != op::LOAD_ATTR {
+        return None;
+    }
+    if snap.is_target[n + 1] || snap.is_target[n + 2] {
+        return None;
+    }
+    let mut found = None;
+    simulate_from(e, n + 3, 1, |m, stack| {
+        if found.is_some() || stack.len() != 1 || !stack[0].complete() {
+            return;
+        }
+        let (Some(bin), Some(swap), Some(store)) = (ins(m + 1), ins(m + 2), ins(m + 3)) else { return };
+        let Some(fop) = float_operator(bin.arg).filter(|_| bin.arg >= 13) else { return };
+        if bin.op == op::BINARY_OP
+            && swap.op == op::SWAP
+            && swap.arg == 2
+            && store.op == op::STORE_ATTR
+            && snap.names[store.arg as usize] == snap.names[load.arg as usize]
+            && !(m + 1..=m + 3).any(|k| snap.is_target[k])
+            && m + 4 < snap.instrs.len()
+            && snap.depth[m + 4].is_some()
+        {
+            let sites = 1 + (n + 3..=m).filter(|&k| matches!(snap.instrs[k].op, op::LOAD_ATTR | op::STORE_ATTR | op::LOAD_METHOD)).count();
+            let tree = Node::Bin {
+                op: fop,
+                left: Box::new(Node::Attr { local: first.arg as i32, site: 0 }),
+                right: Box::new(clone_top(stack)),
+            };
+            if tree.regs() <= 14 {
+                found = Some((m + 3, tree, sites));
+            }
+        }
+    });
+    found
+}
+
+/// Emits the fast path of a float attribute update starting at `n` (see [`find_attr_update`]):
+/// the value computed in SSE registers, then stored through the STORE_ATTR site's own cache
+/// entry (as its inline code would), into the old float itself when nothing else holds it, else
+/// as a new float (the old one, an exact float, released: no code runs).
+fn try_attr_update(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
+    let (store_n, tree, store_site) = find_attr_update(e, n)?;
+    let store_cache = e.peek_attr_cache(store_site)?;
+    let local = e.local(e.snap.instrs[n].arg);
+    let fallback = e.ops.new_dynamic_label();
+    let after = e.labels[store_n + 1];
+    let u = e.snap.instrs[store_n].idx;
+    let out_of_memory = e.error_label(e.snap.instrs[store_n - 2].idx, d);
+    let float_t = rt::float_type() as i64;
+    let box_float = rt::float_from_double() as i64;
+    asm!(e ; mov rcx, QWORD float_t);
+    eval(e, &tree, 0, fallback);
+    asm!(e ; mov rax, [rbx + local]);
+    // Keeps rax and rcx; the attribute's address in r10.
+    super::load_store::attr_entry0_address(e, store_cache, fallback, true);
+    asm!(e
+        // The float the tree read (anything else: the ordinary code stores it).
+        ; mov rax, [r10]
+        ; cmp [rax + L::OB_TYPE], rcx
+        ; jne =>fallback
+        ; cmp QWORD [rax], 1
+        ; jne >fresh
+        ; movsd QWORD [rax + L::FLOAT_OB_FVAL], xmm0
+        ; jmp =>after
+        ; fresh:
+        ; mov rbp, r10
+        ; mov rax, QWORD box_float
+        ; call rax
+        ; test rax, rax
+        ; jz =>out_of_memory
+        ; mov rdi, [rbp]
+        ; mov [rbp], rax
+    );
+    e.xdecref_rdi(u);
+    asm!(e
+        ; jmp =>after
+        ; =>fallback
+    );
+    Some(store_n)
 }
 
 /// Evaluates `node` into xmm`r` (using registers r.. upward); `rcx` holds `&PyFloat_Type`.
