@@ -512,14 +512,23 @@ class _Gen:
         # additions and comparisons, so that nothing can grow exponentially with the count.
         fresh = ["i", "a", "b", "xs[i]", "xs[i + 1]", "xs[-1]", "%s(i, a)" % h, "%s(xs[i], b)" % h]
         leaves = fresh + ["s", "t", "ys[i]", "ys[0]"]
-        lines = ["def %s(n, xs, ys, a, b):" % f, "    out = []",
+        # Sometimes an object whose attributes the loop reads and updates (`o.x += ...`):
+        # slots or an instance dict.
+        cls = self.name("KObj")
+        slots = self.chance(0.5)
+        self.funcs.append(["class %s:" % cls] + (["    __slots__ = ('x', 'y')"] if slots else [])
+                          + ["    def __init__(self, x, y):", "        self.x = x", "        self.y = y"])
+        lines = ["def %s(n, xs, ys, a, b):" % f, "    out = []", "    o = %s(a, b)" % cls,
                  "    s = %s" % self.pick(_KNUMS), "    t = %s" % self.pick(_KNUMS),
                  "    for i in range(%s):" % self.pick(["n", "len(xs)", "1, n", "n - 1, -1, -1",
                                                        "0, n, 2", "len(ys)"])]
         for _ in range(self.r.randrange(1, 5)):
             r = self.r.random()
-            if r < 0.3:
-                lines.append("        s = %s" % self.kexpr(fresh))
+            if r < 0.15:
+                lines.append("        o.%s %s= %s" % (self.pick(["x", "y"]), self.pick(["+", "-"]),
+                                                    self.kexpr(fresh + ["o.x", "o.y"], 1)))
+            elif r < 0.3:
+                lines.append("        s = %s" % self.kexpr(fresh + ["o.x"]))
             elif r < 0.5:
                 lines.append("        t %s= %s" % (self.pick(["+", "-"]), self.kexpr(fresh, 1)))
             elif r < 0.7:
@@ -530,7 +539,7 @@ class _Gen:
                                                        self.kexpr(leaves, 0)))
                 lines.append("            %s" % self.pick(["break", "continue", "out.append(i)",
                                                            "s = 0.5", "t = b"]))
-        lines.append("    return s, t, out, ys, i")
+        lines.append("    return s, t, out, ys, o.x, o.y, i")
         self.funcs.append(lines)
         args = []
         for vals in self.arg_values(2):
