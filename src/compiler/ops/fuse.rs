@@ -556,43 +556,58 @@ fn try_item_update(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
 /// STORE_ATTR's position, the whole value's tree, the STORE_ATTR's attribute site). None of the
 /// instructions after the first may be a jump target. The float counterpart of fuse_int's.
 fn find_attr_update(e: &Emitter, n: usize) -> Option<(usize, Node, usize)> {
-    let snap = e.snap;
-    let ins = |k: usize| snap.instrs.get(k);
-    let (first, copy, load) = (ins(n)?, ins(n + 1)?, ins(n + 2)?);
-    if first.op != op::LOAD_FAST || copy.op != op::COPY || copy.arg != 1 || load.op != op::LOAD_ATTR {
-        return None;
-    }
-    if snap.is_target[n + 1] || snap.is_target[n + 2] {
-        return None;
-    }
+    let local = attr_update_head(e, n)?;
     let mut found = None;
     simulate_from(e, n + 3, 1, |m, stack| {
         if found.is_some() || stack.len() != 1 || !stack[0].complete() {
             return;
         }
-        let (Some(bin), Some(swap), Some(store)) = (ins(m + 1), ins(m + 2), ins(m + 3)) else { return };
-        let Some(fop) = float_operator(bin.arg).filter(|_| bin.arg >= 13) else { return };
-        if bin.op == op::BINARY_OP
-            && swap.op == op::SWAP
-            && swap.arg == 2
-            && store.op == op::STORE_ATTR
-            && snap.names[store.arg as usize] == snap.names[load.arg as usize]
-            && !(m + 1..=m + 3).any(|k| snap.is_target[k])
-            && m + 4 < snap.instrs.len()
-            && snap.depth[m + 4].is_some()
-        {
-            let sites = 1 + (n + 3..=m).filter(|&k| matches!(snap.instrs[k].op, op::LOAD_ATTR | op::STORE_ATTR | op::LOAD_METHOD)).count();
-            let tree = Node::Bin {
-                op: fop,
-                left: Box::new(Node::Attr { local: first.arg as i32, site: 0 }),
-                right: Box::new(clone_top(stack)),
-            };
-            if tree.regs() <= 14 {
-                found = Some((m + 3, tree, sites));
-            }
+        let Some((arg, store_n, store_site)) = attr_update_tail(e, n, m) else { return };
+        let Some(fop) = float_operator(arg) else { return };
+        let tree = Node::Bin { op: fop, left: Box::new(Node::Attr { local: local as i32, site: 0 }), right: Box::new(clone_top(stack)) };
+        if tree.regs() <= 14 {
+            found = Some((store_n, tree, store_site));
         }
     });
     found
+}
+
+/// The head of an in-place attribute update `obj.name op= <run>`, which 3.11 compiles to
+/// `LOAD_FAST obj; COPY 1; LOAD_ATTR name; <run>; BINARY_OP op=; SWAP 2; STORE_ATTR name`,
+/// starting at `n` (nothing jumping into it): the local. The run starts at `n + 3`, its
+/// attribute sites numbered from 1 (the LOAD_ATTR is site 0). Shared with fuse_int.
+pub(super) fn attr_update_head(e: &Emitter, n: usize) -> Option<u32> {
+    let snap = e.snap;
+    let ins = |k: usize| snap.instrs.get(k);
+    let (first, copy, load) = (ins(n)?, ins(n + 1)?, ins(n + 2)?);
+    let ok = first.op == op::LOAD_FAST
+        && copy.op == op::COPY
+        && copy.arg == 1
+        && load.op == op::LOAD_ATTR
+        && !snap.is_target[n + 1]
+        && !snap.is_target[n + 2];
+    ok.then_some(first.arg)
+}
+
+/// The tail of the attribute update whose head is at `n` (see [`attr_update_head`]), if its run
+/// ends at `m`: (the in-place BINARY_OP's argument, the STORE_ATTR's position, the STORE_ATTR's
+/// attribute site counted from `n + 2`). Nothing may jump into it, and an instruction must
+/// follow.
+pub(super) fn attr_update_tail(e: &Emitter, n: usize, m: usize) -> Option<(u32, usize, usize)> {
+    let snap = e.snap;
+    let ins = |k: usize| snap.instrs.get(k);
+    let (load, bin, swap, store) = (ins(n + 2)?, ins(m + 1)?, ins(m + 2)?, ins(m + 3)?);
+    let ok = bin.op == op::BINARY_OP
+        && bin.arg >= 13
+        && swap.op == op::SWAP
+        && swap.arg == 2
+        && store.op == op::STORE_ATTR
+        && snap.names[store.arg as usize] == snap.names[load.arg as usize]
+        && !(m + 1..=m + 3).any(|k| snap.is_target[k])
+        && m + 4 < snap.instrs.len()
+        && snap.depth[m + 4].is_some();
+    let sites = 1 + (n + 3..=m).filter(|&k| matches!(snap.instrs[k].op, op::LOAD_ATTR | op::STORE_ATTR | op::LOAD_METHOD)).count();
+    ok.then_some((bin.arg, m + 3, sites))
 }
 
 /// Emits the fast path of a float attribute update starting at `n` (see [`find_attr_update`]):

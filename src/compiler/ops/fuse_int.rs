@@ -274,43 +274,19 @@ fn find_compare(e: &Emitter, n: usize) -> Option<(usize, u32, Node, Node)> {
 /// (the STORE_ATTR's position, the local, the whole value's tree, the STORE_ATTR's site).
 /// None of the instructions after the first may be a jump target.
 fn find_attr_update(e: &Emitter, n: usize) -> Option<(usize, Node, usize)> {
-    let snap = e.snap;
-    let ins = |k: usize| snap.instrs.get(k);
-    let (first, copy, load) = (ins(n)?, ins(n + 1)?, ins(n + 2)?);
-    if first.op != op::LOAD_FAST || copy.op != op::COPY || copy.arg != 1 || load.op != op::LOAD_ATTR {
-        return None;
-    }
-    if snap.is_target[n + 1] || snap.is_target[n + 2] {
-        return None;
-    }
+    let local = super::fuse::attr_update_head(e, n)?;
     let mut found = None;
     simulate_from(e, n + 3, 1, |m, stack| {
         if stack.len() != 1 || !stack[0].is_int() || !stack[0].complete() {
             return true;
         }
-        let (Some(bin), Some(swap), Some(store)) = (ins(m + 1), ins(m + 2), ins(m + 3)) else { return false };
-        let Some(iop) = int_operator(bin.arg) else { return true };
-        if bin.op == op::BINARY_OP
-            && swap.op == op::SWAP
-            && swap.arg == 2
-            && store.op == op::STORE_ATTR
-            && snap.names[store.arg as usize] == snap.names[load.arg as usize]
-            && !(m + 1..=m + 3).any(|k| snap.is_target[k])
-            && m + 4 < snap.instrs.len()
-            && snap.depth[m + 4].is_some()
-        {
-            let sites = 1 + (n + 3..=m).filter(|&k| snap.instrs[k].op == op::LOAD_ATTR).count();
-            let tree = Node::Bin {
-                op: iop,
-                left: Box::new(Node::Attr { local: first.arg, site: 0 }),
-                right: Box::new(stack[0].clone()),
-            };
-            if tree.regs() <= REGS.len() {
-                found = Some((m + 3, tree, sites));
-            }
-            return false;
+        let Some((arg, store_n, store_site)) = super::fuse::attr_update_tail(e, n, m) else { return true };
+        let Some(iop) = int_operator(arg) else { return true };
+        let tree = Node::Bin { op: iop, left: Box::new(Node::Attr { local, site: 0 }), right: Box::new(stack[0].clone()) };
+        if tree.regs() <= REGS.len() {
+            found = Some((store_n, tree, store_site));
         }
-        true
+        false
     });
     found
 }
