@@ -440,14 +440,32 @@ impl<'a> Emitter<'a> {
     /// local `l`'s exact float if nothing else references it, then a jump to `done`;
     /// otherwise falls through with `xmm0` intact.
     pub fn store_float_in_place(&mut self, l: i32, done: DynamicLabel) {
-        let not_in_place = self.ops.new_dynamic_label();
         asm!(self ; mov rax, [rbx + l]);
+        self.store_float_in_place_rax(done);
+    }
+
+    /// [`Self::store_float_in_place`] into the object in rax (NULL allowed). Clobbers r11.
+    pub fn store_float_in_place_rax(&mut self, done: DynamicLabel) {
+        let not_in_place = self.ops.new_dynamic_label();
         self.require_unshared(crate::ffi::runtime::float_type(), not_in_place);
         asm!(self
             ; movsd QWORD [rax + L::FLOAT_OB_FVAL], xmm0
             ; jmp =>done
             ; =>not_in_place
         );
+    }
+
+    /// After a boxing call: the new reference in rax (NULL: jump to `oom`) replaces the object
+    /// in the slot whose address is in `Rq(slot)` (a callee-saved register or one reloaded
+    /// after the call), and the old object (or NULL) is released as instruction `unit`.
+    pub fn replace_with_rax(&mut self, slot: u8, unit: usize, oom: DynamicLabel) {
+        asm!(self
+            ; test rax, rax
+            ; jz =>oom
+            ; mov rdi, [Rq(slot)]
+            ; mov [Rq(slot)], rax
+        );
+        self.xdecref_rdi(unit);
     }
 
     /// If instruction `n + 1` is a STORE_FAST that nothing jumps to (so a value produced by

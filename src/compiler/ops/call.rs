@@ -213,7 +213,7 @@ fn emit_len_inline(e: &mut Emitter, u: usize, d: u32, len_obj: i64) {
     let (set_t, frozenset_t) = (rt::set_type() as i64, rt::frozenset_type() as i64);
     let err = e.error_label(u, d);
     let not_len = e.ops.new_dynamic_label();
-    guard_function_callee(e, d, len_obj, not_len);
+    guard_function_callee(e, d, 1, len_obj, not_len);
     asm!(e
         ; mov rbp, [rbx + arg]
         ; mov rdx, [rbp + L::OB_TYPE]
@@ -268,16 +268,12 @@ fn emit_len_inline(e: &mut Emitter, u: usize, d: u32, len_obj: i64) {
 /// through to the generic call.
 fn emit_range_iter_inline(e: &mut Emitter, n: usize, u: usize, d: u32, k: u32) {
     let base = d - k - 2;
-    let (null_slot, callable) = (e.slot(base), e.slot(base + 1));
+    let null_slot = e.slot(base);
     let (range_t, long_t) = (rt::range_type() as i64, rt::long_type() as i64);
     let miss = e.ops.new_dynamic_label();
     let err = e.error_label(u, d);
+    guard_function_callee(e, d, k, range_t, miss);
     asm!(e
-        ; cmp QWORD [rbx + null_slot], 0
-        ; jne =>miss
-        ; mov rax, QWORD range_t
-        ; cmp [rbx + callable], rax
-        ; jne =>miss
         ; xor r8, r8 // start
         ; mov r10, 1 // step
     );
@@ -515,10 +511,10 @@ fn emit_c_convention_call(e: &mut Emitter, u: usize, k: u32, first: u32, generic
     );
 }
 
-/// The guard of a one-argument call of a known object `callee` (by identity) loaded as a
-/// function, `[NULL, callee, x]`: anything else jumps to `miss`. Leaves `callee` in `rax`.
-fn guard_function_callee(e: &mut Emitter, d: u32, callee: i64, miss: DynamicLabel) {
-    let (null_slot, callable) = (e.slot(d - 3), e.slot(d - 2));
+/// The guard of a `k`-argument call of a known object `callee` (by identity) loaded as a
+/// function, `[NULL, callee, args...]`: anything else jumps to `miss`. Leaves `callee` in `rax`.
+fn guard_function_callee(e: &mut Emitter, d: u32, k: u32, callee: i64, miss: DynamicLabel) {
+    let (null_slot, callable) = (e.slot(d - k - 2), e.slot(d - k - 1));
     asm!(e
         ; cmp QWORD [rbx + null_slot], 0
         ; jne =>miss
@@ -534,7 +530,7 @@ fn emit_type_inline(e: &mut Emitter, u: usize, d: u32) {
     let (null_slot, arg) = (e.slot(d - 3), e.slot(d - 1));
     let type_t = rt::type_type() as i64;
     let not_type = e.ops.new_dynamic_label();
-    guard_function_callee(e, d, type_t, not_type);
+    guard_function_callee(e, d, 1, type_t, not_type);
     asm!(e
         // `type` is a static object: its count never reaches zero here.
         ; sub QWORD [rax], 1

@@ -642,12 +642,8 @@ fn try_attr_update(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
         ; mov rbp, r10
         ; mov rax, QWORD box_float
         ; call rax
-        ; test rax, rax
-        ; jz =>out_of_memory
-        ; mov rdi, [rbp]
-        ; mov [rbp], rax
     );
-    e.xdecref_rdi(u);
+    e.replace_with_rax(5, u, out_of_memory); // the slot's address in rbp
     asm!(e
         ; jmp =>after
         ; =>fallback

@@ -312,13 +312,7 @@ fn try_attr_update(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
     e.store_int_in_place_at_r10(stored);
     asm!(e ; mov rbp, r10);
     e.box_int_r8();
-    asm!(e
-        ; test rax, rax
-        ; jz =>out_of_memory
-        ; mov rdi, [rbp]
-        ; mov [rbp], rax
-    );
-    e.xdecref_rdi(u);
+    e.replace_with_rax(5, u, out_of_memory); // the slot's address in rbp
     asm!(e
         ; =>stored
         ; jmp =>after

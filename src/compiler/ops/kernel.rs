@@ -1,7 +1,7 @@
 //! Loop kernels: an innermost `for name in range(...)` (or `for name in a_list`) loop whose
-//! body is only int and float arithmetic on locals and list items — `s += a[k] * b[k]`, mandelbrot's escape loop, an
-//! n-body pair update — is compiled a second time as one tight machine loop, placed in front of
-//! the loop's ordinary code. Types are checked once when the kernel is entered instead of at
+//! body is only int and float arithmetic on locals and list items — `s += a[k] * b[k]`,
+//! mandelbrot's escape loop, an n-body pair update — is compiled a second time as one tight
+//! machine loop, placed in front of the loop's ordinary code. Types are checked once when the kernel is entered instead of at
 //! every use: a float local is read with one load, the loop counter lives in a register, the
 //! range iterator is stepped without a call or a type check, and results are written into the
 //! local's own float or int when nothing else holds it.
@@ -26,10 +26,11 @@
 //!   compiler inferred) disables itself after [`DISABLE_AFTER`] failed entries, so such loops
 //!   pay nothing more than one compare per iteration.
 //!
-//! Types are inferred at compile time from the body: the loop variable is an int, `<< >> & |
-//! ^` take ints, `/` gives a float, constants have their type, an operand of unknown type takes
-//! its sibling's, and whatever stays unknown is taken to be a float. The entry then checks that
-//! the locals read before being assigned really have those types.
+//! Types are inferred at compile time from the body: a range loop's variable is an int (a list
+//! loop's is typed by its uses and checked item by item), `<< >> & | ^` take ints, `/` gives a
+//! float, constants have their type, an operand of unknown type takes its sibling's, and
+//! whatever stays unknown is taken to be a float. The entry then checks that the locals read
+//! before being assigned really have those types.
 
 use std::collections::{HashMap, HashSet};
 
@@ -57,6 +58,17 @@ enum Ty {
     Int,
     Float,
     List,
+}
+
+impl Ty {
+    /// The exact type a value of this type has (int, float or list).
+    fn type_object(self) -> usize {
+        match self {
+            Ty::Int => rt::long_type(),
+            Ty::Float => rt::float_type(),
+            Ty::List => rt::list_type(),
+        }
+    }
 }
 
 /// An expression of the body.
@@ -217,7 +229,7 @@ fn parse_stmt(
     }
     // `local = value` or `if a (cmp) b:` with a block that leaves the kernel.
     let mut end = None;
-    let (mut stack, m) = parse_stack(e, n, p, back, sites, |stack, m| {
+    let (mut stack, _) = parse_stack(e, n, p, back, sites, |stack, m| {
         let Some(next) = ins(m + 1) else { return false };
         let ends = match stack.len() {
             1 => matches!(next.op, op::STORE_FAST | op::POP_JUMP_FORWARD_IF_FALSE | op::POP_JUMP_FORWARD_IF_TRUE),
@@ -231,7 +243,6 @@ fn parse_stmt(
         ends
     })?;
     let end = end?;
-    let _ = m;
     if snap.is_target[end] {
         return None;
     }
@@ -364,8 +375,7 @@ fn parse_stack(
                 // A small global function (bytecode::Callee): inlined at its CALL, the
                 // entry checking that the global still is a function with that code.
                 let callee = snap.callees.iter().position(|c| c.name == (ins.arg >> 1) as usize).expect("found");
-                let memo = (n..m).filter(|&k| snap.instrs[k].op == op::LOAD_GLOBAL && snap.depth[k].is_some()).count();
-                sites.calls.push((memo, callee));
+                sites.calls.push((global_sites(e, n, m), callee));
                 stack.push(Expr::Callee(callee));
             }
             op::PRECALL if stack.len() > ins.arg as usize
@@ -393,18 +403,7 @@ fn parse_stack(
                 {
                     return None;
                 }
-                let memo = (n..m)
-                    .filter(|&k| snap.instrs[k].op == op::LOAD_GLOBAL && snap.depth[k].is_some())
-                    .count();
-                let site = (n..m + 1)
-                    .filter(|&k| {
-                        matches!(
-                            snap.instrs[k].op,
-                            op::LOAD_ATTR | op::STORE_ATTR | op::LOAD_METHOD
-                        ) && snap.depth[k].is_some()
-                    })
-                    .count();
-                sites.sqrt.push((memo, site));
+                sites.sqrt.push((global_sites(e, n, m), attr_sites(e, n, m + 1)));
                 stack.push(Expr::SqrtCallee);
                 m += 1;
             }
@@ -455,6 +454,19 @@ fn parse_stack(
         m += 1;
     }
     None
+}
+
+/// How many LOAD_GLOBAL sites the code before `m` takes from `n` on: the index, relative to the
+/// kernel's, of the memo the LOAD_GLOBAL at `m` fills (`Emitter::peek_global_memo`).
+fn global_sites(e: &Emitter, n: usize, m: usize) -> usize {
+    (n..m).filter(|&k| e.snap.instrs[k].op == op::LOAD_GLOBAL && e.snap.depth[k].is_some()).count()
+}
+
+/// The attribute-site counterpart of [`global_sites`] (`Emitter::peek_attr_cache`).
+fn attr_sites(e: &Emitter, n: usize, m: usize) -> usize {
+    (n..m)
+        .filter(|&k| matches!(e.snap.instrs[k].op, op::LOAD_ATTR | op::STORE_ATTR | op::LOAD_METHOD) && e.snap.depth[k].is_some())
+        .count()
 }
 
 /// The global sites a kernel's statements use, checked at its entry.
@@ -682,14 +694,7 @@ fn infer(x: &mut Expr, want: Option<Ty>, st: &mut Infer) -> Option<Ty> {
                 Some(Ty::Float)
             }
             _ => {
-                let mut a = infer(left, None, st);
-                let mut b = infer(right, None, st);
-                if a.is_none() && b.is_some() {
-                    a = infer(left, b, st);
-                }
-                if b.is_none() && a.is_some() {
-                    b = infer(right, a, st);
-                }
+                let (mut a, mut b) = infer_siblings(left, right, st);
                 if a.is_none() && b.is_none() && want.is_some() {
                     a = infer(left, want, st);
                     b = infer(right, want, st);
@@ -705,6 +710,20 @@ fn infer(x: &mut Expr, want: Option<Ty>, st: &mut Infer) -> Option<Ty> {
             }
         },
     }
+}
+
+/// Types two operands of one operation: each on its own first, then one of unknown type as its
+/// sibling's.
+fn infer_siblings(left: &mut Expr, right: &mut Expr, st: &mut Infer) -> (Option<Ty>, Option<Ty>) {
+    let mut a = infer(left, None, st);
+    let mut b = infer(right, None, st);
+    if a.is_none() && b.is_some() {
+        a = infer(left, b, st);
+    }
+    if b.is_none() && a.is_some() {
+        b = infer(right, a, st);
+    }
+    (a, b)
 }
 
 /// The type of an expression once inference is done (None: not computable by a kernel).
@@ -775,14 +794,7 @@ fn infer_types(k: &mut Kernel) -> Option<()> {
                     infer(value, Some(Ty::Float), &mut st);
                 }
                 Stmt::Exit { left, right, .. } => {
-                    let a = infer(left, None, &mut st);
-                    let b = infer(right, None, &mut st);
-                    if a.is_none() && b.is_some() {
-                        infer(left, b, &mut st);
-                    }
-                    if b.is_none() && a.is_some() {
-                        infer(right, a, &mut st);
-                    }
+                    infer_siblings(left, right, &mut st);
                 }
                 Stmt::Store { list, index, value, .. } => {
                     st.set(*list, Ty::List);
@@ -929,18 +941,20 @@ fn liveness(k: &mut Kernel) -> Option<()> {
     Some(())
 }
 
+/// Registers a binary operation needs when its operands need `l` and `r` (Sethi-Ullman).
+fn both_need(l: usize, r: usize) -> usize {
+    if l == r {
+        l + 1
+    } else {
+        l.max(r)
+    }
+}
+
 /// Registers an int expression needs (Sethi-Ullman).
 fn int_regs(x: &Expr) -> usize {
     match x {
         Expr::Item { index, .. } => int_regs(index),
-        Expr::Bin { left, right, .. } => {
-            let (l, r) = (int_regs(left), int_regs(right));
-            if l == r {
-                l + 1
-            } else {
-                l.max(r)
-            }
-        }
+        Expr::Bin { left, right, .. } => both_need(int_regs(left), int_regs(right)),
         _ => 1,
     }
 }
@@ -952,14 +966,7 @@ fn float_regs(x: &Expr, types: &HashMap<u32, Ty>) -> usize {
     }
     match x {
         Expr::Sqrt(arg) => float_regs(arg, types),
-        Expr::Bin { left, right, .. } => {
-            let (l, r) = (float_regs(left, types), float_regs(right, types));
-            if l == r {
-                l + 1
-            } else {
-                l.max(r)
-            }
-        }
+        Expr::Bin { left, right, .. } => both_need(float_regs(left, types), float_regs(right, types)),
         _ => 1,
     }
 }
@@ -999,6 +1006,24 @@ fn fits_registers(k: &Kernel) -> bool {
     })
 }
 
+/// Jumps to `miss` unless the object in `Rq(r)`, about to be released, has another reference
+/// or is an exact int or float (whose destructor runs no code). Clobbers `Rq(scratch)`.
+fn releasable(e: &mut Emitter, r: u8, scratch: u8, miss: DynamicLabel) {
+    let (long_t, float_t) = (rt::long_type() as i64, rt::float_type() as i64);
+    let ok = e.ops.new_dynamic_label();
+    asm!(e
+        ; cmp QWORD [Rq(r)], 1
+        ; jg =>ok
+        ; mov Rq(scratch), QWORD long_t
+        ; cmp [Rq(r) + L::OB_TYPE], Rq(scratch)
+        ; je =>ok
+        ; mov Rq(scratch), QWORD float_t
+        ; cmp [Rq(r) + L::OB_TYPE], Rq(scratch)
+        ; jne =>miss
+        ; =>ok
+    );
+}
+
 /// The emitter's view while generating one kernel.
 struct Gen<'k> {
     k: &'k Kernel,
@@ -1008,6 +1033,8 @@ struct Gen<'k> {
     /// (stub label, destination) of every exit: the loop variable lives in rbp during the
     /// kernel and reaches the frame only on the way out.
     stubs: Vec<(DynamicLabel, DynamicLabel)>,
+    /// (label, exit) of every failed-allocation path, emitted out of line after the loop.
+    out_of_memory: Vec<(DynamicLabel, DynamicLabel)>,
 }
 
 impl Gen<'_> {
@@ -1026,20 +1053,32 @@ impl Gen<'_> {
 
     /// A failed allocation (MemoryError set): clear it and leave; the statement's ordinary
     /// code allocates again and raises if it fails too.
-    fn out_of_memory(&self, e: &mut Emitter) -> DynamicLabel {
+    fn out_of_memory(&mut self, e: &mut Emitter) -> DynamicLabel {
         let l = e.ops.new_dynamic_label();
-        let skip = e.ops.new_dynamic_label();
-        let clear = rt::err_clear() as i64;
-        let exit = self.exit;
-        asm!(e
-            ; jmp =>skip
-            ; =>l
-            ; mov rax, QWORD clear
-            ; call rax
-            ; jmp =>exit
-            ; =>skip
-        );
+        self.out_of_memory.push((l, self.exit));
         l
+    }
+
+    /// Evaluates the operands of `left (op) right` with `eval` into registers `k` and `k + 1`
+    /// (of eval's own kind), the operand needing more registers (`ln`, `rn`) first and into `k`
+    /// (Sethi-Ullman); returns the registers (left's, right's).
+    fn operands(
+        &self,
+        e: &mut Emitter,
+        (left, ln): (&Expr, usize),
+        (right, rn): (&Expr, usize),
+        k: usize,
+        eval: fn(&Self, &mut Emitter, &Expr, usize),
+    ) -> (usize, usize) {
+        if ln >= rn {
+            eval(self, e, left, k);
+            eval(self, e, right, k + 1);
+            (k, k + 1)
+        } else {
+            eval(self, e, right, k);
+            eval(self, e, left, k + 1);
+            (k + 1, k)
+        }
     }
 
     fn ty(&self, x: &Expr) -> Ty {
@@ -1060,22 +1099,11 @@ impl Gen<'_> {
             }
             Expr::Item { list, index, .. } => {
                 self.int(e, index, i);
-                self.item(e, *list, r, rt::long_type());
+                self.item(e, *list, r, Ty::Int.type_object());
                 super::arith::int_value(e, 0, r, 2, 1, exit);
             }
             Expr::Bin { op, left, right } => {
-                let (lk, rk) = if int_regs(left) >= int_regs(right) {
-                    (i, i + 1)
-                } else {
-                    (i + 1, i)
-                };
-                if lk < rk {
-                    self.int(e, left, lk);
-                    self.int(e, right, rk);
-                } else {
-                    self.int(e, right, rk);
-                    self.int(e, left, lk);
-                }
+                let (lk, rk) = self.operands(e, (left, int_regs(left)), (right, int_regs(right)), i, Self::int);
                 int_op(e, *op, IREGS[lk], IREGS[rk], exit);
                 if lk != i {
                     asm!(e ; mov Rq(r), Rq(IREGS[lk]));
@@ -1087,18 +1115,27 @@ impl Gen<'_> {
         }
     }
 
-    /// rax = item `Rq(idx)` of list local `list` (bounds-checked), which must be of type `tp`.
-    /// Clobbers rcx.
-    fn item(&self, e: &mut Emitter, list: u32, idx: u8, tp: usize) {
+    /// rdx = the address of item `Rq(idx)` of list local `list`, rax = the item; an index out
+    /// of range (a negative one counts from the end: the ordinary code's) leaves.
+    fn item_address(&self, e: &mut Emitter, list: u32, idx: u8) {
         let exit = self.exit;
         let off = e.local(list);
         asm!(e
             ; mov rax, [rbx + off]
-            // Negative indexes count from the end: the ordinary code's.
             ; cmp Rq(idx), [rax + L::VAR_OB_SIZE]
             ; jae =>exit
-            ; mov rax, [rax + L::LIST_OB_ITEM]
-            ; mov rax, [rax + Rq(idx) * 8]
+            ; mov rdx, [rax + L::LIST_OB_ITEM]
+            ; lea rdx, [rdx + Rq(idx) * 8]
+            ; mov rax, [rdx]
+        );
+    }
+
+    /// rax = item `Rq(idx)` of list local `list` (bounds-checked), which must be of type `tp`.
+    /// Clobbers rcx and rdx.
+    fn item(&self, e: &mut Emitter, list: u32, idx: u8, tp: usize) {
+        let exit = self.exit;
+        self.item_address(e, list, idx);
+        asm!(e
             ; mov rcx, QWORD tp as i64
             ; cmp [rax + L::OB_TYPE], rcx
             ; jne =>exit
@@ -1137,7 +1174,7 @@ impl Gen<'_> {
             }
             Expr::Item { list, index, .. } => {
                 self.int(e, index, 0);
-                self.item(e, *list, IREGS[0], rt::float_type());
+                self.item(e, *list, IREGS[0], Ty::Float.type_object());
                 asm!(e ; movsd Rx(r), QWORD [rax + L::FLOAT_OB_FVAL]);
             }
             Expr::Sqrt(arg) => {
@@ -1152,18 +1189,9 @@ impl Gen<'_> {
             }
             Expr::Bin { op, left, right } => {
                 let t = &self.k.types;
-                let (lr, rr) = if float_regs(left, t) >= float_regs(right, t) {
-                    (r, r + 1)
-                } else {
-                    (r + 1, r)
-                };
-                if lr < rr {
-                    self.float(e, left, lr);
-                    self.float(e, right, rr);
-                } else {
-                    self.float(e, right, rr);
-                    self.float(e, left, lr);
-                }
+                let (ln, rn) = (float_regs(left, t), float_regs(right, t));
+                let (lr, rr) = self.operands(e, (left, ln), (right, rn), r as usize, |g, e, x, k| g.float(e, x, k as u8));
+                let (lr, rr) = (lr as u8, rr as u8);
                 float_op(e, *op as i32, lr, rr, exit);
                 if lr != r {
                     asm!(e ; movsd Rx(r), Rx(lr));
@@ -1221,40 +1249,43 @@ impl Gen<'_> {
                 asm!(e ; mov rax, [rbx + off]);
             }
             Expr::Item { list, index, .. } => {
-                let tp = if self.ty(x) == Ty::Int { rt::long_type() } else { rt::float_type() };
                 self.int(e, index, 0);
-                self.item(e, *list, IREGS[0], tp);
+                self.item(e, *list, IREGS[0], self.ty(x).type_object());
             }
             _ => return false,
         }
         true
     }
 
-    /// Jumps to the exit unless the object in `Rq(r)`, about to be released, has another
-    /// reference or is an exact int or float (whose destructor runs no code). Clobbers rcx.
+    /// [`releasable`] leaving for the statement's ordinary code; clobbers rcx.
     fn releasable(&self, e: &mut Emitter, r: u8) {
-        let exit = self.exit;
-        let (long_t, float_t) = (rt::long_type() as i64, rt::float_type() as i64);
-        let ok = e.ops.new_dynamic_label();
+        releasable(e, r, 1, self.exit);
+    }
+
+    /// The double in xmm0 into the list slot whose address is in rdx (its object in rax): into
+    /// that float itself when it is an exact float nothing else holds, else as a new float
+    /// (the old object must then be releasable without running code). The slot's address
+    /// waits in the frame's spare stack word while the float is boxed.
+    fn put_float(&self, e: &mut Emitter, unit: usize, oom: DynamicLabel) {
+        let done = e.ops.new_dynamic_label();
+        let box_float = rt::float_from_double() as i64;
+        e.store_float_in_place_rax(done);
+        asm!(e ; mov rax, [rdx]);
+        self.releasable(e, 0);
         asm!(e
-            ; cmp QWORD [Rq(r)], 1
-            ; jg =>ok
-            ; mov rcx, QWORD long_t
-            ; cmp [Rq(r) + L::OB_TYPE], rcx
-            ; je =>ok
-            ; mov rcx, QWORD float_t
-            ; cmp [Rq(r) + L::OB_TYPE], rcx
-            ; jne =>exit
-            ; =>ok
+            ; mov [rsp], rdx
+            ; mov rax, QWORD box_float
+            ; call rax
+            ; mov rdx, [rsp]
         );
+        e.replace_with_rax(2, unit, oom);
+        asm!(e ; =>done);
     }
 
     /// `list[index] = value` ([`Stmt::Store`]): the item's address waits in the frame's spare
     /// stack word while the value is boxed.
     fn store_item(&mut self, e: &mut Emitter, unit: usize, list: u32, index: &Expr, value: &Expr) {
-        let exit = self.exit;
         let oom = self.out_of_memory(e);
-        let off = e.local(list);
         let done = e.ops.new_dynamic_label();
         // The value first (an int one waits in the spare word), then the item's address in rdx.
         let copy = self.object_of(e, value);
@@ -1272,14 +1303,8 @@ impl Gen<'_> {
             None => {}
         }
         self.int(e, index, 0);
-        asm!(e
-            ; mov rax, [rbx + off]
-            ; cmp rsi, [rax + L::VAR_OB_SIZE]
-            ; jae =>exit
-            ; mov rdx, [rax + L::LIST_OB_ITEM]
-            ; lea rdx, [rdx + rsi * 8]
-            ; mov rdi, [rdx]
-        );
+        self.item_address(e, list, IREGS[0]);
+        asm!(e ; mov rdi, rax);
         match ty {
             None => {
                 self.releasable(e, 7);
@@ -1290,32 +1315,7 @@ impl Gen<'_> {
                 );
                 e.decref_rdi(unit);
             }
-            Some(Ty::Float) => {
-                let float_t = rt::float_type() as i64;
-                let box_float = rt::float_from_double() as i64;
-                asm!(e
-                    ; cmp QWORD [rdi], 1
-                    ; jne >fresh
-                    ; mov rcx, QWORD float_t
-                    ; cmp [rdi + L::OB_TYPE], rcx
-                    ; jne >fresh
-                    ; movsd QWORD [rdi + L::FLOAT_OB_FVAL], xmm0
-                    ; jmp =>done
-                    ; fresh:
-                );
-                self.releasable(e, 7);
-                asm!(e
-                    ; mov [rsp], rdx
-                    ; mov rax, QWORD box_float
-                    ; call rax
-                    ; test rax, rax
-                    ; jz =>oom
-                    ; mov rdx, [rsp]
-                    ; mov rdi, [rdx]
-                    ; mov [rdx], rax
-                );
-                e.decref_rdi(unit);
-            }
+            Some(Ty::Float) => self.put_float(e, unit, oom),
             _ => {
                 asm!(e
                     ; mov r10, rdx
@@ -1326,14 +1326,8 @@ impl Gen<'_> {
                 self.releasable(e, 7);
                 asm!(e ; mov [rsp], r10);
                 e.box_int_r8();
-                asm!(e
-                    ; test rax, rax
-                    ; jz =>oom
-                    ; mov rdx, [rsp]
-                    ; mov rdi, [rdx]
-                    ; mov [rdx], rax
-                );
-                e.decref_rdi(unit);
+                asm!(e ; mov rdx, [rsp]);
+                e.replace_with_rax(2, unit, oom);
             }
         }
         asm!(e ; =>done);
@@ -1374,7 +1368,7 @@ impl Gen<'_> {
                         unreachable!("checked by inference")
                     };
                     self.int(e, index, 0);
-                    self.item(e, *list, IREGS[0], rt::list_type());
+                    self.item(e, *list, IREGS[0], Ty::List.type_object());
                     let off = e.local(*local);
                     // The old value is only released when something else still holds it: a
                     // last reference would run the list's destructor here.
@@ -1402,40 +1396,16 @@ impl Gen<'_> {
                 let oom = self.out_of_memory(e);
                 self.float(e, value, 1);
                 self.int(e, index, 0);
-                let off = e.local(*list);
                 let float_t = rt::float_type() as i64;
+                self.item_address(e, *list, IREGS[0]);
                 asm!(e
-                    ; mov rax, [rbx + off]
-                    ; cmp rsi, [rax + L::VAR_OB_SIZE]
-                    ; jae =>exit
-                    ; mov rdx, [rax + L::LIST_OB_ITEM]
-                    ; lea rdx, [rdx + rsi * 8]
-                    ; mov rax, [rdx]
                     ; mov rcx, QWORD float_t
                     ; cmp [rax + L::OB_TYPE], rcx
                     ; jne =>exit
                     ; movsd xmm0, QWORD [rax + L::FLOAT_OB_FVAL]
                 );
                 float_op(e, *op as i32, 0, 1, exit);
-                let box_float = rt::float_from_double() as i64;
-                asm!(e
-                    ; cmp QWORD [rax], 1
-                    ; jne >fresh
-                    ; movsd QWORD [rax + L::FLOAT_OB_FVAL], xmm0
-                    ; jmp >updated
-                    ; fresh:
-                    // The item's address waits in the frame's spare stack word meanwhile.
-                    ; mov [rsp], rdx
-                    ; mov rax, QWORD box_float
-                    ; call rax
-                    ; test rax, rax
-                    ; jz =>oom
-                    ; mov rdx, [rsp]
-                    ; mov rdi, [rdx]
-                    ; mov [rdx], rax
-                );
-                e.decref_rdi(*unit);
-                asm!(e ; updated:);
+                self.put_float(e, *unit, oom);
             }
             Stmt::Exit {
                 cmp,
@@ -1476,15 +1446,10 @@ impl Gen<'_> {
                     Expr::Item { list, index, .. } => {
                         // The item's truth as bool() gives it for the types tested here.
                         self.int(e, index, 0);
-                        let off = e.local(*list);
+                        self.item_address(e, *list, IREGS[0]);
                         let (t, f, none) = (rt::py_true() as i64, rt::py_false() as i64, rt::py_none() as i64);
                         let (long_t, float_t) = (rt::long_type() as i64, rt::float_type() as i64);
                         asm!(e
-                            ; mov rax, [rbx + off]
-                            ; cmp rsi, [rax + L::VAR_OB_SIZE]
-                            ; jae =>exit
-                            ; mov rax, [rax + L::LIST_OB_ITEM]
-                            ; mov rax, [rax + rsi * 8]
                             ; mov rcx, QWORD t
                             ; cmp rax, rcx
                             ; je =>if_true
@@ -1538,8 +1503,8 @@ impl Gen<'_> {
 pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
     let k = find(e, n)?;
     // Every site a guard reads must exist before anything is emitted.
-    let memos = k.call_sites.iter().map(|&(m, _)| m).chain(k.sqrt_sites.iter().map(|&(m, _)| m));
-    if memos.clone().any(|m| e.peek_global_memo(m).is_none()) || k.sqrt_sites.iter().any(|&(_, c)| e.peek_attr_cache(c).is_none()) {
+    let mut memos = k.call_sites.iter().map(|&(m, _)| m).chain(k.sqrt_sites.iter().map(|&(m, _)| m));
+    if memos.any(|m| e.peek_global_memo(m).is_none()) || k.sqrt_sites.iter().any(|&(_, c)| e.peek_attr_cache(c).is_none()) {
         return None;
     }
     let counter = e.new_kernel_counter();
@@ -1561,12 +1526,8 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
     let fail = e.ops.new_dynamic_label();
     let top = e.ops.new_dynamic_label();
     let it = e.slot(d - 1);
-    let (iter_t, long_t, float_t, list_t) = (
-        if k.over_range { rt::range_iter_type() } else { rt::list_iter_type() } as i64,
-        rt::long_type() as i64,
-        rt::float_type() as i64,
-        rt::list_type() as i64,
-    );
+    let iter_t = if k.over_range { rt::range_iter_type() } else { rt::list_iter_type() } as i64;
+    let (long_t, float_t) = (rt::long_type() as i64, rt::float_type() as i64);
     // Entry: still enabled, a range (or list) iterator, and the locals of the types inferred.
     asm!(e
         ; mov rax, QWORD counter as i64
@@ -1578,11 +1539,7 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
         ; jne =>fail
     );
     for &l in &k.live_in {
-        let tp = match k.types[&l] {
-            Ty::Int => long_t,
-            Ty::Float => float_t,
-            Ty::List => list_t,
-        };
+        let tp = k.types[&l].type_object() as i64;
         let off = e.local(l);
         asm!(e
             ; mov rax, [rbx + off]
@@ -1624,7 +1581,7 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
     }
     for &(memo, callee) in &k.call_sites {
         // The global is what its memo says, a plain function whose code is the one inlined.
-        let Some(memo) = e.peek_global_memo(memo) else { return None };
+        let memo = e.peek_global_memo(memo).expect("checked before emitting");
         let code = e.snap.callees[callee].code.as_ptr() as i64;
         let function_t = rt::function_type() as i64;
         asm!(e ; mov r8, QWORD memo as i64);
@@ -1641,9 +1598,8 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
     for &(memo, site) in &k.sqrt_sites {
         // As fuse.rs's Sqrt: the global is the module its memo says, and the attribute site's
         // module entry proves `sqrt` in that module's dict as math.sqrt itself.
-        let (Some(memo), Some(cache)) = (e.peek_global_memo(memo), e.peek_attr_cache(site)) else {
-            return None;
-        };
+        let memo = e.peek_global_memo(memo).expect("checked before emitting");
+        let cache = e.peek_attr_cache(site).expect("checked before emitting");
         super::fuse::math_sqrt_guard(e, memo, cache, fail);
     }
     let first_step = e.ops.new_dynamic_label();
@@ -1659,6 +1615,7 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
         k: &k,
         exit: ordinary,
         stubs: Vec::new(),
+        out_of_memory: Vec::new(),
     };
     if k.over_range {
         // One iteration: the range iterator's next value, as FOR_ITER computes it, into rbp;
@@ -1688,12 +1645,7 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
         // the body uses it) and the old value releasable without running code; otherwise
         // (and at the end of the list) the ordinary FOR_ITER takes this step.
         let off = e.local(k.var);
-        let item_t = k.types.get(&k.var).map(|t| match t {
-            Ty::Int => rt::long_type(),
-            Ty::Float => rt::float_type(),
-            Ty::List => rt::list_type(),
-        });
-        let (long_t, float_t) = (rt::long_type() as i64, rt::float_type() as i64);
+        let item_t = k.types.get(&k.var).map(|t| t.type_object());
         asm!(e
             ; =>first_step
             ; =>top
@@ -1719,15 +1671,9 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
             ; mov rdi, [rbx + off]
             ; test rdi, rdi
             ; jz =>ok
-            ; cmp QWORD [rdi], 1
-            ; jg =>ok
-            ; mov r8, [rdi + L::OB_TYPE]
-            ; mov r9, QWORD long_t
-            ; cmp r8, r9
-            ; je =>ok
-            ; mov r9, QWORD float_t
-            ; cmp r8, r9
-            ; jne =>ordinary
+        );
+        releasable(e, 7, 8, ordinary); // rdi, scratch r8: rax, rcx and rdx are live
+        asm!(e
             ; =>ok
             ; add rcx, 1
             ; mov [rax + L::LISTITER_INDEX], rcx
@@ -1751,6 +1697,15 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
     );
     // The exits: the loop variable into the frame (a MemoryError there is reported at the
     // FOR_ITER, whose value it is), then the ordinary code.
+    let clear = rt::err_clear() as i64;
+    for (label, exit) in std::mem::take(&mut g.out_of_memory) {
+        asm!(e
+            ; =>label
+            ; mov rax, QWORD clear
+            ; call rax
+            ; jmp =>exit
+        );
+    }
     let stubs = std::mem::take(&mut g.stubs);
     let var_oom = if stubs.is_empty() { ordinary } else { e.error_label(e.snap.instrs[n].idx, d) };
     for (label, to) in stubs {
