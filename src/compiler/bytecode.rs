@@ -286,14 +286,11 @@ mod tests {
 /// The inlining candidates among the globals `code` loads (see [`Callee`]): exact functions of
 /// positional parameters only, no cells, not generators, at most 48 code units.
 fn callees(py: Python<'_>, code: &Bound<'_, PyAny>, s: &Snapshot) -> Vec<Callee> {
-    let hint = crate::compiler::globals_hint();
-    if hint == 0 {
+    // Only loop kernels inline, and only code with a `for` loop has them.
+    if !s.instrs.iter().any(|i| i.op == op::FOR_ITER) {
         return Vec::new();
     }
-    // SAFETY: the hint is the compiling frame's f_globals, alive for the whole compilation
-    // (the frame is running on this thread, and this runs under the GIL).
-    let globals = unsafe { Bound::from_borrowed_ptr(py, hint as *mut pyo3::ffi::PyObject) };
-    let Ok(globals) = globals.downcast_exact::<pyo3::types::PyDict>() else { return Vec::new() };
+    let Some(globals) = crate::ffi::globals_hint_dict(py, crate::compiler::globals_hint()) else { return Vec::new() };
     let Ok(names) = code.getattr("co_names") else { return Vec::new() };
     let Ok(names) = names.downcast::<PyTuple>() else { return Vec::new() };
     let mut out = Vec::new();

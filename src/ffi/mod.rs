@@ -1032,6 +1032,18 @@ unsafe fn one_thread(
 }
 
 /// The code running in a frame object and the code of its caller (for the active profiler).
+/// The dict behind a globals hint (`compiler::globals_hint`: 0, or a borrowed pointer that
+/// stays alive for the whole compilation: the compiling frame's `f_globals`, or the object a
+/// worker's job holds), if it is an exact dict.
+pub fn globals_hint_dict(py: Python<'_>, hint: usize) -> Option<Bound<'_, pyo3::types::PyDict>> {
+    if hint == 0 {
+        return None;
+    }
+    // SAFETY: see above; GIL held (token).
+    let globals = unsafe { Bound::from_borrowed_ptr(py, hint as *mut py::PyObject) };
+    globals.downcast_into_exact::<pyo3::types::PyDict>().ok()
+}
+
 /// The `f_globals` of the frame object `frame` (borrowed), or 0: a hint for the compiler.
 pub fn frame_globals(frame: *mut py::PyFrameObject) -> usize {
     if frame.is_null() {
