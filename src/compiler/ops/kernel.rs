@@ -1213,12 +1213,9 @@ impl Gen<'_> {
         asm!(e
             ; mov rax, QWORD box_float
             ; call rax
-            ; test rax, rax
-            ; jz =>oom
-            ; mov rdi, [rbx + off]
-            ; mov [rbx + off], rax
+            ; lea rdx, [rbx + off]
         );
-        e.xdecref_rdi(unit);
+        e.replace_with_rax(2, unit, oom);
         asm!(e ; =>done);
     }
 
@@ -1228,13 +1225,8 @@ impl Gen<'_> {
         let done = e.ops.new_dynamic_label();
         e.store_int_in_place(off, done);
         e.box_int_r8();
-        asm!(e
-            ; test rax, rax
-            ; jz =>oom
-            ; mov rdi, [rbx + off]
-            ; mov [rbx + off], rax
-        );
-        e.xdecref_rdi(unit);
+        asm!(e ; lea rdx, [rbx + off]);
+        e.replace_with_rax(2, unit, oom);
         asm!(e ; =>done);
     }
 
