@@ -2493,3 +2493,60 @@ def float_attribute_updates(n):
 
 
 CASES += [(float_attribute_updates, (5,))]
+
+
+_EMPTY = (str(), tuple())
+
+
+class _SList(list):
+    def __getitem__(self, k):
+        return ("sub", k)
+
+
+def slice_subscripts(n):
+    """`x[a:b]`, `x[a:b:c]` and `x[a:b] = v`: BUILD_SLICE and the subscript run as one helper
+    for exact lists, tuples and strs with None or small int bounds (ops/build.rs); big ints,
+    bools, floats, a zero step, subclasses, bytes, ranges and dicts take the ordinary path,
+    with its errors. Identity matters: a whole-str or whole-tuple slice is the object itself,
+    an empty one the shared empty str/tuple, a list slice always a new list."""
+    bounds = [None, 0, 1, -1, 3, -4, n, -n, 2**40, -(2**40), True, 1.5, "a"]
+    out = []
+    for c in ([0, 1, 2, 3, 4, 5], (0, 1, 2, 3, 4), "héllo!", "", (), [], _SList([1, 2]), b"bytes", range(7), {0: 1}):
+        for a in bounds:
+            for b in bounds:
+                for s in (None, 1, -1, 2, -3, 0):
+                    try:
+                        out.append(c[a:b:s])
+                    except Exception as e:  # noqa: BLE001 - the error is the result
+                        out.append(repr(e))
+                try:
+                    r = c[a:b]
+                    out.append((r, r is c, r is _EMPTY[0] or r is _EMPTY[1]))
+                except Exception as e:  # noqa: BLE001
+                    out.append(repr(e))
+    for a in bounds:
+        for b in bounds:
+            for v in ([9, 8], [], (7,), "xy", iter([1, 2]), 5, None):
+                x = list(range(6))
+                try:
+                    x[a:b] = v
+                except Exception as e:  # noqa: BLE001
+                    out.append(repr(e))
+                out.append(x)
+            x = list(range(6))
+            try:
+                x[a:b:2] = [0] * 3
+            except Exception as e:  # noqa: BLE001
+                out.append(repr(e))
+            out.append(x)
+    x = [1, 2, 3]
+    x[1:] = x
+    out.append(x)
+    q = list(range(9))
+    for first in (3, 8, 0, 5):
+        q[:first + 1] = q[first::-1]
+        out.append(q[:])
+    return out
+
+
+CASES += [(slice_subscripts, (4,))]

@@ -1221,6 +1221,128 @@ pub unsafe extern "C-unwind" fn rt_build_const_key_map(sp: *mut Obj, n: c_int) -
     }
 }
 
+/// A slice bound or step as BUILD_SLICE + `PySlice_Unpack` would read it: None (`Some(None)`),
+/// or an exact int of at most one digit; anything else (`None`) is left to the generic path.
+#[inline(always)]
+unsafe fn slice_bound(o: Obj) -> Option<Option<i64>> {
+    // SAFETY: live object.
+    unsafe {
+        if o == py::Py_None() {
+            Some(None)
+        } else {
+            compact_int(o).map(Some)
+        }
+    }
+}
+
+/// BUILD_SLICE directly followed by BINARY_SUBSCR (`store` 0) or STORE_SUBSCR (`store` 1), as one
+/// step without the slice object: `container[start:stop(:step)]` or
+/// `container[start:stop] = v`. The stack is `[container, start, stop(, step)]` or
+/// `[v, container, start, stop]` (`n` = BUILD_SLICE's argument).
+///
+/// Handled (what `list_subscript`, `tuplesubscript`, `unicode_subscript` and
+/// `list_ass_subscript` do for a slice, from the same `PySlice_Unpack` + `PySlice_AdjustIndices`
+/// arithmetic): bounds and step None or exact ints of one digit, a non-zero step, and an exact
+/// list or tuple (any step), an exact str (step 1) or, for a store, an exact list (step 1,
+/// through `PyList_SetSlice`, which is `list_ass_slice` itself). Returns 1 with nothing touched
+/// for anything else: the compiled code then runs BUILD_SLICE and the subscript as usual.
+/// Otherwise 0 (result in the container's slot, or stored) or -1 (error); either way every input
+/// is consumed.
+pub unsafe extern "C-unwind" fn rt_slice_subscr(sp: *mut Obj, n: c_int, store: c_int) -> c_int {
+    // SAFETY: see module doc.
+    unsafe {
+        let n = n as usize;
+        let (start_o, stop_o, step_o) = if n == 3 {
+            (*sp.sub(3), *sp.sub(2), *sp.sub(1))
+        } else {
+            (*sp.sub(2), *sp.sub(1), py::Py_None())
+        };
+        let container = *sp.sub(n + 1);
+        let (Some(start), Some(stop), Some(step)) = (slice_bound(start_o), slice_bound(stop_o), slice_bound(step_o)) else {
+            return 1;
+        };
+        let step = step.unwrap_or(1) as isize;
+        if step == 0 {
+            return 1; // "slice step cannot be zero": raised by the generic path
+        }
+        let tp = py::Py_TYPE(container);
+        let list_t = std::ptr::addr_of_mut!(py::PyList_Type);
+        let tuple_t = std::ptr::addr_of_mut!(py::PyTuple_Type);
+        let str_t = std::ptr::addr_of_mut!(py::PyUnicode_Type);
+        let handled = if store != 0 { tp == list_t && step == 1 } else { tp == list_t || tp == tuple_t || (tp == str_t && step == 1) };
+        if !handled {
+            return 1;
+        }
+        let len = if tp == str_t {
+            py::PyUnicode_GetLength(container) // readies a legacy string, as unicode_subscript does
+        } else {
+            *field::<isize>(container as *mut u8, X::VAR_OB_SIZE)
+        };
+        let mut lo = match start {
+            Some(v) => v as isize,
+            None if step < 0 => isize::MAX,
+            None => 0,
+        };
+        let mut hi = match stop {
+            Some(v) => v as isize,
+            None if step < 0 => isize::MIN,
+            None => isize::MAX,
+        };
+        let res: Obj = if len < 0 {
+            std::ptr::null_mut() // PyUnicode_GetLength failed
+        } else {
+            let count = py::PySlice_AdjustIndices(len, &mut lo, &mut hi, step);
+            if store != 0 {
+                let v = *sp.sub(n + 2);
+                let err = py::PyList_SetSlice(container, lo, hi, v);
+                decref(v);
+                if err == 0 { py::Py_None() } else { std::ptr::null_mut() }
+            } else if tp == str_t {
+                if count <= 0 { py::PyUnicode_New(0, 0) } else { py::PyUnicode_Substring(container, lo, lo + count) }
+            } else if step == 1 {
+                let hi = if count <= 0 { lo } else { lo + count };
+                if tp == list_t { py::PyList_GetSlice(container, lo, hi) } else { py::PyTuple_GetSlice(container, lo, hi) }
+            } else {
+                let count = count.max(0);
+                let out = if tp == list_t { py::PyList_New(count) } else { py::PyTuple_New(count) };
+                if !out.is_null() {
+                    let (src, dst) = if tp == list_t {
+                        (*field::<*mut Obj>(container as *mut u8, X::LIST_OB_ITEM), *field::<*mut Obj>(out as *mut u8, X::LIST_OB_ITEM))
+                    } else {
+                        (field::<Obj>(container as *mut u8, X::TUPLE_OB_ITEM), field::<Obj>(out as *mut u8, X::TUPLE_OB_ITEM))
+                    };
+                    let mut cur = lo;
+                    for i in 0..count as usize {
+                        let it = *src.add(cur as usize);
+                        incref(it);
+                        *dst.add(i) = it;
+                        cur += step;
+                    }
+                }
+                out
+            }
+        };
+        decref(start_o);
+        decref(stop_o);
+        if n == 3 {
+            decref(step_o);
+        }
+        decref(container);
+        if store != 0 {
+            if res.is_null() {
+                return -1;
+            }
+            return 0; // res is the borrowed None
+        }
+        *sp.sub(n + 1) = res;
+        if res.is_null() {
+            -1
+        } else {
+            0
+        }
+    }
+}
+
 /// BUILD_SLICE: [start, stop(, step)] → slice. Error: -1, all popped.
 pub unsafe extern "C-unwind" fn rt_build_slice(sp: *mut Obj, n: c_int) -> c_int {
     // SAFETY: see module doc.

@@ -5,6 +5,7 @@
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
 use crate::compiler::emit::{asm, Emitter};
+use crate::compiler::opcodes as op;
 use crate::ffi::layout as L;
 use crate::ffi::runtime as rt;
 
@@ -127,9 +128,41 @@ pub fn emit_build_const_key_map(e: &mut Emitter, n: usize, d: u32) {
     e.check_error(u, d);
 }
 
-/// BUILD_SLICE: start, stop(, step) → slice.
+/// BUILD_SLICE: start, stop(, step) → slice. When a subscript follows at once (`x[a:b]`,
+/// `x[a:b:c]`, `x[a:b] = v`), the two run as one first (`rt_slice_subscr`: lists, tuples and
+/// strs sliced by None or small ints, without making the slice object); what that helper
+/// leaves alone falls through to the ordinary BUILD_SLICE, and then the subscript's own code.
 pub fn emit_build_slice(e: &mut Emitter, n: usize, d: u32) {
     let a = e.snap.instrs[n].arg;
+    let next = e.snap.instrs.get(n + 1).map(|i| i.op);
+    let store = match next {
+        Some(op::BINARY_SUBSCR) => Some(0),
+        Some(op::STORE_SUBSCR) => Some(1),
+        _ => None,
+    };
+    if let (Some(store), false) = (store, e.snap.is_target.get(n + 1).copied().unwrap_or(true)) {
+        // Depths after the subscript: BINARY_SUBSCR leaves its result in the container's slot.
+        let after = if store == 0 { d - a } else { d - a - 2 };
+        let u = e.snap.instrs[n + 1].idx;
+        let s = e.slot(d);
+        e.set_prev(u as i64);
+        asm!(e
+            ; lea rdi, [rbx + s]
+            ; mov esi, a as i32
+            ; mov edx, store
+        );
+        e.call(rt::rt_slice_subscr as *const () as usize);
+        let done = e.labels[n + 2];
+        let err = e.error_label(u, if store == 0 { after - 1 } else { after });
+        asm!(e
+            ; cmp eax, 1
+            ; je >generic
+            ; test eax, eax
+            ; jnz =>err
+            ; jmp =>done
+            ; generic:
+        );
+    }
     let u = helper_n(e, n, d, rt::rt_build_slice as *const () as usize);
     e.check_error(u, d - a);
 }
