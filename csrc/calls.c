@@ -129,7 +129,8 @@ void psyco_pop_frame(PyThreadState *ts, _PyInterpreterFrame *frame) { pop_frame(
  *
  * Invariants:
  * - Declines (nothing touched) unless: an exact PyFunction whose code has a psyco entry,
- *   called with exactly its positional parameter count, a shape `psyco_push_frame` accepts,
+ *   called positionally with its parameter count or fewer, the defaults covering the rest
+ *   (CALL_PY_EXACT_ARGS / CALL_PY_WITH_DEFAULTS), a shape `psyco_push_frame` accepts,
  *   nothing traces the thread, and the data stack's current chunk has room.
  * - Otherwise consumes the references to `func` and the `nargs` arguments and returns the
  *   result, or NULL with an exception set (also for a RecursionError raised before the call).
@@ -167,8 +168,15 @@ PyObject *psyco_call_py(PyThreadState *ts, PyObject *func, PyObject **args, Py_s
     struct psyco_record_head *rec = (struct psyco_record_head *)extra->ce_extras[idx];
     if (rec == NULL) return PSYCO_NOT_HANDLED;
     psyco_entry_fn entry = (psyco_entry_fn)__atomic_load_n(&rec->entry, __ATOMIC_ACQUIRE);
-    if (entry == NULL || co->co_argcount != nargs || co->co_kwonlyargcount != 0 || (co->co_flags & UNSUPPORTED_FLAGS))
-        return PSYCO_NOT_HANDLED;
+    if (entry == NULL || co->co_kwonlyargcount != 0 || (co->co_flags & UNSUPPORTED_FLAGS)) return PSYCO_NOT_HANDLED;
+    Py_ssize_t argcount = co->co_argcount;
+    /* CALL_PY_WITH_DEFAULTS's shape: fewer arguments than parameters, defaults for the rest. */
+    Py_ssize_t missing = argcount - nargs;
+    PyObject *defaults = f->func_defaults;
+    if (missing != 0) {
+        Py_ssize_t ndefaults = defaults == NULL ? 0 : PyTuple_GET_SIZE(defaults);
+        if (missing < 0 || missing > ndefaults) return PSYCO_NOT_HANDLED;
+    }
     _PyCFrame *cf = ts->cframe;
     if (cf->use_tracing) return PSYCO_NOT_HANDLED; /* tracers see calls through the ordinary path */
     int nlocalsplus = co->co_nlocalsplus;
@@ -181,7 +189,16 @@ PyObject *psyco_call_py(PyThreadState *ts, PyObject *func, PyObject **args, Py_s
     _PyFrame_InitializeSpecials(frame, f, NULL, nlocalsplus);
     PyObject **locals = frame->localsplus;
     for (Py_ssize_t i = 0; i < nargs; i++) locals[i] = args[i];
-    for (Py_ssize_t i = nargs; i < nlocalsplus; i++) locals[i] = NULL;
+    if (missing != 0) {
+        /* the last `missing` defaults, as CALL_PY_WITH_DEFAULTS copies them */
+        Py_ssize_t first = PyTuple_GET_SIZE(defaults) - missing;
+        for (Py_ssize_t i = 0; i < missing; i++) {
+            PyObject *d = PyTuple_GET_ITEM(defaults, first + i);
+            Py_INCREF(d);
+            locals[nargs + i] = d;
+        }
+    }
+    for (Py_ssize_t i = argcount; i < nlocalsplus; i++) locals[i] = NULL;
 
     /* Run (run_direct): under the caller's cframe, one recursion unit. */
     PyObject *r;

@@ -2550,3 +2550,52 @@ def slice_subscripts(n):
 
 
 CASES += [(slice_subscripts, (4,))]
+
+
+def _with_defaults(a, b=2, c=[3]):  # noqa: B006 - the shared default is the point
+    return (a, b, c, sorted(sys._getframe().f_locals))
+
+
+def _all_defaults(a=1, b=2):
+    return a * 10 + b
+
+
+class _Defaults:
+    def m(self, x, y=5):
+        return x + y
+
+
+def default_argument_calls(n):
+    """Positional calls that leave parameters to their defaults go straight into the compiled
+    callee (csrc/calls.c `psyco_call_py`, CALL_PY_WITH_DEFAULTS's shape): the defaults are
+    the function's current `__defaults__` (changed between calls here), the same objects, and
+    too few or too many arguments still raise the interpreter's TypeError."""
+    out = []
+    o = _Defaults()
+    for i in range(n):
+        out += [_with_defaults(i), _with_defaults(i, 7), _with_defaults(i, 7, 8), _all_defaults(), _all_defaults(4),
+                _all_defaults(4, 5), o.m(1), o.m(1, 2), _with_defaults(i)[2] is _with_defaults.__defaults__[1]]
+        for bad in ((), (1, 2, 3, 4)):
+            try:
+                _with_defaults(*bad) if i % 2 else (_with_defaults() if not bad else _with_defaults(1, 2, 3, 4))
+            except TypeError as e:
+                out.append(str(e))
+    saved = _all_defaults.__defaults__
+    try:
+        _all_defaults.__defaults__ = (9,)
+        out.append(_all_defaults(1))
+        try:
+            _all_defaults()
+        except TypeError as e:
+            out.append(str(e))
+        _all_defaults.__defaults__ = None
+        try:
+            _all_defaults(1)
+        except TypeError as e:
+            out.append(str(e))
+    finally:
+        _all_defaults.__defaults__ = saved
+    return out
+
+
+CASES += [(default_argument_calls, (4,))]

@@ -498,8 +498,9 @@ pub unsafe fn call_direct(
     }
 }
 
-/// [`call_direct`] through `psyco_call_py` first (csrc/calls.c: the exact-arguments case in
-/// one C function), then the general direct path (defaults). Same contract as `call_direct`.
+/// [`call_direct`] through `psyco_call_py` first (csrc/calls.c: positional calls, defaults
+/// filling the rest, in one C function), then the general direct path for what it declines
+/// (e.g. a thread data stack chunk without room). Same contract as `call_direct`.
 #[inline(always)]
 pub unsafe fn call_direct_fast(
     ts: *mut py::PyThreadState,
