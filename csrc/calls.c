@@ -32,6 +32,11 @@
 #define UNSUPPORTED_FLAGS (CO_VARARGS | CO_VARKEYWORDS | CO_GENERATOR | CO_COROUTINE | \
                            CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE)
 
+/* Code without CO_OPTIMIZED (module or class-body code made into a function with
+ * types.FunctionType) runs with its globals as its locals: `_PyFunction_Vectorcall` passes
+ * them, the frames pushed here have none. Such calls take the ordinary path. */
+#define UNSUPPORTED(co) (((co)->co_flags & UNSUPPORTED_FLAGS) || !((co)->co_flags & CO_OPTIMIZED))
+
 /* Pushes and initializes a frame for `func(*args)` (nargs positional arguments, references
  * moved from the caller), or returns NULL if this shape of call is not handled here. */
 /* A handful of arguments and locals: vectorized copy loops, or a memset call for the NULLs,
@@ -40,7 +45,7 @@ __attribute__((optimize("no-tree-vectorize", "no-tree-loop-distribute-patterns")
 _PyInterpreterFrame *psyco_push_frame(PyThreadState *ts, PyObject *func, PyObject **args, Py_ssize_t nargs) {
     PyFunctionObject *f = (PyFunctionObject *)func;
     PyCodeObject *co = (PyCodeObject *)f->func_code;
-    if ((co->co_flags & UNSUPPORTED_FLAGS) || co->co_kwonlyargcount != 0) return NULL;
+    if (UNSUPPORTED(co) || co->co_kwonlyargcount != 0) return NULL;
     Py_ssize_t argcount = co->co_argcount;
     if (nargs > argcount) return NULL;
     Py_ssize_t missing = argcount - nargs;
@@ -168,7 +173,7 @@ PyObject *psyco_call_py(PyThreadState *ts, PyObject *func, PyObject **args, Py_s
     struct psyco_record_head *rec = (struct psyco_record_head *)extra->ce_extras[idx];
     if (rec == NULL) return PSYCO_NOT_HANDLED;
     psyco_entry_fn entry = (psyco_entry_fn)__atomic_load_n(&rec->entry, __ATOMIC_ACQUIRE);
-    if (entry == NULL || co->co_kwonlyargcount != 0 || (co->co_flags & UNSUPPORTED_FLAGS)) return PSYCO_NOT_HANDLED;
+    if (entry == NULL || co->co_kwonlyargcount != 0 || UNSUPPORTED(co)) return PSYCO_NOT_HANDLED;
     Py_ssize_t argcount = co->co_argcount;
     /* CALL_PY_WITH_DEFAULTS's shape: fewer arguments than parameters, defaults for the rest. */
     Py_ssize_t missing = argcount - nargs;

@@ -4,6 +4,7 @@ Each entry of CASES is (function, args); the battery compares result, exception 
 message, and traceback line numbers. Keep each function small and deterministic."""
 
 import sys
+import types
 
 
 class Point:
@@ -2599,3 +2600,21 @@ def default_argument_calls(n):
 
 
 CASES += [(default_argument_calls, (4,))]
+
+
+_NONOPT_GLOBALS = {"__builtins__": __builtins__}
+_NONOPT = types.FunctionType(compile("x = 41\ny = x + 1\nresult = y", "<nonopt>", "exec"), _NONOPT_GLOBALS)
+
+
+def non_optimized_function_calls(n):
+    """A function made from module-level code (no CO_OPTIMIZED) runs with its globals as its
+    locals; a direct call from compiled code must give it those, not an empty frame (the
+    second call onwards used to raise SystemError 'no locals found when storing')."""
+    out = []
+    for _ in range(n):
+        _NONOPT_GLOBALS.pop("result", None)
+        out.append((_NONOPT(), _NONOPT_GLOBALS.get("result"), _NONOPT_GLOBALS.get("x")))
+    return out
+
+
+CASES += [(non_optimized_function_calls, (3,))]
