@@ -162,40 +162,52 @@ extern int psyco_c_stack_exhausted(PyThreadState *ts);
 
 #define PSYCO_EXIT_MAX 2 /* EXIT_DEOPT = 1, EXIT_ERROR = 2 (src/compiler/emit.rs) */
 
-__attribute__((optimize("no-tree-vectorize", "no-tree-loop-distribute-patterns")))
-PyObject *psyco_call_py(PyThreadState *ts, PyObject *func, PyObject **args, Py_ssize_t nargs) {
-    if (!Py_IS_TYPE(func, &PyFunction_Type)) return PSYCO_NOT_HANDLED;
+/* The machine-code entry for `func(*args[:nargs])` if it can be run directly here (the
+ * conditions listed above; `*size` is then the frame's size), else NULL. Touches nothing. */
+static inline psyco_entry_fn direct_entry(PyThreadState *ts, PyObject *func, Py_ssize_t nargs, size_t *size) {
+    if (!Py_IS_TYPE(func, &PyFunction_Type)) return NULL;
     PyFunctionObject *f = (PyFunctionObject *)func;
     PyCodeObject *co = (PyCodeObject *)f->func_code;
     psyco_code_extra *extra = (psyco_code_extra *)co->co_extra;
     Py_ssize_t idx = psyco_extra_index;
-    if (extra == NULL || idx < 0 || extra->ce_size <= idx) return PSYCO_NOT_HANDLED;
+    if (extra == NULL || idx < 0 || extra->ce_size <= idx) return NULL;
     struct psyco_record_head *rec = (struct psyco_record_head *)extra->ce_extras[idx];
-    if (rec == NULL) return PSYCO_NOT_HANDLED;
+    if (rec == NULL) return NULL;
     psyco_entry_fn entry = (psyco_entry_fn)__atomic_load_n(&rec->entry, __ATOMIC_ACQUIRE);
-    if (entry == NULL || co->co_kwonlyargcount != 0 || UNSUPPORTED(co)) return PSYCO_NOT_HANDLED;
-    Py_ssize_t argcount = co->co_argcount;
+    if (entry == NULL || co->co_kwonlyargcount != 0 || UNSUPPORTED(co)) return NULL;
     /* CALL_PY_WITH_DEFAULTS's shape: fewer arguments than parameters, defaults for the rest. */
-    Py_ssize_t missing = argcount - nargs;
-    PyObject *defaults = f->func_defaults;
+    Py_ssize_t missing = co->co_argcount - nargs;
     if (missing != 0) {
+        PyObject *defaults = f->func_defaults;
         Py_ssize_t ndefaults = defaults == NULL ? 0 : PyTuple_GET_SIZE(defaults);
-        if (missing < 0 || missing > ndefaults) return PSYCO_NOT_HANDLED;
+        if (missing < 0 || missing > ndefaults) return NULL;
     }
-    _PyCFrame *cf = ts->cframe;
-    if (cf->use_tracing) return PSYCO_NOT_HANDLED; /* tracers see calls through the ordinary path */
-    int nlocalsplus = co->co_nlocalsplus;
-    size_t size = (size_t)nlocalsplus + (size_t)co->co_stacksize + FRAME_SPECIALS_SIZE;
-    if (!_PyThreadState_HasStackSpace(ts, size)) return PSYCO_NOT_HANDLED;
+    if (ts->cframe->use_tracing) return NULL; /* tracers see calls through the ordinary path */
+    *size = (size_t)co->co_nlocalsplus + (size_t)co->co_stacksize + FRAME_SPECIALS_SIZE;
+    if (!_PyThreadState_HasStackSpace(ts, *size)) return NULL;
+    return entry;
+}
 
-    /* Push (CALL_PY_EXACT_ARGS): the frame takes the references to func and the arguments. */
+/* Pushes the frame (taking the references to `func` and the arguments), runs `entry` on it
+ * and pops it; `direct_entry` approved the call. */
+__attribute__((optimize("no-tree-vectorize", "no-tree-loop-distribute-patterns")))
+static inline PyObject *run_direct_call(PyThreadState *ts, PyObject *func, psyco_entry_fn entry, size_t size,
+                                        PyObject *const *args, Py_ssize_t nargs) {
+    PyFunctionObject *f = (PyFunctionObject *)func;
+    PyCodeObject *co = (PyCodeObject *)f->func_code;
+    Py_ssize_t argcount = co->co_argcount;
+    int nlocalsplus = co->co_nlocalsplus;
+
+    /* Push (CALL_PY_EXACT_ARGS / CALL_PY_WITH_DEFAULTS). */
     _PyInterpreterFrame *frame = (_PyInterpreterFrame *)ts->datastack_top;
     ts->datastack_top += size;
     _PyFrame_InitializeSpecials(frame, f, NULL, nlocalsplus);
     PyObject **locals = frame->localsplus;
     for (Py_ssize_t i = 0; i < nargs; i++) locals[i] = args[i];
+    Py_ssize_t missing = argcount - nargs;
     if (missing != 0) {
         /* the last `missing` defaults, as CALL_PY_WITH_DEFAULTS copies them */
+        PyObject *defaults = f->func_defaults;
         Py_ssize_t first = PyTuple_GET_SIZE(defaults) - missing;
         for (Py_ssize_t i = 0; i < missing; i++) {
             PyObject *d = PyTuple_GET_ITEM(defaults, first + i);
@@ -206,6 +218,7 @@ PyObject *psyco_call_py(PyThreadState *ts, PyObject *func, PyObject **args, Py_s
     for (Py_ssize_t i = argcount; i < nlocalsplus; i++) locals[i] = NULL;
 
     /* Run (run_direct): under the caller's cframe, one recursion unit. */
+    _PyCFrame *cf = ts->cframe;
     PyObject *r;
     int depth = ts->recursion_limit - ts->recursion_remaining;
     if (depth > 64 && psyco_c_stack_exhausted(ts)) {
@@ -227,6 +240,65 @@ PyObject *psyco_call_py(PyThreadState *ts, PyObject *func, PyObject **args, Py_s
     }
     pop_frame(ts, frame);
     return r;
+}
+
+PyObject *psyco_call_py(PyThreadState *ts, PyObject *func, PyObject **args, Py_ssize_t nargs) {
+    size_t size;
+    psyco_entry_fn entry = direct_entry(ts, func, nargs, &size);
+    if (entry == NULL) return PSYCO_NOT_HANDLED;
+    return run_direct_call(ts, func, entry, size, args, nargs);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Calls into compiled functions from C and from interpreted code
+ *
+ * With a frame-evaluation hook installed, CPython 3.11 calls every Python function through its
+ * `vectorcall` slot: the interpreter's CALL (it inlines Python calls only without a hook),
+ * C code (`sorted(key=...)`, `map`, `functools.partial`), and the type slots that run
+ * `__add__`, `__eq__`, `__init__`, `__getitem__`, property getters ... (`vectorcall_method`).
+ * That slot is `_PyFunction_Vectorcall`, which pushes a frame through `_PyEval_Vector` and
+ * reaches the compiled code only through the hook.
+ *
+ * `psyco_adopt_function` points the slot of a function whose code runs compiled at
+ * `psyco_vectorcall`, which takes the direct path above for positional calls it approves
+ * and hands everything else (keywords, a tracer, code that lost its machine code or whose
+ * `__code__` was replaced, ...) to `_PyFunction_Vectorcall` unchanged.
+ *
+ * Invariants:
+ * - Only exact functions whose slot is still `_PyFunction_Vectorcall` are adopted, and only
+ *   for code the direct path can run (no *args/**kwargs/keyword-only parameters, not a
+ *   generator or coroutine, CO_OPTIMIZED), so a declined call is rare and costs one check.
+ * - The slot is never restored: `psyco_vectorcall` re-checks the code's record at every
+ *   call, so a function outliving its machine code (or psyco's profilers) just falls back.
+ * - Vectorcall arguments are borrowed: they are increfed before the direct path takes them.
+ * ------------------------------------------------------------------------------------------- */
+
+static PyObject *psyco_vectorcall(PyObject *func, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (kwnames == NULL || PyTuple_GET_SIZE(kwnames) == 0) {
+        PyThreadState *ts = _PyThreadState_GET();
+        size_t size;
+        psyco_entry_fn entry = direct_entry(ts, func, nargs, &size);
+        if (entry != NULL) {
+            Py_INCREF(func);
+            for (Py_ssize_t i = 0; i < nargs; i++) Py_INCREF(args[i]);
+            return run_direct_call(ts, func, entry, size, args, nargs);
+        }
+    }
+    return _PyFunction_Vectorcall(func, args, nargsf, kwnames);
+}
+
+void psyco_adopt_function(_PyInterpreterFrame *frame) {
+    PyFunctionObject *f = frame->f_func;
+    if (f == NULL || !Py_IS_TYPE((PyObject *)f, &PyFunction_Type) || f->vectorcall != _PyFunction_Vectorcall) return;
+    PyCodeObject *co = frame->f_code;
+    if ((PyCodeObject *)f->func_code != co || UNSUPPORTED(co) || co->co_kwonlyargcount != 0) return;
+    f->vectorcall = psyco_vectorcall;
+}
+
+/* 1 if `func` is a function whose calls go through `psyco_vectorcall` (for tests). */
+int psyco_function_adopted(PyObject *func) {
+    return Py_IS_TYPE(func, &PyFunction_Type) && ((PyFunctionObject *)func)->vectorcall == psyco_vectorcall;
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -255,6 +255,13 @@ fn is_compiled_code(code: &Bound<'_, PyAny>) -> PyResult<bool> {
     Ok(ffi::existing_record(code).is_some_and(|r| r.is_compiled()))
 }
 
+/// Whether calls of the function `func` skip `_PyEval_Vector` and the frame hook (its
+/// vectorcall slot is psyco's direct path, given once its code ran compiled).
+#[pyfunction]
+fn direct_vectorcall(func: &Bound<'_, PyAny>) -> bool {
+    ffi::function_adopted(func)
+}
+
 /// The psyco state of a code object as a list of flag names.
 #[pyfunction]
 fn code_state(code: &Bound<'_, PyAny>) -> PyResult<Vec<&'static str>> {
@@ -449,6 +456,7 @@ fn _psyco(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dump_charges, m)?)?;
     m.add_function(wrap_pyfunction!(native_status, m)?)?;
     m.add_function(wrap_pyfunction!(is_compiled_code, m)?)?;
+    m.add_function(wrap_pyfunction!(direct_vectorcall, m)?)?;
     m.add_function(wrap_pyfunction!(code_state, m)?)?;
     m.add_function(wrap_pyfunction!(code_info, m)?)?;
     m.add_function(wrap_pyfunction!(stats, m)?)?;

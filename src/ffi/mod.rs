@@ -110,6 +110,10 @@ mod native {
             sqrt: *mut *mut py::PyObject,
         ) -> c_int;
         pub fn psyco_iter_layout_ok(range_index: i64, range_start: i64, range_step: i64, range_len: i64, list_index: i64, list_seq: i64) -> c_int;
+        /// Points the frame's function's vectorcall slot at csrc/calls.c's direct path when
+        /// the function's code can take it (see there); otherwise nothing.
+        pub fn psyco_adopt_function(frame: *mut IFrame);
+        pub fn psyco_function_adopted(func: *mut py::PyObject) -> c_int;
     }
     // May call back into Python (descriptors, __getattr__, __setattr__...): "C-unwind".
     extern "C" {
@@ -227,6 +231,21 @@ pub fn attr_helpers() -> [usize; 3] {
             runtime::rt_store_attr as *const () as usize,
             runtime::rt_load_method as *const () as usize,
         ]
+    }
+}
+
+/// Whether calls of the function `func` go straight into its machine code through the
+/// vectorcall slot psyco gave it (csrc/calls.c `psyco_vectorcall`).
+pub fn function_adopted(func: &Bound<'_, PyAny>) -> bool {
+    #[cfg(psyco_native)]
+    {
+        // SAFETY: a live object; the C side only compares its type and a slot.
+        unsafe { native::psyco_function_adopted(func.as_ptr()) != 0 }
+    }
+    #[cfg(not(psyco_native))]
+    {
+        let _ = func;
+        false
     }
 }
 
@@ -1258,6 +1277,8 @@ mod hook {
                 if let Some(rec) = rec {
                     let entry = rec.entry.load(Ordering::Acquire);
                     if !entry.is_null() && !foreign_tracing(ts) {
+                        // Later calls of this function skip `_PyEval_Vector` and the hook.
+                        native::psyco_adopt_function(frame);
                         return super::exec::run_compiled(ts, frame, entry as usize);
                     }
                 }
@@ -1275,6 +1296,7 @@ mod hook {
                     crate::compiler::hook::Action::Interpret => {}
                     crate::compiler::hook::Action::Run(entry) => {
                         drop(code);
+                        native::psyco_adopt_function(frame);
                         return super::exec::run_compiled(ts, frame, entry);
                     }
                 }
