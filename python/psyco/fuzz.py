@@ -654,8 +654,86 @@ class _Gen:
         self.funcs.append(lines)
         self.calls.append((f, self.int_args(2)))
 
+    def f_slice(self):
+        """Slices with computed bounds and steps (None, negative, zero, big, bools) of lists,
+        tuples, strs and others, reads and assignments, in a loop so that the compiled copy
+        sees each shape more than once."""
+        f = self.name("slices")
+        bound = lambda: self.pick(["None", "i", "-i", "x % 7 - 3", "y", "i - 2", "len(c) - i",
+                                   "True", "x", "(None if i % 2 else -1)"])
+        step = lambda: self.pick(["None", "1", "-1", "2", "-2", "(y % 5) - 2", "x"])
+        lines = [
+            "def %s(x, y):" % f,
+            "    out = []",
+            "    for i in range(%d):" % self.r.randrange(1, 6),
+            "        for c in (list(range(%d)), tuple('abcdef'[:%d]), 'héllo wörld'[:%d], %s):" % (
+                self.r.randrange(0, 9), self.r.randrange(0, 7), self.r.randrange(0, 12),
+                self.pick(["b'bytes'", "range(6)", "[x, y] * 3", "(x,)", "''", "[]"])),
+            "            try:",
+            "                out.append(c[%s:%s])" % (bound(), bound()),
+            "                out.append(c[%s:%s:%s])" % (bound(), bound(), step()),
+            "            except (TypeError, ValueError) as e:",
+            "                out.append((type(e).__name__, str(e)))",
+            "        q = list(range(%d))" % self.r.randrange(0, 10),
+            "        try:",
+            "            q[%s:%s] = %s" % (bound(), bound(), self.pick(["q[::-1]", "[x, y]", "()", "'ab'",
+                                                                       "q", "range(3)", "x"])),
+            "            q[:%s] = q[%s::-1]" % (self.pick(["i + 1", "2", "y"]), self.pick(["i", "1", "-1"])),
+            "        except (TypeError, ValueError) as e:",
+            "            out.append((type(e).__name__, str(e)))",
+            "        out.append(q)",
+            "    return out",
+        ]
+        self.funcs.append(lines)
+        self.calls.append((f, self.int_args(2)))
+
+    def f_ccall(self):
+        """Python functions called from C and from type slots (sorted keys, map, partial,
+        operators, __init__, properties), some with defaults left out, some raising."""
+        cls = self.name("Num")
+        f = self.name("viac")
+        key = self.name("key")
+        lines = [
+            "class %s:" % cls,
+            "    def __init__(self, v, w=%s):" % self.small(),
+            "        self.v = v + w",
+            "    def __add__(self, o):",
+            "        return %s(self.v + (o.v if isinstance(o, %s) else o), 0)" % (cls, cls),
+            "    def __lt__(self, o):",
+            "        return self.v < o.v",
+            "    @property",
+            "    def sq(self):",
+            "        if self.v == %d:" % self.r.randrange(-3, 8),
+            "            raise ValueError('bad %d' % self.v)",
+            "        return self.v * self.v",
+        ]
+        self.funcs.append(lines)
+        self.funcs.append(["def %s(t, k=%d):" % (key, self.r.randrange(1, 4)),
+                           "    return (t % k, -t) if isinstance(t, int) else t"])
+        self.funcs.append([
+            "def %s(x, y):" % f,
+            "    import functools",
+            "    out = []",
+            "    for i in range(%d):" % self.r.randrange(1, 5),
+            "        xs = [x %% 11, y %% 7, i, %d, -i]" % self.r.randrange(-5, 5),
+            "        out.append(sorted(xs, key=%s))" % key,
+            "        out.append(list(map(%s, xs, [2, 3, 1, 2, 3])))" % key,
+            "        out.append(functools.partial(%s, k=%d)(x))" % (key, self.r.randrange(1, 5)),
+            "        ns = [%s(v) for v in xs]" % cls,
+            "        s = ns[0]",
+            "        for n in ns[1:]:",
+            "            s = s + n",
+            "        out.append((s.v, min(ns).v, max(ns).v))",
+            "        try:",
+            "            out.append([n.sq for n in ns])",
+            "        except ValueError as e:",
+            "            out.append(('ValueError', str(e), _where(e)))",
+            "    return out",
+        ])
+        self.calls.append((f, self.int_args(2)))
+
     FEATURES = ("f_arith", "f_arith", "f_loops", "f_try", "f_closure", "f_gen", "f_class",
-                "f_comp", "f_args", "f_rec", "f_str", "f_kernel", "f_kernel")
+                "f_comp", "f_args", "f_rec", "f_str", "f_kernel", "f_kernel", "f_slice", "f_ccall")
 
     def program(self):
         feats = [self.pick(self.FEATURES) for _ in range(self.r.randrange(2, 6))]
