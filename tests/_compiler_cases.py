@@ -2618,3 +2618,51 @@ def non_optimized_function_calls(n):
 
 
 CASES += [(non_optimized_function_calls, (3,))]
+
+
+class _BadIter:
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        raise KeyError("boom")
+
+
+class _OldSeq:
+    def __getitem__(self, i):
+        if i < 2:
+            return i * 10
+        raise IndexError(i)
+
+
+def _gen(n):
+    yield from range(n)
+
+
+def unpack_any_iterable(n):
+    """UNPACK_SEQUENCE of anything but an exact tuple/list of the right length runs ceval's
+    generic unpacking in the helper (no deopt): sets, strs, dicts, generators, old-style
+    sequences, wrong lengths, non-iterables and iterators that raise, with CPython's messages
+    and the unpacked items released on failure."""
+    out = []
+    values = [(1, 2), [3, 4], (1,), (1, 2, 3), [1], "ab", "abc", {5, 6}, {5}, frozenset([7]), _OldSeq(),
+              {1: 2, 3: 4}, range(2), b"xy", 2.5, None, 5]
+    for _ in range(n):
+        for v in values + [iter([1, 2]), _gen(2), _gen(3), _gen(1), _BadIter(), iter([object()])]:
+            try:
+                a, b = v
+                out.append(("two", a, b))
+            except (TypeError, ValueError, KeyError) as e:
+                out.append((type(e).__name__, str(e)))
+        for v in values + [_gen(1), iter("z")]:
+            try:
+                (only,) = v
+                out.append(("one", only))
+            except (TypeError, ValueError) as e:
+                out.append((type(e).__name__, str(e)))
+    (x, y, z), w = _gen(3), 4
+    out.append((x, y, z, w))
+    return out
+
+
+CASES += [(unpack_any_iterable, (2,))]

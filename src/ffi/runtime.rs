@@ -1112,18 +1112,23 @@ pub unsafe extern "C-unwind" fn rt_list_append(sp: *mut Obj, oparg: c_int) -> c_
     }
 }
 
-/// UNPACK_SEQUENCE of an exact tuple or list of length n (item 0 ends on top); 1 otherwise.
+/// UNPACK_SEQUENCE: [seq] → its n items, item 0 on top. An exact tuple or list of length n is
+/// copied; anything else is iterated as ceval's `unpack_iterable` does (same errors: not
+/// iterable, not enough or too many values). Error: -1, seq popped.
 pub unsafe extern "C-unwind" fn rt_unpack_sequence(sp: *mut Obj, n: c_int) -> c_int {
-    // SAFETY: see module doc.
+    // SAFETY: see module doc; co_stacksize leaves room for the n items (bytecode compiler).
     unsafe {
         let seq = *sp.sub(1);
+        let count = n;
         let n = n as usize;
         let items: *mut Obj = if py::PyTuple_CheckExact(seq) != 0 && py::PyTuple_GET_SIZE(seq) as usize == n {
             field::<Obj>(seq as *mut u8, X::TUPLE_OB_ITEM)
         } else if py::PyList_CheckExact(seq) != 0 && py::PyList_GET_SIZE(seq) as usize == n {
             *field::<*mut Obj>(seq as *mut u8, X::LIST_OB_ITEM)
         } else {
-            return 1;
+            let ok = super::runtime_ops::unpack_iterable(seq, count, -1, sp.sub(1).add(n));
+            decref(seq);
+            return if ok { 0 } else { -1 };
         };
         let base = sp.sub(1);
         for i in 0..n {

@@ -507,9 +507,11 @@ pub unsafe extern "C-unwind" fn rt_unpack_ex(sp: *mut Obj, oparg: c_int) -> c_in
     }
 }
 
-/// ceval's `unpack_iterable` (the star form): fills downward from `top`. On failure every item
-/// it produced is released again.
-unsafe fn unpack_iterable(v: Obj, argcnt: c_int, argcntafter: c_int, top: *mut Obj) -> bool {
+/// ceval's `unpack_iterable`: fills downward from `top`, so the first item ends on top of the
+/// value stack. `argcntafter` -1 is the plain form (UNPACK_SEQUENCE: exactly
+/// `argcnt` items), otherwise the star form. On failure every item it produced is released
+/// again.
+pub(crate) unsafe fn unpack_iterable(v: Obj, argcnt: c_int, argcntafter: c_int, top: *mut Obj) -> bool {
     // SAFETY: `top` has argcnt + argcntafter + 1 writable slots below it.
     unsafe {
         let mut sp = top;
@@ -538,18 +540,41 @@ unsafe fn unpack_iterable(v: Obj, argcnt: c_int, argcntafter: c_int, top: *mut O
             let w = py::PyIter_Next(it);
             if w.is_null() {
                 if py::PyErr_Occurred().is_null() {
-                    py::PyErr_Format(
-                        py::PyExc_ValueError,
-                        c"not enough values to unpack (expected at least %d, got %d)".as_ptr(),
-                        argcnt + argcntafter,
-                        i,
-                    );
+                    if argcntafter == -1 {
+                        py::PyErr_Format(
+                            py::PyExc_ValueError,
+                            c"not enough values to unpack (expected %d, got %d)".as_ptr(),
+                            argcnt,
+                            i,
+                        );
+                    } else {
+                        py::PyErr_Format(
+                            py::PyExc_ValueError,
+                            c"not enough values to unpack (expected at least %d, got %d)".as_ptr(),
+                            argcnt + argcntafter,
+                            i,
+                        );
+                    }
                 }
                 return fail(sp, i, it);
             }
             sp = sp.sub(1);
             *sp = w;
             i += 1;
+        }
+        if argcntafter == -1 {
+            // The iterator must be exhausted now.
+            let w = py::PyIter_Next(it);
+            if w.is_null() {
+                if !py::PyErr_Occurred().is_null() {
+                    return fail(sp, i, it);
+                }
+                decref(it);
+                return true;
+            }
+            decref(w);
+            py::PyErr_Format(py::PyExc_ValueError, c"too many values to unpack (expected %d)".as_ptr(), argcnt);
+            return fail(sp, i, it);
         }
         let l = py::PySequence_List(it);
         if l.is_null() {

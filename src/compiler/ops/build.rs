@@ -1,6 +1,6 @@
 //! Building and unpacking containers: BUILD_TUPLE, BUILD_LIST, LIST_APPEND, UNPACK_SEQUENCE
-//! (exact tuples and lists of the right length natively; everything else, including every
-//! error message, by the interpreter).
+//! (exact tuples and lists of the right length inline; any other iterable, and every error
+//! message, through the helper that mirrors ceval's `unpack_iterable`), BUILD_MAP, slices.
 
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
@@ -65,9 +65,10 @@ pub fn append_with_room(e: &mut Emitter, list: i32, item: i32, slow: DynamicLabe
     );
 }
 
-/// UNPACK_SEQUENCE: exact tuple/list of length `arg` natively, otherwise deopt. Up to 8 items
-/// inline (UNPACK_SEQUENCE_TWO_TUPLE / _TUPLE / _LIST): each item gets a new reference, item 0
-/// ends on top, then the sequence is released.
+/// UNPACK_SEQUENCE: an exact tuple/list of length `arg` (up to 8 items) inline, as
+/// UNPACK_SEQUENCE_TWO_TUPLE / _TUPLE / _LIST do: each item gets a new reference, item 0 ends on
+/// top, then the sequence is released. Anything else (sets, generators, strs, wrong lengths and
+/// their errors): `rt_unpack_sequence`, ceval's generic path.
 pub fn emit_unpack_sequence(e: &mut Emitter, n: usize, d: u32) {
     let k = e.snap.instrs[n].arg;
     let inline = (1..=8).contains(&k);
@@ -109,8 +110,8 @@ pub fn emit_unpack_sequence(e: &mut Emitter, n: usize, d: u32) {
             ; unpack_slow:
         );
     }
-    helper_n(e, n, d, rt::rt_unpack_sequence as *const () as usize);
-    e.dispatch_result(n, d);
+    let u = helper_n(e, n, d, rt::rt_unpack_sequence as *const () as usize);
+    e.check_error(u, d - 1);
     if inline {
         asm!(e ; unpack_done:);
     }

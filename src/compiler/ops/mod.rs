@@ -93,7 +93,7 @@ pub fn template(opc: u8) -> Template {
         op::BUILD_TUPLE => Native(build::emit_build_tuple),
         op::BUILD_LIST => Native(build::emit_build_list),
         op::LIST_APPEND => Native(build::emit_list_append),
-        op::UNPACK_SEQUENCE => Partial(build::emit_unpack_sequence, "anything but an exact tuple/list of the right length"),
+        op::UNPACK_SEQUENCE => Native(build::emit_unpack_sequence),
         op::UNPACK_EX => Native(unpack::emit_unpack_ex),
         op::BUILD_MAP => Native(build::emit_build_map),
         op::BUILD_CONST_KEY_MAP => Native(build::emit_build_const_key_map),
