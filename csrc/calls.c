@@ -164,7 +164,7 @@ extern int psyco_c_stack_exhausted(PyThreadState *ts);
 
 /* The machine-code entry for `func(*args[:nargs])` if it can be run directly here (the
  * conditions listed above; `*size` is then the frame's size), else NULL. Touches nothing. */
-static inline psyco_entry_fn direct_entry(PyThreadState *ts, PyObject *func, Py_ssize_t nargs, size_t *size) {
+__attribute__((always_inline)) static inline psyco_entry_fn direct_entry(PyThreadState *ts, PyObject *func, Py_ssize_t nargs, size_t *size) {
     if (!Py_IS_TYPE(func, &PyFunction_Type)) return NULL;
     PyFunctionObject *f = (PyFunctionObject *)func;
     PyCodeObject *co = (PyCodeObject *)f->func_code;
@@ -190,7 +190,9 @@ static inline psyco_entry_fn direct_entry(PyThreadState *ts, PyObject *func, Py_
 
 /* Pushes the frame (taking the references to `func` and the arguments), runs `entry` on it
  * and pops it; `direct_entry` approved the call. */
-__attribute__((optimize("no-tree-vectorize", "no-tree-loop-distribute-patterns")))
+#define NO_VECTOR_LOOPS __attribute__((optimize("no-tree-vectorize", "no-tree-loop-distribute-patterns")))
+
+NO_VECTOR_LOOPS __attribute__((always_inline))
 static inline PyObject *run_direct_call(PyThreadState *ts, PyObject *func, psyco_entry_fn entry, size_t size,
                                         PyObject *const *args, Py_ssize_t nargs) {
     PyFunctionObject *f = (PyFunctionObject *)func;
@@ -242,6 +244,7 @@ static inline PyObject *run_direct_call(PyThreadState *ts, PyObject *func, psyco
     return r;
 }
 
+NO_VECTOR_LOOPS
 PyObject *psyco_call_py(PyThreadState *ts, PyObject *func, PyObject **args, Py_ssize_t nargs) {
     size_t size;
     psyco_entry_fn entry = direct_entry(ts, func, nargs, &size);
@@ -273,6 +276,7 @@ PyObject *psyco_call_py(PyThreadState *ts, PyObject *func, PyObject **args, Py_s
  * - Vectorcall arguments are borrowed: they are increfed before the direct path takes them.
  * ------------------------------------------------------------------------------------------- */
 
+NO_VECTOR_LOOPS
 static PyObject *psyco_vectorcall(PyObject *func, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     if (kwnames == NULL || PyTuple_GET_SIZE(kwnames) == 0) {
