@@ -2666,3 +2666,53 @@ def unpack_any_iterable(n):
 
 
 CASES += [(unpack_any_iterable, (2,))]
+
+
+def _khome_exits(n, stop, x0):
+    # Float locals assigned in the kernel live in home slots and reach the frame at the exits:
+    # an `if` block (early, before some locals are assigned, and late), the end of the range,
+    # and the value read after the loop. `keep` shares x's float before the loop: its object
+    # must be left alone (the first assignment in the kernel makes x a new float).
+    x = x0
+    keep = x
+    acc = 0.0
+    y = 0.5
+    for i in range(n):
+        acc = acc + x * 0.5
+        if i == stop:
+            return ("early", i, x, acc, y, keep, keep is x)
+        x = x * 1.5 - acc
+        y = y + x
+        if acc > 1e12:
+            return ("big", i, x, acc, y)
+    return ("end", x, acc, y, keep, keep is x)
+
+
+def _khome_list(xs, k):
+    # A list kernel with home locals: the list's end and a non-float item leave it.
+    s = 0.0
+    m = 0.0
+    for v in xs:
+        s = s + v * k
+        m = m * 0.5 + s
+    return s, m
+
+
+def _khome_reassigned(n):
+    # `t` is assigned a computed value and then a constant: the constant binds the object, so
+    # t keeps its box; u is computed only and lives in a home slot.
+    t = 0.0
+    u = 1.0
+    for i in range(n):
+        t = u * 2.0
+        u = t + 0.25
+        t = 3.5
+    return t, u, id(t) == id(3.5)
+
+
+KERNEL_CASES += [
+    (_khome_exits, [(0, 0, 1.0), (1, 0, 1.0), (5, 0, 2.0), (5, 2, 2.0), (6, 10, 0.25), (40, 100, 3.0),
+                    (5, 3, 7), (3, 1, -0.0), (4, 2, float("nan"))]),
+    (_khome_list, [([1.0, 2.0, 3.0], 0.5), ([], 1.0), ([1.0, 2.0, "x", 4.0], 2.0), ([1.0] * 50, 1.25), ([2, 3], 0.5)]),
+    (_khome_reassigned, [(0,), (1,), (7,)]),
+]

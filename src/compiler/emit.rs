@@ -121,9 +121,9 @@ pub struct Emitter<'a> {
     pub next_attr_cache: usize,
     /// Instructions before this position already belong to a fused run (see `ops::fuse`).
     pub fuse_until: usize,
-    /// Failed-entry counts of the loop kernels (see `ops::kernel`); owned by the compiled code,
-    /// written by it.
-    pub kernel_counters: Vec<Box<std::sync::atomic::AtomicU32>>,
+    /// Memory the loop kernels write (see `ops::kernel`): their failed-entry counters and the
+    /// home slots of their float locals; owned by the compiled code.
+    pub kernel_counters: Vec<Box<[std::sync::atomic::AtomicU64]>>,
     /// Indexes in `snap.callees` of the functions loop kernels inlined.
     pub inlined: Vec<usize>,
 }
@@ -215,7 +215,12 @@ impl<'a> Emitter<'a> {
 
     /// Address of a new loop-kernel counter (stable: boxed).
     pub fn new_kernel_counter(&mut self) -> usize {
-        let c = Box::new(std::sync::atomic::AtomicU32::new(0));
+        self.new_kernel_words(1)
+    }
+
+    /// `n` zeroed words for a loop kernel's use (stable address, kept with the code).
+    pub fn new_kernel_words(&mut self, n: usize) -> usize {
+        let c: Box<[std::sync::atomic::AtomicU64]> = (0..n).map(|_| std::sync::atomic::AtomicU64::new(0)).collect();
         let addr = c.as_ptr() as usize;
         self.kernel_counters.push(c);
         addr

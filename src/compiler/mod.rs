@@ -56,7 +56,7 @@ pub struct Compiled {
     /// Attribute inline caches the machine code points into (kept alive with it).
     pub _attr_caches: Box<[crate::ffi::runtime::AttrCache]>,
     /// Loop-kernel counters the machine code writes to (kept alive with it).
-    pub _kernel_counters: Vec<Box<std::sync::atomic::AtomicU32>>,
+    pub _kernel_counters: Vec<Box<[std::sync::atomic::AtomicU64]>>,
     /// Code objects of functions loop kernels may have inlined (their addresses are compared).
     pub _inlined: Vec<Py<PyAny>>,
 }
@@ -257,7 +257,7 @@ pub struct Generated {
     /// Attribute inline caches the code points into.
     pub attr_caches: Box<[crate::ffi::runtime::AttrCache]>,
     /// Loop-kernel counters the code writes to.
-    pub kernel_counters: Vec<Box<std::sync::atomic::AtomicU32>>,
+    pub kernel_counters: Vec<Box<[std::sync::atomic::AtomicU64]>>,
     /// Indexes in `Snapshot::callees` of the functions the code inlined.
     pub inlined: Vec<usize>,
     pub marks: Vec<(usize, emit::Mark)>,

@@ -170,7 +170,39 @@ struct Kernel {
     types: HashMap<u32, Ty>,
     live_in: Vec<u32>,
     assigned: Vec<u32>,
+    /// Float locals kept in home slots during the kernel ([`home_locals`]).
+    home: Vec<u32>,
 }
+
+/// Float locals the kernel keeps in home slots (memory of its own, see [`Gen::home`]) instead
+/// of their frame boxes: every assignment to them in the body computes a float (none binds an
+/// object: a constant, another local or an item), and none is the object copied into another
+/// local or a list. The first assignment after the entry still goes through the box (making
+/// it a float nothing else holds); later ones only write the home slot, and every exit writes
+/// the home slots of the locals assigned so far back into their boxes, in place. Nothing
+/// can look at the frame in between: no Python code runs inside a kernel.
+fn home_locals(k: &Kernel) -> Vec<u32> {
+    let mut home = Vec::new();
+    for &l in &k.assigned {
+        if k.types.get(&l) != Some(&Ty::Float) || l == k.var {
+            continue;
+        }
+        let binds_object = k.body.iter().any(|s| match s {
+            Stmt::Assign { local, value, .. } if *local == l => {
+                matches!(value, Expr::Obj(_) | Expr::Local(_) | Expr::Item { .. })
+            }
+            Stmt::Assign { value: Expr::Local(x), .. } | Stmt::Store { value: Expr::Local(x), .. } => *x == l,
+            _ => false,
+        });
+        if !binds_object && home.len() < MAX_HOME {
+            home.push(l);
+        }
+    }
+    home
+}
+
+/// Most float locals one kernel keeps in home slots.
+const MAX_HOME: usize = 16;
 
 /// The BINARY_OP operators a kernel computes (in-place forms mapped to the plain ones).
 fn operator(arg: u32) -> Option<u32> {
@@ -612,9 +644,11 @@ fn find(e: &Emitter, n: usize) -> Option<Kernel> {
         types: HashMap::new(),
         live_in: Vec::new(),
         assigned: Vec::new(),
+        home: Vec::new(),
     };
     infer_types(&mut k)?;
     liveness(&mut k)?;
+    k.home = home_locals(&k);
     fits_registers(&k).then_some(k)
 }
 
@@ -1027,6 +1061,10 @@ fn releasable(e: &mut Emitter, r: u8, scratch: u8, miss: DynamicLabel) {
 /// The emitter's view while generating one kernel.
 struct Gen<'k> {
     k: &'k Kernel,
+    /// Address of the home slots: for the i-th local of `k.home`, its value at `16 * i` and,
+    /// at `16 * i + 8`, whether it was assigned since the entry (then its box is a float that
+    /// nothing else holds, and the exits write the value back into it).
+    home: usize,
     /// Exit of the statement being emitted: the stub that stores the loop variable and goes
     /// to the statement's ordinary code.
     exit: DynamicLabel,
@@ -1040,7 +1078,7 @@ struct Gen<'k> {
 impl Gen<'_> {
     /// A label that leaves the kernel for `to` (storing the loop variable first).
     fn stub(&mut self, e: &mut Emitter, to: DynamicLabel) -> DynamicLabel {
-        if !self.k.over_range {
+        if !self.k.over_range && self.k.home.is_empty() {
             return to;
         }
         if let Some(&(l, _)) = self.stubs.iter().find(|(_, t)| *t == to) {
@@ -1049,6 +1087,51 @@ impl Gen<'_> {
         let l = e.ops.new_dynamic_label();
         self.stubs.push((l, to));
         l
+    }
+
+    /// Offset of local `l`'s home slot, if it has one.
+    fn home_slot(&self, l: u32) -> Option<i32> {
+        self.k.home.iter().position(|&h| h == l).map(|i| 16 * i as i32)
+    }
+
+    /// Assigns xmm0 to home local `l` (at `slot`): the home slot always; the first time since
+    /// the entry also the frame, through [`Self::store_float`], which leaves a float nothing
+    /// else holds in the local (or leaves by `oom` with the old value untouched).
+    fn store_home(&self, e: &mut Emitter, l: u32, slot: i32, unit: usize, oom: DynamicLabel) {
+        let home = self.home as i64;
+        let done = e.ops.new_dynamic_label();
+        asm!(e
+            ; mov rax, QWORD home
+            ; movsd QWORD [rax + slot], xmm0
+            ; cmp QWORD [rax + slot + 8], 0
+            ; jne =>done
+        );
+        self.store_float(e, l, unit, oom);
+        asm!(e
+            ; mov rax, QWORD home
+            ; mov QWORD [rax + slot + 8], 1
+            ; =>done
+        );
+    }
+
+    /// On the way out: the value of every home local assigned since the entry into its box
+    /// (which nothing else holds: see [`home_locals`]). Clobbers rax, rcx and xmm0.
+    fn write_back(&self, e: &mut Emitter) {
+        let home = self.home as i64;
+        for &l in &self.k.home {
+            let slot = self.home_slot(l).expect("a home local");
+            let off = e.local(l);
+            let skip = e.ops.new_dynamic_label();
+            asm!(e
+                ; mov rax, QWORD home
+                ; cmp QWORD [rax + slot + 8], 0
+                ; je =>skip
+                ; movsd xmm0, QWORD [rax + slot]
+                ; mov rcx, [rbx + off]
+                ; movsd QWORD [rcx + L::FLOAT_OB_FVAL], xmm0
+                ; =>skip
+            );
+        }
     }
 
     /// A failed allocation (MemoryError set): clear it and leave; the statement's ordinary
@@ -1166,11 +1249,19 @@ impl Gen<'_> {
                 );
             }
             Expr::Local(l) => {
-                let off = e.local(*l);
-                asm!(e
-                    ; mov rax, [rbx + off]
-                    ; movsd Rx(r), QWORD [rax + L::FLOAT_OB_FVAL]
-                );
+                if let Some(slot) = self.home_slot(*l) {
+                    let home = self.home as i64;
+                    asm!(e
+                        ; mov rax, QWORD home
+                        ; movsd Rx(r), QWORD [rax + slot]
+                    );
+                } else {
+                    let off = e.local(*l);
+                    asm!(e
+                        ; mov rax, [rbx + off]
+                        ; movsd Rx(r), QWORD [rax + L::FLOAT_OB_FVAL]
+                    );
+                }
             }
             Expr::Item { list, index, .. } => {
                 self.int(e, index, 0);
@@ -1347,7 +1438,10 @@ impl Gen<'_> {
                 Ty::Float => {
                     let oom = self.out_of_memory(e);
                     self.float(e, value, 0);
-                    self.store_float(e, *local, *unit, oom);
+                    match self.home_slot(*local) {
+                        Some(slot) => self.store_home(e, *local, slot, *unit, oom),
+                        None => self.store_float(e, *local, *unit, oom),
+                    }
                 }
                 Ty::Int => {
                     let oom = self.out_of_memory(e);
@@ -1507,12 +1601,13 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
     }
     let snap = e.snap;
     e.mark(format!(
-        "     (loop kernel: {} statements up to offset {}; locals by number: ints {:?}, floats {:?}, lists {:?})",
+        "     (loop kernel: {} statements up to offset {}; locals by number: ints {:?}, floats {:?}, lists {:?}; home slots {:?})",
         k.body.len(),
         snap.instrs[k.back].start * 2,
         names(&k, Ty::Int),
         names(&k, Ty::Float),
         names(&k, Ty::List),
+        k.home,
     ));
     let ordinary = e.ops.new_dynamic_label();
     let fail = e.ops.new_dynamic_label();
@@ -1594,6 +1689,24 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
         let cache = e.peek_attr_cache(site).expect("checked before emitting");
         super::fuse::math_sqrt_guard(e, memo, cache, fail);
     }
+    // The home slots: nothing assigned yet; a live-in local's value from its box (checked a
+    // float above).
+    let home = if k.home.is_empty() { 0 } else { e.new_kernel_words(2 * k.home.len()) };
+    for (i, &l) in k.home.iter().enumerate() {
+        let slot = 16 * i as i32;
+        asm!(e
+            ; mov rax, QWORD home as i64
+            ; mov QWORD [rax + slot + 8], 0
+        );
+        if k.live_in.contains(&l) {
+            let off = e.local(l);
+            asm!(e
+                ; mov rcx, [rbx + off]
+                ; movsd xmm0, QWORD [rcx + L::FLOAT_OB_FVAL]
+                ; movsd QWORD [rax + slot], xmm0
+            );
+        }
+    }
     let first_step = e.ops.new_dynamic_label();
     let body = e.ops.new_dynamic_label();
     asm!(e
@@ -1605,6 +1718,7 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
     );
     let mut g = Gen {
         k: &k,
+        home,
         exit: ordinary,
         stubs: Vec::new(),
         out_of_memory: Vec::new(),
@@ -1638,16 +1752,18 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
         // (and at the end of the list) the ordinary FOR_ITER takes this step.
         let off = e.local(k.var);
         let item_t = k.types.get(&k.var).map(|t| t.type_object());
+        // After the first step, home locals may need writing back on the way out.
+        let leave = g.stub(e, ordinary);
         asm!(e
             ; =>first_step
             ; =>top
             ; mov rax, [rbx + it]
             ; mov rdx, [rax + L::LISTITER_SEQ]
             ; test rdx, rdx
-            ; jz =>ordinary
+            ; jz =>leave
             ; mov rcx, [rax + L::LISTITER_INDEX]
             ; cmp rcx, [rdx + L::VAR_OB_SIZE]
-            ; jge =>ordinary
+            ; jge =>leave
             ; mov rdx, [rdx + L::LIST_OB_ITEM]
             ; mov rdx, [rdx + rcx * 8]
         );
@@ -1655,7 +1771,7 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
             asm!(e
                 ; mov r8, QWORD tp as i64
                 ; cmp [rdx + L::OB_TYPE], r8
-                ; jne =>ordinary
+                ; jne =>leave
             );
         }
         let ok = e.ops.new_dynamic_label();
@@ -1664,7 +1780,7 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
             ; test rdi, rdi
             ; jz =>ok
         );
-        releasable(e, 7, 8, ordinary); // rdi, scratch r8: rax, rcx and rdx are live
+        releasable(e, 7, 8, leave); // rdi, scratch r8: rax, rcx and rdx are live
         asm!(e
             ; =>ok
             ; add rcx, 1
@@ -1699,13 +1815,14 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
         );
     }
     let stubs = std::mem::take(&mut g.stubs);
-    let var_oom = if stubs.is_empty() { ordinary } else { e.error_label(e.snap.instrs[n].idx, d) };
+    let var_oom = if stubs.is_empty() || !k.over_range { ordinary } else { e.error_label(e.snap.instrs[n].idx, d) };
     for (label, to) in stubs {
-        asm!(e
-            ; =>label
-            ; mov r8, rbp
-        );
-        Gen::store_int(e, k.var, e.snap.instrs[n].idx, var_oom);
+        asm!(e ; =>label);
+        g.write_back(e);
+        if k.over_range {
+            asm!(e ; mov r8, rbp);
+            Gen::store_int(e, k.var, e.snap.instrs[n].idx, var_oom);
+        }
         asm!(e ; jmp =>to);
     }
     asm!(e ; =>ordinary);
