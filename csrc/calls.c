@@ -37,35 +37,68 @@
  * them, the frames pushed here have none. Such calls take the ordinary path. */
 #define UNSUPPORTED(co) (((co)->co_flags & UNSUPPORTED_FLAGS) || !((co)->co_flags & CO_OPTIMIZED))
 
-/* Pushes and initializes a frame for `func(*args)` (nargs positional arguments, references
- * moved from the caller), or returns NULL if this shape of call is not handled here. */
 /* A handful of arguments and locals: vectorized copy loops, or a memset call for the NULLs,
  * only add set-up work here. */
-__attribute__((optimize("no-tree-vectorize", "no-tree-loop-distribute-patterns")))
+#define NO_VECTOR_LOOPS __attribute__((optimize("no-tree-vectorize", "no-tree-loop-distribute-patterns")))
+
+/* Code whose calls frames can be pushed here: positional parameters only. */
+static inline int direct_code(PyCodeObject *co) {
+    return !UNSUPPORTED(co) && co->co_kwonlyargcount == 0;
+}
+
+/* Whether `f(*args[:nargs])` is a call pushed here (CALL_PY_EXACT_ARGS / CALL_PY_WITH_DEFAULTS:
+ * the parameter count or fewer arguments, the defaults covering the rest). */
+static inline int pushable(PyFunctionObject *f, PyCodeObject *co, Py_ssize_t nargs) {
+    if (!direct_code(co)) return 0;
+    Py_ssize_t missing = co->co_argcount - nargs;
+    if (missing == 0) return 1;
+    PyObject *defaults = f->func_defaults;
+    Py_ssize_t ndefaults = defaults == NULL ? 0 : PyTuple_GET_SIZE(defaults);
+    return missing > 0 && missing <= ndefaults;
+}
+
+static inline size_t frame_size(PyCodeObject *co) {
+    return (size_t)co->co_nlocalsplus + (size_t)co->co_stacksize + FRAME_SPECIALS_SIZE;
+}
+
+/* Pushes and initializes the frame of a `pushable` call with `size` words of room in the data
+ * stack's chunk: the frame takes the references to `f` and the arguments; the last `missing`
+ * defaults are copied as CALL_PY_WITH_DEFAULTS copies them. */
+NO_VECTOR_LOOPS __attribute__((always_inline))
+static inline _PyInterpreterFrame *push_checked(PyThreadState *ts, PyFunctionObject *f, size_t size,
+                                                PyObject *const *args, Py_ssize_t nargs) {
+    PyCodeObject *co = (PyCodeObject *)f->func_code;
+    Py_ssize_t argcount = co->co_argcount;
+    int nlocalsplus = co->co_nlocalsplus;
+    _PyInterpreterFrame *frame = (_PyInterpreterFrame *)ts->datastack_top;
+    ts->datastack_top += size;
+    _PyFrame_InitializeSpecials(frame, f, NULL, nlocalsplus);
+    PyObject **locals = frame->localsplus;
+    for (Py_ssize_t i = 0; i < nargs; i++) locals[i] = args[i];
+    Py_ssize_t missing = argcount - nargs;
+    if (missing != 0) {
+        PyObject *defaults = f->func_defaults;
+        Py_ssize_t first = PyTuple_GET_SIZE(defaults) - missing;
+        for (Py_ssize_t i = 0; i < missing; i++) {
+            PyObject *d = PyTuple_GET_ITEM(defaults, first + i);
+            Py_INCREF(d);
+            locals[nargs + i] = d;
+        }
+    }
+    for (Py_ssize_t i = argcount; i < nlocalsplus; i++) locals[i] = NULL;
+    return frame;
+}
+
+/* Pushes and initializes a frame for `func(*args)` (nargs positional arguments, references
+ * moved from the caller), or returns NULL if this shape of call is not handled here. */
+NO_VECTOR_LOOPS
 _PyInterpreterFrame *psyco_push_frame(PyThreadState *ts, PyObject *func, PyObject **args, Py_ssize_t nargs) {
     PyFunctionObject *f = (PyFunctionObject *)func;
     PyCodeObject *co = (PyCodeObject *)f->func_code;
-    if (UNSUPPORTED(co) || co->co_kwonlyargcount != 0) return NULL;
-    Py_ssize_t argcount = co->co_argcount;
-    if (nargs > argcount) return NULL;
-    Py_ssize_t missing = argcount - nargs;
-    PyObject *defaults = f->func_defaults;
-    Py_ssize_t ndefaults = defaults == NULL ? 0 : PyTuple_GET_SIZE(defaults);
-    if (missing > ndefaults) return NULL;
-    size_t size = (size_t)co->co_nlocalsplus + (size_t)co->co_stacksize + FRAME_SPECIALS_SIZE;
+    if (!pushable(f, co, nargs)) return NULL;
+    size_t size = frame_size(co);
     if (!_PyThreadState_HasStackSpace(ts, size)) return NULL;
-    _PyInterpreterFrame *frame = (_PyInterpreterFrame *)ts->datastack_top;
-    ts->datastack_top += size;
-    _PyFrame_InitializeSpecials(frame, f, NULL, co->co_nlocalsplus); /* takes the func ref */
-    PyObject **locals = frame->localsplus;
-    for (Py_ssize_t i = 0; i < nargs; i++) locals[i] = args[i];
-    for (Py_ssize_t i = nargs; i < argcount; i++) {
-        PyObject *d = PyTuple_GET_ITEM(defaults, i - (argcount - ndefaults));
-        Py_INCREF(d);
-        locals[i] = d;
-    }
-    for (Py_ssize_t i = argcount; i < co->co_nlocalsplus; i++) locals[i] = NULL;
-    return frame;
+    return push_checked(ts, f, size, args, nargs);
 }
 
 /* The frame object of the caller's frame, for a frame object that outlives its callee's frame
@@ -99,7 +132,7 @@ static void hand_to_frame_object(PyThreadState *ts, PyFrameObject *fo, _PyInterp
 }
 
 /* Clears and pops a frame pushed by psyco_push_frame (it must be the top of the data stack). */
-__attribute__((optimize("no-tree-vectorize", "no-tree-loop-distribute-patterns")))
+NO_VECTOR_LOOPS
 static inline void pop_frame(PyThreadState *ts, _PyInterpreterFrame *frame) {
     ts->recursion_remaining--;
     if (frame->frame_obj != NULL) {
@@ -174,50 +207,19 @@ __attribute__((always_inline)) static inline psyco_entry_fn direct_entry(PyThrea
     struct psyco_record_head *rec = (struct psyco_record_head *)extra->ce_extras[idx];
     if (rec == NULL) return NULL;
     psyco_entry_fn entry = (psyco_entry_fn)__atomic_load_n(&rec->entry, __ATOMIC_ACQUIRE);
-    if (entry == NULL || co->co_kwonlyargcount != 0 || UNSUPPORTED(co)) return NULL;
-    /* CALL_PY_WITH_DEFAULTS's shape: fewer arguments than parameters, defaults for the rest. */
-    Py_ssize_t missing = co->co_argcount - nargs;
-    if (missing != 0) {
-        PyObject *defaults = f->func_defaults;
-        Py_ssize_t ndefaults = defaults == NULL ? 0 : PyTuple_GET_SIZE(defaults);
-        if (missing < 0 || missing > ndefaults) return NULL;
-    }
+    if (entry == NULL || !pushable(f, co, nargs)) return NULL;
     if (ts->cframe->use_tracing) return NULL; /* tracers see calls through the ordinary path */
-    *size = (size_t)co->co_nlocalsplus + (size_t)co->co_stacksize + FRAME_SPECIALS_SIZE;
+    *size = frame_size(co);
     if (!_PyThreadState_HasStackSpace(ts, *size)) return NULL;
     return entry;
 }
 
 /* Pushes the frame (taking the references to `func` and the arguments), runs `entry` on it
  * and pops it; `direct_entry` approved the call. */
-#define NO_VECTOR_LOOPS __attribute__((optimize("no-tree-vectorize", "no-tree-loop-distribute-patterns")))
-
 NO_VECTOR_LOOPS __attribute__((always_inline))
 static inline PyObject *run_direct_call(PyThreadState *ts, PyObject *func, psyco_entry_fn entry, size_t size,
                                         PyObject *const *args, Py_ssize_t nargs) {
-    PyFunctionObject *f = (PyFunctionObject *)func;
-    PyCodeObject *co = (PyCodeObject *)f->func_code;
-    Py_ssize_t argcount = co->co_argcount;
-    int nlocalsplus = co->co_nlocalsplus;
-
-    /* Push (CALL_PY_EXACT_ARGS / CALL_PY_WITH_DEFAULTS). */
-    _PyInterpreterFrame *frame = (_PyInterpreterFrame *)ts->datastack_top;
-    ts->datastack_top += size;
-    _PyFrame_InitializeSpecials(frame, f, NULL, nlocalsplus);
-    PyObject **locals = frame->localsplus;
-    for (Py_ssize_t i = 0; i < nargs; i++) locals[i] = args[i];
-    Py_ssize_t missing = argcount - nargs;
-    if (missing != 0) {
-        /* the last `missing` defaults, as CALL_PY_WITH_DEFAULTS copies them */
-        PyObject *defaults = f->func_defaults;
-        Py_ssize_t first = PyTuple_GET_SIZE(defaults) - missing;
-        for (Py_ssize_t i = 0; i < missing; i++) {
-            PyObject *d = PyTuple_GET_ITEM(defaults, first + i);
-            Py_INCREF(d);
-            locals[nargs + i] = d;
-        }
-    }
-    for (Py_ssize_t i = argcount; i < nlocalsplus; i++) locals[i] = NULL;
+    _PyInterpreterFrame *frame = push_checked(ts, (PyFunctionObject *)func, size, args, nargs);
 
     /* Run (run_direct): under the caller's cframe, one recursion unit. */
     _PyCFrame *cf = ts->cframe;
@@ -296,7 +298,7 @@ void psyco_adopt_function(_PyInterpreterFrame *frame) {
     PyFunctionObject *f = frame->f_func;
     if (f == NULL || !Py_IS_TYPE((PyObject *)f, &PyFunction_Type) || f->vectorcall != _PyFunction_Vectorcall) return;
     PyCodeObject *co = frame->f_code;
-    if ((PyCodeObject *)f->func_code != co || UNSUPPORTED(co) || co->co_kwonlyargcount != 0) return;
+    if ((PyCodeObject *)f->func_code != co || !direct_code(co)) return;
     f->vectorcall = psyco_vectorcall;
 }
 
