@@ -12,6 +12,7 @@ fn main() {
     println!("cargo:rerun-if-changed=csrc/calls.c");
     println!("cargo:rerun-if-changed=csrc/exc311.c");
     println!("cargo:rerun-if-changed=csrc/gen311.c");
+    println!("cargo:rerun-if-changed=csrc/osr311.c");
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
 
     let cfg = pyo3_build_config::get();
@@ -56,6 +57,7 @@ fn main() {
         .file("csrc/calls.c")
         .file("csrc/exc311.c")
         .file("csrc/gen311.c")
+        .file("csrc/osr311.c")
         .include(&include)
         .define("Py_BUILD_CORE", "1")
         .define("PSYCO_BUILT_MICRO", micro.as_str())

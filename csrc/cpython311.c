@@ -125,7 +125,11 @@ _PyInterpreterFrame *psyco_frameobject_frame(PyFrameObject *f) { return f->f_fra
 /* ---- profiling hooks -------------------------------------------------------------------- */
 
 Py_tracefunc psyco_tstate_profilefunc(PyThreadState *ts) { return ts->c_profilefunc; }
-Py_tracefunc psyco_tstate_tracefunc(PyThreadState *ts) { return ts->c_tracefunc; }
+/* The thread's C trace function, not counting psyco's own frame-switch tracer (osr311.c). */
+extern int psyco_osr_is_tracer(Py_tracefunc f);
+Py_tracefunc psyco_tstate_tracefunc(PyThreadState *ts) {
+    return psyco_osr_is_tracer(ts->c_tracefunc) ? NULL : ts->c_tracefunc;
+}
 PyObject *psyco_tstate_profileobj(PyThreadState *ts) { return ts->c_profileobj; }
 
 /* Installs (func != NULL) or removes psyco's C profile function on a thread's state, the way

@@ -354,6 +354,7 @@ fn stats(py: Python<'_>, top: usize) -> PyResult<Py<PyDict>> {
     d.set_item("max_compile_pause_seconds", pause_s)?;
     d.set_item("records", ffi::live_record_count())?;
     d.set_item("gen_resumes", ffi::runtime_gen::gen_resumes())?;
+    d.set_item("frames_switched", ffi::switch_count())?;
     let (entries, total) = queue::charge_entries();
     d.set_item("charge_entries", entries)?;
     d.set_item("charge_total", total)?;
@@ -423,6 +424,22 @@ fn compile_code(py: Python<'_>, code: &Bound<'_, PyAny>, globals: Option<&Bound<
     Ok(ffi::existing_record(code).is_some_and(|r| r.is_compiled()))
 }
 
+/// Arms the frame switch for the frames already running `code` (what the worker does after
+/// compiling a profiler's selection; see `compiler::osr`). Returns how many frames may switch.
+#[pyfunction]
+fn offer_switch(py: Python<'_>, code: &Bound<'_, PyAny>) -> PyResult<usize> {
+    code_of(code)?;
+    Ok(queue::offer_switch(py, code))
+}
+
+/// Test mode for the frame switch: every frame psyco would run compiled starts in the
+/// interpreter instead and switches into the machine code at its first loop head (frames
+/// without loops simply run interpreted). Off by default; for the fuzzer and conformance runs.
+#[pyfunction]
+fn switch_stress(on: bool) {
+    ffi::SWITCH_STRESS.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// How the compiler handles each opcode of 3.11: {opname: "native" | "deopt" | "partial: <the
 /// cases left to the interpreter>"}, from the compiler's one opcode table.
 #[pyfunction]
@@ -438,6 +455,7 @@ fn opcode_coverage(py: Python<'_>) -> PyResult<Py<pyo3::types::PyDict>> {
 fn _psyco(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     queue::init(py);
+    compiler::prepare(py);
     m.add("error", py.get_type::<error::error>())?;
     m.add("warning", py.get_type::<error::warning>())?;
     m.add("BUILT_FOR", option_env!("PSYCO_BUILT_FOR").unwrap_or("portable"))?;
@@ -462,6 +480,8 @@ fn _psyco(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stats, m)?)?;
     m.add_function(wrap_pyfunction!(dump_code, m)?)?;
     m.add_function(wrap_pyfunction!(compile_code, m)?)?;
+    m.add_function(wrap_pyfunction!(offer_switch, m)?)?;
+    m.add_function(wrap_pyfunction!(switch_stress, m)?)?;
     m.add_function(wrap_pyfunction!(compiled_codes, m)?)?;
     m.add_function(wrap_pyfunction!(opcode_coverage, m)?)?;
     Ok(())

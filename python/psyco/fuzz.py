@@ -851,6 +851,11 @@ def _child(job_path, journal_path):
     import psyco
     if mode == "full":
         psyco.full()
+    elif mode == "switch":
+        # Every frame starts interpreted and switches into machine code at its first loop head.
+        from psyco import _psyco
+        psyco.full()
+        _psyco.switch_stress(True)
     elif mode == "profile":
         psyco.profile(0.0)
     st = psyco.stats(0)
@@ -862,7 +867,8 @@ def _child(job_path, journal_path):
         emit({"ev": "done", "id": pid, "phase": "psyco", "result": res})
     st = psyco.stats(0)
     emit({"ev": "stats", "compiled": st.get("compiled"), "selected": st.get("selected"),
-          "failed": st.get("failed"), "code_bytes": st.get("code_bytes")})
+          "failed": st.get("failed"), "code_bytes": st.get("code_bytes"),
+          "frames_switched": st.get("frames_switched")})
     journal.close()
 
 
@@ -953,7 +959,7 @@ def run_batch(programs, timeout=60.0, mode="full", python=None):
     """Check programs [(id, text or None for generate(id))]; a crash or hang costs only the
     program that was running: the rest go to a new child. Returns ([CheckResult], stats)."""
     results = {}
-    stats = {"compiled": 0, "selected": 0, "children": 0}
+    stats = {"compiled": 0, "selected": 0, "children": 0, "frames_switched": 0}
     todo = list(programs)
     while todo:
         events, rc, timed_out, stderr = _run_child(todo, timeout, mode, python)
@@ -968,12 +974,12 @@ def run_batch(programs, timeout=60.0, mode="full", python=None):
             elif ev["ev"] == "psyco":
                 active = ev["active"]
             elif ev["ev"] == "stats":
-                for k in ("compiled", "selected"):
+                for k in ("compiled", "selected", "frames_switched"):
                     stats[k] += ev.get(k) or 0
         tail = "\n".join(stderr.strip().splitlines()[-15:])
         for pid, _ in todo:
             if pid in psy:
-                if active != mode:
+                if active != ("full" if mode == "switch" else mode):
                     results[pid] = CheckResult(pid, "not-active", plain.get(pid), psy[pid],
                                                "active profiler %r" % (active,))
                 elif same(plain[pid], psy[pid]):
@@ -1202,7 +1208,7 @@ def run_fuzz(seed=0, count=100, batch=50, timeout=None, mode="full", progress=No
              python=None):
     """Check programs seed..seed+count-1; returns (results, stats)."""
     allres = []
-    stats = {"compiled": 0, "selected": 0, "children": 0}
+    stats = {"compiled": 0, "selected": 0, "children": 0, "frames_switched": 0}
     seeds = list(range(seed, seed + count))
     for k in range(0, len(seeds), max(1, batch)):
         chunk = seeds[k:k + batch]
@@ -1225,7 +1231,7 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=50, help="programs per child (default 50)")
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds per child (default 20 + 1 per program)")
-    p.add_argument("--mode", choices=("full", "profile"), default="full",
+    p.add_argument("--mode", choices=("full", "profile", "switch"), default="full",
                    help="what to activate in the child (default full)")
     p.add_argument("--save-dir", default=os.path.join("tests", "regressions"),
                    help="where minimized failures go (default tests/regressions)")
@@ -1275,6 +1281,8 @@ def main(argv=None):
              kinds.get("hang", 0),
              len(failing) - kinds.get("mismatch", 0) - kinds.get("crash", 0) - kinds.get("hang", 0),
              stats["compiled"], stats["selected"]))
+    if args.mode == "switch":
+        print("frames switched into machine code: %d" % stats["frames_switched"])
     if saved:
         print("regression tests written: %s" % ", ".join(saved))
     if args.json:

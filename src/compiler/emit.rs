@@ -52,9 +52,10 @@ pub enum GuardKind {
 #[derive(Clone, Copy)]
 pub enum BreakerMode {
     /// Hand the GIL over if asked, then, if anything is still pending, resume the interpreter
-    /// *at* the polling instruction, which polls again itself (RESUME, JUMP_BACKWARD): exact.
+    /// *at* the polling instruction, which polls again itself (RESUME): exact.
     DeoptAt,
-    /// The poll belongs *after* the instruction (CALL, a taken backward conditional jump):
+    /// The poll belongs *after* the instruction (CALL, JUMP_BACKWARD, a taken backward
+    /// conditional jump):
     /// run signal handlers and pending calls here, like ceval's `eval_frame_handle_pending`,
     /// reporting their exception at `err_unit` with `err_depth` values on the stack; then the
     /// GIL hand-off; anything still pending (async exceptions) resumes the interpreter.

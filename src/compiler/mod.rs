@@ -20,6 +20,7 @@ pub mod exctable;
 pub mod hook;
 pub mod opcodes;
 pub mod ops;
+pub mod osr;
 
 use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
@@ -59,6 +60,8 @@ pub struct Compiled {
     pub _kernel_counters: Vec<Box<[std::sync::atomic::AtomicU64]>>,
     /// Code objects of functions loop kernels may have inlined (their addresses are compared).
     pub _inlined: Vec<Py<PyAny>>,
+    /// Where and how a running frame may switch into this code (see `osr`).
+    pub switch: Option<osr::SwitchInfo>,
 }
 
 impl Drop for Compiled {
@@ -122,6 +125,18 @@ pub fn with_globals_hint<R>(globals: usize, f: impl FnOnce() -> R) -> R {
 /// See [`with_globals_hint`].
 pub fn globals_hint() -> usize {
     GLOBALS_HINT.with(|g| g.get())
+}
+
+/// Checks the opcode tables against the running interpreter now and imports `dis`, so that
+/// the compiler thread's first job does not run an import: Python code there competes for the
+/// GIL with the user's threads and delayed the first compile by half a second.
+pub fn prepare(py: Python<'_>) {
+    if crate::queue::native_status().is_ok() && TABLES.get().is_none() {
+        let r = opcodes::verify(py);
+        let _ = TABLES.set(r);
+        // Snapshot::take uses dis.stack_effect.
+        let _ = py.import("dis");
+    }
 }
 
 /// True while the current thread is inside [`compile`].
@@ -238,6 +253,7 @@ pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
         use dynasmrt::dynasm;
         emit::asm!(e ; ud2);
     }
+    let switch = osr::emit_entry(&mut e);
     e.finish();
     let marks = std::mem::take(&mut e.marks);
     let guards = e.guards.iter().map(|(n, k)| (snap.instrs[*n].idx, *k)).collect();
@@ -245,8 +261,17 @@ pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
     let attr_caches = std::mem::take(&mut e.attr_caches);
     let kernel_counters = std::mem::take(&mut e.kernel_counters);
     let inlined = std::mem::take(&mut e.inlined);
+    let switch = match switch {
+        Some((label, pts)) => {
+            let at = e.ops.labels().resolve_dynamic(label).map_err(|err| format!("assembler: {err:?}"))?;
+            let return_unit = osr::return_unit(snap).expect("points imply a RETURN_VALUE") as u32;
+            let points = pts.iter().map(|p| (p.unit as u32, p.depth)).collect();
+            Some(osr::SwitchInfo { entry_offset: at.0, points, return_unit })
+        }
+        None => None,
+    };
     let bytes = e.ops.finalize().map_err(|err| format!("assembler: {err:?}"))?;
-    Ok(Generated { bytes, marks, guards, qualname: snap.qualname.clone(), memos, attr_caches, kernel_counters, inlined })
+    Ok(Generated { bytes, marks, guards, qualname: snap.qualname.clone(), memos, attr_caches, kernel_counters, inlined, switch })
 }
 
 /// Machine code generated but not yet placed in executable memory.
@@ -260,6 +285,8 @@ pub struct Generated {
     pub kernel_counters: Vec<Box<[std::sync::atomic::AtomicU64]>>,
     /// Indexes in `Snapshot::callees` of the functions the code inlined.
     pub inlined: Vec<usize>,
+    /// Where and how a running frame may switch into this code (see `osr`).
+    pub switch: Option<osr::SwitchInfo>,
     pub marks: Vec<(usize, emit::Mark)>,
     pub guards: Vec<(usize, GuardKind)>,
     pub qualname: String,
@@ -284,6 +311,7 @@ impl Generated {
             _attr_caches: self.attr_caches,
             _kernel_counters: self.kernel_counters,
             _inlined: Vec::new(),
+            switch: self.switch,
         };
         Ok((compiled, self.inlined))
     }

@@ -114,6 +114,51 @@ pub unsafe fn c_stack_exhausted(ts: *mut py::PyThreadState) -> bool {
 
 /// Runs the machine code at `entry` for `frame` (GIL held, frame fresh from `_PyEval_Vector`).
 pub unsafe fn run_compiled(ts: *mut py::PyThreadState, frame: *mut IFrame, entry: usize) -> *mut py::PyObject {
+    // SAFETY: the caller's contract.
+    unsafe { run_linked(ts, frame, entry, false) }
+}
+
+/// The frame switch (`csrc/osr311.c`): runs the switch entry `entry` of the machine code (see
+/// `compiler::osr`) for `frame`, which the interpreter was running and which the caller has
+/// unlinked from the interpreter's cframe (so it is linked here under its real caller).
+/// Returns `EXIT_NOT_SWITCHED` as a pointer if the frame was not at a switch point (nothing
+/// ran, nothing changed); else the frame's result, or NULL with its exception set.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn psyco_osr_run(ts: *mut py::PyThreadState, frame: *mut IFrame, entry: usize) -> *mut py::PyObject {
+    // SAFETY: GIL held; the caller's contract above.
+    unsafe { run_linked(ts, frame, entry, true) }
+}
+
+/// The switch entry for a frame of `code` at `unit` with `depth` stack values (0 if none),
+/// and the unit of the RETURN_VALUE its result is handed back at (`compiler::osr::lookup`).
+#[no_mangle]
+pub unsafe extern "C" fn psyco_osr_lookup(code: *mut py::PyObject, unit: c_int, depth: c_int, return_unit: *mut c_int) -> usize {
+    if unit < 0 || depth < 0 {
+        return 0;
+    }
+    // SAFETY: called by the line tracer with the GIL held and `code` a live code object.
+    let py = unsafe { pyo3::Python::assume_gil_acquired() };
+    let code = unsafe { pyo3::Bound::from_borrowed_ptr(py, code) };
+    match crate::compiler::osr::lookup(&code, unit as u32, depth as u32) {
+        Some((entry, ru)) => {
+            // SAFETY: the caller passes a valid out pointer.
+            unsafe { *return_unit = ru as c_int };
+            entry
+        }
+        None => 0,
+    }
+}
+
+/// The line tracer is about to switch a frame of `code` into machine code: log it.
+#[no_mangle]
+pub unsafe extern "C" fn psyco_osr_note(code: *mut py::PyObject) {
+    // SAFETY: called by the line tracer with the GIL held and `code` a live code object.
+    let py = unsafe { pyo3::Python::assume_gil_acquired() };
+    let code = unsafe { pyo3::Bound::from_borrowed_ptr(py, code) };
+    crate::queue::note_switch(&code);
+}
+
+unsafe fn run_linked(ts: *mut py::PyThreadState, frame: *mut IFrame, entry: usize, switch: bool) -> *mut py::PyObject {
     // SAFETY: GIL held; `ts` is the current thread state and `frame` the frame CPython asked us
     // to evaluate. The CFrame lives on this stack frame for exactly as long as it is linked.
     unsafe {
@@ -142,6 +187,9 @@ pub unsafe fn run_compiled(ts: *mut py::PyThreadState, frame: *mut IFrame, entry
         *remaining += 1;
         *cframe_slot = prev;
         (*prev).use_tracing = std::ptr::read_volatile(&(*cfp).use_tracing);
+        if switch && r as usize == crate::compiler::osr::EXIT_NOT_SWITCHED {
+            return r;
+        }
         finish_exit(ts, frame, r, (*prev).use_tracing != 0)
     }
 }

@@ -92,6 +92,9 @@ mod native {
         pub fn psyco_frameobject_frame(f: *mut py::PyFrameObject) -> *mut IFrame;
         pub fn psyco_tstate_profilefunc(ts: *mut py::PyThreadState) -> Option<TraceFunc>;
         pub fn psyco_tstate_tracefunc(ts: *mut py::PyThreadState) -> Option<TraceFunc>;
+        pub fn psyco_osr_arm(ts: *mut py::PyThreadState, target: *mut IFrame) -> c_int;
+        pub fn psyco_osr_disarm_all();
+        pub fn psyco_osr_switches() -> u64;
         pub fn psyco_set_profile(
             ts: *mut py::PyThreadState,
             func: Option<TraceFunc>,
@@ -1051,6 +1054,87 @@ unsafe fn one_thread(
     }
 }
 
+/// Addresses of the frames running `code` among the `max_depth` innermost frames of every
+/// thread (candidates for a frame switch, see `compiler::osr`). GIL held.
+pub fn frames_running(py: Python<'_>, code: usize, max_depth: usize) -> Vec<usize> {
+    let _ = (py, code, max_depth);
+    let mut out = Vec::new();
+    #[cfg(psyco_native)]
+    // SAFETY: GIL held; as thread_stacks (frames of suspended threads stay alive while we hold
+    // the GIL); nothing is written.
+    unsafe {
+        let interp = PyInterpreterState_Get();
+        let mut ts = PyInterpreterState_ThreadHead(interp);
+        while !ts.is_null() {
+            let mut f = native::psyco_tstate_frame(ts);
+            let mut k = 0;
+            while !f.is_null() && k < max_depth {
+                if native::psyco_frame_is_incomplete(f) == 0 && native::psyco_frame_code(f) as usize == code {
+                    out.push(f as usize);
+                }
+                k += 1;
+                f = native::psyco_frame_previous(f);
+            }
+            ts = PyThreadState_Next(ts);
+        }
+    }
+    out
+}
+
+/// Arms the frame switch (`csrc/osr311.c`) on the thread whose `max_depth` innermost frames
+/// include `frame` running `code`, unless that frame already switched or the thread has a
+/// tracer of its own. False if the frame is not found (it returned) or nothing was armed.
+/// GIL held; no Python code runs.
+pub fn arm_switch(py: Python<'_>, code: usize, frame: usize, max_depth: usize) -> bool {
+    let _ = (py, code, frame, max_depth);
+    #[cfg(psyco_native)]
+    // SAFETY: as frames_running; psyco_osr_arm only writes the thread state's trace fields.
+    unsafe {
+        let interp = PyInterpreterState_Get();
+        let mut ts = PyInterpreterState_ThreadHead(interp);
+        while !ts.is_null() {
+            let mut f = native::psyco_tstate_frame(ts);
+            let mut k = 0;
+            while !f.is_null() && k < max_depth {
+                if f as usize == frame && native::psyco_frame_code(f) as usize == code {
+                    return native::psyco_osr_arm(ts, f) != 0;
+                }
+                k += 1;
+                f = native::psyco_frame_previous(f);
+            }
+            ts = PyThreadState_Next(ts);
+        }
+    }
+    false
+}
+
+/// Test mode for the frame switch (`_psyco.switch_stress`): every frame the hook would run
+/// compiled starts in the interpreter with the switch armed, so it switches at its first loop
+/// head (the fuzzer's and the conformance runner's "switch" mode).
+pub static SWITCH_STRESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Removes the frame-switch tracer from every thread still armed. GIL held.
+pub fn disarm_switch_all(py: Python<'_>) {
+    let _ = py;
+    #[cfg(psyco_native)]
+    // SAFETY: GIL held; only trace fields of thread states are written.
+    unsafe {
+        native::psyco_osr_disarm_all()
+    }
+}
+
+/// How many running frames switched into machine code so far.
+pub fn switch_count() -> u64 {
+    #[cfg(psyco_native)]
+    // SAFETY: reads a counter only written with the GIL held (a torn read is impossible for an
+    // aligned u64 on x86-64).
+    unsafe {
+        return native::psyco_osr_switches();
+    }
+    #[allow(unreachable_code)]
+    0
+}
+
 /// The code running in a frame object and the code of its caller (for the active profiler).
 /// The dict behind a globals hint (`compiler::globals_hint`: 0, or a borrowed pointer that
 /// stays alive for the whole compilation: the compiling frame's `f_globals`, or the object a
@@ -1277,6 +1361,10 @@ mod hook {
                 if let Some(rec) = rec {
                     let entry = rec.entry.load(Ordering::Acquire);
                     if !entry.is_null() && !foreign_tracing(ts) {
+                        if super::SWITCH_STRESS.load(Ordering::Relaxed) && native::psyco_osr_arm(ts, frame) != 0 {
+                            // Test mode: start in the interpreter, switch at the first loop head.
+                            return _PyEval_EvalFrameDefault(ts, frame, 0);
+                        }
                         // Later calls of this function skip `_PyEval_Vector` and the hook.
                         native::psyco_adopt_function(frame);
                         return super::exec::run_compiled(ts, frame, entry as usize);

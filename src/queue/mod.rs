@@ -545,8 +545,65 @@ pub fn tick(py: Python<'_>, dt: f64, on_python_thread: bool) {
     ENGINE.lock().counters.tick_nanos += spent;
 }
 
+/// A frame that was running a function's code when its machine code was installed: it gets a
+/// bounded number of ticks in which the frame switch is armed for it (see `compiler::osr`).
+struct PendingSwitch {
+    code: usize,
+    frame: usize,
+    ticks_left: u8,
+}
+
+static SWITCHES: parking_lot::Mutex<Vec<PendingSwitch>> = parking_lot::Mutex::new(Vec::new());
+/// Ticks a frame stays a switch candidate (it usually switches at its next loop head, within
+/// microseconds; a frame inside a long call may need more).
+const SWITCH_TICKS: u8 = 8;
+/// How deep in a thread's stack a candidate frame is looked for.
+const SWITCH_DEPTH: usize = 16;
+
+/// `code` was just compiled: arm the frame switch for the frames already running it. Returns
+/// how many were armed for.
+pub fn offer_switch(py: Python<'_>, code: &Bound<'_, PyAny>) -> usize {
+    let id = code.as_ptr() as usize;
+    let frames = ffi::frames_running(py, id, SWITCH_DEPTH);
+    if frames.is_empty() || !crate::compiler::osr::has_switch(code) {
+        return 0;
+    }
+    let mut pending = SWITCHES.lock();
+    let before = pending.len();
+    for frame in frames {
+        if ffi::arm_switch(py, id, frame, SWITCH_DEPTH) {
+            pending.push(PendingSwitch { code: id, frame, ticks_left: SWITCH_TICKS });
+        }
+    }
+    pending.len() - before
+}
+
+/// A running frame of `code` switches into its machine code now (logged like a selection).
+pub fn note_switch(code: &Bound<'_, PyAny>) {
+    let (name, _, _) = code_location(code);
+    log::event("switch", 1, &format!("switch frame: {name}"), &[("function", Val::Str(&name))]);
+}
+
+/// Each tick: the tracer armed last tick is removed; candidates still running (and not yet
+/// switched) are armed again until their ticks run out.
+fn rearm_switches(py: Python<'_>) {
+    let mut pending = SWITCHES.lock();
+    if pending.is_empty() {
+        return;
+    }
+    ffi::disarm_switch_all(py);
+    pending.retain_mut(|p| {
+        if p.ticks_left == 0 {
+            return false;
+        }
+        p.ticks_left -= 1;
+        ffi::arm_switch(py, p.code, p.frame, SWITCH_DEPTH)
+    });
+}
+
 fn tick_inner(py: Python<'_>, dt: f64, on_python_thread: bool) {
     check_limits(py);
+    rearm_switches(py);
     let (spec, polls) = {
         let mut e = ENGINE.lock();
         e.counters.ticks += 1;

@@ -95,4 +95,8 @@ pub fn compile_one(py: Python<'_>, code: &Bound<'_, PyAny>) {
     }
     let outcome = crate::compiler::compile(py, code, rec);
     super::report_outcome(py, code, &outcome);
+    if matches!(outcome, crate::compiler::Outcome::Compiled { .. }) {
+        // The frames that made the function hot go on in the new code (see compiler::osr).
+        let _ = super::offer_switch(py, code);
+    }
 }

@@ -117,7 +117,7 @@ pub fn emit_resume_dispatch(e: &mut Emitter) {
 }
 
 /// Binary search of `rax` (the frame's lasti) over sorted `keys`, jumping to the key's label.
-fn search(e: &mut Emitter, keys: &[(usize, DynamicLabel)], miss: DynamicLabel) {
+pub fn search(e: &mut Emitter, keys: &[(usize, DynamicLabel)], miss: DynamicLabel) {
     if keys.len() <= 3 {
         for &(k, l) in keys {
             asm!(e ; cmp rax, k as i32 ; je =>l);

@@ -46,12 +46,17 @@ pub fn emit_jump(e: &mut Emitter, n: usize, _d: u32) {
     asm!(e ; jmp =>tl);
 }
 
-/// JUMP_BACKWARD: poll the eval breaker (deopt *at* this jump: the interpreter then jumps and
-/// handles the breaker itself, e.g. raising KeyboardInterrupt), then jump.
+/// JUMP_BACKWARD: poll the eval breaker as ceval does after jumping: signal handlers and
+/// pending calls run here (their exception is reported at the jump, as for a taken backward
+/// conditional jump), so a profiler's tick or a signal does not send a long loop to the
+/// interpreter; only what cannot be handled here (an asynchronous exception) resumes the
+/// interpreter *at* this jump, which then jumps and polls itself. Then jump.
 pub fn emit_jump_backward(e: &mut Emitter, n: usize, _d: u32) {
-    let u = e.snap.instrs[n].idx as i64;
-    e.check_eval_breaker(n, u, BreakerMode::DeoptAt);
-    let tl = e.labels[target_pos(e, n)];
+    let u = e.snap.instrs[n].idx;
+    let t = target_pos(e, n);
+    let depth = e.snap.depth[t].expect("jump target is reachable");
+    e.check_eval_breaker(n, u as i64, BreakerMode::HandleHere { err_unit: u, err_depth: depth });
+    let tl = e.labels[t];
     asm!(e ; jmp =>tl);
 }
 
