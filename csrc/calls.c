@@ -176,9 +176,11 @@ void psyco_pop_frame(PyThreadState *ts, _PyInterpreterFrame *frame) { pop_frame(
  *   `psyco_finish_exit` the other entries use, with the frame still pushed.
  * ------------------------------------------------------------------------------------------- */
 
-/* The record psyco keeps in a code object's co_extra slot starts with the machine-code entry
- * (`CodeRecord` in src/queue/record.rs is repr(C) with `entry` first; checked there). */
-struct psyco_record_head { void *entry; };
+/* The record psyco keeps in a code object's co_extra slot starts with the machine-code entry,
+ * then the code's identity and the flags (`CodeRecord` in src/queue/record.rs is repr(C) in
+ * this order; checked there). */
+struct psyco_record_head { void *entry; uintptr_t code; uint32_t flags; };
+#define PSYCO_FLAG_BOUND 1u /* record.rs Flags::BOUND: compile at the next call (the hook's job) */
 
 /* `_PyCodeObjectExtra` of Objects/codeobject.c (not in the installed headers; the Rust side
  * reads the same layout in `record_of_raw`). */
@@ -195,16 +197,21 @@ extern int psyco_c_stack_exhausted(PyThreadState *ts);
 
 #define PSYCO_EXIT_MAX 2 /* EXIT_DEOPT = 1, EXIT_ERROR = 2 (src/compiler/emit.rs) */
 
+/* The record of `co`, or NULL. */
+static inline struct psyco_record_head *record_of(PyCodeObject *co) {
+    psyco_code_extra *extra = (psyco_code_extra *)co->co_extra;
+    Py_ssize_t idx = psyco_extra_index;
+    if (extra == NULL || idx < 0 || extra->ce_size <= idx) return NULL;
+    return (struct psyco_record_head *)extra->ce_extras[idx];
+}
+
 /* The machine-code entry for `func(*args[:nargs])` if it can be run directly here (the
  * conditions listed above; `*size` is then the frame's size), else NULL. Touches nothing. */
 __attribute__((always_inline)) static inline psyco_entry_fn direct_entry(PyThreadState *ts, PyObject *func, Py_ssize_t nargs, size_t *size) {
     if (!Py_IS_TYPE(func, &PyFunction_Type)) return NULL;
     PyFunctionObject *f = (PyFunctionObject *)func;
     PyCodeObject *co = (PyCodeObject *)f->func_code;
-    psyco_code_extra *extra = (psyco_code_extra *)co->co_extra;
-    Py_ssize_t idx = psyco_extra_index;
-    if (extra == NULL || idx < 0 || extra->ce_size <= idx) return NULL;
-    struct psyco_record_head *rec = (struct psyco_record_head *)extra->ce_extras[idx];
+    struct psyco_record_head *rec = record_of(co);
     if (rec == NULL) return NULL;
     psyco_entry_fn entry = (psyco_entry_fn)__atomic_load_n(&rec->entry, __ATOMIC_ACQUIRE);
     if (entry == NULL || !pushable(f, co, nargs)) return NULL;
@@ -278,6 +285,38 @@ PyObject *psyco_call_py(PyThreadState *ts, PyObject *func, PyObject **args, Py_s
  * - Vectorcall arguments are borrowed: they are increfed before the direct path takes them.
  * ------------------------------------------------------------------------------------------- */
 
+/* From src/queue/mod.rs: 1 while full() compiles every function at its first call. */
+extern int psyco_compile_on_call(void);
+
+/* What the hook would do for an uncompiled `func(*args[:nargs])` is just to interpret it:
+ * true when nothing compiles at a first call (not full(), not bound) and the call is one
+ * `push_checked` takes (`*size` is then the frame's size). Touches nothing. */
+static inline int interpret_directly(PyThreadState *ts, PyObject *func, Py_ssize_t nargs, size_t *size) {
+    PyFunctionObject *f = (PyFunctionObject *)func;
+    PyCodeObject *co = (PyCodeObject *)f->func_code;
+    struct psyco_record_head *rec = record_of(co);
+    if (rec != NULL && (__atomic_load_n(&rec->flags, __ATOMIC_RELAXED) & PSYCO_FLAG_BOUND)) return 0;
+    if (!pushable(f, co, nargs) || ts->cframe->use_tracing || psyco_compile_on_call()) return 0;
+    *size = frame_size(co);
+    return _PyThreadState_HasStackSpace(ts, *size);
+}
+
+/* `_PyEval_Vector` for a call `interpret_directly` approved: push the frame (taking the
+ * references), let the interpreter run it as the hook would, pop it. */
+NO_VECTOR_LOOPS
+static PyObject *run_interpreted_call(PyThreadState *ts, PyObject *func, size_t size, PyObject *const *args, Py_ssize_t nargs) {
+    _PyInterpreterFrame *frame = push_checked(ts, (PyFunctionObject *)func, size, args, nargs);
+    PyObject *r;
+    int depth = ts->recursion_limit - ts->recursion_remaining;
+    if (depth > 64 && psyco_c_stack_exhausted(ts)) {
+        r = NULL;
+    } else {
+        r = _PyEval_EvalFrameDefault(ts, frame, 0);
+    }
+    pop_frame(ts, frame);
+    return r;
+}
+
 NO_VECTOR_LOOPS
 static PyObject *psyco_vectorcall(PyObject *func, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
@@ -289,6 +328,11 @@ static PyObject *psyco_vectorcall(PyObject *func, PyObject *const *args, size_t 
             Py_INCREF(func);
             for (Py_ssize_t i = 0; i < nargs; i++) Py_INCREF(args[i]);
             return run_direct_call(ts, func, entry, size, args, nargs);
+        }
+        if (interpret_directly(ts, func, nargs, &size)) {
+            Py_INCREF(func);
+            for (Py_ssize_t i = 0; i < nargs; i++) Py_INCREF(args[i]);
+            return run_interpreted_call(ts, func, size, args, nargs);
         }
     }
     return _PyFunction_Vectorcall(func, args, nargsf, kwnames);

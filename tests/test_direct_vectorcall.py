@@ -143,3 +143,85 @@ def test_interpreted_callers_reach_compiled_code_through_the_slot():
     assert p.returncode == 0, p.stderr[-4000:]
     assert p.stdout.splitlines() == [str(sum(i * 2 for i in range(100)) + 3),
                                      "RecursionError maximum recursion depth exceeded"]
+
+
+INTERPRETED = r'''
+import sys, traceback, functools
+import psyco
+from psyco import _psyco
+PSYCO = sys.argv[1] == "psyco"
+if PSYCO:
+    def _installs_the_hook():
+        pass
+    assert _psyco.compile_code(_installs_the_hook.__code__)
+
+def add(a, b=10):
+    return a + b
+
+def boom(x):
+    raise ValueError("boom %r" % (x,))
+
+def down(n):
+    return down(n + 1)
+
+def names(e):
+    return [f.name for f in traceback.extract_tb(e.__traceback__)]
+
+out = []
+out.append(list(map(add, [1, 2, 3])))
+out.append(sorted([5, 1, 4], key=functools.partial(add, b=-1)))
+out.append(sorted([5, 1, 4], key=add))
+try:
+    list(map(boom, [7]))
+except ValueError as e:
+    out.append((str(e), names(e)))
+try:
+    list(map(down, [0]))
+except RecursionError as e:
+    out.append(str(e))
+add.__defaults__ = (100,)
+out.append(list(map(add, [1])))
+events = []
+def prof(frame, event, arg):
+    if event == "call" and frame.f_code is add.__code__:
+        events.append(frame.f_locals["a"])
+sys.setprofile(prof)
+list(map(add, [5, 6]))
+sys.setprofile(None)
+out.append(events)
+for line in out:
+    print(line)
+if PSYCO:
+    # Uncompiled functions called through the hook take the direct interpreted path...
+    print("@@ adopted", _psyco.direct_vectorcall(add), _psyco.direct_vectorcall(boom))
+    assert not _psyco.is_compiled_code(add.__code__)
+    # ...and stop taking it once they are bound: compiled at the next call.
+    psyco.bind(add)
+    list(map(add, [1]))
+    print("@@ bound then compiled", _psyco.is_compiled_code(add.__code__))
+    # full() compiles an adopted function at its next call too.
+    def later(x):
+        return x * 2
+    list(map(later, [1, 2]))
+    adopted = _psyco.direct_vectorcall(later)
+    psyco.full()
+    list(map(later, [3]))
+    print("@@ full then compiled", adopted, _psyco.is_compiled_code(later.__code__))
+'''
+
+
+def test_uncompiled_functions_called_through_the_hook_run_interpreted_directly():
+    # profile()/background()-style: the hook is installed, most code is not compiled. Calls of
+    # such functions from C and interpreted code push their frame and run the interpreter
+    # without `_PyEval_Vector` and the hook, with the same results, tracebacks, recursion
+    # limit, defaults and profile events; bind() and full() still compile them.
+    def run(mode):
+        p = subprocess.run([sys.executable, "-c", INTERPRETED, mode], capture_output=True,
+                           text=True, timeout=300)
+        assert p.returncode == 0, p.stderr[-4000:]
+        return p.stdout.splitlines()
+    plain = run("plain")
+    with_psyco = run("psyco")
+    assert [l for l in with_psyco if not l.startswith("@@")] == plain
+    assert with_psyco[-3:] == ["@@ adopted True True", "@@ bound then compiled True",
+                               "@@ full then compiled True True"], with_psyco

@@ -1375,6 +1375,13 @@ mod hook {
                 // straight away (this is most frames under profile() and background()).
                 needs_policy = crate::queue::compile_on_call()
                     || rec.is_some_and(|r| r.flags().contains(crate::queue::Flags::BOUND));
+                if !needs_policy && !foreign_tracing(ts) {
+                    // Nothing to decide for this function's calls until it is compiled or
+                    // bound: later calls from C and interpreted code push its frame and run the
+                    // interpreter directly (csrc/calls.c `interpret_directly`), which spares
+                    // `_PyEval_Vector`'s general argument handling and this hook.
+                    native::psyco_adopt_function(frame);
+                }
             }
             if needs_policy && !foreign_tracing(ts) {
                 let py = Python::assume_gil_acquired();

@@ -258,6 +258,12 @@ pub fn compile_on_call() -> bool {
     COMPILE_ON_CALL.load(Ordering::Relaxed)
 }
 
+/// [`compile_on_call`] for csrc/calls.c (`interpret_directly`).
+#[no_mangle]
+pub extern "C" fn psyco_compile_on_call() -> std::os::raw::c_int {
+    compile_on_call() as std::os::raw::c_int
+}
+
 pub fn accepting() -> bool {
     ACCEPTING.load(Ordering::Relaxed)
 }

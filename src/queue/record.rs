@@ -70,6 +70,10 @@ pub struct CodeRecord {
 }
 
 const _: () = assert!(std::mem::offset_of!(CodeRecord, entry) == 0);
+// csrc/calls.c `struct psyco_record_head` reads `flags` here too (for Flags::BOUND == 1).
+const _: () = assert!(std::mem::offset_of!(CodeRecord, code) == 8);
+const _: () = assert!(std::mem::offset_of!(CodeRecord, flags) == 16);
+const _: () = assert!(Flags::BOUND.0 == 1);
 
 impl CodeRecord {
     pub fn new(code: CodeId) -> Self {
