@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use pyo3::prelude::*;
@@ -95,9 +95,19 @@ fn run(stop: Receiver<()>, finished: &AtomicBool) {
     *LAST_TICK.lock() = Some(Instant::now());
     PENDING_QUEUED.store(false, Ordering::SeqCst);
     loop {
-        match stop.recv_timeout(queue::poll_interval()) {
-            Err(RecvTimeoutError::Timeout) => {}
-            _ => return, // disconnected: join() was called
+        // Wait for the next poll in slices of at most 10 ms: the interval shrinks when the
+        // poll just made started a burst of active profiling (see queue::poll_interval).
+        let started = Instant::now();
+        loop {
+            let want = queue::poll_interval();
+            let elapsed = started.elapsed();
+            if elapsed >= want {
+                break;
+            }
+            match stop.recv_timeout((want - elapsed).min(Duration::from_millis(10))) {
+                Err(RecvTimeoutError::Timeout) => {}
+                _ => return, // disconnected: join() was called
+            }
         }
         if !ffi::interpreter_alive() || queue::sampler_retire_if_idle(finished) {
             return;
