@@ -34,6 +34,7 @@
 extern uintptr_t psyco_osr_lookup(PyObject *code, int unit, int depth, int *return_unit);
 extern PyObject *psyco_osr_run(PyThreadState *ts, _PyInterpreterFrame *frame, uintptr_t entry);
 extern void psyco_osr_note(PyObject *code);
+extern void psyco_osr_rearm(uintptr_t done_frame);
 #define EXIT_NOT_SWITCHED ((PyObject *)3)
 
 /* Line, call and return events the tracer may see before it gives up (shared by all threads
@@ -41,6 +42,8 @@ extern void psyco_osr_note(PyObject *code);
 #define ARM_BUDGET 5000
 static int budget;
 static uint64_t switches;
+/* Set while the tracer re-arms after a switch (it may arm its own thread then). */
+static int rearming;
 
 static int osr_trace(PyObject *obj, PyFrameObject *f, int what, PyObject *arg);
 
@@ -71,7 +74,7 @@ int psyco_osr_arm(PyThreadState *ts, _PyInterpreterFrame *target) {
         budget = ARM_BUDGET;
         return 1;
     }
-    if (ts->c_tracefunc != NULL || ts->c_traceobj != NULL || ts->tracing) return 0;
+    if (ts->c_tracefunc != NULL || ts->c_traceobj != NULL || (ts->tracing && !rearming)) return 0;
     budget = ARM_BUDGET;
     ts->c_tracefunc = osr_trace;
     _PyThreadState_UpdateTracingState(ts);
@@ -128,6 +131,11 @@ static int osr_trace(PyObject *obj, PyFrameObject *f, int what, PyObject *arg) {
     frame->previous = caller;
     frame->is_entry = was_entry;
     if (r == EXIT_NOT_SWITCHED) return 0;
+    /* Other frames waiting to switch (an outer frame of the same thread, say) get the tracer
+     * back now: no sampler tick may come to re-arm it (full()). */
+    rearming = 1;
+    psyco_osr_rearm((uintptr_t)frame);
+    rearming = 0;
 
     if (r != NULL) {
         frame->localsplus[code->co_nlocalsplus] = r;

@@ -370,3 +370,45 @@ def test_profilers_switch_the_frame_that_made_a_function_hot(tmp_path, mode):
     assert "tag function: long_running" in text, text
     assert "switch frame: long_running" in text, text
     assert int(count) >= 1
+
+
+FULL_SCRIPT = r'''
+import sys
+import psyco
+if sys.argv[1] == "full":
+    psyco.log(sys.argv[2])
+
+def main(n):
+    if sys.argv[1] == "full":
+        psyco.full()          # main's own loop below runs compiled from its next iteration
+    acc = 0.0
+    for i in range(n):
+        acc += (i % 13) * 0.25
+    return acc
+
+print(main(400_000))
+total = 0
+for i in range(300_000):       # the script's body: compiled when full() started, switched
+    total += i % 7
+    if i == 299_999:
+        total -= 5
+print(total)
+print("@@", psyco.stats()["frames_switched"] if sys.argv[1] == "full" else "")
+'''
+
+
+def test_full_accelerates_the_code_that_called_it(tmp_path):
+    log = tmp_path / "x.log-psyco"
+    env = dict(os.environ)
+    env.pop("PSYCO_TEST_FULL", None)
+    outs = {}
+    for mode in ("plain", "full"):
+        p = subprocess.run([sys.executable, "-c", FULL_SCRIPT, mode, str(log)],
+                           capture_output=True, text=True, timeout=300, env=env)
+        assert p.returncode == 0, p.stderr[-3000:]
+        outs[mode] = p.stdout.split("@@")
+    assert outs["full"][0] == outs["plain"][0]
+    assert int(outs["full"][1]) == 2, outs["full"]
+    text = log.read_text()
+    assert "compile: main" in text and "compile: <module>" in text, text
+    assert "switch frame: main" in text and "switch frame: <module>" in text, text

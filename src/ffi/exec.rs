@@ -158,6 +158,15 @@ pub unsafe extern "C" fn psyco_osr_note(code: *mut py::PyObject) {
     crate::queue::note_switch(&code);
 }
 
+/// A switched frame finished its run (`csrc/osr311.c`): the frames still waiting to switch
+/// are armed again (`queue::rearm_after_switch`).
+#[no_mangle]
+pub unsafe extern "C" fn psyco_osr_rearm(done_frame: usize) {
+    // SAFETY: called by the line tracer with the GIL held.
+    let py = unsafe { pyo3::Python::assume_gil_acquired() };
+    crate::queue::rearm_after_switch(py, done_frame);
+}
+
 unsafe fn run_linked(ts: *mut py::PyThreadState, frame: *mut IFrame, entry: usize, switch: bool) -> *mut py::PyObject {
     // SAFETY: GIL held; `ts` is the current thread state and `frame` the frame CPython asked us
     // to evaluate. The CFrame lives on this stack frame for exactly as long as it is linked.

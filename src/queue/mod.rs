@@ -380,6 +380,24 @@ fn enter_mode(py: Python<'_>, spec: &Spec) {
     }
     if spec.kind == Kind::Full {
         crate::compiler::on_full_mode(py);
+        compile_running_frames(py);
+    }
+}
+
+/// full() just started: the code already running (the script's module body or the function
+/// that called full(), and whatever else is on the threads' innermost frames) is compiled now
+/// and its frames switch into the machine code at their next loop head (see compiler::osr),
+/// so `psyco.full()` at the top of a script accelerates the script's own loops.
+fn compile_running_frames(py: Python<'_>) {
+    if native_status().is_err() {
+        return;
+    }
+    for t in ffi::thread_stacks(py, None, SWITCH_DEPTH, true) {
+        for (k, id) in t.codes.iter().enumerate() {
+            if let Some(code) = ffi::live_code(py, *id) {
+                crate::compiler::with_globals_hint(t.globals[k], || compile_now(py, &code, "compile"));
+            }
+        }
     }
 }
 
@@ -596,6 +614,14 @@ pub fn offer_switch(py: Python<'_>, code: &Bound<'_, PyAny>) -> usize {
 pub fn note_switch(code: &Bound<'_, PyAny>) {
     let (name, _, _) = code_location(code);
     log::event("switch", 1, &format!("switch frame: {name}"), &[("function", Val::Str(&name))]);
+}
+
+/// A switched frame finished (`frame`): it is no candidate any more; the others still
+/// running are armed again at once (under full() no tick would do it).
+pub fn rearm_after_switch(py: Python<'_>, frame: usize) {
+    let mut pending = SWITCHES.lock();
+    pending.retain(|p| p.frame != frame);
+    pending.retain(|p| p.ticks_left > 0 && ffi::arm_switch(py, p.code, p.frame, SWITCH_DEPTH));
 }
 
 /// Each tick: the tracer armed last tick is removed; candidates still running (and not yet
