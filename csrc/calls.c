@@ -288,6 +288,10 @@ PyObject *psyco_call_py(PyThreadState *ts, PyObject *func, PyObject **args, Py_s
 /* From src/queue/mod.rs: 1 while full() compiles every function at its first call. */
 extern int psyco_compile_on_call(void);
 
+/* psyco's frame-evaluation hook, once installed (src/ffi/mod.rs `hook::install`). */
+static _PyFrameEvalFunction psyco_hook_fn;
+void psyco_set_hook_fn(_PyFrameEvalFunction f) { psyco_hook_fn = f; }
+
 /* What the hook would do for an uncompiled `func(*args[:nargs])` is just to interpret it:
  * true when nothing compiles at a first call (not full(), not bound) and the call is one
  * `push_checked` takes (`*size` is then the frame's size). Touches nothing. */
@@ -297,6 +301,8 @@ static inline int interpret_directly(PyThreadState *ts, PyObject *func, Py_ssize
     struct psyco_record_head *rec = record_of(co);
     if (rec != NULL && (__atomic_load_n(&rec->flags, __ATOMIC_RELAXED) & PSYCO_FLAG_BOUND)) return 0;
     if (!pushable(f, co, nargs) || ts->cframe->use_tracing || psyco_compile_on_call()) return 0;
+    /* Another tool's frame hook replaced psyco's: calls must reach it. */
+    if (ts->interp->eval_frame != psyco_hook_fn || psyco_hook_fn == NULL) return 0;
     *size = frame_size(co);
     return _PyThreadState_HasStackSpace(ts, *size);
 }

@@ -35,6 +35,8 @@ extern uintptr_t psyco_osr_lookup(PyObject *code, int unit, int depth, int *retu
 extern PyObject *psyco_osr_run(PyThreadState *ts, _PyInterpreterFrame *frame, uintptr_t entry);
 extern void psyco_osr_note(PyObject *code);
 extern void psyco_osr_rearm(uintptr_t done_frame);
+extern int psyco_thread_has_foreign_tracer(PyThreadState *ts);
+#define EXIT_DEOPT ((PyObject *)1)
 #define EXIT_NOT_SWITCHED ((PyObject *)3)
 
 /* Line, call and return events the tracer may see before it gives up (shared by all threads
@@ -58,18 +60,30 @@ int psyco_osr_is_tracer(Py_tracefunc f) { return f == osr_trace; }
 
 uint64_t psyco_osr_switches(void) { return switches; }
 
-/* Frames running switched: they are not armed for again. */
+/* Frames running switched: they are not armed for again, and do not switch again. */
 #define MAX_ACTIVE 64
 static _PyInterpreterFrame *active[MAX_ACTIVE];
 static int nactive;
+
+/* Frames whose switched run went back to the interpreter (a guard failed): they do not switch
+ * again (their next loop head would likely fail the same guard). A small ring. */
+#define MAX_DEOPTED 16
+static _PyInterpreterFrame *deopted[MAX_DEOPTED];
+static int next_deopted;
+
+static int listed(_PyInterpreterFrame *const *list, int n, _PyInterpreterFrame *frame) {
+    for (int k = 0; k < n; k++) {
+        if (list[k] == frame) return 1;
+    }
+    return 0;
+}
 
 /* Arms the switch on `ts` (any thread of this interpreter) for its frame `target`. 1 if
  * armed, 0 if `target` already runs switched, the thread has a tracer of its own or is inside
  * a trace call. */
 int psyco_osr_arm(PyThreadState *ts, _PyInterpreterFrame *target) {
-    for (int k = 0; k < nactive; k++) {
-        if (active[k] == target) return 0;
-    }
+    if (listed(active, nactive, target) || listed(deopted, MAX_DEOPTED, target)) return 0;
+    if (psyco_thread_has_foreign_tracer(ts)) return 0;
     if (ts->c_tracefunc == osr_trace) {
         budget = ARM_BUDGET;
         return 1;
@@ -96,8 +110,14 @@ static int osr_trace(PyObject *obj, PyFrameObject *f, int what, PyObject *arg) {
         return 0;
     }
     if (what != PyTrace_LINE || f == NULL) return 0;
+    if (psyco_thread_has_foreign_tracer(ts)) {
+        /* a user's profiler came: its events need the interpreter */
+        disarm(ts);
+        return 0;
+    }
     _PyInterpreterFrame *frame = f->f_frame;
     if (frame == NULL || frame->owner != FRAME_OWNED_BY_THREAD || frame->stacktop < 0) return 0;
+    if (listed(active, nactive, frame) || listed(deopted, MAX_DEOPTED, frame)) return 0;
     _PyCFrame *outer = ts->cframe;
     if (outer == NULL || outer->current_frame != frame) return 0;
     PyCodeObject *code = frame->f_code;
@@ -118,7 +138,15 @@ static int osr_trace(PyObject *obj, PyFrameObject *f, int what, PyObject *arg) {
     switches++;
     psyco_osr_note((PyObject *)code);
     active[nactive++] = frame;
+    /* call_trace set f_lineno for the tracer (and PyFrame_GetLineNumber returns it while it is
+     * set) and the tracing event kind: neither may show while the frame runs on. */
+    int lineno = f->f_lineno;
+    int what_was = ts->tracing_what;
+    f->f_lineno = 0;
+    ts->tracing_what = PyTrace_CALL;
     PyObject *r = psyco_osr_run(ts, frame, entry);
+    f->f_lineno = lineno;
+    ts->tracing_what = what_was;
     for (int k = nactive - 1; k >= 0; k--) {
         if (active[k] == frame) {
             active[k] = active[--nactive];
@@ -131,6 +159,17 @@ static int osr_trace(PyObject *obj, PyFrameObject *f, int what, PyObject *arg) {
     frame->previous = caller;
     frame->is_entry = was_entry;
     if (r == EXIT_NOT_SWITCHED) return 0;
+    if (r == EXIT_DEOPT) {
+        /* The machine code left for the interpreter with the frame written back, to resume at
+         * prev_instr + 1: the suspended loop resumes there (it goes on at prev_instr). */
+        deopted[next_deopted] = frame;
+        next_deopted = (next_deopted + 1) % MAX_DEOPTED;
+        frame->prev_instr += 1;
+        rearming = 1;
+        psyco_osr_rearm((uintptr_t)frame);
+        rearming = 0;
+        return 0;
+    }
     /* Other frames waiting to switch (an outer frame of the same thread, say) get the tracer
      * back now: no sampler tick may come to re-arm it (full()). */
     rearming = 1;

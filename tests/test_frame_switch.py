@@ -179,7 +179,7 @@ def chain():
     f = sys._getframe(1)
     names = []
     while f is not None and len(names) < 3:
-        names.append(f.f_code.co_name)
+        names.append((f.f_code.co_name, f.f_lineno))
         f = f.f_back
     return names
 def depth_probe():
@@ -265,6 +265,43 @@ def threaded():
     return res
 show("thread", threaded())
 
+# --- a tracer set inside the switched loop: the frame leaves the machine code and reports
+# its lines and its single return from there on
+tr_events = []
+def rec_tracer(frame, event, arg):
+    if frame.f_code is settrace_mid.__code__:
+        tr_events.append((event, frame.f_lineno))
+    return rec_tracer
+def settrace_mid(n):
+    t = 0
+    for i in range(n):
+        if i == 2:
+            switch_here(settrace_mid)
+        if i == 5:
+            sys._getframe().f_trace = rec_tracer
+            sys.settrace(rec_tracer)
+        t += i
+    return t
+r = settrace_mid(8)
+sys.settrace(None)
+show("settrace mid-loop", r, tr_events)
+
+# --- a profiler of the user's own: nothing is armed, and it sees every call as usual
+prof_events = []
+def profiled(n):
+    t = 0
+    for i in range(n):
+        if i == 1:
+            switch_here(profiled)
+        t += abs(-i)
+    return t
+def prof(frame, event, arg):
+    prof_events.append((event, getattr(arg, "__name__", None) if event.startswith("c_") else frame.f_code.co_name))
+sys.setprofile(prof)
+r = profiled(4)
+sys.setprofile(None)
+show("profiled", r, [e for e in prof_events if e[1] in ("profiled", "abs")])
+
 # --- a tracer of the user's own: nothing is armed, and it sees every line as usual
 def traced(n):
     t = 0
@@ -291,8 +328,8 @@ if SWITCH:
 '''
 
 # Frames expected to switch: non-entry, simple, nested, find, while, raise, callee raise,
-# caught, frames, closure, signal, thread.
-EXPECTED_SWITCHES = 12
+# caught, frames, closure, signal, thread, settrace mid-loop.
+EXPECTED_SWITCHES = 13
 
 
 def run(mode):
@@ -315,8 +352,9 @@ def test_switched_frames_behave_exactly_as_interpreted_ones():
     # Generator frames, frames whose loops are all inside try/with and traced threads are
     # never armed for; every other frame is.
     assert armed["gen"] == 0 and armed["guarded"] == 0 and armed["traced"] == 0, offered
+    assert armed["profiled"] == 0, offered
     for name in ("inner_loop", "simple", "nested", "find", "wloop", "raiser", "via_callee",
-                 "caught", "framey", "closure", "spin", "work"):
+                 "caught", "framey", "closure", "spin", "work", "settrace_mid"):
         assert armed[name] == 1, (name, offered)
     assert int(count) == EXPECTED_SWITCHES, switched
 

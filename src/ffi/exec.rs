@@ -122,7 +122,9 @@ pub unsafe fn run_compiled(ts: *mut py::PyThreadState, frame: *mut IFrame, entry
 /// `compiler::osr`) for `frame`, which the interpreter was running and which the caller has
 /// unlinked from the interpreter's cframe (so it is linked here under its real caller).
 /// Returns `EXIT_NOT_SWITCHED` as a pointer if the frame was not at a switch point (nothing
-/// ran, nothing changed); else the frame's result, or NULL with its exception set.
+/// ran, nothing changed), `EXIT_DEOPT` if the machine code left for the interpreter (the frame
+/// is written back to resume at `prev_instr + 1`); else the frame's result, or NULL with its
+/// exception set.
 #[no_mangle]
 pub unsafe extern "C-unwind" fn psyco_osr_run(ts: *mut py::PyThreadState, frame: *mut IFrame, entry: usize) -> *mut py::PyObject {
     // SAFETY: GIL held; the caller's contract above.
@@ -196,7 +198,9 @@ unsafe fn run_linked(ts: *mut py::PyThreadState, frame: *mut IFrame, entry: usiz
         *remaining += 1;
         *cframe_slot = prev;
         (*prev).use_tracing = std::ptr::read_volatile(&(*cfp).use_tracing);
-        if switch && r as usize == crate::compiler::osr::EXIT_NOT_SWITCHED {
+        // A switched frame that leaves for the interpreter resumes in the interpreter loop that
+        // was running it (csrc/osr311.c), not in a nested one.
+        if switch && (r as usize == crate::compiler::osr::EXIT_NOT_SWITCHED || r as usize == EXIT_DEOPT) {
             return r;
         }
         finish_exit(ts, frame, r, (*prev).use_tracing != 0)

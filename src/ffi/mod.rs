@@ -558,6 +558,14 @@ unsafe fn thread_has_foreign_tracer(_ts: *mut py::PyThreadState) -> bool {
     false
 }
 
+/// [`thread_has_foreign_tracer`] for csrc/osr311.c (the frame switch steps aside for them).
+#[cfg(psyco_native)]
+#[no_mangle]
+pub unsafe extern "C" fn psyco_thread_has_foreign_tracer(ts: *mut py::PyThreadState) -> c_int {
+    // SAFETY: the caller passes a live thread state with the GIL held.
+    unsafe { thread_has_foreign_tracer(ts) as c_int }
+}
+
 /// Address of `_PyCode_CODE(code)`, the first code unit of `co_code_adaptive`.
 pub fn code_first_instr(code: &Bound<'_, PyAny>) -> usize {
     code.as_ptr() as usize + expected::CODE_CODE_ADAPTIVE as usize
@@ -1302,6 +1310,8 @@ mod hook {
     extern "C" {
         fn _PyInterpreterState_SetEvalFrameFunc(interp: *mut py::PyInterpreterState, f: EvalFrame);
         fn _PyInterpreterState_GetEvalFrameFunc(interp: *mut py::PyInterpreterState) -> EvalFrame;
+        /// csrc/calls.c: which hook `interpret_directly` may stand in for.
+        fn psyco_set_hook_fn(f: EvalFrame);
     }
 
     pub static INSTALLED: AtomicBool = AtomicBool::new(false);
@@ -1410,6 +1420,7 @@ mod hook {
             let interp = PyInterpreterState_Get();
             let _previous = _PyInterpreterState_GetEvalFrameFunc(interp);
             _PyInterpreterState_SetEvalFrameFunc(interp, psyco_eval_frame);
+            psyco_set_hook_fn(psyco_eval_frame);
         }
         crate::log::event("hook", 2, "frame evaluation hook installed", &[]);
     }

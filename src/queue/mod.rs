@@ -361,6 +361,11 @@ fn advance(py: Python<'_>, why: Option<&str>) {
                 &format!("{}: starting", spec.kind.log_name()),
                 &[("profiler", Val::Str(spec.kind.name()))],
             );
+            // After the "starting" line: these compiles count against the new profiler's
+            // limits (and may retire it at once).
+            if spec.kind == Kind::Full {
+                compile_running_frames(py);
+            }
         }
         None if retired.is_some() => {
             log::event("profiling_stopped", 3, "profiling stopped: no profiler left in the queue", &[]);
@@ -380,7 +385,6 @@ fn enter_mode(py: Python<'_>, spec: &Spec) {
     }
     if spec.kind == Kind::Full {
         crate::compiler::on_full_mode(py);
-        compile_running_frames(py);
     }
 }
 
@@ -394,6 +398,10 @@ fn compile_running_frames(py: Python<'_>) {
     }
     for t in ffi::thread_stacks(py, None, SWITCH_DEPTH, true) {
         for (k, id) in t.codes.iter().enumerate() {
+            // A compile may reach full()'s limits and retire it: then stop.
+            if !compile_on_call() {
+                return;
+            }
             if let Some(code) = ffi::live_code(py, *id) {
                 crate::compiler::with_globals_hint(t.globals[k], || compile_now(py, &code, "compile"));
             }
@@ -621,7 +629,14 @@ pub fn note_switch(code: &Bound<'_, PyAny>) {
 pub fn rearm_after_switch(py: Python<'_>, frame: usize) {
     let mut pending = SWITCHES.lock();
     pending.retain(|p| p.frame != frame);
-    pending.retain(|p| p.ticks_left > 0 && ffi::arm_switch(py, p.code, p.frame, SWITCH_DEPTH));
+    // Each re-arm spends a tick's worth of chances, so re-arming stays bounded without ticks.
+    pending.retain_mut(|p| {
+        if p.ticks_left == 0 {
+            return false;
+        }
+        p.ticks_left -= 1;
+        ffi::arm_switch(py, p.code, p.frame, SWITCH_DEPTH)
+    });
 }
 
 /// Each tick: the tracer armed last tick is removed; candidates still running (and not yet

@@ -55,7 +55,12 @@ pub fn emit_jump_backward(e: &mut Emitter, n: usize, _d: u32) {
     let u = e.snap.instrs[n].idx;
     let t = target_pos(e, n);
     let depth = e.snap.depth[t].expect("jump target is reachable");
-    e.check_eval_breaker(n, u as i64, BreakerMode::HandleHere { err_unit: u, err_depth: depth });
+    // ceval looks for the handler of an exception raised by the poll at the unit before the
+    // target (INSTR_OFFSET() - 1 after the jump), the traceback names the jump: where those
+    // two are covered differently, let the interpreter redo the jump and poll itself.
+    let same_handler = e.snap.handler_for(u) == e.snap.handler_for(e.snap.instrs[t].start.wrapping_sub(1));
+    let mode = if same_handler { BreakerMode::HandleHere { err_unit: u, err_depth: depth } } else { BreakerMode::DeoptAt };
+    e.check_eval_breaker(n, u as i64, mode);
     let tl = e.labels[t];
     asm!(e ; jmp =>tl);
 }
