@@ -238,6 +238,16 @@ KNOWN = {
     "full:test_dis::test_show_caches (*":
         "compiled code is never quickened, so the subtest that shows quickened caches fails and "
         "the plain variant is reported under its subtest name (see above)",
+    # Seen once in four profile runs of the whole list (2026-11-26): the test reads
+    # sys.getallocatedblocks() twice around gc.collect() and allows 50 blocks of drift. Under
+    # profile() psyco's threads may compile in between, and a frame switch arms a line tracer
+    # for a moment, for which CPython builds the line table of each code it traces (kept for
+    # the code's lifetime): blocks the interpreter allocates for psyco, not a leak.
+    "profile:test_sys::test_getallocatedblocks (*":
+        "psyco's compiler thread and frame-switch tracer allocate blocks between the test's "
+        "two readings of sys.getallocatedblocks() (flaky, background activity)",
+    "profile:test_sys::<regrtest verdict>":
+        "FAILURE only when test_getallocatedblocks above drifts",
 }
 
 # ------------------------------------------------------------------------------------------
