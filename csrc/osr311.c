@@ -95,6 +95,23 @@ int psyco_osr_arm(PyThreadState *ts, _PyInterpreterFrame *target) {
     return 1;
 }
 
+/* Compiled code made a call while the thread traced (its calls then take the slow path):
+ * that spends the budget as an event would, so the tracer cannot stay armed over a long run
+ * of compiled code, which reports no events. */
+void psyco_osr_spend(PyThreadState *ts) {
+    if (ts->c_tracefunc == osr_trace && --budget < 0) disarm(ts);
+}
+
+/* How many threads have the tracer now (for tests). */
+int psyco_osr_armed_count(void) {
+    int n = 0;
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts != NULL; ts = PyThreadState_Next(ts)) {
+        n += ts->c_tracefunc == osr_trace;
+    }
+    return n;
+}
+
 /* Removes the tracer from every thread that still has it. */
 void psyco_osr_disarm_all(void) {
     PyInterpreterState *interp = PyInterpreterState_Get();

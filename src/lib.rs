@@ -432,6 +432,12 @@ fn offer_switch(py: Python<'_>, code: &Bound<'_, PyAny>) -> PyResult<usize> {
     Ok(queue::offer_switch(py, code))
 }
 
+/// How many threads have the frame switch's tracer armed right now (for tests).
+#[pyfunction]
+fn switch_armed_threads(py: Python<'_>) -> usize {
+    ffi::switch_armed_threads(py)
+}
+
 /// Test mode for the frame switch: every frame psyco would run compiled starts in the
 /// interpreter instead and switches into the machine code at its first loop head (frames
 /// without loops simply run interpreted). Off by default; for the fuzzer and conformance runs.
@@ -482,6 +488,7 @@ fn _psyco(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compile_code, m)?)?;
     m.add_function(wrap_pyfunction!(offer_switch, m)?)?;
     m.add_function(wrap_pyfunction!(switch_stress, m)?)?;
+    m.add_function(wrap_pyfunction!(switch_armed_threads, m)?)?;
     m.add_function(wrap_pyfunction!(compiled_codes, m)?)?;
     m.add_function(wrap_pyfunction!(opcode_coverage, m)?)?;
     Ok(())

@@ -450,3 +450,39 @@ def test_full_accelerates_the_code_that_called_it(tmp_path):
     text = log.read_text()
     assert "compile: main" in text and "compile: <module>" in text, text
     assert "switch frame: main" in text and "switch frame: <module>" in text, text
+
+
+WAITING_SCRIPT = r"""
+import psyco
+from psyco import _psyco
+
+def leaf(i):
+    return len(str(i))          # a real call (a kernel would inline plain arithmetic)
+
+def work(n):
+    t = 0
+    for i in range(n):
+        t += leaf(i)
+    return t
+
+psyco.full()                 # arms the switch for this module's frame ...
+armed = _psyco.switch_armed_threads()
+r = work(20000)              # ... which waits in a long run of compiled calls
+after = _psyco.switch_armed_threads()
+for k in range(3):           # a loop head: this frame has a switch point
+    r += k
+print(armed, r, after)
+"""
+
+
+def test_the_switch_tracer_does_not_stay_armed_over_compiled_code():
+    # Compiled code reports no line events; its calls spend the tracer's budget instead, or
+    # every compiled call would take the slow path while the frame waits (a full() run of the
+    # benchmark suite lost a third of its speed that way).
+    env = dict(os.environ)
+    env.pop("PSYCO_TEST_FULL", None)
+    p = subprocess.run([sys.executable, "-c", WAITING_SCRIPT], capture_output=True, text=True,
+                       timeout=300, env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    armed, r, after = p.stdout.split()
+    assert (armed, r, after) == ("1", str(sum(len(str(i)) for i in range(20000)) + 3), "0"), p.stdout

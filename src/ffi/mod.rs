@@ -94,6 +94,8 @@ mod native {
         pub fn psyco_tstate_tracefunc(ts: *mut py::PyThreadState) -> Option<TraceFunc>;
         pub fn psyco_osr_arm(ts: *mut py::PyThreadState, target: *mut IFrame) -> c_int;
         pub fn psyco_osr_disarm_all();
+        pub fn psyco_osr_spend(ts: *mut py::PyThreadState);
+        pub fn psyco_osr_armed_count() -> c_int;
         pub fn psyco_osr_switches() -> u64;
         pub fn psyco_set_profile(
             ts: *mut py::PyThreadState,
@@ -1120,6 +1122,30 @@ pub fn arm_switch(py: Python<'_>, code: usize, frame: usize, max_depth: usize) -
 /// compiled starts in the interpreter with the switch armed, so it switches at its first loop
 /// head (the fuzzer's and the conformance runner's "switch" mode).
 pub static SWITCH_STRESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A compiled call ran while the thread traced: spend the frame-switch tracer's budget
+/// (`csrc/osr311.c`; removes it from the thread when the budget is gone). GIL held.
+pub unsafe fn osr_spend(ts: *mut py::PyThreadState) {
+    #[cfg(psyco_native)]
+    // SAFETY: the caller's thread state, GIL held.
+    unsafe {
+        native::psyco_osr_spend(ts)
+    }
+    #[cfg(not(psyco_native))]
+    let _ = ts;
+}
+
+/// How many threads have the frame-switch tracer armed now. GIL held.
+pub fn switch_armed_threads(py: Python<'_>) -> usize {
+    let _ = py;
+    #[cfg(psyco_native)]
+    // SAFETY: GIL held; reads the thread states' trace functions.
+    unsafe {
+        return native::psyco_osr_armed_count() as usize;
+    }
+    #[allow(unreachable_code)]
+    0
+}
 
 /// Removes the frame-switch tracer from every thread still armed. GIL held.
 pub fn disarm_switch_all(py: Python<'_>) {

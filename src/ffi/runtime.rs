@@ -1586,7 +1586,16 @@ pub unsafe extern "C-unwind" fn rt_assertion_error() -> Obj {
 /// the frame must run in the interpreter to produce its events; 0 to continue.
 pub unsafe extern "C-unwind" fn rt_tracing_started(ts: *mut py::PyThreadState) -> c_int {
     // SAFETY: current thread state, GIL held.
-    unsafe { super::thread_has_foreign_tracer(ts) as c_int }
+    unsafe {
+        if super::thread_has_foreign_tracer(ts) {
+            return 1;
+        }
+        // psyco's own tracing: the frame switch's tracer, armed for a frame that may not reach
+        // a loop head for long, sends compiled calls down their slow path meanwhile; they
+        // spend its budget too, so it cannot stay armed over a run of compiled code.
+        super::osr_spend(ts);
+        0
+    }
 }
 
 /// What ceval's `eval_frame_handle_pending` does, with exported functions: signal handlers and
