@@ -29,8 +29,6 @@ use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 use crate::compiler::bytecode::Snapshot;
 use crate::compiler::emit::{asm, Emitter};
 use crate::compiler::opcodes as op;
-use crate::ffi::expected as X;
-use crate::ffi::layout as L;
 
 /// Return value of the switch entry when the frame is not at a switch point (nothing ran).
 pub const EXIT_NOT_SWITCHED: usize = 3;
@@ -111,27 +109,8 @@ pub fn emit_entry(e: &mut Emitter) -> Option<(DynamicLabel, Vec<SwitchPoint>)> {
     e.mark("switch entry (a running frame goes on here)".into());
     asm!(e ; =>entry);
     e.prologue();
-    asm!(e
-        ; cmp BYTE [r12 + X::FRAME_OWNER as i32], OWNED_BY_THREAD
-        ; jne =>miss
-        ; mov rax, [r12 + L::FRAME_PREV_INSTR]
-        ; sub rax, r14
-        ; sar rax, 1
-    );
-    let hits: Vec<DynamicLabel> = pts.iter().map(|_| e.ops.new_dynamic_label()).collect();
-    let keys: Vec<(usize, DynamicLabel)> = pts.iter().map(|p| p.unit).zip(hits.iter().copied()).collect();
-    super::ops::gen::search(e, &keys, miss);
-    let nlp = e.snap.nlocalsplus as i32;
-    for (p, hit) in pts.iter().zip(hits) {
-        let tl = e.labels[p.pos];
-        asm!(e
-            ; =>hit
-            ; cmp DWORD [r12 + L::FRAME_STACKTOP], nlp + p.depth as i32
-            ; jne =>miss
-            ; mov DWORD [r12 + L::FRAME_STACKTOP], -1
-            ; jmp =>tl
-        );
-    }
+    let keys: Vec<(usize, usize, u32)> = pts.iter().map(|p| (p.unit, p.pos, p.depth)).collect();
+    super::ops::gen::emit_point_dispatch(e, OWNED_BY_THREAD, &keys, miss, None);
     asm!(e
         ; =>miss
         ; mov eax, EXIT_NOT_SWITCHED as i32

@@ -1064,14 +1064,12 @@ unsafe fn one_thread(
     }
 }
 
-/// Addresses of the frames running `code` among the `max_depth` innermost frames of every
-/// thread (candidates for a frame switch, see `compiler::osr`). GIL held.
-pub fn frames_running(py: Python<'_>, code: usize, max_depth: usize) -> Vec<usize> {
-    let _ = (py, code, max_depth);
-    let mut out = Vec::new();
-    #[cfg(psyco_native)]
-    // SAFETY: GIL held; as thread_stacks (frames of suspended threads stay alive while we hold
-    // the GIL); nothing is written.
+/// Calls `visit(thread, frame)` for the `max_depth` innermost frames of every thread of this
+/// interpreter until it returns true. The caller holds the GIL (frames of suspended threads
+/// stay alive while it does) and `visit` runs no Python code.
+#[cfg(psyco_native)]
+unsafe fn walk_inner_frames(max_depth: usize, mut visit: impl FnMut(*mut py::PyThreadState, *mut native::IFrame) -> bool) {
+    // SAFETY: the caller's contract.
     unsafe {
         let interp = PyInterpreterState_Get();
         let mut ts = PyInterpreterState_ThreadHead(interp);
@@ -1079,14 +1077,31 @@ pub fn frames_running(py: Python<'_>, code: usize, max_depth: usize) -> Vec<usiz
             let mut f = native::psyco_tstate_frame(ts);
             let mut k = 0;
             while !f.is_null() && k < max_depth {
-                if native::psyco_frame_is_incomplete(f) == 0 && native::psyco_frame_code(f) as usize == code {
-                    out.push(f as usize);
+                if visit(ts, f) {
+                    return;
                 }
                 k += 1;
                 f = native::psyco_frame_previous(f);
             }
             ts = PyThreadState_Next(ts);
         }
+    }
+}
+
+/// Addresses of the frames running `code` among the `max_depth` innermost frames of every
+/// thread (candidates for a frame switch, see `compiler::osr`). GIL held.
+pub fn frames_running(py: Python<'_>, code: usize, max_depth: usize) -> Vec<usize> {
+    let _ = (py, code, max_depth);
+    let mut out = Vec::new();
+    #[cfg(psyco_native)]
+    // SAFETY: GIL held (token); the visitor only reads frames.
+    unsafe {
+        walk_inner_frames(max_depth, |_, f| {
+            if native::psyco_frame_is_incomplete(f) == 0 && native::psyco_frame_code(f) as usize == code {
+                out.push(f as usize);
+            }
+            false
+        });
     }
     out
 }
@@ -1097,25 +1112,19 @@ pub fn frames_running(py: Python<'_>, code: usize, max_depth: usize) -> Vec<usiz
 /// GIL held; no Python code runs.
 pub fn arm_switch(py: Python<'_>, code: usize, frame: usize, max_depth: usize) -> bool {
     let _ = (py, code, frame, max_depth);
+    let mut armed = false;
     #[cfg(psyco_native)]
-    // SAFETY: as frames_running; psyco_osr_arm only writes the thread state's trace fields.
+    // SAFETY: GIL held (token); psyco_osr_arm only writes the thread state's trace fields.
     unsafe {
-        let interp = PyInterpreterState_Get();
-        let mut ts = PyInterpreterState_ThreadHead(interp);
-        while !ts.is_null() {
-            let mut f = native::psyco_tstate_frame(ts);
-            let mut k = 0;
-            while !f.is_null() && k < max_depth {
-                if f as usize == frame && native::psyco_frame_code(f) as usize == code {
-                    return native::psyco_osr_arm(ts, f) != 0;
-                }
-                k += 1;
-                f = native::psyco_frame_previous(f);
+        walk_inner_frames(max_depth, |ts, f| {
+            let found = f as usize == frame && native::psyco_frame_code(f) as usize == code;
+            if found {
+                armed = native::psyco_osr_arm(ts, f) != 0;
             }
-            ts = PyThreadState_Next(ts);
-        }
+            found
+        });
     }
-    false
+    armed
 }
 
 /// Test mode for the frame switch (`_psyco.switch_stress`): every frame the hook would run

@@ -84,30 +84,8 @@ pub fn emit_resume_dispatch(e: &mut Emitter) {
     let miss = e.ops.new_dynamic_label();
     let ep = e.epilogue;
     e.mark("resume dispatch".into());
-    asm!(e
-        ; cmp BYTE [r12 + X::FRAME_OWNER as i32], OWNED_BY_GENERATOR
-        ; jne =>miss
-        ; mov rax, [r12 + L::FRAME_PREV_INSTR]
-        ; sub rax, r14
-        ; sar rax, 1
-    );
-    let hits: Vec<DynamicLabel> = points.iter().map(|_| e.ops.new_dynamic_label()).collect();
-    let keys: Vec<(usize, DynamicLabel)> = points.iter().map(|p| p.unit).zip(hits.iter().copied()).collect();
-    search(e, &keys, miss);
-    let nlp = e.snap.nlocalsplus as i32;
-    let counter = rg::gen_resumes_addr() as i64;
-    for (p, hit) in points.iter().zip(hits) {
-        let tl = e.labels[p.target];
-        asm!(e
-            ; =>hit
-            ; cmp DWORD [r12 + L::FRAME_STACKTOP], nlp + p.depth as i32
-            ; jne =>miss
-            ; mov DWORD [r12 + L::FRAME_STACKTOP], -1
-            ; mov rax, QWORD counter
-            ; add QWORD [rax], 1
-            ; jmp =>tl
-        );
-    }
+    let keys: Vec<(usize, usize, u32)> = points.iter().map(|p| (p.unit, p.target, p.depth)).collect();
+    emit_point_dispatch(e, OWNED_BY_GENERATOR, &keys, miss, Some(rg::gen_resumes_addr() as i64));
     // Not a place this code knows: the interpreter resumes at prev_instr + 1 as it stands.
     asm!(e
         ; =>miss
@@ -116,8 +94,44 @@ pub fn emit_resume_dispatch(e: &mut Emitter) {
     );
 }
 
+/// Dispatch on where a frame stands (generator resumption, frame switch): if the frame's
+/// owner is `owner` and its `prev_instr` is at the unit of one of `points` (unit, position of
+/// the instruction to run, stack depth there; sorted by unit) with exactly that depth in
+/// `stacktop`, set `stacktop` to -1 (as while the interpreter runs a frame), count the hit at
+/// `counter` if given, and jump to that instruction's code; anything else goes to `miss` with
+/// the frame untouched.
+pub fn emit_point_dispatch(e: &mut Emitter, owner: i8, points: &[(usize, usize, u32)], miss: DynamicLabel, counter: Option<i64>) {
+    asm!(e
+        ; cmp BYTE [r12 + X::FRAME_OWNER as i32], owner
+        ; jne =>miss
+        ; mov rax, [r12 + L::FRAME_PREV_INSTR]
+        ; sub rax, r14
+        ; sar rax, 1
+    );
+    let hits: Vec<DynamicLabel> = points.iter().map(|_| e.ops.new_dynamic_label()).collect();
+    let keys: Vec<(usize, DynamicLabel)> = points.iter().map(|p| p.0).zip(hits.iter().copied()).collect();
+    search(e, &keys, miss);
+    let nlp = e.snap.nlocalsplus as i32;
+    for (&(_, pos, depth), hit) in points.iter().zip(hits) {
+        let tl = e.labels[pos];
+        asm!(e
+            ; =>hit
+            ; cmp DWORD [r12 + L::FRAME_STACKTOP], nlp + depth as i32
+            ; jne =>miss
+            ; mov DWORD [r12 + L::FRAME_STACKTOP], -1
+        );
+        if let Some(c) = counter {
+            asm!(e
+                ; mov rax, QWORD c
+                ; add QWORD [rax], 1
+            );
+        }
+        asm!(e ; jmp =>tl);
+    }
+}
+
 /// Binary search of `rax` (the frame's lasti) over sorted `keys`, jumping to the key's label.
-pub fn search(e: &mut Emitter, keys: &[(usize, DynamicLabel)], miss: DynamicLabel) {
+fn search(e: &mut Emitter, keys: &[(usize, DynamicLabel)], miss: DynamicLabel) {
     if keys.len() <= 3 {
         for &(k, l) in keys {
             asm!(e ; cmp rax, k as i32 ; je =>l);
