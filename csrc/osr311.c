@@ -10,6 +10,8 @@
  *   - with a result: the result becomes the frame's only stack value and `prev_instr` points
  *     at a RETURN_VALUE of the code, which the interpreter executes next — so the frame
  *     returns exactly as if it had run there (entry frame or not, tracing events included);
+ *   - after a deopt: the frame is written back to resume at `prev_instr + 1`, so the tracer
+ *     advances `prev_instr` and the suspended loop goes on there;
  *   - with an exception: the tracer fails, so the interpreter unwinds from the loop head, where
  *     no exception-table entry is (the compiler only offers such heads). The frame's own
  *     traceback entry, already added by the run, is taken off the exception and `prev_instr`
@@ -18,8 +20,10 @@
  * Invariants
  *   - Armed only on threads with no tracer of their own (`c_tracefunc` NULL) and not inside a
  *     trace call; a user tracer installed later simply replaces it.
- *   - Every event spends budget; when the budget is gone, or a switch happens, the tracer
- *     removes itself from that thread. The queue also disarms every thread at its next tick.
+ *   - Every event, and every call compiled code makes while the tracer is armed
+ *     (psyco_osr_spend), spends budget; when the budget is gone, or a switch happens, the
+ *     tracer removes itself from that thread. The queue also disarms every thread at its next
+ *     tick.
  *   - psyco's own checks for "another tracer" do not count this one (psyco_tstate_tracefunc
  *     hides it), so compiled code and the hook keep running while it is armed.
  * GIL held everywhere. */
@@ -177,15 +181,8 @@ static int osr_trace(PyObject *obj, PyFrameObject *f, int what, PyObject *arg) {
     frame->is_entry = was_entry;
     if (r == EXIT_NOT_SWITCHED) return 0;
     if (r == EXIT_DEOPT) {
-        /* The machine code left for the interpreter with the frame written back, to resume at
-         * prev_instr + 1: the suspended loop resumes there (it goes on at prev_instr). */
         deopted[next_deopted] = frame;
         next_deopted = (next_deopted + 1) % MAX_DEOPTED;
-        frame->prev_instr += 1;
-        rearming = 1;
-        psyco_osr_rearm((uintptr_t)frame);
-        rearming = 0;
-        return 0;
     }
     /* Other frames waiting to switch (an outer frame of the same thread, say) get the tracer
      * back now: no sampler tick may come to re-arm it (full()). */
@@ -193,6 +190,12 @@ static int osr_trace(PyObject *obj, PyFrameObject *f, int what, PyObject *arg) {
     psyco_osr_rearm((uintptr_t)frame);
     rearming = 0;
 
+    if (r == EXIT_DEOPT) {
+        /* The machine code left for the interpreter with the frame written back, to resume at
+         * prev_instr + 1: the suspended loop resumes there (it goes on at prev_instr). */
+        frame->prev_instr += 1;
+        return 0;
+    }
     if (r != NULL) {
         frame->localsplus[code->co_nlocalsplus] = r;
         frame->stacktop = code->co_nlocalsplus + 1;

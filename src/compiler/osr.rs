@@ -10,10 +10,10 @@
 //! backward jump), with the frame's `prev_instr` at the head and its stack written back. It
 //! runs this code's *switch entry* on the frame: the standard prologue, then a search of the
 //! head among [`points`]; the stack depth must be the one the analysis expects there. The
-//! rest of the frame runs compiled (or, after a deopt, in a nested interpreter loop). Its
-//! result is handed back to the suspended interpreter loop by pointing `prev_instr` at a
-//! RETURN_VALUE of the code with the result as the only stack value; an exception by leaving
-//! the tracer with an error at the loop head, where no handler is (see below).
+//! rest of the frame runs compiled. Its result is handed back to the suspended interpreter
+//! loop by pointing `prev_instr` at a RETURN_VALUE of the code with the result as the only
+//! stack value; an exception by leaving the tracer with an error at the loop head, where no
+//! handler is (see below); a deopt by letting that loop resume at `prev_instr + 1`.
 //!
 //! # Invariants
 //! - Only loop heads that no exception-table entry covers are switch points: the interpreter
@@ -119,30 +119,32 @@ pub fn emit_entry(e: &mut Emitter) -> Option<(DynamicLabel, Vec<SwitchPoint>)> {
     Some((entry, pts))
 }
 
-/// The switch entry's address if a frame of `code` at `unit` with `depth` values on its stack
-/// may switch into the code's machine code now, with the RETURN_VALUE unit to hand the result
-/// back at. GIL held.
-pub fn lookup(code: &pyo3::Bound<'_, pyo3::PyAny>, unit: u32, depth: u32) -> Option<(usize, u32)> {
+/// `f` of the machine code of `code` and its switch information, if `code` is compiled and
+/// has switch points. GIL held.
+fn with_switch<R>(code: &pyo3::Bound<'_, pyo3::PyAny>, f: impl FnOnce(&super::Compiled, &SwitchInfo) -> R) -> Option<R> {
     let rec = crate::ffi::existing_record(code)?;
     if rec.entry.load(std::sync::atomic::Ordering::Acquire).is_null() {
         return None;
     }
     let guard = rec.compiled.lock();
     let c = guard.as_ref()?.downcast_ref::<super::Compiled>()?;
-    let sw = c.switch.as_ref()?;
-    let k = sw.points.binary_search_by_key(&unit, |p| p.0).ok()?;
-    (sw.points[k].1 == depth).then(|| (c.buf.addr() + sw.entry_offset, sw.return_unit))
+    Some(f(c, c.switch.as_ref()?))
+}
+
+/// The switch entry's address if a frame of `code` at `unit` with `depth` values on its stack
+/// may switch into the code's machine code now, with the RETURN_VALUE unit to hand the result
+/// back at. GIL held.
+pub fn lookup(code: &pyo3::Bound<'_, pyo3::PyAny>, unit: u32, depth: u32) -> Option<(usize, u32)> {
+    with_switch(code, |c, sw| {
+        let k = sw.points.binary_search_by_key(&unit, |p| p.0).ok()?;
+        (sw.points[k].1 == depth).then(|| (c.buf.addr() + sw.entry_offset, sw.return_unit))
+    })?
 }
 
 /// Whether frames of `code` may switch into its machine code (it is compiled, with switch
 /// points). GIL held.
 pub fn has_switch(code: &pyo3::Bound<'_, pyo3::PyAny>) -> bool {
-    let Some(rec) = crate::ffi::existing_record(code) else { return false };
-    if rec.entry.load(std::sync::atomic::Ordering::Acquire).is_null() {
-        return false;
-    }
-    let guard = rec.compiled.lock();
-    guard.as_ref().and_then(|c| c.downcast_ref::<super::Compiled>()).is_some_and(|c| c.switch.is_some())
+    with_switch(code, |_, _| ()).is_some()
 }
 
 #[cfg(test)]

@@ -116,7 +116,7 @@ const MAX_STACK: usize = 64;
 /// made of small calls), so the duty cycle bounds profile()'s overhead: 10 ms every 40 polls
 /// (2 s at the default 20 Hz) is about 0.5 % of the time.
 const ACTIVE_PERIOD: u64 = 40;
-const ACTIVE_BURST: Duration = Duration::from_millis(10);
+pub const ACTIVE_BURST: Duration = Duration::from_millis(10);
 
 // ---------------------------------------------------------------------------------------------
 // Engine state
@@ -630,6 +630,12 @@ pub fn rearm_after_switch(py: Python<'_>, frame: usize) {
     let mut pending = SWITCHES.lock();
     pending.retain(|p| p.frame != frame);
     // Each re-arm spends a tick's worth of chances, so re-arming stays bounded without ticks.
+    rearm(py, &mut pending);
+}
+
+/// Arms the switch again for each candidate that has chances left and still runs (spending one
+/// chance); drops the others.
+fn rearm(py: Python<'_>, pending: &mut Vec<PendingSwitch>) {
     pending.retain_mut(|p| {
         if p.ticks_left == 0 {
             return false;
@@ -647,13 +653,7 @@ fn rearm_switches(py: Python<'_>) {
         return;
     }
     ffi::disarm_switch_all(py);
-    pending.retain_mut(|p| {
-        if p.ticks_left == 0 {
-            return false;
-        }
-        p.ticks_left -= 1;
-        ffi::arm_switch(py, p.code, p.frame, SWITCH_DEPTH)
-    });
+    rearm(py, &mut pending);
 }
 
 fn tick_inner(py: Python<'_>, dt: f64, on_python_thread: bool) {

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use pyo3::prelude::*;
@@ -95,8 +95,8 @@ fn run(stop: Receiver<()>, finished: &AtomicBool) {
     *LAST_TICK.lock() = Some(Instant::now());
     PENDING_QUEUED.store(false, Ordering::SeqCst);
     loop {
-        // Wait for the next poll in slices of at most 10 ms: the interval shrinks when the
-        // poll just made started a burst of active profiling (see queue::poll_interval).
+        // Wait for the next poll in slices no longer than an active-profiling burst: the
+        // interval shrinks when the poll just made started one (see queue::poll_interval).
         let started = Instant::now();
         loop {
             let want = queue::poll_interval();
@@ -104,7 +104,7 @@ fn run(stop: Receiver<()>, finished: &AtomicBool) {
             if elapsed >= want {
                 break;
             }
-            match stop.recv_timeout((want - elapsed).min(Duration::from_millis(10))) {
+            match stop.recv_timeout((want - elapsed).min(queue::ACTIVE_BURST)) {
                 Err(RecvTimeoutError::Timeout) => {}
                 _ => return, // disconnected: join() was called
             }
