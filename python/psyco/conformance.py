@@ -238,6 +238,17 @@ KNOWN = {
     "full:test_dis::test_show_caches (*":
         "compiled code is never quickened, so the subtest that shows quickened caches fails and "
         "the plain variant is reported under its subtest name (see above)",
+    # The same tests under profile(0.0), flaky (seen once, in a CI run on 2026-11-26): with a
+    # watermark of 0 the profiler selects whatever a poll finds running, so when a poll lands
+    # while the test warms its little code object up, that code is compiled and never
+    # quickened, exactly as under full().
+    "profile:test_dis::test_binary_specialize (*": "compiled code is never quickened (see above)",
+    "profile:test_dis::test_call_specialize (*": "compiled code is never quickened (see above)",
+    "profile:test_dis::test_load_attr_specialize (*": "compiled code is never quickened (see above)",
+    "profile:test_dis::test_super_instructions (*": "compiled code is never quickened (see above)",
+    "profile:test_dis::test_show_caches (*":
+        "compiled code is never quickened, so the subtest that shows quickened caches fails and "
+        "the plain variant is reported under its subtest name (see above)",
     # Seen once in four profile runs of the whole list (2026-11-26): the test reads
     # sys.getallocatedblocks() twice around gc.collect() and allows 50 blocks of drift. Under
     # profile() psyco's threads may compile in between, and a frame switch arms a line tracer
