@@ -278,7 +278,7 @@ PyObject *psyco_call_py(PyThreadState *ts, PyObject *func, PyObject **args, Py_s
  *
  * Invariants:
  * - Only exact functions whose slot is still `_PyFunction_Vectorcall` are adopted, and only
- *   for code the direct path can run (no *args/**kwargs/keyword-only parameters, not a
+ *   for code the direct path can run (no *args, **kwargs or keyword-only parameters, not a
  *   generator or coroutine, CO_OPTIMIZED), so a declined call is rare and costs one check.
  * - The slot is never restored: `psyco_vectorcall` re-checks the code's record at every
  *   call, so a function outliving its machine code (or psyco's profilers) just falls back.
@@ -485,4 +485,82 @@ int psyco_call_targets(PyObject **len_out, PyObject **append_out, PyObject **sqr
     if (!sqrt_ok) { Py_XDECREF(sqrt); return 0; }
     *sqrt_out = sqrt;
     return 0;
+}
+
+/* `builtins.ord` itself (a new reference), for fused int expressions that read one character's
+ * code point; NULL if the builtins module's `ord` is not CPython's own METH_O function. */
+PyObject *psyco_ord_target(void) {
+    PyObject *builtins = PyImport_ImportModule("builtins");
+    if (builtins == NULL) { PyErr_Clear(); return NULL; }
+    PyObject *ord = PyObject_GetAttrString(builtins, "ord");
+    if (ord == NULL) PyErr_Clear();
+    int ok = ord != NULL && Py_IS_TYPE(ord, &PyCFunction_Type)
+             && ((PyCFunctionObject *)ord)->m_self == builtins
+             && strcmp(((PyCFunctionObject *)ord)->m_ml->ml_name, "ord") == 0
+             && (((PyCFunctionObject *)ord)->m_ml->ml_flags & CONVENTION_FLAGS) == METH_O;
+    Py_DECREF(builtins);
+    if (!ok) { Py_XDECREF(ord); return NULL; }
+    return ord;
+}
+
+/* How machine code recognizes a compact ASCII str and finds its characters: the 32-bit word at
+ * `offsetof(PyASCIIObject, state)` masked with `*mask` equals `*value` exactly for a ready,
+ * compact, ASCII (1-byte kind) string, whose characters then start `sizeof(PyASCIIObject)`
+ * bytes into the object. The bit-field layout is the compiler's, so it is read off structs set
+ * field by field, then checked on live strings. Returns the state offset, or -1. */
+int64_t psyco_ascii_probe(uint32_t *mask, uint32_t *value, int64_t *data_offset) {
+    PyASCIIObject m, v;
+    memset(&m, 0, sizeof m);
+    memset(&v, 0, sizeof v);
+    m.state.kind = 7; m.state.compact = 1; m.state.ascii = 1; m.state.ready = 1;
+    v.state.kind = PyUnicode_1BYTE_KIND; v.state.compact = 1; v.state.ascii = 1; v.state.ready = 1;
+    int64_t off = (int64_t)offsetof(PyASCIIObject, state);
+    memcpy(mask, (char *)&m + off, 4);
+    memcpy(value, (char *)&v + off, 4);
+    *data_offset = (int64_t)sizeof(PyASCIIObject);
+    PyObject *a = PyUnicode_FromString("q");
+    PyObject *b = PyUnicode_FromString("\xc3\xa9"); /* U+00E9: compact, 1-byte kind, not ASCII */
+    PyObject *c = PyUnicode_FromString("\xe2\x82\xac"); /* U+20AC: 2-byte kind */
+    uint32_t sa = 0, sb = 0, sc = 0;
+    if (a) memcpy(&sa, (char *)a + off, 4);
+    if (b) memcpy(&sb, (char *)b + off, 4);
+    if (c) memcpy(&sc, (char *)c + off, 4);
+    int ok = a && b && c && (sa & *mask) == *value && ((unsigned char *)a)[*data_offset] == 'q'
+             && (sb & *mask) != *value && (sc & *mask) != *value
+             && PyUnicode_READ_CHAR(a, 0) == 'q';
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    Py_XDECREF(c);
+    PyErr_Clear();
+    return ok ? off : -1;
+}
+
+/* The address of the str CPython returns for `chr(0)` — the first of the one-character ASCII
+ * strings it keeps as static singletons (`_Py_SINGLETON(strings).ascii`), which indexing an
+ * ASCII str returns (unicode_getitem → get_latin1_char) — with `*stride`, the distance between
+ * consecutive ones. Checked for all 128 characters and on a live `str[i]`; NULL if the layout
+ * is not that. */
+PyObject *psyco_ascii_singletons(int64_t *stride) {
+    PyObject *base = PyUnicode_FromOrdinal(0);
+    PyObject *one = PyUnicode_FromOrdinal(1);
+    int ok = base != NULL && one != NULL;
+    int64_t st = ok ? (int64_t)((char *)one - (char *)base) : 0;
+    for (int c = 0; ok && c < 128; c++) {
+        PyObject *s = PyUnicode_FromOrdinal(c);
+        ok = s != NULL && (char *)s == (char *)base + c * st && PyUnicode_GET_LENGTH(s) == 1
+             && PyUnicode_READ_CHAR(s, 0) == (Py_UCS4)c;
+        Py_XDECREF(s);
+    }
+    if (ok) {
+        PyObject *text = PyUnicode_FromString("xyz");
+        PyObject *y = text == NULL ? NULL : PySequence_GetItem(text, 1);
+        ok = y != NULL && (char *)y == (char *)base + 'y' * st;
+        Py_XDECREF(y);
+        Py_XDECREF(text);
+    }
+    Py_XDECREF(base);
+    Py_XDECREF(one);
+    PyErr_Clear();
+    *stride = st;
+    return ok && st > 0 ? base : NULL;
 }

@@ -2716,3 +2716,150 @@ KERNEL_CASES += [
     (_khome_list, [([1.0, 2.0, 3.0], 0.5), ([], 1.0), ([1.0, 2.0, "x", 4.0], 2.0), ([1.0] * 50, 1.25), ([2, 3], 0.5)]),
     (_khome_reassigned, [(0,), (1,), (7,)]),
 ]
+
+
+class _Truthy:
+    def __init__(self, v):
+        self.v = v
+
+    def __bool__(self):
+        if self.v == "raise":
+            raise ValueError("no truth here")
+        return self.v
+
+
+def unary_not_values(n):
+    """`not x` as a value (UNARY_NOT): True, False and None inline (ops/arith.rs), the rest
+    through PyObject_IsTrue — ints, strs, containers, a __bool__ that answers, one returning a
+    non-bool (TypeError) and one that raises."""
+    out = []
+    values = [True, False, None, 0, 1, -n, "", "x", [], [0], (), {}, 0.0, 2.5, _Truthy(True),
+              _Truthy(False), _Truthy(0), _Truthy("raise")]
+    for v in values:
+        try:
+            r = not v
+            out.append((r, type(r).__name__))
+        except Exception as e:  # noqa: BLE001 - the error is the result
+            out.append(repr(e))
+    flags = [i % 3 == 0 for i in range(n)] + [None] * 2
+    count = 0
+    for f in flags:
+        nf = not f
+        count += nf
+        out.append(not nf)
+    out.append(count)
+    return out
+
+
+CASES += [(unary_not_values, (7,))]
+
+
+def _ord_hash(s, k):
+    h = 0
+    for ch in s:
+        h = (h * k + ord(ch)) & 0xFFFFFFFF
+    return h
+
+
+def ord_in_int_expressions(n):
+    """`ord(ch)` inside a fused int expression (ops/fuse_int.rs): one ASCII character reads its
+    byte; anything else — non-ASCII and astral characters, longer or empty strings, a str
+    subclass, bytes, non-strings, a global or builtin `ord` replaced — takes the ordinary call
+    with its result or error."""
+    import builtins
+    global ord
+    out = [_ord_hash("hello, world" * n, 131), _ord_hash("héllo wörld €𝄞", 31), _ord_hash("", 7),
+           _ord_hash("abc", 2**40)]
+    for s in (["ab"], [""], [_StrSub("q")], [b"a"], [5], [None], ["a", "bc"]):
+        try:
+            out.append(_ord_hash(s, 131))
+        except Exception as e:  # noqa: BLE001
+            out.append(repr(e))
+    ord = lambda c: 1000        # shadow the builtin with a global
+    try:
+        out.append(_ord_hash("abc", 3))
+    finally:
+        del ord
+    out.append(_ord_hash("abc", 3))
+    old = builtins.ord
+    builtins.ord = lambda c: -1  # change the builtin itself
+    try:
+        out.append(_ord_hash("abc", 3))
+    finally:
+        builtins.ord = old
+    out.append(_ord_hash("abc", 3))
+    return out
+
+
+class _StrSub(str):
+    pass
+
+
+CASES += [(ord_in_int_expressions, (3,))]
+
+
+def str_index_subscripts(n):
+    """`s[i]` of a str (BINARY_SUBSCR): an exact ASCII str and a small exact int index,
+    negative ones counting from the end, give CPython's own one-character str inline
+    (ops/arith.rs); non-ASCII and astral strs, subclasses, bools, big ints, floats, slices'
+    neighbours and out-of-range indexes take the ordinary path with its errors."""
+    out = []
+    texts = ["hello, world", "", "x", "héllo", "a€b", "𝄞z", _StrSub("sub"), "\\x00\\x7f" * n]
+    for s in texts:
+        for i in (0, 1, 2, -1, -2, n, -n, 100, -100, True, False, 2**40, -(2**62), 1.0, None):
+            try:
+                c = s[i]
+                out.append((c, type(c).__name__, c is chr(ord(c))))
+            except Exception as e:  # noqa: BLE001 - the error is the result
+                out.append(repr(e))
+    src = "let x1 = 42 + y_2;" * n
+    tokens = []
+    i = 0
+    while i < len(src):
+        ch = src[i]
+        if ch.isdigit():
+            j = i
+            while j < len(src) and src[j].isdigit():
+                j += 1
+            tokens.append(int(src[i:j]))
+            i = j
+        else:
+            tokens.append(ch)
+            i += 1
+    out.append(tokens)
+    return out
+
+
+CASES += [(str_index_subscripts, (3,))]
+
+
+def str_char_contains(n):
+    """`ch in text` / `ch not in text` (CONTAINS_OP): one ASCII character in a short exact
+    ASCII str is scanned inline (ops/compare.rs); longer needles, empty ones, non-ASCII strs,
+    long haystacks, subclasses, and non-strs (TypeError) take the ordinary path."""
+    out = []
+    hay = [" \t\n", "", "+-*%(),;=", "abc" * 30, "héllo", _StrSub("xyz"), "a" * 64 + "z", "a" * 63 + "z"]
+    needles = ["a", " ", "z", "é", "", "ab", "\n", _StrSub("x"), 5, None, "\x00"]
+    for h in hay:
+        for c in needles:
+            try:
+                out.append((c in h, c not in h))
+            except Exception as e:  # noqa: BLE001 - the error is the result
+                out.append(repr(e))
+    for c in ("a", 1):
+        for container in ([1, "a"], ("b",), {"a": 1}, {1}, b"abc"):
+            try:
+                out.append((c in container, c not in container))
+            except Exception as e:  # noqa: BLE001
+                out.append(repr(e))
+    count = 0
+    for ch in "let x = (a + b) * c;\n" * n:
+        if ch in " \t\n":
+            count += 1
+        elif ch not in "+-*%(),;=":
+            count += 10
+    out.append(count)
+    return out
+
+
+CASES += [(str_char_contains, (3,))]

@@ -109,6 +109,9 @@ mod native {
         pub fn psyco_attr_cache_size() -> i64;
         pub fn psyco_small_ints(stride: i64) -> *mut py::PyObject;
         pub fn psyco_str_interned_offset() -> i64;
+        pub fn psyco_ord_target() -> *mut py::PyObject;
+        pub fn psyco_ascii_singletons(stride: *mut i64) -> *mut py::PyObject;
+        pub fn psyco_ascii_probe(mask: *mut u32, value: *mut u32, data_offset: *mut i64) -> i64;
         pub fn psyco_call_targets(
             len: *mut *mut py::PyObject,
             append: *mut *mut py::PyObject,
@@ -153,6 +156,33 @@ static SQRT_NAME: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsiz
 pub fn sqrt_target() -> (usize, usize) {
     use std::sync::atomic::Ordering::Relaxed;
     (MATH_SQRT.load(Relaxed), SQRT_NAME.load(Relaxed))
+}
+
+static ORD_BUILTIN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static ORD_NAME: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// `(state offset, mask, value, data offset)` of compact ASCII strs, packed; see [`ascii_layout`].
+static ASCII_LAYOUT: std::sync::OnceLock<(i32, u32, u32, i32)> = std::sync::OnceLock::new();
+
+/// `(address of chr(0), stride)` of CPython's one-character ASCII str singletons (csrc/calls.c
+/// `psyco_ascii_singletons`): `s[i]` of an ASCII str is the one for its byte. None if the
+/// probe failed (or not native).
+pub fn ascii_singletons() -> Option<(usize, i32)> {
+    ASCII_SINGLETONS.get().copied()
+}
+static ASCII_SINGLETONS: std::sync::OnceLock<(usize, i32)> = std::sync::OnceLock::new();
+
+/// `builtins.ord` and the interned string "ord", for fused int expressions; (0, 0) if not
+/// native or not CPython's own function.
+pub fn ord_target() -> (usize, usize) {
+    use std::sync::atomic::Ordering::Relaxed;
+    (ORD_BUILTIN.load(Relaxed), ORD_NAME.load(Relaxed))
+}
+
+/// How machine code recognizes a compact ASCII str (csrc/calls.c `psyco_ascii_probe`): the
+/// 32-bit word at `state_offset` masked with `mask` equals `value`, and its characters start at
+/// `data_offset`. None if the probe failed (or not native).
+pub fn ascii_layout() -> Option<(i32, u32, u32, i32)> {
+    ASCII_LAYOUT.get().copied()
 }
 
 static LEN_NAME: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -636,6 +666,31 @@ pub fn layout_report(py: Python<'_>) -> Result<(), String> {
         SMALL_INTS.store(small as usize, std::sync::atomic::Ordering::Relaxed);
         // SAFETY: makes two strings and reads their state byte (GIL held).
         STR_INTERNED_OFFSET.store(unsafe { native::psyco_str_interned_offset() }, std::sync::atomic::Ordering::Relaxed);
+        let (mut mask, mut value, mut data) = (0u32, 0u32, 0i64);
+        // SAFETY: makes three strings and reads their headers (GIL held).
+        let state = unsafe { native::psyco_ascii_probe(&mut mask, &mut value, &mut data) };
+        if state >= 0 {
+            let _ = ASCII_LAYOUT.set((state as i32, mask, value, data as i32));
+        }
+        let mut stride = 0i64;
+        // SAFETY: makes and releases strs of CPython's static singletons (GIL held).
+        let chr0 = unsafe { native::psyco_ascii_singletons(&mut stride) };
+        if !chr0.is_null() && (1..4096).contains(&stride) {
+            let _ = ASCII_SINGLETONS.set((chr0 as usize, stride as i32));
+        }
+        // SAFETY: looks up builtins.ord, keeping the reference (GIL held).
+        let ord = unsafe { native::psyco_ord_target() };
+        if !ord.is_null() {
+            // SAFETY: interning an ASCII literal (GIL held); the reference is kept.
+            let name = unsafe { py::PyUnicode_InternFromString(c"ord".as_ptr()) };
+            if name.is_null() {
+                // SAFETY: GIL held.
+                unsafe { py::PyErr_Clear() };
+            } else {
+                ORD_BUILTIN.store(ord as usize, std::sync::atomic::Ordering::Relaxed);
+                ORD_NAME.store(name as usize, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
         let (mut len, mut append, mut sqrt) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
         // SAFETY: looks up three objects and keeps references to them (GIL held).
         if unsafe { native::psyco_call_targets(&mut len, &mut append, &mut sqrt) } == 0 {

@@ -203,17 +203,51 @@ pub fn int_value(e: &mut Emitter, obj: u8, dst: u8, t1: u8, t2: u8, miss: Dynami
     );
 }
 
-/// UNARY_POSITIVE / NEGATIVE / INVERT / NOT: replace the top.
+/// UNARY_POSITIVE / NEGATIVE / INVERT / NOT: replace the top. Inline: `not` of True, False
+/// and None (what `PyObject_IsTrue` says of them, no call); everything else `rt_unary`.
 pub fn emit_unary(e: &mut Emitter, n: usize, d: u32) {
-    let opc = e.snap.instrs[n].op as i32;
-    let u = e.call_stack_helper(n, d, Some(opc), rt::rt_unary as *const () as usize);
+    let opc = e.snap.instrs[n].op;
+    let done = e.ops.new_dynamic_label();
+    if opc == crate::compiler::opcodes::UNARY_NOT {
+        let s = e.slot(d - 1);
+        let (t, f, none) = (rt::py_true() as i64, rt::py_false() as i64, rt::py_none() as i64);
+        // The operand loses the stack's reference (True, False and None are static objects:
+        // never deallocated), the result gains one.
+        asm!(e
+            ; mov rax, [rbx + s]
+            ; mov rcx, QWORD t
+            ; mov rdx, QWORD f
+            ; cmp rax, rcx
+            ; je >to_false
+            ; cmp rax, rdx
+            ; je >to_true
+            ; mov r8, QWORD none
+            ; cmp rax, r8
+            ; jne >generic
+            ; to_true:
+            ; sub QWORD [rax], 1
+            ; add QWORD [rcx], 1
+            ; mov [rbx + s], rcx
+            ; jmp =>done
+            ; to_false:
+            ; sub QWORD [rax], 1
+            ; add QWORD [rdx], 1
+            ; mov [rbx + s], rdx
+            ; jmp =>done
+            ; generic:
+        );
+    }
+    let u = e.call_stack_helper(n, d, Some(opc as i32), rt::rt_unary as *const () as usize);
     e.check_error(u, d - 1);
+    asm!(e ; =>done);
 }
 
 /// BINARY_SUBSCR: `second[top]`. Inline: an exact list or tuple indexed by an exact int of at
 /// most one digit, in range after a negative index counts from the end (what `list[i]` and
-/// `tuple[i]` return); anything else — dicts (a fast path of their own in the helper), other
-/// types, out-of-range indexes and their errors — `rt_binary_subscr`.
+/// `tuple[i]` return), and the same index of an exact str in compact ASCII form, whose result
+/// is CPython's static one-character str for that byte (what `unicode_getitem` returns:
+/// `ffi::ascii_singletons`); anything else — dicts (a fast path of their own in the helper),
+/// other types, other strs, out-of-range indexes and their errors — `rt_binary_subscr`.
 pub fn emit_binary_subscr(e: &mut Emitter, n: usize, d: u32) {
     let u = e.snap.instrs[n].idx;
     let (l, r) = (e.slot(d - 2), e.slot(d - 1));
@@ -230,6 +264,49 @@ pub fn emit_binary_subscr(e: &mut Emitter, n: usize, d: u32) {
         ; jmp >subscr_done
         ; generic:
     );
+    if let (Some((state, mask, value, data)), Some((chr0, stride))) = (crate::ffi::ascii_layout(), crate::ffi::ascii_singletons()) {
+        let (str_t, long_t) = (rt::str_type() as i64, rt::long_type() as i64);
+        asm!(e
+            ; mov rax, [rbx + l]
+            ; mov rdx, QWORD str_t
+            ; cmp [rax + L::OB_TYPE], rdx
+            ; jne >helper
+            ; mov rcx, [rbx + r]
+            ; mov rdx, QWORD long_t
+            ; cmp [rcx + L::OB_TYPE], rdx
+            ; jne >helper
+            ; mov edx, [rax + state]
+            ; and edx, mask as i32
+            ; cmp edx, value as i32
+            ; jne >helper
+            ; mov r8, [rcx + L::VAR_OB_SIZE]
+            ; lea r10, [r8 + 1]
+            ; cmp r10, 2
+            ; ja >helper
+            ; mov r10d, [rcx + L::LONG_OB_DIGIT]
+            ; imul r8, r10
+            ; mov r10, [rax + L::STR_LENGTH]
+            ; test r8, r8
+            ; jns >str_nonneg
+            ; add r8, r10
+            ; str_nonneg:
+            ; cmp r8, r10
+            ; jae >helper
+            ; movzx r8d, BYTE [rax + r8 + data]
+            ; imul r8, r8, stride
+            ; mov rbp, QWORD chr0 as i64
+            ; add rbp, r8
+            ; add QWORD [rbp], 1
+            ; mov rdi, rax
+        );
+        e.decref_rdi(u);
+        e.decref_slot(u, r);
+        asm!(e
+            ; mov [rbx + l], rbp
+            ; jmp >subscr_done
+            ; helper:
+        );
+    }
     let u = e.call_stack_helper(n, d, None, rt::rt_binary_subscr as *const () as usize);
     e.check_error(u, d - 2);
     asm!(e ; subscr_done:);

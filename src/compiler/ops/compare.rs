@@ -4,6 +4,7 @@ use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
 use crate::compiler::emit::{asm, Emitter};
 use crate::ffi::runtime as rt;
+use crate::ffi::layout as L;
 
 /// COMPARE_OP: `PyObject_RichCompare(second, top, arg)`; fused with a following
 /// POP_JUMP_IF_TRUE/FALSE (that nothing else jumps to) into one compare-and-branch.
@@ -57,11 +58,68 @@ pub fn emit_is_op(e: &mut Emitter, n: usize, d: u32) {
     e.decref_rdi(u);
 }
 
-/// CONTAINS_OP: `second in top` (`not in` when arg is 1).
+/// CONTAINS_OP: `second in top` (`not in` when arg is 1). Inline: one ASCII character in an
+/// exact ASCII str of at most 64 characters (`ch in " \t\n"`), a scan of its bytes — what
+/// `PyUnicode_Contains` finds for them; everything else `rt_contains_op`.
 pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
-    let oparg = e.snap.instrs[n].arg as i32;
+    let ins = &e.snap.instrs[n];
+    let (oparg, u) = (ins.arg as i32, ins.idx);
+    let done = e.ops.new_dynamic_label();
+    if let Some((state, mask, value, data)) = crate::ffi::ascii_layout() {
+        let (l, r) = (e.slot(d - 2), e.slot(d - 1));
+        let str_t = rt::str_type() as i64;
+        let (t, f) = (rt::py_true() as i64, rt::py_false() as i64);
+        let (found, missing) = if oparg == 0 { (t, f) } else { (f, t) };
+        asm!(e
+            ; mov rax, [rbx + l]
+            ; mov rcx, [rbx + r]
+            ; mov rdx, QWORD str_t
+            ; cmp [rax + L::OB_TYPE], rdx
+            ; jne >helper
+            ; cmp [rcx + L::OB_TYPE], rdx
+            ; jne >helper
+            ; cmp QWORD [rax + L::STR_LENGTH], 1
+            ; jne >helper
+            ; mov edx, [rax + state]
+            ; and edx, mask as i32
+            ; cmp edx, value as i32
+            ; jne >helper
+            ; mov edx, [rcx + state]
+            ; and edx, mask as i32
+            ; cmp edx, value as i32
+            ; jne >helper
+            ; mov r10, [rcx + L::STR_LENGTH]
+            ; cmp r10, 64
+            ; ja >helper
+            ; movzx r8d, BYTE [rax + data]
+            ; xor r9d, r9d
+            ; scan:
+            ; cmp r9, r10
+            ; jae >absent
+            ; cmp r8b, BYTE [rcx + r9 + data]
+            ; je >present
+            ; add r9, 1
+            ; jmp <scan
+            ; present:
+            ; mov rbp, QWORD found
+            ; jmp >have
+            ; absent:
+            ; mov rbp, QWORD missing
+            ; have:
+            ; add QWORD [rbp], 1
+            ; mov rdi, rax
+        );
+        e.decref_rdi(u);
+        e.decref_slot(u, r);
+        asm!(e
+            ; mov [rbx + l], rbp
+            ; jmp =>done
+            ; helper:
+        );
+    }
     let u = e.call_stack_helper(n, d, Some(oparg), rt::rt_contains_op as *const () as usize);
     e.check_error(u, d - 2);
+    asm!(e ; =>done);
 }
 
 /// COMPARE_OP + POP_JUMP_IF_*: branch on the comparison without materializing the bool.

@@ -59,6 +59,13 @@ enum Node {
     Len { memo: usize, local: u32 },
     /// The callee half of a `len(` being parsed: never evaluated.
     LenCallee { memo: usize },
+    /// `ord(local)` (LOAD_GLOBAL ord; LOAD_FAST; PRECALL 1; CALL 1): the `memo`-th LOAD_GLOBAL
+    /// site of the run must resolve `ord` to `builtins.ord`, the local must be an exact str of
+    /// one ASCII character (compact ASCII, `ffi::ascii_layout`); its value is the character's
+    /// code point. Other strings (and everything else) fall back.
+    Ord { memo: usize, local: u32 },
+    /// The callee half of an `ord(` being parsed: never evaluated.
+    OrdCallee { memo: usize },
     /// `local.name` (LOAD_FAST, LOAD_ATTR): the `site`-th attribute site of the run, whose
     /// inline cache entry 0 must hold for the local's type (a slot, or an index in the
     /// instance's values array), the attribute an exact int of at most two digits. The cache
@@ -91,7 +98,7 @@ impl Node {
     /// No half-parsed call anywhere in the tree.
     fn complete(&self) -> bool {
         match self {
-            Node::LenCallee { .. } => false,
+            Node::LenCallee { .. } | Node::OrdCallee { .. } => false,
             Node::Bin { left, right, .. } => left.complete() && right.complete(),
             Node::Div { left, right } => left.complete() && right.complete(),
             Node::ListItem { index: Index::Expr(i), .. } => i.complete(),
@@ -102,7 +109,14 @@ impl Node {
     /// Registers needed to evaluate it (Sethi-Ullman).
     fn regs(&self) -> usize {
         match self {
-            Node::Local(_) | Node::Attr { .. } | Node::Len { .. } | Node::LenCallee { .. } | Node::Const(_) | Node::FConst(_) => 1,
+            Node::Local(_)
+            | Node::Attr { .. }
+            | Node::Len { .. }
+            | Node::LenCallee { .. }
+            | Node::Ord { .. }
+            | Node::OrdCallee { .. }
+            | Node::Const(_)
+            | Node::FConst(_) => 1,
             Node::Div { left, right } => left.regs().max(right.regs()),
             Node::ListItem { index: Index::Const(_), .. } => 1,
             Node::ListItem { index: Index::Expr(i), .. } => i.regs(),
@@ -140,6 +154,8 @@ fn simulate_from(e: &Emitter, n: usize, first_site: usize, mut at_end: impl FnMu
     let mut sites = first_site;
     let (len_obj, _) = crate::ffi::call_targets();
     let (len_name, _) = crate::ffi::call_target_names();
+    let (ord_obj, ord_name) = crate::ffi::ord_target();
+    let ord_ok = ord_obj != 0 && crate::ffi::ascii_layout().is_some();
     while m < snap.instrs.len() {
         if (m > n && snap.is_target[m]) || snap.depth[m].is_none() {
             return;
@@ -162,9 +178,17 @@ fn simulate_from(e: &Emitter, n: usize, first_site: usize, mut at_end: impl FnMu
                 stack.push(Node::LenCallee { memo: memos });
                 memos += 1;
             }
+            // `ord(` likewise.
+            op::LOAD_GLOBAL if ord_ok && ins.arg & 1 == 1 && snap.names[(ins.arg >> 1) as usize] == ord_name => {
+                stack.push(Node::OrdCallee { memo: memos });
+                memos += 1;
+            }
             op::PRECALL if ins.arg == 1 => {
                 let k = stack.len();
-                if k < 2 || !matches!(stack[k - 2], Node::LenCallee { .. }) || !matches!(stack[k - 1], Node::Local(_)) {
+                if k < 2
+                    || !matches!(stack[k - 2], Node::LenCallee { .. } | Node::OrdCallee { .. })
+                    || !matches!(stack[k - 1], Node::Local(_))
+                {
                     return;
                 }
             }
@@ -173,10 +197,13 @@ fn simulate_from(e: &Emitter, n: usize, first_site: usize, mut at_end: impl FnMu
                 if k < 2 || snap.instrs[m - 1].op != op::PRECALL {
                     return;
                 }
-                let (Node::LenCallee { memo }, Node::Local(local)) = (&stack[k - 2], &stack[k - 1]) else { return };
-                let len = Node::Len { memo: *memo, local: *local };
+                let call = match (&stack[k - 2], &stack[k - 1]) {
+                    (Node::LenCallee { memo }, Node::Local(local)) => Node::Len { memo: *memo, local: *local },
+                    (Node::OrdCallee { memo }, Node::Local(local)) => Node::Ord { memo: *memo, local: *local },
+                    _ => return,
+                };
                 stack.truncate(k - 2);
-                stack.push(len);
+                stack.push(call);
             }
             op::LOAD_CONST => match rt::const_number(snap.consts[ins.arg as usize]) {
                 Some((v, false)) => stack.push(Node::Const(v as i64)),
@@ -436,7 +463,38 @@ fn eval(e: &mut Emitter, node: &Node, k: usize, fallback: DynamicLabel) {
             digit_value(e, r, fallback);
         }
         Node::Const(v) => asm!(e ; mov Rq(r), QWORD *v),
-        Node::LenCallee { .. } | Node::FConst(_) | Node::Div { .. } => asm!(e ; jmp =>fallback),
+        Node::LenCallee { .. } | Node::OrdCallee { .. } | Node::FConst(_) | Node::Div { .. } => asm!(e ; jmp =>fallback),
+        Node::Ord { memo, local } => {
+            let (Some(memo), Some((state, mask, value, data))) = (e.peek_global_memo(*memo), crate::ffi::ascii_layout()) else {
+                asm!(e ; jmp =>fallback);
+                return;
+            };
+            let (ord_obj, _) = crate::ffi::ord_target();
+            let str_t = rt::str_type() as i64;
+            let l = e.local(*local);
+            // The global is builtins.ord (the memo's dict versions unchanged), the argument an
+            // exact str of length 1 in compact ASCII form: its one byte is the code point.
+            asm!(e ; mov rcx, QWORD memo as i64);
+            e.global_memo_value(1, fallback); // memo address in rcx
+            asm!(e
+                ; mov rdx, QWORD ord_obj as i64
+                ; cmp rax, rdx
+                ; jne =>fallback
+                ; mov rax, [rbx + l]
+                ; test rax, rax
+                ; jz =>fallback
+                ; mov rdx, QWORD str_t
+                ; cmp [rax + L::OB_TYPE], rdx
+                ; jne =>fallback
+                ; cmp QWORD [rax + L::STR_LENGTH], 1
+                ; jne =>fallback
+                ; mov edx, [rax + state]
+                ; and edx, mask as i32
+                ; cmp edx, value as i32
+                ; jne =>fallback
+                ; movzx Rd(r), BYTE [rax + data]
+            );
+        }
         Node::Attr { local, site } => {
             let Some(cache) = e.peek_attr_cache(*site) else {
                 asm!(e ; jmp =>fallback);
