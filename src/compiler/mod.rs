@@ -236,13 +236,19 @@ pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
         if n >= e.fuse_until {
             // Both fast paths may apply (`a * b + 1.0` or `i * j + 1`: the leaves' types are
             // only known at run time): each falls through to the next, then to the ordinary code.
-            if let Some(last) = ops::fuse::try_float_run(&mut e, n, d) {
-                e.mark(format!("     (fused float expression up to offset {})", snap.instrs[last].start * 2));
-                e.fuse_until = e.fuse_until.max(last + 1);
-            }
-            if let Some(last) = ops::fuse_int::try_int_run(&mut e, n, d) {
-                e.mark(format!("     (fused int expression up to offset {})", snap.instrs[last].start * 2));
-                e.fuse_until = e.fuse_until.max(last + 1);
+            // The one tried first is the likelier: int when the expression's constants are ints
+            // (`self.count += 1`), float otherwise.
+            let int_first = ops::fuse_int::constants_say_int(&e, n);
+            for pass in 0..2 {
+                if (pass == 0) != int_first {
+                    if let Some(last) = ops::fuse::try_float_run(&mut e, n, d) {
+                        e.mark(format!("     (fused float expression up to offset {})", snap.instrs[last].start * 2));
+                        e.fuse_until = e.fuse_until.max(last + 1);
+                    }
+                } else if let Some(last) = ops::fuse_int::try_int_run(&mut e, n, d) {
+                    e.mark(format!("     (fused int expression up to offset {})", snap.instrs[last].start * 2));
+                    e.fuse_until = e.fuse_until.max(last + 1);
+                }
             }
         }
         ops::emit_instr(&mut e, n, d);

@@ -132,6 +132,27 @@ impl Node {
     }
 }
 
+/// Whether the straight-line expression starting at `n` names int constants and no float one
+/// (looking at most 24 instructions ahead, up to the first that is not part of an expression):
+/// then its int fast path is tried before the float one. Only an ordering hint.
+pub fn constants_say_int(e: &Emitter, n: usize) -> bool {
+    let snap = e.snap;
+    let mut saw_int = false;
+    for m in n..(n + 24).min(snap.instrs.len()) {
+        let ins = &snap.instrs[m];
+        match ins.op {
+            op::LOAD_CONST => match rt::const_number(snap.consts[ins.arg as usize]) {
+                Some((_, true)) => return false,
+                Some((_, false)) => saw_int = true,
+                None => {}
+            },
+            op::LOAD_FAST | op::LOAD_ATTR | op::BINARY_OP | op::BINARY_SUBSCR | op::COPY | op::SWAP => {}
+            _ => break,
+        }
+    }
+    saw_int
+}
+
 /// The BINARY_OP operators done here: + & // << * % | >> - ^ (and their in-place forms).
 pub(super) fn int_operator(arg: u32) -> Option<u32> {
     let base = if arg >= 13 { arg - 13 } else { arg };
