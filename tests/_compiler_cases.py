@@ -2863,3 +2863,56 @@ def str_char_contains(n):
 
 
 CASES += [(str_char_contains, (3,))]
+
+
+class _HashLikeOne:
+    """Hashes like the int 1; comparing with it raises (or answers, once tamed)."""
+    tame = False
+
+    def __hash__(self):
+        return 1
+
+    def __eq__(self, other):
+        if not _HashLikeOne.tame:
+            raise RuntimeError("no comparing")
+        return other == 1
+
+
+class _SetSub(set):
+    def __contains__(self, k):
+        return k == "always"
+
+
+def set_membership(n):
+    """`k in s` / `k not in s` (CONTAINS_OP) for an exact int or str key and an exact set or
+    frozenset: one PySet_Contains call inline (ops/compare.rs), including a stored object whose
+    __eq__ raises for an equal hash; bools, floats, tuples, unhashable keys, a set key (tried as
+    a frozenset), subclasses and other containers take the ordinary path with its errors."""
+    out = []
+    containers = [set(range(n)), frozenset(["a", "b", 3]), set(), frozenset(), {frozenset([1])},
+                  _SetSub([1]), {1.0, "x"}, {(1, 2)}, {_HashLikeOne()}, {1: 2}, [1, "a"]]
+    keys = [0, 1, n, -1, 2**70, "a", "zz", "always", True, 1.0, (1, 2), [1], {1}, frozenset([1]), None]
+    for c in containers:
+        for k in keys:
+            try:
+                out.append((k in c, k not in c))
+            except Exception as e:  # noqa: BLE001 - the error is the result
+                out.append(repr(e))
+    _HashLikeOne.tame = True
+    try:
+        out.append((1 in {_HashLikeOne()}, 2 in {_HashLikeOne()}))
+    finally:
+        _HashLikeOne.tame = False
+    seen = set()
+    hits = 0
+    for i in range(5 * n):
+        k = i * 7 % 11
+        if k in seen:
+            hits += 1
+        else:
+            seen.add(k)
+    out.append((hits, sorted(seen)))
+    return out
+
+
+CASES += [(set_membership, (4,))]

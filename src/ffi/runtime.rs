@@ -130,6 +130,10 @@ pub fn err_clear() -> usize {
     py::PyErr_Clear as *const () as usize
 }
 
+/// `PySet_Contains(set, key)`: 1, 0, or -1 with an exception set.
+pub fn set_contains() -> usize {
+    py::PySet_Contains as *const () as usize
+}
 pub fn long_from_long_long() -> usize {
     py::PyLong_FromLongLong as *const () as usize
 }

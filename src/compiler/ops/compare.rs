@@ -58,13 +58,63 @@ pub fn emit_is_op(e: &mut Emitter, n: usize, d: u32) {
     e.decref_rdi(u);
 }
 
-/// CONTAINS_OP: `second in top` (`not in` when arg is 1). Inline: one ASCII character in an
-/// exact ASCII str of at most 64 characters (`ch in " \t\n"`), a scan of its bytes — what
-/// `PyUnicode_Contains` finds for them; everything else `rt_contains_op`.
+/// CONTAINS_OP: `second in top` (`not in` when arg is 1). Inline: an exact int or str in an
+/// exact set or frozenset is one call of `PySet_Contains` (what the set's `sq_contains` does
+/// for a key that is always hashable; a stored object's `__eq__` may still raise), and one
+/// ASCII character in an exact ASCII str of at most 64 characters (`ch in " \t\n"`) is a
+/// scan of its bytes — what `PyUnicode_Contains` finds for them; everything else
+/// `rt_contains_op`.
 pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
     let ins = &e.snap.instrs[n];
     let (oparg, u) = (ins.arg as i32, ins.idx);
     let done = e.ops.new_dynamic_label();
+    {
+        let (l, r) = (e.slot(d - 2), e.slot(d - 1));
+        let (set_t, frozenset_t, long_t, str_t) =
+            (rt::set_type() as i64, rt::frozenset_type() as i64, rt::long_type() as i64, rt::str_type() as i64);
+        let (t, f) = (rt::py_true() as i64, rt::py_false() as i64);
+        let (found, missing) = if oparg == 0 { (t, f) } else { (f, t) };
+        let err = e.error_label(u, d - 2);
+        asm!(e
+            ; mov rdi, [rbx + r]
+            ; mov rsi, [rbx + l]
+            ; mov rdx, [rdi + L::OB_TYPE]
+            ; mov rcx, QWORD set_t
+            ; cmp rdx, rcx
+            ; je >set_ok
+            ; mov rcx, QWORD frozenset_t
+            ; cmp rdx, rcx
+            ; jne >not_set
+            ; set_ok:
+            ; mov rdx, [rsi + L::OB_TYPE]
+            ; mov rcx, QWORD long_t
+            ; cmp rdx, rcx
+            ; je >key_ok
+            ; mov rcx, QWORD str_t
+            ; cmp rdx, rcx
+            ; jne >not_set
+            ; key_ok:
+        );
+        e.set_prev(u as i64);
+        asm!(e
+            ; mov rax, QWORD rt::set_contains() as i64
+            ; call rax
+            ; movsxd rbp, eax
+        );
+        e.decref_slot(u, l);
+        e.decref_slot(u, r);
+        asm!(e
+            ; test rbp, rbp
+            ; js =>err
+            ; mov rax, QWORD missing
+            ; mov rcx, QWORD found
+            ; cmovnz rax, rcx
+            ; add QWORD [rax], 1
+            ; mov [rbx + l], rax
+            ; jmp =>done
+            ; not_set:
+        );
+    }
     if let Some((state, mask, value, data)) = crate::ffi::ascii_layout() {
         let (l, r) = (e.slot(d - 2), e.slot(d - 1));
         let str_t = rt::str_type() as i64;
