@@ -2878,20 +2878,28 @@ class _HashLikeOne:
         return other == 1
 
 
+class _DictSub(dict):
+    def __contains__(self, k):
+        return k == "always"
+
+
 class _SetSub(set):
     def __contains__(self, k):
         return k == "always"
 
 
 def set_membership(n):
-    """`k in s` / `k not in s` (CONTAINS_OP) for an exact int or str key and an exact set or
-    frozenset: one PySet_Contains call inline (ops/compare.rs), including a stored object whose
-    __eq__ raises for an equal hash; bools, floats, tuples, unhashable keys, a set key (tried as
-    a frozenset), subclasses and other containers take the ordinary path with its errors."""
+    """`k in s` / `k not in s` (CONTAINS_OP): any key in an exact dict is one PyDict_Contains
+    call, an exact int or str key in an exact set or frozenset one PySet_Contains call, inline
+    (ops/compare.rs), including a stored object whose __eq__ raises for an equal hash and
+    unhashable keys; bools, floats, tuples, a set key (tried as a frozenset), subclasses and
+    other containers take the ordinary path with its errors."""
     out = []
     containers = [set(range(n)), frozenset(["a", "b", 3]), set(), frozenset(), {frozenset([1])},
-                  _SetSub([1]), {1.0, "x"}, {(1, 2)}, {_HashLikeOne()}, {1: 2}, [1, "a"]]
-    keys = [0, 1, n, -1, 2**70, "a", "zz", "always", True, 1.0, (1, 2), [1], {1}, frozenset([1]), None]
+                  _SetSub([1]), {1.0, "x"}, {(1, 2)}, {_HashLikeOne()}, {1: 2}, [1, "a"],
+                  {"a": 1, (1, 2): 3, None: 4}, {}, _DictSub(a=1), dict.fromkeys(range(n))]
+    keys = [0, 1, n, -1, 2**70, "a", "zz", "always", True, 1.0, (1, 2), [1], {1}, frozenset([1]), None,
+            _HashLikeOne()]
     for c in containers:
         for k in keys:
             try:

@@ -134,6 +134,10 @@ pub fn err_clear() -> usize {
 pub fn set_contains() -> usize {
     py::PySet_Contains as *const () as usize
 }
+/// `PyDict_Contains(dict, key)`, which is exact dicts' `sq_contains`: 1, 0, or -1.
+pub fn dict_contains() -> usize {
+    py::PyDict_Contains as *const () as usize
+}
 pub fn long_from_long_long() -> usize {
     py::PyLong_FromLongLong as *const () as usize
 }

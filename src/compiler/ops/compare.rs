@@ -58,8 +58,9 @@ pub fn emit_is_op(e: &mut Emitter, n: usize, d: u32) {
     e.decref_rdi(u);
 }
 
-/// CONTAINS_OP: `second in top` (`not in` when arg is 1). Inline: an exact int or str in an
-/// exact set or frozenset is one call of `PySet_Contains` (what the set's `sq_contains` does
+/// CONTAINS_OP: `second in top` (`not in` when arg is 1). Inline: any key in an exact dict is
+/// one call of `PyDict_Contains` (the dict's own `sq_contains`), an exact int or str in an
+/// exact set or frozenset one call of `PySet_Contains` (what the set's `sq_contains` does
 /// for a key that is always hashable; a stored object's `__eq__` may still raise), and one
 /// ASCII character in an exact ASCII str of at most 64 characters (`ch in " \t\n"`) is a
 /// scan of its bytes — what `PyUnicode_Contains` finds for them; everything else
@@ -72,6 +73,7 @@ pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
         let (l, r) = (e.slot(d - 2), e.slot(d - 1));
         let (set_t, frozenset_t, long_t, str_t) =
             (rt::set_type() as i64, rt::frozenset_type() as i64, rt::long_type() as i64, rt::str_type() as i64);
+        let dict_t = rt::dict_type() as i64;
         let (t, f) = (rt::py_true() as i64, rt::py_false() as i64);
         let (found, missing) = if oparg == 0 { (t, f) } else { (f, t) };
         let err = e.error_label(u, d - 2);
@@ -79,6 +81,10 @@ pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
             ; mov rdi, [rbx + r]
             ; mov rsi, [rbx + l]
             ; mov rdx, [rdi + L::OB_TYPE]
+            ; mov r11, QWORD rt::dict_contains() as i64
+            ; mov rcx, QWORD dict_t
+            ; cmp rdx, rcx
+            ; je >contains_call
             ; mov rcx, QWORD set_t
             ; cmp rdx, rcx
             ; je >set_ok
@@ -86,19 +92,19 @@ pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
             ; cmp rdx, rcx
             ; jne >not_set
             ; set_ok:
+            ; mov r11, QWORD rt::set_contains() as i64
             ; mov rdx, [rsi + L::OB_TYPE]
             ; mov rcx, QWORD long_t
             ; cmp rdx, rcx
-            ; je >key_ok
+            ; je >contains_call
             ; mov rcx, QWORD str_t
             ; cmp rdx, rcx
             ; jne >not_set
-            ; key_ok:
+            ; contains_call:
         );
-        e.set_prev(u as i64);
+        e.set_prev(u as i64); // clobbers rax only
         asm!(e
-            ; mov rax, QWORD rt::set_contains() as i64
-            ; call rax
+            ; call r11
             ; movsxd rbp, eax
         );
         e.decref_slot(u, l);
