@@ -179,8 +179,9 @@ void psyco_pop_frame(PyThreadState *ts, _PyInterpreterFrame *frame) { pop_frame(
 /* The record psyco keeps in a code object's co_extra slot starts with the machine-code entry,
  * then the code's identity and the flags (`CodeRecord` in src/queue/record.rs is repr(C) in
  * this order; checked there). */
-struct psyco_record_head { void *entry; uintptr_t code; uint32_t flags; };
+struct psyco_record_head { void *entry; uintptr_t code; uint32_t flags; int32_t rec; uint32_t callee_calls; };
 #define PSYCO_FLAG_BOUND 1u /* record.rs Flags::BOUND: compile at the next call (the hook's job) */
+#define PSYCO_FLAGS_DONE 0x1bau /* record.rs Flags::DONE: selected, compiled, failed, never... */
 
 /* `_PyCodeObjectExtra` of Objects/codeobject.c (not in the installed headers; the Rust side
  * reads the same layout in `record_of_raw`). */
@@ -253,11 +254,36 @@ static inline PyObject *run_direct_call(PyThreadState *ts, PyObject *func, psyco
     return r;
 }
 
+/* Callee promotion (src/queue/mod.rs `promote_callee`): under profile() and background(), a
+ * function that machine code keeps calling although it has no machine code of its own (so each
+ * such call takes the general path, and the interpreter runs it without CPython's inlined
+ * calls, which the frame hook disables) is offered to the compiler after every
+ * PSYCO_PROMOTE_EVERY such calls. Nonzero while a profiler of those two kinds runs. */
+extern int psyco_promote_callees;
+extern void psyco_promote_callee(PyObject *func);
+#define PSYCO_PROMOTE_EVERY 1024u
+
+static void note_uncompiled_callee(PyObject *func) {
+    if (!__atomic_load_n(&psyco_promote_callees, __ATOMIC_RELAXED) || !Py_IS_TYPE(func, &PyFunction_Type)) return;
+    struct psyco_record_head *rec = record_of((PyCodeObject *)((PyFunctionObject *)func)->func_code);
+    if (rec == NULL) {
+        psyco_promote_callee(func); /* makes the record, so counting starts */
+        return;
+    }
+    if (__atomic_load_n(&rec->entry, __ATOMIC_ACQUIRE) != NULL ||
+        (__atomic_load_n(&rec->flags, __ATOMIC_RELAXED) & PSYCO_FLAGS_DONE)) return;
+    uint32_t c = __atomic_add_fetch(&rec->callee_calls, 1, __ATOMIC_RELAXED);
+    if ((c & (PSYCO_PROMOTE_EVERY - 1)) == 0) psyco_promote_callee(func);
+}
+
 NO_VECTOR_LOOPS
 PyObject *psyco_call_py(PyThreadState *ts, PyObject *func, PyObject **args, Py_ssize_t nargs) {
     size_t size;
     psyco_entry_fn entry = direct_entry(ts, func, nargs, &size);
-    if (entry == NULL) return PSYCO_NOT_HANDLED;
+    if (entry == NULL) {
+        note_uncompiled_callee(func);
+        return PSYCO_NOT_HANDLED;
+    }
     return run_direct_call(ts, func, entry, size, args, nargs);
 }
 

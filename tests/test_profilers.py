@@ -463,3 +463,53 @@ emit(seen)
     assert sum(out) >= 15, out
     pairs = sum(1 for d in out if d >= 2)
     assert pairs <= 2, "ticks arrive in bursts instead of every 1/pollfreq s: %r" % out
+
+
+CALLEES = """
+class P:
+    def __init__(self):
+        self.v = 1
+def helper(p, x):
+    if x < 0:
+        return 0
+    return p.v + x
+def rarely(x):
+    return [x]
+def hot(n):
+    s = 0
+    p = P()
+    for i in range(n):
+        s += helper(p, i)
+    rarely(n)
+    return s
+"""
+
+
+def test_profilers_promote_callees_of_compiled_code(tmp_path):
+    # hot() runs as machine code (bound); helper(), which it calls thousands of times, is
+    # offered to the compiler as a callee ("tag callee") under background() and profile(); a
+    # function it calls rarely is not, and neither is anything when no profiler runs.
+    for mode in ("background", "profile", None):
+        log = tmp_path / ("%s.log" % mode)
+        out = run_json(CALLEES + """
+import psyco
+psyco.log(%r)
+if %r:
+    getattr(psyco, %r)()
+psyco.bind(hot)
+expected = hot(100)
+ok = spin_until(lambda: 'compiled' in psyco._psyco.code_state(helper.__code__), lambda: hot(500), timeout=%s)
+emit({'ok': ok, 'same': hot(100) == expected,
+      'helper': psyco._psyco.code_state(helper.__code__),
+      'rarely': psyco._psyco.code_state(rarely.__code__),
+      'init': psyco._psyco.code_state(P.__init__.__code__)})
+""" % (str(log), mode, mode, 10 if mode else 1))
+        lines = log_lines(log)
+        assert out["same"]
+        if mode is None:
+            assert not out["ok"] and "selected" not in out["helper"], out
+            assert not any("tag callee" in l for l in lines), lines
+            continue
+        assert out["ok"], (mode, out)
+        assert "selected" not in out["rarely"] and "selected" not in out["init"], (mode, out)
+        assert any(re.search(r"tag callee: helper\s+%$", l) for l in lines), lines

@@ -193,6 +193,11 @@ static MEMORY_ALLOCATED: AtomicUsize = AtomicUsize::new(0);
 static COMPILE_ON_CALL: AtomicBool = AtomicBool::new(false);
 /// Whether new compilations may start (false after stop(), under runonly()).
 static ACCEPTING: AtomicBool = AtomicBool::new(true);
+/// Nonzero while profile() or background() runs: machine code's calls to functions without
+/// machine code are counted, and the busiest are offered to the compiler ([`psyco_promote_callee`]).
+/// Read by csrc/calls.c as a plain int.
+#[no_mangle]
+pub static psyco_promote_callees: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 /// Why native compilation is off, if it is (set once at import).
 static NATIVE: Mutex<Option<Result<(), String>>> = parking_lot::const_mutex(None);
 /// Events seen by the active profiler since start.
@@ -330,6 +335,8 @@ fn advance(py: Python<'_>, why: Option<&str>) {
         let kind = started.as_ref().map(|s| s.kind);
         ACCEPTING.store(kind.is_some() && kind != Some(Kind::RunOnly), Ordering::Relaxed);
         COMPILE_ON_CALL.store(kind == Some(Kind::Full), Ordering::Relaxed);
+        let promote = matches!(kind, Some(Kind::Profile | Kind::Background));
+        psyco_promote_callees.store(promote as i32, Ordering::Relaxed);
         (retired, skipped, started)
     };
     if let Some(r) = &retired {
@@ -467,6 +474,7 @@ fn stop_because(py: Python<'_>, why: &str) {
         e.active_on = false;
         ACCEPTING.store(false, Ordering::Relaxed);
         COMPILE_ON_CALL.store(false, Ordering::Relaxed);
+        psyco_promote_callees.store(0, Ordering::Relaxed);
         (had, retired, e.sampler.take())
     };
     if let Some(r) = retired {
@@ -882,6 +890,48 @@ pub fn select(py: Python<'_>, code: &Bound<'_, PyAny>, how: &'static str, global
     }
     let _ = py;
     true
+}
+
+/// How quickly 1024 calls from machine code must follow one another for callee promotion.
+const PROMOTE_WINDOW: Duration = Duration::from_millis(20);
+
+/// Nanoseconds on a monotonic clock (from the first call; never 0).
+fn monotonic_ns() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64 + 1
+}
+
+/// Callee promotion, the profilers' complement to sampling: a function that compiled code
+/// calls over and over (1024 such calls within [`PROMOTE_WINDOW`] while it has no machine
+/// code; counted by csrc/calls.c) is selected like a sampled one, logged as
+/// `tag callee: name`. Without it, a
+/// small function the sampler never ranks above the watermark (one of many methods a hot loop
+/// calls) would keep taking the general call path from machine code and run in the interpreter
+/// with its calls slowed by the frame hook — which profile() and background() must not cost.
+/// The first call of a code psyco has no record for only makes the record.
+#[no_mangle]
+pub unsafe extern "C" fn psyco_promote_callee(func: *mut py::PyObject) {
+    // SAFETY: called from compiled code (GIL held) with a live function object.
+    let py = unsafe { Python::assume_gil_acquired() };
+    let code = match unsafe { Bound::from_borrowed_ptr(py, func) }.getattr("__code__") {
+        Ok(c) => c,
+        Err(_) => return,
+    };
+    let Some(rec) = ffi::record(&code) else { return };
+    if rec.callee_calls.load(Ordering::Relaxed) == 0 || psyco_promote_callees.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    // Only a busy callee: its last 1024 calls from machine code came within PROMOTE_WINDOW
+    // (tens of thousands of calls a second). A function called now and then is left to the
+    // sampler.
+    let now = monotonic_ns();
+    let before = rec.callee_stamp.swap(now, Ordering::Relaxed);
+    if before == 0 || now.saturating_sub(before) > PROMOTE_WINDOW.as_nanos() as u64 {
+        return;
+    }
+    // SAFETY: reads a live function's globals pointer (borrowed for the call).
+    let globals = unsafe { (*(func as *mut pyo3::ffi::PyFunctionObject)).func_globals } as usize;
+    select(py, &code, "tag callee", globals);
 }
 
 /// Zeroes the selected code's charge and logs `<how>: name` with the share it had.

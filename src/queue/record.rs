@@ -61,6 +61,11 @@ pub struct CodeRecord {
     flags: AtomicU32,
     /// bind()'s `rec`: how many levels of callees are compiled along with this code.
     rec: AtomicI32,
+    /// Calls machine code made to this code while it had no machine code (counted by
+    /// csrc/calls.c `note_uncompiled_callee` under profile()/background() only).
+    pub callee_calls: AtomicU32,
+    /// When the last 1024 of those calls were complete (ns on `queue::monotonic_ns`; 0: never).
+    pub callee_stamp: std::sync::atomic::AtomicU64,
     /// Compiler-owned data kept alive as long as the code object (machine code, guard tables).
     pub compiled: Mutex<Option<Box<dyn Any + Send>>>,
     /// For a proxy copy: the original code object.
@@ -73,7 +78,10 @@ const _: () = assert!(std::mem::offset_of!(CodeRecord, entry) == 0);
 // csrc/calls.c `struct psyco_record_head` reads `flags` here too (for Flags::BOUND == 1).
 const _: () = assert!(std::mem::offset_of!(CodeRecord, code) == 8);
 const _: () = assert!(std::mem::offset_of!(CodeRecord, flags) == 16);
+const _: () = assert!(std::mem::offset_of!(CodeRecord, callee_calls) == 24);
 const _: () = assert!(Flags::BOUND.0 == 1);
+// csrc/calls.c `PSYCO_FLAGS_DONE`.
+const _: () = assert!(Flags::DONE.0 == 0x1ba);
 
 impl CodeRecord {
     pub fn new(code: CodeId) -> Self {
@@ -81,6 +89,8 @@ impl CodeRecord {
             code,
             flags: AtomicU32::new(0),
             rec: AtomicI32::new(0),
+            callee_calls: AtomicU32::new(0),
+            callee_stamp: std::sync::atomic::AtomicU64::new(0),
             entry: AtomicPtr::new(std::ptr::null_mut()),
             compiled: Mutex::new(None),
             proxy_of: Mutex::new(None),
