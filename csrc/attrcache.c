@@ -51,8 +51,9 @@ typedef struct {
     Py_ssize_t nentries;
 } psyco_attr_entry;
 
-/* A site's cache: up to CACHE_WAYS entries, most recently used first (compiled code checks
- * entry 0 inline, the helpers the rest). After MAX_FILLS refills the site is megamorphic:
+/* A site's cache: up to CACHE_WAYS entries, most recently used first (LOAD_ATTR's and
+ * LOAD_METHOD's compiled code probes every entry inline, fused expressions entry 0 only; the
+ * helpers do the rest). After MAX_FILLS refills the site is megamorphic:
  * the entries stay, misses take the generic path without trying to fill again.
  * Layout shared with src/ffi (AttrCache): keep both in step. */
 #define CACHE_WAYS 4

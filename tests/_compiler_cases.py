@@ -2924,3 +2924,71 @@ def set_membership(n):
 
 
 CASES += [(set_membership, (4,))]
+
+
+class _PolyA:
+    def __init__(self, k):
+        self.x = k
+        self.y = -k
+
+    def get(self):
+        return "A"
+
+
+class _PolyB:
+    def __init__(self, k):
+        self.y = k * 10   # another order: x is the second value here
+        self.x = k + 100
+
+    def get(self):
+        return "B"
+
+
+class _PolyC:
+    __slots__ = ("x", "y")
+
+    def __init__(self, k):
+        self.y = 0
+        self.x = k * 3
+
+    def get(self):
+        return "C"
+
+
+class _PolyD(_PolyA):
+    def get(self):
+        return "D"
+
+
+class _PolyE:
+    x = "class attribute"
+
+    def get(self):
+        return "E"
+
+
+def polymorphic_attribute_sites(n):
+    """One LOAD_ATTR and one LOAD_METHOD site seeing several types in turn (ops/load_store.rs,
+    ops/call.rs probe every entry of the site's cache): values-array attributes at different
+    indexes, slots, a subclass, a class attribute (the helper's case), an instance that shadows
+    the method, a deleted attribute (AttributeError) and more types than the cache holds."""
+    objs = [_PolyA(1), _PolyB(2), _PolyC(3), _PolyD(4), _PolyE()]
+    shadow = _PolyA(5)
+    shadow.get = lambda: "shadowed"
+    objs.append(shadow)
+    gone = _PolyB(6)
+    del gone.x
+    out = []
+    for i in range(n * len(objs)):
+        o = objs[i % len(objs)]
+        out.append((o.x, o.get()))
+    objs.append(gone)
+    for o in objs:
+        try:
+            out.append((o.x, o.get()))
+        except AttributeError as e:
+            out.append(str(e))
+    return out
+
+
+CASES += [(polymorphic_attribute_sites, (6,))]

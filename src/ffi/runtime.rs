@@ -246,7 +246,8 @@ pub unsafe extern "C-unwind" fn rt_load_global(frame: *mut u8, sp: *mut Obj, nam
 #[repr(C)]
 #[derive(Default)]
 pub struct AttrCache {
-    /// Most recently used first; compiled code checks entry 0 inline.
+    /// Most recently used first; LOAD_ATTR/LOAD_METHOD code probes all inline, fused
+    /// expressions entry 0.
     pub entries: [AttrEntry; 4],
     pub fills: u32,
     pub _pad: u32,

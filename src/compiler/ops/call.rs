@@ -13,37 +13,48 @@ use crate::compiler::opcodes as op;
 use crate::ffi::runtime as rt;
 
 /// LOAD_METHOD: replace the top `obj` with `meth, obj` or `NULL, attr` (inline-cached, see
-/// `csrc/attrcache.c`). Inline: the two method kinds, guarded by the type version — the type's
-/// instances have no dict, or this instance's dict is still a values array and the name is
-/// absent from the type's shared keys (same keys object, same entry count) → push the cached
-/// function and keep `obj` as self. Anything else → the helper.
+/// `csrc/attrcache.c`). Inline, for any entry of the site's cache: the two method kinds,
+/// guarded by the type version — the type's instances have no dict, or this instance's dict
+/// is still a values array and the name is absent from the type's shared keys (same keys
+/// object, same entry count) → push the cached function and keep `obj` as self. Anything else
+/// → the helper.
 pub fn emit_load_method(e: &mut Emitter, n: usize, d: u32) {
     let s = e.slot(d - 1);
     let s1 = e.slot(d);
     let u = e.snap.instrs[n].idx;
     let cache = e.take_attr_cache();
+    let (size, ways) = (super::load_store::ATTR_ENTRY_SIZE, super::load_store::ATTR_WAYS);
+    // Every entry is tried in turn (a site seeing a few types stays inline for each).
     asm!(e
         ; mov rax, [rbx + s]
         ; mov r8, QWORD cache as i64
-        ; mov ecx, [r8 + 4]
         ; mov rdx, [rax + 8]
         ; mov r9d, [rdx + L::TYPE_VERSION_TAG]
+        ; mov r11d, ways
+        ; probe:
         ; cmp r9d, [r8]
-        ; jne >slow
+        ; jne >next
+        ; mov ecx, [r8 + 4]
         ; cmp ecx, 4
         ; je >hit
         ; cmp ecx, 5
-        ; jne >slow
+        ; jne >next
         ; cmp QWORD [rax + L::OBJECT_MANAGED_DICT], 0
         ; jne >slow
         ; cmp QWORD [rax + L::OBJECT_VALUES_PTR], 0
         ; je >slow
-        ; mov r9, [rdx + L::HEAPTYPE_CACHED_KEYS]
-        ; cmp r9, [r8 + 32]
-        ; jne >slow
-        ; mov r10, [r9 + L::DICTKEYS_NENTRIES]
+        ; mov r10, [rdx + L::HEAPTYPE_CACHED_KEYS]
+        ; cmp r10, [r8 + 32]
+        ; jne >next
+        ; mov r10, [r10 + L::DICTKEYS_NENTRIES]
         ; cmp r10, [r8 + 40]
-        ; jne >slow
+        ; jne >next
+        ; jmp >hit
+        ; next:
+        ; add r8, size
+        ; sub r11d, 1
+        ; jnz <probe
+        ; jmp >slow
         ; hit:
         ; mov r10, [r8 + 16]
         ; add QWORD [r10], 1

@@ -196,7 +196,7 @@ pub fn emit_load_attr(e: &mut Emitter, n: usize, d: u32) {
     let cache = e.take_attr_cache();
     let slow = e.ops.new_dynamic_label();
     asm!(e ; mov rax, [rbx + s]);
-    attr_entry0_address(e, cache, slow, false);
+    attr_entry_address_any(e, cache, slow);
     asm!(e
         ; mov r10, [r10]
         ; test r10, r10
@@ -214,6 +214,47 @@ pub fn emit_load_attr(e: &mut Emitter, n: usize, d: u32) {
     // On failure the owner is still on the stack, as in ceval.
     e.check_error(u, d);
     asm!(e ; attr_done:);
+}
+
+/// Size of one attribute cache entry, and how many a site has (`csrc/attrcache.c`).
+pub const ATTR_ENTRY_SIZE: i32 = std::mem::size_of::<crate::ffi::runtime::AttrEntry>() as i32;
+pub const ATTR_WAYS: i32 = 4;
+const _: () = assert!(ATTR_ENTRY_SIZE == 48);
+
+/// LOAD_ATTR's inline probe: like [`attr_entry0_address`] (slot or values-array entry, the
+/// address of the attribute's pointer left in `r10`), but trying every entry of the site's
+/// cache in turn, so that a site that sees a few types (a method of a base class reading
+/// `self.x` for each subclass) stays inline for all of them. A matching entry whose instance
+/// has no values array, or no entry → `miss`. Clobbers rdx, r8, r9, r11; keeps rax.
+pub fn attr_entry_address_any(e: &mut Emitter, cache: usize, miss: DynamicLabel) {
+    asm!(e
+        ; mov r8, QWORD cache as i64
+        ; mov rdx, [rax + L::OB_TYPE]
+        ; mov r9d, [rdx + L::TYPE_VERSION_TAG]
+        ; mov r11d, ATTR_WAYS
+        ; probe:
+        ; cmp r9d, [r8]
+        ; jne >next
+        ; mov rdx, [r8 + 8]
+        ; cmp DWORD [r8 + 4], 1
+        ; jne >values
+        ; lea r10, [rax + rdx]
+        ; jmp >entry_done
+        ; values:
+        ; cmp DWORD [r8 + 4], 2
+        ; jne >next
+        ; mov r10, [rax + L::OBJECT_VALUES_PTR]
+        ; test r10, r10
+        ; jz =>miss
+        ; lea r10, [r10 + rdx * 8]
+        ; jmp >entry_done
+        ; next:
+        ; add r8, ATTR_ENTRY_SIZE
+        ; sub r11d, 1
+        ; jnz <probe
+        ; jmp =>miss
+        ; entry_done:
+    );
 }
 
 /// What entry 0 of the attribute cache at `cache` proves for the object in `rax`, checked the
