@@ -287,6 +287,18 @@ PyObject *psyco_call_py(PyThreadState *ts, PyObject *func, PyObject **args, Py_s
     return run_direct_call(ts, func, entry, size, args, nargs);
 }
 
+/* The second half of a call whose frame machine code pushed and ran itself
+ * (`ops::call::emit_py_call_direct`, the same steps as `run_direct_call` up to the entry's
+ * return, with the caller current again and the recursion unit given back): finishes an exit
+ * into the interpreter as `run_direct_call` does, then pops the frame. Returns the result or
+ * NULL with an exception set. */
+NO_VECTOR_LOOPS
+PyObject *psyco_direct_return(PyThreadState *ts, _PyInterpreterFrame *frame, PyObject *r) {
+    if ((uintptr_t)r <= PSYCO_EXIT_MAX && r != NULL) r = psyco_finish_exit(ts, frame, r, ts->cframe->use_tracing != 0);
+    pop_frame(ts, frame);
+    return r;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Calls into compiled functions from C and from interpreted code
  *

@@ -91,6 +91,10 @@ static const int64_t OFFSETS[] = {
     offsetof(PyMethodDef, ml_flags),
     offsetof(PyThreadState, curexc_type),
     offsetof(PySetObject, used),
+    offsetof(PyFunctionObject, func_globals),
+    offsetof(PyFunctionObject, func_builtins),
+    offsetof(PyThreadState, datastack_top),
+    offsetof(PyThreadState, datastack_limit),
 };
 
 int64_t psyco_offset_count(void) { return (int64_t)(sizeof(OFFSETS) / sizeof(OFFSETS[0])); }

@@ -139,6 +139,27 @@ pub fn prepare(py: Python<'_>) {
     }
 }
 
+/// How machine code pushes frames for positional calls of this code (`ops::call`), the shape
+/// `psyco_call_py` (csrc/calls.c) takes without defaults: (parameter count, local slots, frame
+/// bytes), or None for code whose frames are not pushed that way — *args/**kwargs or
+/// keyword-only parameters, generators and coroutines, or no CO_OPTIMIZED.
+fn direct_shape(code: &Bound<'_, PyAny>, snap: &Snapshot) -> Option<(i32, i32, u64)> {
+    const CO_OPTIMIZED: u32 = 0x1;
+    const CO_VARARGS: u32 = 0x4;
+    const CO_VARKEYWORDS: u32 = 0x8;
+    if snap.flags & (CO_VARARGS | CO_VARKEYWORDS) != 0 || snap.flags & CO_OPTIMIZED == 0 || is_generator_code(snap.flags) {
+        return None;
+    }
+    let argcount: i32 = code.getattr("co_argcount").ok()?.extract().ok()?;
+    let kwonly: i32 = code.getattr("co_kwonlyargcount").ok()?.extract().ok()?;
+    if kwonly != 0 {
+        return None;
+    }
+    let specials = (crate::ffi::expected::SIZEOF_INTERPRETER_FRAME as usize - 1) / 8;
+    let words = snap.nlocalsplus + snap.stacksize + specials;
+    Some((argcount, snap.nlocalsplus as i32, (words * 8) as u64))
+}
+
 /// True while the current thread is inside [`compile`].
 pub fn is_compiling() -> bool {
     COMPILING.with(|c| c.get())
@@ -171,6 +192,7 @@ fn compile_inner(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) -> O
         Err(e) => return Outcome::Failed(format!("cannot decode bytecode: {e}")),
     };
     let snapshot_ns = t0.elapsed().as_nanos() as u64;
+    let shape = direct_shape(code, &snap);
     if is_generator_code(snap.flags) && crate::ffi::runtime_gen::gen_frame_state_delta() != GEN_FRAME_STATE_DELTA {
         return Outcome::Failed("unexpected PyGenObject layout: generators run in the interpreter".into());
     }
@@ -198,6 +220,11 @@ fn compile_inner(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) -> O
     let code_bytes = compiled.buf.len();
     let entry = compiled.buf.addr();
     *rec.compiled.lock() = Some(Box::new(compiled));
+    if let Some((argcount, nlocalsplus, bytes)) = shape {
+        rec.direct_nlocalsplus.store(nlocalsplus, Ordering::Relaxed);
+        rec.direct_frame_bytes.store(bytes, Ordering::Relaxed);
+        rec.direct_argcount.store(argcount, Ordering::Release);
+    }
     rec.entry.store(entry as *mut std::ffi::c_void, Ordering::Release);
     // Compiled code is entered through the frame-evaluation hook (also in profile()/background()).
     hook::ensure_installed(py);

@@ -132,6 +132,7 @@ mod native {
         /// A direct call into a compiled function (csrc/calls.c): the result, NULL with an
         /// exception, or 1 when the ordinary call path must be taken (nothing consumed).
         pub fn psyco_call_py(ts: *mut py::PyThreadState, func: *mut py::PyObject, args: *mut *mut py::PyObject, nargs: isize) -> *mut py::PyObject;
+        pub fn psyco_direct_return(ts: *mut py::PyThreadState, frame: *mut IFrame, r: *mut py::PyObject) -> *mut py::PyObject;
         pub fn psyco_load_attr(sp: *mut *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> c_int;
         pub fn psyco_store_attr(sp: *mut *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> c_int;
         pub fn psyco_load_method(sp: *mut *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> c_int;
@@ -286,6 +287,23 @@ pub fn function_adopted(func: &Bound<'_, PyAny>) -> bool {
 
 /// The address of `psyco_call_py` (a direct call into a compiled Python function, see
 /// csrc/calls.c), or None where there is no native runtime.
+/// The co_extra index of psyco's records once the first record exists (-1 before).
+pub fn extra_index_now() -> isize {
+    EXTRA_INDEX_FAST.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// `psyco_direct_return` (csrc/calls.c), the C half of a call whose frame machine code pushed.
+pub fn direct_return_helper() -> Option<usize> {
+    #[cfg(psyco_native)]
+    {
+        Some(native::psyco_direct_return as *const () as usize)
+    }
+    #[cfg(not(psyco_native))]
+    {
+        None
+    }
+}
+
 pub fn call_py_helper() -> Option<usize> {
     #[cfg(psyco_native)]
     {
@@ -381,6 +399,10 @@ pub mod expected {
     pub const METHODDEF_ML_FLAGS: i64 = 16;
     pub const TSTATE_CUREXC_TYPE: i64 = 96;
     pub const SET_USED: i64 = 24;
+    pub const FUNC_GLOBALS: i64 = 16;
+    pub const FUNC_BUILTINS: i64 = 24;
+    pub const TSTATE_DATASTACK_TOP: i64 = 304;
+    pub const TSTATE_DATASTACK_LIMIT: i64 = 312;
     /// `rangeiterobject` and `listiterobject` (private to their .c files; checked on live
     /// iterators by `psyco_iter_layout_ok`).
     pub const RANGEITER_INDEX: i64 = 16;
@@ -463,6 +485,10 @@ pub mod expected {
         ("PyMethodDef.ml_flags", METHODDEF_ML_FLAGS),
         ("PyThreadState.curexc_type", TSTATE_CUREXC_TYPE),
         ("PySetObject.used", SET_USED),
+        ("PyFunctionObject.func_globals", FUNC_GLOBALS),
+        ("PyFunctionObject.func_builtins", FUNC_BUILTINS),
+        ("PyThreadState.datastack_top", TSTATE_DATASTACK_TOP),
+        ("PyThreadState.datastack_limit", TSTATE_DATASTACK_LIMIT),
     ];
 }
 
@@ -508,6 +534,21 @@ pub mod layout {
     pub const TSTATE_RECURSION_REMAINING: i32 = X::TSTATE_RECURSION_REMAINING as i32;
     pub const TSTATE_CUREXC_TYPE: i32 = X::TSTATE_CUREXC_TYPE as i32;
     pub const SET_USED: i32 = X::SET_USED as i32;
+    pub const FUNC_GLOBALS: i32 = X::FUNC_GLOBALS as i32;
+    pub const FUNC_BUILTINS: i32 = X::FUNC_BUILTINS as i32;
+    pub const TSTATE_DATASTACK_TOP: i32 = X::TSTATE_DATASTACK_TOP as i32;
+    pub const TSTATE_DATASTACK_LIMIT: i32 = X::TSTATE_DATASTACK_LIMIT as i32;
+    pub const FRAME_F_FUNC: i32 = X::FRAME_F_FUNC as i32;
+    pub const FRAME_F_CODE: i32 = X::FRAME_F_CODE as i32;
+    pub const FRAME_F_LOCALS: i32 = X::FRAME_F_LOCALS as i32;
+    pub const FRAME_FRAME_OBJ: i32 = X::FRAME_FRAME_OBJ as i32;
+    pub const FRAME_PREVIOUS: i32 = X::FRAME_PREVIOUS as i32;
+    pub const FRAME_IS_ENTRY: i32 = X::FRAME_IS_ENTRY as i32;
+    pub const FRAME_OWNER: i32 = X::FRAME_OWNER as i32;
+    pub const CFRAME_CURRENT_FRAME: i32 = X::CFRAME_CURRENT_FRAME as i32;
+    pub const TSTATE_RECURSION_LIMIT: i32 = X::TSTATE_RECURSION_LIMIT as i32;
+    pub const CODE_EXTRA: i32 = X::CODE_EXTRA as i32;
+    pub const CODE_CODE_ADAPTIVE: i32 = X::CODE_CODE_ADAPTIVE as i32;
     /// `ob_type` in every object header.
     pub const OB_TYPE: i32 = 8;
 }

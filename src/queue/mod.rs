@@ -20,7 +20,7 @@
 mod record;
 mod worker;
 
-pub use record::{CodeRecord, Flags};
+pub use record::{CodeRecord, Flags, REC_DIRECT_ARGCOUNT, REC_DIRECT_FRAME_BYTES, REC_DIRECT_NLOCALSPLUS};
 
 use std::collections::VecDeque;
 use std::os::raw::c_int;

@@ -64,6 +64,13 @@ pub struct CodeRecord {
     /// Calls machine code made to this code while it had no machine code (counted by
     /// csrc/calls.c `note_uncompiled_callee` under profile()/background() only).
     pub callee_calls: AtomicU32,
+    /// For calls pushed by machine code (`ops::call`, read there at fixed offsets): the
+    /// parameter count a positional call must match exactly, or -1 if this code's frames are not
+    /// pushed that way (see `set_direct_shape`); the frame's local slots; the frame's size in
+    /// bytes. Set before `entry` is published.
+    pub direct_argcount: AtomicI32,
+    pub direct_nlocalsplus: AtomicI32,
+    pub direct_frame_bytes: std::sync::atomic::AtomicU64,
     /// When the last 1024 of those calls were complete (ns on `queue::monotonic_ns`; 0: never).
     pub callee_stamp: std::sync::atomic::AtomicU64,
     /// Compiler-owned data kept alive as long as the code object (machine code, guard tables).
@@ -79,6 +86,10 @@ const _: () = assert!(std::mem::offset_of!(CodeRecord, entry) == 0);
 const _: () = assert!(std::mem::offset_of!(CodeRecord, code) == 8);
 const _: () = assert!(std::mem::offset_of!(CodeRecord, flags) == 16);
 const _: () = assert!(std::mem::offset_of!(CodeRecord, callee_calls) == 24);
+/// Where machine code reads the direct-call shape (`ops::call::emit_py_call_direct`).
+pub const REC_DIRECT_ARGCOUNT: i32 = std::mem::offset_of!(CodeRecord, direct_argcount) as i32;
+pub const REC_DIRECT_NLOCALSPLUS: i32 = std::mem::offset_of!(CodeRecord, direct_nlocalsplus) as i32;
+pub const REC_DIRECT_FRAME_BYTES: i32 = std::mem::offset_of!(CodeRecord, direct_frame_bytes) as i32;
 const _: () = assert!(Flags::BOUND.0 == 1);
 // csrc/calls.c `PSYCO_FLAGS_DONE`.
 const _: () = assert!(Flags::DONE.0 == 0x1ba);
@@ -90,6 +101,9 @@ impl CodeRecord {
             flags: AtomicU32::new(0),
             rec: AtomicI32::new(0),
             callee_calls: AtomicU32::new(0),
+            direct_argcount: AtomicI32::new(-1),
+            direct_nlocalsplus: AtomicI32::new(0),
+            direct_frame_bytes: std::sync::atomic::AtomicU64::new(0),
             callee_stamp: std::sync::atomic::AtomicU64::new(0),
             entry: AtomicPtr::new(std::ptr::null_mut()),
             compiled: Mutex::new(None),
