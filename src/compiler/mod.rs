@@ -193,6 +193,8 @@ fn compile_inner(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) -> O
     };
     let snapshot_ns = t0.elapsed().as_nanos() as u64;
     let shape = direct_shape(code, &snap);
+    // Before generation, which runs without the GIL: the stub lives in the code arena.
+    ops::call::make_frame_push_stub();
     if is_generator_code(snap.flags) && crate::ffi::runtime_gen::gen_frame_state_delta() != GEN_FRAME_STATE_DELTA {
         return Outcome::Failed("unexpected PyGenObject layout: generators run in the interpreter".into());
     }

@@ -134,119 +134,164 @@ fn emit_py_call_direct(e: &mut Emitter, u: usize, d: u32, oparg: u32, helper: us
     );
 }
 
-/// The common case of [`emit_py_call_direct`] without leaving machine code: with the callable
-/// in `rsi`, the arguments at `rdx` and their count in `ecx`, a compiled function called with
-/// exactly its parameter count (the shape its record holds, `CodeRecord::direct_argcount`)
-/// gets its frame pushed and initialized here as `_PyFrame_InitializeSpecials` does, is linked
-/// under this frame with one recursion unit, and its machine code is called; the C half
-/// (`psyco_direct_return`) finishes an exit into the interpreter and pops the frame. The
-/// result goes to slot `base` (NULL: the error exit `err`), then on to `call_done`.
-/// Declined, with nothing touched (rsi, rdx and rcx intact), when any condition of
-/// `psyco_call_py` is not met, or defaults would be needed, or the recursion is deeper than 64
-/// (where `psyco_call_py` also checks the C stack): the code after this takes the call.
+/// The common case of [`emit_py_call_direct`] without leaving machine code: one call of the
+/// shared frame-push stub ([`frame_push_stub`]), which either makes the whole call (result or
+/// NULL in rax) or declines with rax = 1 and rsi, rdx, rcx intact, for the code after this to
+/// take the call through `psyco_call_py`. The result goes to slot `base` (NULL: the error exit
+/// `err`), then on to `call_done`.
 fn emit_frame_push_call(e: &mut Emitter, base: i32, err: DynamicLabel) {
-    use crate::queue::{REC_DIRECT_ARGCOUNT, REC_DIRECT_FRAME_BYTES, REC_DIRECT_NLOCALSPLUS};
-    let idx = crate::ffi::extra_index_now();
-    let Some(ret) = crate::ffi::direct_return_helper() else { return };
-    if !(0..1000).contains(&idx) || L::FRAME_OWNER != L::FRAME_IS_ENTRY + 1 {
-        return;
-    }
-    let idx = idx as i32;
-    let func_t = rt::function_type() as i64;
+    let Some(stub) = frame_push_stub() else { return };
     let slow = e.ops.new_dynamic_label();
     asm!(e
-        // The record of the callable's code, with machine code and this call's shape.
-        ; mov rax, QWORD func_t
-        ; cmp [rsi + L::OB_TYPE], rax
-        ; jne =>slow
-        ; mov rdi, [rsi + L::FUNC_CODE]
-        ; mov rax, [rdi + L::CODE_EXTRA]
-        ; test rax, rax
-        ; jz =>slow
-        ; cmp QWORD [rax], idx
-        ; jle =>slow
-        ; mov r8, [rax + 8 + 8 * idx]
-        ; test r8, r8
-        ; jz =>slow
-        ; cmp QWORD [r8], 0
-        ; je =>slow
-        ; cmp DWORD [r8 + REC_DIRECT_ARGCOUNT], ecx
-        ; jne =>slow
-        // No tracer; a recursion unit to spare and shallow enough not to check the C stack.
-        ; mov r9, [r13 + L::TSTATE_CFRAME]
-        ; cmp BYTE [r9 + L::CFRAME_USE_TRACING], 0
-        ; jne =>slow
-        ; mov r10d, [r13 + L::TSTATE_RECURSION_REMAINING]
-        ; cmp r10d, 0
-        ; jle =>slow
-        ; mov eax, [r13 + L::TSTATE_RECURSION_LIMIT]
-        ; sub eax, r10d
-        ; cmp eax, 64
-        ; jg =>slow
-        // Room in the data stack's chunk (`_PyThreadState_HasStackSpace`).
-        ; mov r10, [r13 + L::TSTATE_DATASTACK_TOP]
-        ; test r10, r10
-        ; jz =>slow
-        ; mov r11, [r8 + REC_DIRECT_FRAME_BYTES]
-        ; add r11, r10
-        ; cmp r11, [r13 + L::TSTATE_DATASTACK_LIMIT]
-        ; jae =>slow
-        // The call is made from here on: the frame takes the stack's references to the
-        // function and the arguments.
-        ; mov [r13 + L::TSTATE_DATASTACK_TOP], r11
-        ; mov rbp, r10
-        ; mov [rbp + L::FRAME_F_FUNC], rsi
-        ; add QWORD [rdi], 1
-        ; mov [rbp + L::FRAME_F_CODE], rdi
-        ; mov rax, [rsi + L::FUNC_BUILTINS]
-        ; mov [rbp + L::FRAME_F_BUILTINS], rax
-        ; mov rax, [rsi + L::FUNC_GLOBALS]
-        ; mov [rbp + L::FRAME_F_GLOBALS], rax
-        ; mov QWORD [rbp + L::FRAME_F_LOCALS], 0
-        ; mov eax, [r8 + REC_DIRECT_NLOCALSPLUS]
-        ; mov [rbp + L::FRAME_STACKTOP], eax
-        ; mov QWORD [rbp + L::FRAME_FRAME_OBJ], 0
-        ; lea r11, [rdi + L::CODE_CODE_ADAPTIVE - 2]
-        ; mov [rbp + L::FRAME_PREV_INSTR], r11
-        ; mov WORD [rbp + L::FRAME_IS_ENTRY], 0
-        ; xor r10d, r10d
-        ; copy_arg:
-        ; cmp r10, rcx
-        ; jae >args_copied
-        ; mov r11, [rdx + r10 * 8]
-        ; mov [rbp + r10 * 8 + L::FRAME_LOCALSPLUS], r11
-        ; add r10, 1
-        ; jmp <copy_arg
-        ; args_copied:
-        ; cmp r10, rax
-        ; jae >locals_cleared
-        ; mov QWORD [rbp + r10 * 8 + L::FRAME_LOCALSPLUS], 0
-        ; add r10, 1
-        ; jmp <args_copied
-        ; locals_cleared:
-        // Linked under the current frame (this one), one recursion unit, run.
-        ; mov rax, [r9 + L::CFRAME_CURRENT_FRAME]
-        ; mov [rbp + L::FRAME_PREVIOUS], rax
-        ; mov [r9 + L::CFRAME_CURRENT_FRAME], rbp
-        ; sub DWORD [r13 + L::TSTATE_RECURSION_REMAINING], 1
-        ; mov rdi, r13
-        ; mov rsi, rbp
-        ; call QWORD [r8]
-        ; add DWORD [r13 + L::TSTATE_RECURSION_REMAINING], 1
-        ; mov r9, [r13 + L::TSTATE_CFRAME]
-        ; mov rcx, [rbp + L::FRAME_PREVIOUS]
-        ; mov [r9 + L::CFRAME_CURRENT_FRAME], rcx
-        ; mov rdi, r13
-        ; mov rsi, rbp
-        ; mov rdx, rax
-        ; mov rax, QWORD ret as i64
+        ; mov rax, QWORD stub as i64
         ; call rax
+        ; cmp rax, 1
+        ; je =>slow
         ; test rax, rax
         ; jz =>err
         ; mov [rbx + base], rax
         ; jmp >call_done
         ; =>slow
     );
+}
+
+/// The frame-push stub, once made ([`make_frame_push_stub`]); None before, or if it cannot be.
+static FRAME_PUSH_STUB: std::sync::OnceLock<Option<crate::x86::ExecBuffer>> = std::sync::OnceLock::new();
+
+/// The address of the shared frame-push stub, if made (see [`make_frame_push_stub`]).
+pub fn frame_push_stub() -> Option<usize> {
+    FRAME_PUSH_STUB.get().and_then(|b| b.as_ref()).map(|b| b.addr())
+}
+
+/// Makes the shared frame-push stub, once (GIL held: it is placed in the code arena). One copy
+/// of this code serves every call site (it used to be inlined at each, which cost instruction
+/// cache). Its contract, private to [`emit_frame_push_call`]: in, rsi = the callable, rdx = the
+/// arguments, ecx = their count, r13 = the thread state, the caller's `prev_instr` set; out,
+/// rax = 1 (declined: nothing touched, rsi/rdx/rcx intact) or the call's result (NULL with an
+/// exception set). Clobbers the caller-saved registers and rbp.
+///
+/// What it does: for a compiled function called positionally with exactly its parameter count
+/// (the shape its record holds, `CodeRecord::direct_argcount`), no tracer, a recursion unit to
+/// spare at a depth of at most 64 (deeper, `psyco_call_py` also checks the C stack) and room
+/// in the data stack's chunk, it pushes and initializes the frame as
+/// `_PyFrame_InitializeSpecials` does (the frame takes the references to the function and the
+/// arguments), links it under the current frame with one recursion unit, calls the machine
+/// code, unlinks it and hands it to `psyco_direct_return` (C), which finishes an exit into the
+/// interpreter and pops the frame. These are `psyco_call_py`'s steps without its C prologue
+/// and generic checks.
+pub fn make_frame_push_stub() {
+    FRAME_PUSH_STUB.get_or_init(|| {
+        use crate::queue::{REC_DIRECT_ARGCOUNT, REC_DIRECT_FRAME_BYTES, REC_DIRECT_NLOCALSPLUS};
+        let idx = crate::ffi::extra_index_now();
+        let ret = crate::ffi::direct_return_helper()?;
+        if !(0..1000).contains(&idx) || L::FRAME_OWNER != L::FRAME_IS_ENTRY + 1 {
+            return None;
+        }
+        let idx = idx as i32;
+        let func_t = rt::function_type() as i64;
+        let mut ops = dynasmrt::VecAssembler::<dynasmrt::x64::X64Relocation>::new(0);
+        dynasm!(ops
+            ; .arch x64
+            ; sub rsp, 8
+            // The record of the callable's code, with machine code and this call's shape.
+            ; mov rax, QWORD func_t
+            ; cmp [rsi + L::OB_TYPE], rax
+            ; jne ->decline
+            ; mov rdi, [rsi + L::FUNC_CODE]
+            ; mov rax, [rdi + L::CODE_EXTRA]
+            ; test rax, rax
+            ; jz ->decline
+            ; cmp QWORD [rax], idx
+            ; jle ->decline
+            ; mov r8, [rax + 8 + 8 * idx]
+            ; test r8, r8
+            ; jz ->decline
+            ; cmp QWORD [r8], 0
+            ; je ->decline
+            ; cmp DWORD [r8 + REC_DIRECT_ARGCOUNT], ecx
+            ; jne ->decline
+            // No tracer; a recursion unit to spare and shallow enough not to check the C stack.
+            ; mov r9, [r13 + L::TSTATE_CFRAME]
+            ; cmp BYTE [r9 + L::CFRAME_USE_TRACING], 0
+            ; jne ->decline
+            ; mov r10d, [r13 + L::TSTATE_RECURSION_REMAINING]
+            ; cmp r10d, 0
+            ; jle ->decline
+            ; mov eax, [r13 + L::TSTATE_RECURSION_LIMIT]
+            ; sub eax, r10d
+            ; cmp eax, 64
+            ; jg ->decline
+            // Room in the data stack's chunk (`_PyThreadState_HasStackSpace`).
+            ; mov r10, [r13 + L::TSTATE_DATASTACK_TOP]
+            ; test r10, r10
+            ; jz ->decline
+            ; mov r11, [r8 + REC_DIRECT_FRAME_BYTES]
+            ; add r11, r10
+            ; cmp r11, [r13 + L::TSTATE_DATASTACK_LIMIT]
+            ; jae ->decline
+            // The call is made from here on: the frame takes the references to the function
+            // and the arguments.
+            ; mov [r13 + L::TSTATE_DATASTACK_TOP], r11
+            ; mov rbp, r10
+            ; mov [rbp + L::FRAME_F_FUNC], rsi
+            ; add QWORD [rdi], 1
+            ; mov [rbp + L::FRAME_F_CODE], rdi
+            ; mov rax, [rsi + L::FUNC_BUILTINS]
+            ; mov [rbp + L::FRAME_F_BUILTINS], rax
+            ; mov rax, [rsi + L::FUNC_GLOBALS]
+            ; mov [rbp + L::FRAME_F_GLOBALS], rax
+            ; mov QWORD [rbp + L::FRAME_F_LOCALS], 0
+            ; mov eax, [r8 + REC_DIRECT_NLOCALSPLUS]
+            ; mov [rbp + L::FRAME_STACKTOP], eax
+            ; mov QWORD [rbp + L::FRAME_FRAME_OBJ], 0
+            ; lea r11, [rdi + L::CODE_CODE_ADAPTIVE - 2]
+            ; mov [rbp + L::FRAME_PREV_INSTR], r11
+            ; mov WORD [rbp + L::FRAME_IS_ENTRY], 0
+            ; xor r10d, r10d
+            ; ->copy_arg:
+            ; cmp r10, rcx
+            ; jae ->clear_local
+            ; mov r11, [rdx + r10 * 8]
+            ; mov [rbp + r10 * 8 + L::FRAME_LOCALSPLUS], r11
+            ; add r10, 1
+            ; jmp ->copy_arg
+            ; ->clear_local:
+            ; cmp r10, rax
+            ; jae ->locals_ready
+            ; mov QWORD [rbp + r10 * 8 + L::FRAME_LOCALSPLUS], 0
+            ; add r10, 1
+            ; jmp ->clear_local
+            ; ->locals_ready:
+            // Linked under the current frame (the caller's), one recursion unit, run.
+            ; mov rax, [r9 + L::CFRAME_CURRENT_FRAME]
+            ; mov [rbp + L::FRAME_PREVIOUS], rax
+            ; mov [r9 + L::CFRAME_CURRENT_FRAME], rbp
+            ; sub DWORD [r13 + L::TSTATE_RECURSION_REMAINING], 1
+            ; mov rdi, r13
+            ; mov rsi, rbp
+            ; call QWORD [r8]
+            ; add DWORD [r13 + L::TSTATE_RECURSION_REMAINING], 1
+            ; mov r9, [r13 + L::TSTATE_CFRAME]
+            ; mov rcx, [rbp + L::FRAME_PREVIOUS]
+            ; mov [r9 + L::CFRAME_CURRENT_FRAME], rcx
+            ; mov rdi, r13
+            ; mov rsi, rbp
+            ; mov rdx, rax
+            ; mov rax, QWORD ret as i64
+            ; call rax
+            ; add rsp, 8
+            ; ret
+            ; ->decline:
+            ; mov eax, 1
+            ; add rsp, 8
+            ; ret
+        );
+        let code = ops.finalize().ok()?;
+        let mut buf = crate::x86::ExecBuffer::new(&code).ok()?;
+        // `sub rsp, 8` (4 bytes): the frame at both calls the stub makes, for the unwinder.
+        buf.describe_frame(&[crate::x86::unwind::FrameStep { advance: 4, cfa_offset: 16, saved: None }]);
+        Some(buf)
+    });
 }
 
 /// KW_NAMES: nothing at run time; the next CALL passes `co_consts[arg]` as kwnames.
