@@ -490,17 +490,26 @@ PyObject *psyco_call_c(PyThreadState *ts, PyObject *callable, PyObject **args, P
  * references and returns 0 if
  * both are the objects CPython made (len: a METH_O builtin of the builtins module; append:
  * list's own METH_O descriptor), else returns -1 and the compiler emits no inline path. */
+/* `module.name` (a new reference) if it is the module's own METH_O C function of that name,
+ * else NULL (no exception). */
+static PyObject *module_meth_o(const char *module, const char *name) {
+    PyObject *m = PyImport_ImportModule(module);
+    if (m == NULL) { PyErr_Clear(); return NULL; }
+    PyObject *f = PyObject_GetAttrString(m, name);
+    if (f == NULL) PyErr_Clear();
+    int ok = f != NULL && Py_IS_TYPE(f, &PyCFunction_Type)
+             && ((PyCFunctionObject *)f)->m_self == m
+             && strcmp(((PyCFunctionObject *)f)->m_ml->ml_name, name) == 0
+             && (((PyCFunctionObject *)f)->m_ml->ml_flags & CONVENTION_FLAGS) == METH_O;
+    Py_DECREF(m);
+    if (!ok) { Py_XDECREF(f); return NULL; }
+    return f;
+}
+
 int psyco_call_targets(PyObject **len_out, PyObject **append_out, PyObject **sqrt_out) {
     *len_out = *append_out = *sqrt_out = NULL;
-    PyObject *builtins = PyImport_ImportModule("builtins");
-    if (builtins == NULL) { PyErr_Clear(); return -1; }
-    PyObject *len = PyObject_GetAttrString(builtins, "len");
-    if (len == NULL) PyErr_Clear();
-    int ok = len != NULL && Py_IS_TYPE(len, &PyCFunction_Type)
-             && ((PyCFunctionObject *)len)->m_self == builtins
-             && strcmp(((PyCFunctionObject *)len)->m_ml->ml_name, "len") == 0
-             && (((PyCFunctionObject *)len)->m_ml->ml_flags & CONVENTION_FLAGS) == METH_O;
-    Py_DECREF(builtins);
+    PyObject *len = module_meth_o("builtins", "len");
+    int ok = len != NULL;
     PyObject *append = PyDict_GetItemString(PyList_Type.tp_dict, "append"); /* borrowed */
     ok = ok && append != NULL && Py_IS_TYPE(append, &PyMethodDescr_Type)
          && ((PyMethodDescrObject *)append)->d_common.d_type == &PyList_Type
@@ -511,34 +520,14 @@ int psyco_call_targets(PyObject **len_out, PyObject **append_out, PyObject **sqr
     *append_out = append;
     /* math.sqrt, for fused float expressions; optional: without it nothing is fused around a
      * sqrt call. */
-    PyObject *math = PyImport_ImportModule("math");
-    if (math == NULL) { PyErr_Clear(); return 0; }
-    PyObject *sqrt = PyObject_GetAttrString(math, "sqrt");
-    if (sqrt == NULL) PyErr_Clear();
-    int sqrt_ok = sqrt != NULL && Py_IS_TYPE(sqrt, &PyCFunction_Type)
-                  && ((PyCFunctionObject *)sqrt)->m_self == math
-                  && strcmp(((PyCFunctionObject *)sqrt)->m_ml->ml_name, "sqrt") == 0
-                  && (((PyCFunctionObject *)sqrt)->m_ml->ml_flags & CONVENTION_FLAGS) == METH_O;
-    Py_DECREF(math);
-    if (!sqrt_ok) { Py_XDECREF(sqrt); return 0; }
-    *sqrt_out = sqrt;
+    *sqrt_out = module_meth_o("math", "sqrt");
     return 0;
 }
 
 /* `builtins.ord` itself (a new reference), for fused int expressions that read one character's
  * code point; NULL if the builtins module's `ord` is not CPython's own METH_O function. */
 PyObject *psyco_ord_target(void) {
-    PyObject *builtins = PyImport_ImportModule("builtins");
-    if (builtins == NULL) { PyErr_Clear(); return NULL; }
-    PyObject *ord = PyObject_GetAttrString(builtins, "ord");
-    if (ord == NULL) PyErr_Clear();
-    int ok = ord != NULL && Py_IS_TYPE(ord, &PyCFunction_Type)
-             && ((PyCFunctionObject *)ord)->m_self == builtins
-             && strcmp(((PyCFunctionObject *)ord)->m_ml->ml_name, "ord") == 0
-             && (((PyCFunctionObject *)ord)->m_ml->ml_flags & CONVENTION_FLAGS) == METH_O;
-    Py_DECREF(builtins);
-    if (!ok) { Py_XDECREF(ord); return NULL; }
-    return ord;
+    return module_meth_o("builtins", "ord");
 }
 
 /* How machine code recognizes a compact ASCII str and finds its characters: the 32-bit word at

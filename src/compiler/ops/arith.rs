@@ -115,14 +115,9 @@ fn emit_float_binop(e: &mut Emitter, u: usize, d: u32, base: i32) {
     let float_t = rt::float_type() as i64;
     let box_float = rt::float_from_double() as i64;
     let err = e.error_label(u, d);
+    let float_helper = e.ops.new_dynamic_label();
+    load_pair_of_type(e, l, r, float_t, float_helper);
     asm!(e
-        ; mov rax, [rbx + l]
-        ; mov rcx, [rbx + r]
-        ; mov rdx, QWORD float_t
-        ; cmp [rax + L::OB_TYPE], rdx
-        ; jne >float_helper
-        ; cmp [rcx + L::OB_TYPE], rdx
-        ; jne >float_helper
         ; movsd xmm0, QWORD [rax + L::FLOAT_OB_FVAL]
         ; movsd xmm1, QWORD [rcx + L::FLOAT_OB_FVAL]
     );
@@ -133,7 +128,7 @@ fn emit_float_binop(e: &mut Emitter, u: usize, d: u32, base: i32) {
         _ => asm!(e
             ; xorpd xmm2, xmm2
             ; ucomisd xmm1, xmm2
-            ; je >float_helper
+            ; je =>float_helper
             ; divsd xmm0, xmm1
         ),
     }
@@ -149,7 +144,7 @@ fn emit_float_binop(e: &mut Emitter, u: usize, d: u32, base: i32) {
     asm!(e
         ; mov [rbx + l], rbp
         ; jmp >binop_done
-        ; float_helper:
+        ; =>float_helper
     );
 }
 
@@ -158,16 +153,7 @@ fn emit_float_binop(e: &mut Emitter, u: usize, d: u32, base: i32) {
 /// i64; `*` and `<<` must check); otherwise jumps to `generic`. Clobbers rax, rcx, rdx, r10,
 /// r11.
 pub fn load_compact_ints(e: &mut Emitter, l: i32, r: i32, generic: DynamicLabel) {
-    let long_t = rt::long_type() as i64;
-    asm!(e
-        ; mov rax, [rbx + l]
-        ; mov rcx, [rbx + r]
-        ; mov rdx, QWORD long_t
-        ; cmp [rax + L::OB_TYPE], rdx
-        ; jne =>generic
-        ; cmp [rcx + L::OB_TYPE], rdx
-        ; jne =>generic
-    );
+    load_pair_of_type(e, l, r, rt::long_type() as i64, generic);
     int_value(e, RAX, 8, 10, 11, generic);
     int_value(e, RCX, 9, 10, 11, generic);
 }
@@ -251,60 +237,43 @@ pub fn emit_unary(e: &mut Emitter, n: usize, d: u32) {
 pub fn emit_binary_subscr(e: &mut Emitter, n: usize, d: u32) {
     let u = e.snap.instrs[n].idx;
     let (l, r) = (e.slot(d - 2), e.slot(d - 1));
-    item_address(e, l, r, true);
+    let generic = e.ops.new_dynamic_label();
+    item_address(e, l, r, true, generic);
     asm!(e
         ; mov rbp, [r9]
         ; add QWORD [rbp], 1
-        ; mov rdi, rax
     );
-    e.decref_rdi(u);
-    e.decref_slot(u, r);
+    replace_pair_with_rbp(e, u, l, r);
     asm!(e
-        ; mov [rbx + l], rbp
         ; jmp >subscr_done
-        ; generic:
+        ; =>generic
     );
     if let (Some((state, mask, value, data)), Some((chr0, stride))) = (crate::ffi::ascii_layout(), crate::ffi::ascii_singletons()) {
         let (str_t, long_t) = (rt::str_type() as i64, rt::long_type() as i64);
+        let helper = e.ops.new_dynamic_label();
         asm!(e
             ; mov rax, [rbx + l]
             ; mov rdx, QWORD str_t
             ; cmp [rax + L::OB_TYPE], rdx
-            ; jne >helper
+            ; jne =>helper
             ; mov rcx, [rbx + r]
             ; mov rdx, QWORD long_t
             ; cmp [rcx + L::OB_TYPE], rdx
-            ; jne >helper
-            ; mov edx, [rax + state]
-            ; and edx, mask as i32
-            ; cmp edx, value as i32
-            ; jne >helper
-            ; mov r8, [rcx + L::VAR_OB_SIZE]
-            ; lea r10, [r8 + 1]
-            ; cmp r10, 2
-            ; ja >helper
-            ; mov r10d, [rcx + L::LONG_OB_DIGIT]
-            ; imul r8, r10
-            ; mov r10, [rax + L::STR_LENGTH]
-            ; test r8, r8
-            ; jns >str_nonneg
-            ; add r8, r10
-            ; str_nonneg:
-            ; cmp r8, r10
-            ; jae >helper
+            ; jne =>helper
+        );
+        check_ascii(e, 0, state, mask, value, helper);
+        small_index(e, L::STR_LENGTH, helper);
+        asm!(e
             ; movzx r8d, BYTE [rax + r8 + data]
             ; imul r8, r8, stride
             ; mov rbp, QWORD chr0 as i64
             ; add rbp, r8
             ; add QWORD [rbp], 1
-            ; mov rdi, rax
         );
-        e.decref_rdi(u);
-        e.decref_slot(u, r);
+        replace_pair_with_rbp(e, u, l, r);
         asm!(e
-            ; mov [rbx + l], rbp
             ; jmp >subscr_done
-            ; helper:
+            ; =>helper
         );
     }
     let u = e.call_stack_helper(n, d, None, rt::rt_binary_subscr as *const () as usize);
@@ -312,19 +281,75 @@ pub fn emit_binary_subscr(e: &mut Emitter, n: usize, d: u32) {
     asm!(e ; subscr_done:);
 }
 
+/// The str in `Rq(reg)` is in compact ASCII form (`ffi::ascii_layout`: its characters are
+/// the bytes at `data`), else jumps to `miss`. Clobbers rdx.
+pub(crate) fn check_ascii(e: &mut Emitter, reg: u8, state: i32, mask: u32, value: u32, miss: DynamicLabel) {
+    asm!(e
+        ; mov edx, [Rq(reg) + state]
+        ; and edx, mask as i32
+        ; cmp edx, value as i32
+        ; jne =>miss
+    );
+}
+
+/// The two operands of a binary template, slot `l` in rax and slot `r` in rcx, if both are
+/// exactly of the type at `tp`; otherwise jumps to `miss`.
+pub(super) fn load_pair_of_type(e: &mut Emitter, l: i32, r: i32, tp: i64, miss: DynamicLabel) {
+    asm!(e
+        ; mov rax, [rbx + l]
+        ; mov rcx, [rbx + r]
+        ; mov rdx, QWORD tp
+        ; cmp [rax + L::OB_TYPE], rdx
+        ; jne =>miss
+        ; cmp [rcx + L::OB_TYPE], rdx
+        ; jne =>miss
+    );
+}
+
+/// The index in `rcx` (an exact int, checked by the caller) of the container in `rax`, whose
+/// length is the word at `len_off`: of at most one digit, counted from the end if negative,
+/// then in range — what the list, tuple and str subscripts accept — in `r8`; otherwise jumps
+/// to `miss`. Clobbers r10.
+fn small_index(e: &mut Emitter, len_off: i32, miss: DynamicLabel) {
+    asm!(e
+        ; mov r8, [rcx + L::VAR_OB_SIZE]
+        ; lea r10, [r8 + 1]
+        ; cmp r10, 2
+        ; ja =>miss
+        ; mov r10d, [rcx + L::LONG_OB_DIGIT]
+        ; imul r8, r10
+        ; mov r10, [rax + len_off]
+        ; test r8, r8
+        ; jns >nonneg
+        ; add r8, r10
+        ; nonneg:
+        ; cmp r8, r10
+        ; jae =>miss
+    );
+}
+
+/// The end of an inline two-operand template whose result (a new reference) is in `rbp`: the
+/// operands in slots `l` (also in `rax`) and `r` are released and the result takes slot `l`.
+pub(super) fn replace_pair_with_rbp(e: &mut Emitter, u: usize, l: i32, r: i32) {
+    asm!(e ; mov rdi, rax);
+    e.decref_rdi(u);
+    e.decref_slot(u, r);
+    asm!(e ; mov [rbx + l], rbp);
+}
+
 /// The guard both inline item paths share: the container at `[rbx + c]` is an exact list (or,
 /// if `tuples`, an exact tuple) and the index at `[rbx + k]` an exact int of at most one digit
 /// that is in range once a negative one counts from the end (as `list_subscript` and
 /// `tuplesubscript` do). Leaves the container in `rax` and the address of its item in `r9`;
-/// otherwise jumps to the local label `generic`, which the caller places.
-fn item_address(e: &mut Emitter, c: i32, k: i32, tuples: bool) {
+/// otherwise jumps to `generic`.
+fn item_address(e: &mut Emitter, c: i32, k: i32, tuples: bool, generic: DynamicLabel) {
     let (list_t, tuple_t, long_t) = (rt::list_type() as i64, rt::tuple_type() as i64, rt::long_type() as i64);
     asm!(e
         ; mov rax, [rbx + c]
         ; mov rcx, [rbx + k]
         ; mov rdx, QWORD long_t
         ; cmp [rcx + L::OB_TYPE], rdx
-        ; jne >generic
+        ; jne =>generic
         ; mov rdx, QWORD list_t
         ; cmp [rax + L::OB_TYPE], rdx
         ; je >is_list
@@ -333,32 +358,20 @@ fn item_address(e: &mut Emitter, c: i32, k: i32, tuples: bool) {
         asm!(e
             ; mov rdx, QWORD tuple_t
             ; cmp [rax + L::OB_TYPE], rdx
-            ; jne >generic
+            ; jne =>generic
             ; lea r9, [rax + L::TUPLE_OB_ITEM]
             ; jmp >have_items
         );
     } else {
-        asm!(e ; jmp >generic);
+        asm!(e ; jmp =>generic);
     }
     asm!(e
         ; is_list:
         ; mov r9, [rax + L::LIST_OB_ITEM]
         ; have_items:
-        ; mov r8, [rcx + L::VAR_OB_SIZE]
-        ; lea r10, [r8 + 1]
-        ; cmp r10, 2
-        ; ja >generic
-        ; mov r10d, [rcx + L::LONG_OB_DIGIT]
-        ; imul r8, r10
-        ; mov r10, [rax + L::VAR_OB_SIZE]
-        ; test r8, r8
-        ; jns >nonneg
-        ; add r8, r10
-        ; nonneg:
-        ; cmp r8, r10
-        ; jae >generic
-        ; lea r9, [r9 + r8 * 8]
     );
+    small_index(e, L::VAR_OB_SIZE, generic);
+    asm!(e ; lea r9, [r9 + r8 * 8]);
 }
 
 /// STORE_SUBSCR: `second[top] = third`, popping all three. Inline: an exact list and an exact
@@ -368,7 +381,8 @@ fn item_address(e: &mut Emitter, c: i32, k: i32, tuples: bool) {
 pub fn emit_store_subscr(e: &mut Emitter, n: usize, d: u32) {
     let u = e.snap.instrs[n].idx;
     let (v, c, k) = (e.slot(d - 3), e.slot(d - 2), e.slot(d - 1));
-    item_address(e, c, k, false);
+    let generic = e.ops.new_dynamic_label();
+    item_address(e, c, k, false, generic);
     asm!(e
         ; mov rdi, [r9]
         ; mov rdx, [rbx + v]
@@ -379,7 +393,7 @@ pub fn emit_store_subscr(e: &mut Emitter, n: usize, d: u32) {
     e.decref_slot(u, k);
     asm!(e
         ; jmp >store_done
-        ; generic:
+        ; =>generic
     );
     let u = e.call_stack_helper(n, d, None, rt::rt_store_subscr as *const () as usize);
     e.check_error(u, d - 3);

@@ -126,27 +126,18 @@ pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
         let str_t = rt::str_type() as i64;
         let (t, f) = (rt::py_true() as i64, rt::py_false() as i64);
         let (found, missing) = if oparg == 0 { (t, f) } else { (f, t) };
+        let helper = e.ops.new_dynamic_label();
+        super::arith::load_pair_of_type(e, l, r, str_t, helper);
         asm!(e
-            ; mov rax, [rbx + l]
-            ; mov rcx, [rbx + r]
-            ; mov rdx, QWORD str_t
-            ; cmp [rax + L::OB_TYPE], rdx
-            ; jne >helper
-            ; cmp [rcx + L::OB_TYPE], rdx
-            ; jne >helper
             ; cmp QWORD [rax + L::STR_LENGTH], 1
-            ; jne >helper
-            ; mov edx, [rax + state]
-            ; and edx, mask as i32
-            ; cmp edx, value as i32
-            ; jne >helper
-            ; mov edx, [rcx + state]
-            ; and edx, mask as i32
-            ; cmp edx, value as i32
-            ; jne >helper
+            ; jne =>helper
+        );
+        super::arith::check_ascii(e, 0, state, mask, value, helper);
+        super::arith::check_ascii(e, 1, state, mask, value, helper);
+        asm!(e
             ; mov r10, [rcx + L::STR_LENGTH]
             ; cmp r10, 64
-            ; ja >helper
+            ; ja =>helper
             ; movzx r8d, BYTE [rax + data]
             ; xor r9d, r9d
             ; scan:
@@ -163,14 +154,11 @@ pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
             ; mov rbp, QWORD missing
             ; have:
             ; add QWORD [rbp], 1
-            ; mov rdi, rax
         );
-        e.decref_rdi(u);
-        e.decref_slot(u, r);
+        super::arith::replace_pair_with_rbp(e, u, l, r);
         asm!(e
-            ; mov [rbx + l], rbp
             ; jmp =>done
-            ; helper:
+            ; =>helper
         );
     }
     let u = e.call_stack_helper(n, d, Some(oparg), rt::rt_contains_op as *const () as usize);

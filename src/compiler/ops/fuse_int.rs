@@ -464,6 +464,23 @@ fn attr_value(e: &mut Emitter, cache: usize, fallback: DynamicLabel) {
 
 /// `Rq(r)` = the value of the int in `rax` (already known to be an exact int) if it has at
 /// most two digits (`arith::int_value`); clobbers rcx and rdx.
+/// `f(local)` for a builtin `f` a leaf reads directly (`len`, `ord`): the LOAD_GLOBAL site's
+/// memo at `memo` must still resolve (both dict versions unchanged) to `builtin` itself, and
+/// the local must be bound; leaves the local's object in rax, else jumps to `fallback`.
+fn builtin_call_of_local(e: &mut Emitter, memo: usize, builtin: usize, local: u32, fallback: DynamicLabel) {
+    let l = e.local(local);
+    asm!(e ; mov rcx, QWORD memo as i64);
+    e.global_memo_value(1, fallback); // memo address in rcx
+    asm!(e
+        ; mov rdx, QWORD builtin as i64
+        ; cmp rax, rdx
+        ; jne =>fallback
+        ; mov rax, [rbx + l]
+        ; test rax, rax
+        ; jz =>fallback
+    );
+}
+
 fn digit_value(e: &mut Emitter, r: u8, fallback: DynamicLabel) {
     super::arith::int_value(e, 0, r, 2, 1, fallback); // obj rax, scratch rdx and rcx
 }
@@ -492,29 +509,18 @@ fn eval(e: &mut Emitter, node: &Node, k: usize, fallback: DynamicLabel) {
             };
             let (ord_obj, _) = crate::ffi::ord_target();
             let str_t = rt::str_type() as i64;
-            let l = e.local(*local);
-            // The global is builtins.ord (the memo's dict versions unchanged), the argument an
-            // exact str of length 1 in compact ASCII form: its one byte is the code point.
-            asm!(e ; mov rcx, QWORD memo as i64);
-            e.global_memo_value(1, fallback); // memo address in rcx
+            // The argument: an exact str of length 1 in compact ASCII form, whose one byte is
+            // the code point.
+            builtin_call_of_local(e, memo, ord_obj, *local, fallback);
             asm!(e
-                ; mov rdx, QWORD ord_obj as i64
-                ; cmp rax, rdx
-                ; jne =>fallback
-                ; mov rax, [rbx + l]
-                ; test rax, rax
-                ; jz =>fallback
                 ; mov rdx, QWORD str_t
                 ; cmp [rax + L::OB_TYPE], rdx
                 ; jne =>fallback
                 ; cmp QWORD [rax + L::STR_LENGTH], 1
                 ; jne =>fallback
-                ; mov edx, [rax + state]
-                ; and edx, mask as i32
-                ; cmp edx, value as i32
-                ; jne =>fallback
-                ; movzx Rd(r), BYTE [rax + data]
             );
+            super::arith::check_ascii(e, 0, state, mask, value, fallback);
+            asm!(e ; movzx Rd(r), BYTE [rax + data]);
         }
         Node::Attr { local, site } => {
             let Some(cache) = e.peek_attr_cache(*site) else {
@@ -541,18 +547,8 @@ fn eval(e: &mut Emitter, node: &Node, k: usize, fallback: DynamicLabel) {
             };
             let (len_obj, _) = crate::ffi::call_targets();
             let (list_t, tuple_t) = (rt::list_type() as i64, rt::tuple_type() as i64);
-            let l = e.local(*local);
-            // The global is what the LOAD_GLOBAL site's memo says (both dict versions
-            // unchanged), and that is builtins.len itself.
-            asm!(e ; mov rcx, QWORD memo as i64);
-            e.global_memo_value(1, fallback); // memo address in rcx
+            builtin_call_of_local(e, memo, len_obj, *local, fallback);
             asm!(e
-                ; mov rdx, QWORD len_obj as i64
-                ; cmp rax, rdx
-                ; jne =>fallback
-                ; mov rax, [rbx + l]
-                ; test rax, rax
-                ; jz =>fallback
                 ; mov rdx, [rax + L::OB_TYPE]
                 ; mov rcx, QWORD list_t
                 ; cmp rdx, rcx
