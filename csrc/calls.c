@@ -177,8 +177,9 @@ void psyco_pop_frame(PyThreadState *ts, _PyInterpreterFrame *frame) { pop_frame(
  * ------------------------------------------------------------------------------------------- */
 
 /* The record psyco keeps in a code object's co_extra slot starts with the machine-code entry,
- * then the code's identity and the flags (`CodeRecord` in src/queue/record.rs is repr(C) in
- * this order; checked there). */
+ * then the code's identity, the flags, bind()'s depth and the count of calls from machine code
+ * while uncompiled (`CodeRecord` in src/queue/record.rs is repr(C) in this order; checked
+ * there). */
 struct psyco_record_head { void *entry; uintptr_t code; uint32_t flags; int32_t rec; uint32_t callee_calls; };
 #define PSYCO_FLAG_BOUND 1u /* record.rs Flags::BOUND: compile at the next call (the hook's job) */
 #define PSYCO_FLAGS_DONE 0x1bau /* record.rs Flags::DONE: selected, compiled, failed, never... */
@@ -288,7 +289,7 @@ PyObject *psyco_call_py(PyThreadState *ts, PyObject *func, PyObject **args, Py_s
 }
 
 /* The second half of a call whose frame machine code pushed and ran itself
- * (`ops::call::emit_py_call_direct`, the same steps as `run_direct_call` up to the entry's
+ * (the frame-push stub, `ops::call::make_frame_push_stub`: the same steps as `run_direct_call` up to the entry's
  * return, with the caller current again and the recursion unit given back): finishes an exit
  * into the interpreter as `run_direct_call` does, then pops the frame. Returns the result or
  * NULL with an exception set. */
@@ -485,11 +486,6 @@ PyObject *psyco_call_c(PyThreadState *ts, PyObject *callable, PyObject **args, P
     return _PyObject_VectorcallTstate(ts, callable, args, (size_t)nargs | PY_VECTORCALL_ARGUMENTS_OFFSET, kwnames);
 }
 
-/* The two callables CALL's inline paths recognize by identity (src/compiler/ops/call.rs):
- * builtins.len and the list.append method descriptor (and math.sqrt, see below). Stores new
- * references and returns 0 if
- * both are the objects CPython made (len: a METH_O builtin of the builtins module; append:
- * list's own METH_O descriptor), else returns -1 and the compiler emits no inline path. */
 /* `module.name` (a new reference) if it is the module's own METH_O C function of that name,
  * else NULL (no exception). */
 static PyObject *module_meth_o(const char *module, const char *name) {
@@ -506,6 +502,11 @@ static PyObject *module_meth_o(const char *module, const char *name) {
     return f;
 }
 
+/* The two callables CALL's inline paths recognize by identity (src/compiler/ops/call.rs):
+ * builtins.len and the list.append method descriptor (and math.sqrt, see below). Stores new
+ * references and returns 0 if
+ * both are the objects CPython made (len: a METH_O builtin of the builtins module; append:
+ * list's own METH_O descriptor), else returns -1 and the compiler emits no inline path. */
 int psyco_call_targets(PyObject **len_out, PyObject **append_out, PyObject **sqrt_out) {
     *len_out = *append_out = *sqrt_out = NULL;
     PyObject *len = module_meth_o("builtins", "len");

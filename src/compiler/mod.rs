@@ -267,15 +267,13 @@ pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
             // only known at run time): each falls through to the next, then to the ordinary code.
             // The one tried first is the likelier: int when the expression's constants are ints
             // (`self.count += 1`), float otherwise.
-            let int_first = ops::fuse_int::constants_say_int(&e, n);
-            for pass in 0..2 {
-                if (pass == 0) != int_first {
-                    if let Some(last) = ops::fuse::try_float_run(&mut e, n, d) {
-                        e.mark(format!("     (fused float expression up to offset {})", snap.instrs[last].start * 2));
-                        e.fuse_until = e.fuse_until.max(last + 1);
-                    }
-                } else if let Some(last) = ops::fuse_int::try_int_run(&mut e, n, d) {
-                    e.mark(format!("     (fused int expression up to offset {})", snap.instrs[last].start * 2));
+            type TryRun = fn(&mut Emitter, usize, u32) -> Option<usize>;
+            let float: (TryRun, &str) = (ops::fuse::try_float_run, "float");
+            let int: (TryRun, &str) = (ops::fuse_int::try_int_run, "int");
+            let order = if ops::fuse_int::constants_say_int(&e, n) { [int, float] } else { [float, int] };
+            for (try_run, kind) in order {
+                if let Some(last) = try_run(&mut e, n, d) {
+                    e.mark(format!("     (fused {kind} expression up to offset {})", snap.instrs[last].start * 2));
                     e.fuse_until = e.fuse_until.max(last + 1);
                 }
             }

@@ -285,8 +285,6 @@ pub fn function_adopted(func: &Bound<'_, PyAny>) -> bool {
     }
 }
 
-/// The address of `psyco_call_py` (a direct call into a compiled Python function, see
-/// csrc/calls.c), or None where there is no native runtime.
 /// The co_extra index of psyco's records once the first record exists (-1 before).
 pub fn extra_index_now() -> isize {
     EXTRA_INDEX_FAST.load(std::sync::atomic::Ordering::Acquire)
@@ -304,6 +302,8 @@ pub fn direct_return_helper() -> Option<usize> {
     }
 }
 
+/// The address of `psyco_call_py` (a direct call into a compiled Python function, see
+/// csrc/calls.c), or None where there is no native runtime.
 pub fn call_py_helper() -> Option<usize> {
     #[cfg(psyco_native)]
     {

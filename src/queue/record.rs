@@ -64,10 +64,10 @@ pub struct CodeRecord {
     /// Calls machine code made to this code while it had no machine code (counted by
     /// csrc/calls.c `note_uncompiled_callee` under profile()/background() only).
     pub callee_calls: AtomicU32,
-    /// For calls pushed by machine code (`ops::call`, read there at fixed offsets): the
-    /// parameter count a positional call must match exactly, or -1 if this code's frames are not
-    /// pushed that way (see `set_direct_shape`); the frame's local slots; the frame's size in
-    /// bytes. Set before `entry` is published.
+    /// For calls whose frame machine code pushes (the stub `ops::call::make_frame_push_stub`
+    /// reads these at fixed offsets): the parameter count a positional call must match exactly,
+    /// or -1 if this code's frames are not pushed that way (`compiler::direct_shape`); the
+    /// frame's local slots; the frame's size in bytes. Set before `entry` is published.
     pub direct_argcount: AtomicI32,
     pub direct_nlocalsplus: AtomicI32,
     pub direct_frame_bytes: std::sync::atomic::AtomicU64,
@@ -86,7 +86,7 @@ const _: () = assert!(std::mem::offset_of!(CodeRecord, entry) == 0);
 const _: () = assert!(std::mem::offset_of!(CodeRecord, code) == 8);
 const _: () = assert!(std::mem::offset_of!(CodeRecord, flags) == 16);
 const _: () = assert!(std::mem::offset_of!(CodeRecord, callee_calls) == 24);
-/// Where machine code reads the direct-call shape (`ops::call::emit_py_call_direct`).
+/// Where machine code reads the direct-call shape (`ops::call::make_frame_push_stub`).
 pub const REC_DIRECT_ARGCOUNT: i32 = std::mem::offset_of!(CodeRecord, direct_argcount) as i32;
 pub const REC_DIRECT_NLOCALSPLUS: i32 = std::mem::offset_of!(CodeRecord, direct_nlocalsplus) as i32;
 pub const REC_DIRECT_FRAME_BYTES: i32 = std::mem::offset_of!(CodeRecord, direct_frame_bytes) as i32;

@@ -23,45 +23,36 @@ pub fn emit_load_method(e: &mut Emitter, n: usize, d: u32) {
     let s1 = e.slot(d);
     let u = e.snap.instrs[n].idx;
     let cache = e.take_attr_cache();
-    let (size, ways) = (super::load_store::ATTR_ENTRY_SIZE, super::load_store::ATTR_WAYS);
-    // Every entry is tried in turn (a site seeing a few types stays inline for each).
+    let (hit, slow) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
+    asm!(e ; mov rax, [rbx + s]);
+    super::load_store::probe_attr_cache(e, cache, slow, |e, next| {
+        asm!(e
+            ; mov ecx, [r8 + 4]
+            ; cmp ecx, 4
+            ; je =>hit
+            ; cmp ecx, 5
+            ; jne =>next
+            ; cmp QWORD [rax + L::OBJECT_MANAGED_DICT], 0
+            ; jne =>slow
+            ; cmp QWORD [rax + L::OBJECT_VALUES_PTR], 0
+            ; je =>slow
+            ; mov r10, [rdx + L::HEAPTYPE_CACHED_KEYS]
+            ; cmp r10, [r8 + 32]
+            ; jne =>next
+            ; mov r10, [r10 + L::DICTKEYS_NENTRIES]
+            ; cmp r10, [r8 + 40]
+            ; jne =>next
+            ; jmp =>hit
+        );
+    });
     asm!(e
-        ; mov rax, [rbx + s]
-        ; mov r8, QWORD cache as i64
-        ; mov rdx, [rax + 8]
-        ; mov r9d, [rdx + L::TYPE_VERSION_TAG]
-        ; mov r11d, ways
-        ; probe:
-        ; cmp r9d, [r8]
-        ; jne >next
-        ; mov ecx, [r8 + 4]
-        ; cmp ecx, 4
-        ; je >hit
-        ; cmp ecx, 5
-        ; jne >next
-        ; cmp QWORD [rax + L::OBJECT_MANAGED_DICT], 0
-        ; jne >slow
-        ; cmp QWORD [rax + L::OBJECT_VALUES_PTR], 0
-        ; je >slow
-        ; mov r10, [rdx + L::HEAPTYPE_CACHED_KEYS]
-        ; cmp r10, [r8 + 32]
-        ; jne >next
-        ; mov r10, [r10 + L::DICTKEYS_NENTRIES]
-        ; cmp r10, [r8 + 40]
-        ; jne >next
-        ; jmp >hit
-        ; next:
-        ; add r8, size
-        ; sub r11d, 1
-        ; jnz <probe
-        ; jmp >slow
-        ; hit:
+        ; =>hit
         ; mov r10, [r8 + 16]
         ; add QWORD [r10], 1
         ; mov [rbx + s], r10
         ; mov [rbx + s1], rax
         ; jmp >method_done
-        ; slow:
+        ; =>slow
     );
     e.call_attr_helper(n, d, crate::ffi::attr_helpers()[2], cache);
     // On failure the object is still on the stack, as in ceval.
@@ -118,34 +109,43 @@ fn emit_py_call_direct(e: &mut Emitter, u: usize, d: u32, oparg: u32, helper: us
         ; mov ecx, oparg as i32
         ; call_py:
     );
-    emit_frame_push_call(e, base, err);
+    let general = e.ops.new_dynamic_label();
+    emit_frame_push_call(e, base, err, general);
     asm!(e
         ; mov rdi, r13
     );
     e.call(helper);
     asm!(e
         ; cmp rax, 1
-        ; je >general
+        ; je =>general
         ; test rax, rax
         ; jz =>err
         ; mov [rbx + base], rax
         ; jmp >call_done
-        ; general:
+        ; =>general
     );
 }
 
+/// What the frame-push stub returns when it declines a call: take it through `psyco_call_py`
+/// (a Python function it does not push), or straight through the general path (not a Python
+/// function at all, which `psyco_call_py` would only turn away again).
+const STUB_DECLINED: i32 = 1;
+const STUB_NOT_A_FUNCTION: i32 = 3;
+
 /// The common case of [`emit_py_call_direct`] without leaving machine code: one call of the
 /// shared frame-push stub ([`frame_push_stub`]), which either makes the whole call (result or
-/// NULL in rax) or declines with rax = 1 and rsi, rdx, rcx intact, for the code after this to
-/// take the call through `psyco_call_py`. The result goes to slot `base` (NULL: the error exit
-/// `err`), then on to `call_done`.
-fn emit_frame_push_call(e: &mut Emitter, base: i32, err: DynamicLabel) {
+/// NULL in rax) or declines with rsi, rdx, rcx intact: [`STUB_DECLINED`] for the code after
+/// this to take the call through `psyco_call_py`, [`STUB_NOT_A_FUNCTION`] to go to `general`.
+/// The result goes to slot `base` (NULL: the error exit `err`), then on to `call_done`.
+fn emit_frame_push_call(e: &mut Emitter, base: i32, err: DynamicLabel, general: DynamicLabel) {
     let Some(stub) = frame_push_stub() else { return };
     let slow = e.ops.new_dynamic_label();
     asm!(e
         ; mov rax, QWORD stub as i64
         ; call rax
-        ; cmp rax, 1
+        ; cmp rax, STUB_NOT_A_FUNCTION
+        ; je =>general
+        ; cmp rax, STUB_DECLINED
         ; je =>slow
         ; test rax, rax
         ; jz =>err
@@ -167,8 +167,8 @@ pub fn frame_push_stub() -> Option<usize> {
 /// of this code serves every call site (it used to be inlined at each, which cost instruction
 /// cache). Its contract, private to [`emit_frame_push_call`]: in, rsi = the callable, rdx = the
 /// arguments, ecx = their count, r13 = the thread state, the caller's `prev_instr` set; out,
-/// rax = 1 (declined: nothing touched, rsi/rdx/rcx intact) or the call's result (NULL with an
-/// exception set). Clobbers the caller-saved registers and rbp.
+/// rax = [`STUB_DECLINED`] or [`STUB_NOT_A_FUNCTION`] (nothing touched, rsi/rdx/rcx intact) or
+/// the call's result (NULL with an exception set). Clobbers the caller-saved registers and rbp.
 ///
 /// What it does: for a compiled function called positionally with exactly its parameter count
 /// (the shape its record holds, `CodeRecord::direct_argcount`), no tracer, a recursion unit to
@@ -196,7 +196,7 @@ pub fn make_frame_push_stub() {
             // The record of the callable's code, with machine code and this call's shape.
             ; mov rax, QWORD func_t
             ; cmp [rsi + L::OB_TYPE], rax
-            ; jne ->decline
+            ; jne ->not_a_function
             ; mov rdi, [rsi + L::FUNC_CODE]
             ; mov rax, [rdi + L::CODE_EXTRA]
             ; test rax, rax
@@ -281,8 +281,12 @@ pub fn make_frame_push_stub() {
             ; call rax
             ; add rsp, 8
             ; ret
+            ; ->not_a_function:
+            ; mov eax, STUB_NOT_A_FUNCTION
+            ; add rsp, 8
+            ; ret
             ; ->decline:
-            ; mov eax, 1
+            ; mov eax, STUB_DECLINED
             ; add rsp, 8
             ; ret
         );

@@ -69,13 +69,13 @@ pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
     let ins = &e.snap.instrs[n];
     let (oparg, u) = (ins.arg as i32, ins.idx);
     let done = e.ops.new_dynamic_label();
+    let (l, r) = (e.slot(d - 2), e.slot(d - 1));
+    let str_t = rt::str_type() as i64;
+    let (t, f) = (rt::py_true() as i64, rt::py_false() as i64);
+    let (found, missing) = if oparg == 0 { (t, f) } else { (f, t) };
     {
-        let (l, r) = (e.slot(d - 2), e.slot(d - 1));
-        let (set_t, frozenset_t, long_t, str_t) =
-            (rt::set_type() as i64, rt::frozenset_type() as i64, rt::long_type() as i64, rt::str_type() as i64);
+        let (set_t, frozenset_t, long_t) = (rt::set_type() as i64, rt::frozenset_type() as i64, rt::long_type() as i64);
         let dict_t = rt::dict_type() as i64;
-        let (t, f) = (rt::py_true() as i64, rt::py_false() as i64);
-        let (found, missing) = if oparg == 0 { (t, f) } else { (f, t) };
         let err = e.error_label(u, d - 2);
         asm!(e
             ; mov rdi, [rbx + r]
@@ -122,10 +122,6 @@ pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
         );
     }
     if let Some((state, mask, value, data)) = crate::ffi::ascii_layout() {
-        let (l, r) = (e.slot(d - 2), e.slot(d - 1));
-        let str_t = rt::str_type() as i64;
-        let (t, f) = (rt::py_true() as i64, rt::py_false() as i64);
-        let (found, missing) = if oparg == 0 { (t, f) } else { (f, t) };
         let helper = e.ops.new_dynamic_label();
         super::arith::load_pair_of_type(e, l, r, str_t, helper);
         asm!(e

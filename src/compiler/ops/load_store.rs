@@ -221,39 +221,64 @@ pub const ATTR_ENTRY_SIZE: i32 = std::mem::size_of::<crate::ffi::runtime::AttrEn
 pub const ATTR_WAYS: i32 = 4;
 const _: () = assert!(ATTR_ENTRY_SIZE == 48);
 
-/// LOAD_ATTR's inline probe: like [`attr_entry0_address`] (slot or values-array entry, the
-/// address of the attribute's pointer left in `r10`), but trying every entry of the site's
-/// cache in turn, so that a site that sees a few types (a method of a base class reading
-/// `self.x` for each subclass) stays inline for all of them. A matching entry whose instance
-/// has no values array, or no entry → `miss`. Clobbers rdx, r8, r9, r11; keeps rax.
-pub fn attr_entry_address_any(e: &mut Emitter, cache: usize, miss: DynamicLabel) {
+/// Tries the entries of the attribute cache at `cache` in turn for the object in rax (the
+/// loop LOAD_ATTR and LOAD_METHOD share, so that a site seeing a few types stays inline for
+/// each): `r8` walks the entries, `r9d` holds the object's type version and `rdx` its type
+/// when `on_match(e, next)` runs — emitted once, for an entry whose version matches, it must
+/// leave by a jump (to `next` to try the following entry). After the last entry → `miss`.
+/// Clobbers rdx, r8, r9, r11.
+pub fn probe_attr_cache(e: &mut Emitter, cache: usize, miss: DynamicLabel, on_match: impl FnOnce(&mut Emitter, DynamicLabel)) {
+    let (probe, next) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
     asm!(e
         ; mov r8, QWORD cache as i64
         ; mov rdx, [rax + L::OB_TYPE]
         ; mov r9d, [rdx + L::TYPE_VERSION_TAG]
         ; mov r11d, ATTR_WAYS
-        ; probe:
+        ; =>probe
         ; cmp r9d, [r8]
-        ; jne >next
-        ; mov rdx, [r8 + 8]
-        ; cmp DWORD [r8 + 4], 1
-        ; jne >values
-        ; lea r10, [rax + rdx]
-        ; jmp >entry_done
-        ; values:
-        ; cmp DWORD [r8 + 4], 2
-        ; jne >next
-        ; mov r10, [rax + L::OBJECT_VALUES_PTR]
-        ; test r10, r10
-        ; jz =>miss
-        ; lea r10, [r10 + rdx * 8]
-        ; jmp >entry_done
-        ; next:
+        ; jne =>next
+    );
+    on_match(e, next);
+    asm!(e
+        ; =>next
         ; add r8, ATTR_ENTRY_SIZE
         ; sub r11d, 1
-        ; jnz <probe
+        ; jnz =>probe
         ; jmp =>miss
-        ; entry_done:
+    );
+}
+
+/// LOAD_ATTR's inline probe: [`attr_entry0_address`]'s proof (a slot or an index in the
+/// instance's values array, the address of the attribute's pointer left in `r10`) for any
+/// entry of the site's cache ([`probe_attr_cache`]). A matching entry whose instance has no
+/// values array, or no entry → `miss`. Clobbers rdx, r8, r9, r11; keeps rax.
+pub fn attr_entry_address_any(e: &mut Emitter, cache: usize, miss: DynamicLabel) {
+    let found = e.ops.new_dynamic_label();
+    probe_attr_cache(e, cache, miss, |e, next| {
+        entry_attr_address(e, 8, 10, next, miss, found);
+        asm!(e ; jmp =>found);
+    });
+    asm!(e ; =>found);
+}
+
+/// The attribute address entry `Rq(c)` proves for the object in rax, whose type version it
+/// matches: a slot (`rax + offset`, then a jump to `done`) or an index in the instance's
+/// values array (falling through, the address in `Rq(out)`). An entry of another kind →
+/// `other_kind`; an instance without a values array → `miss`. Clobbers rdx.
+fn entry_attr_address(e: &mut Emitter, c: u8, out: u8, other_kind: DynamicLabel, miss: DynamicLabel, done: DynamicLabel) {
+    asm!(e
+        ; mov rdx, [Rq(c) + 8]
+        ; cmp DWORD [Rq(c) + 4], 1
+        ; jne >values
+        ; lea Rq(out), [rax + rdx]
+        ; jmp =>done
+        ; values:
+        ; cmp DWORD [Rq(c) + 4], 2
+        ; jne =>other_kind
+        ; mov Rq(out), [rax + L::OBJECT_VALUES_PTR]
+        ; test Rq(out), Rq(out)
+        ; jz =>miss
+        ; lea Rq(out), [Rq(out) + rdx * 8]
     );
 }
 
@@ -271,32 +296,22 @@ pub fn attr_entry0_address(e: &mut Emitter, cache: usize, miss: DynamicLabel, st
 /// [`attr_entry0_address`] with the cache's address in `Rq(c)` and the attribute's address
 /// left in `Rq(out)` (which may be rax, the object). Clobbers rdx and `Rq(c)`.
 pub fn attr_entry0_address_in(e: &mut Emitter, cache: usize, miss: DynamicLabel, store: bool, c: u8, out: u8) {
+    let done = e.ops.new_dynamic_label();
     asm!(e
         ; mov Rq(c), QWORD cache as i64
         ; mov rdx, [rax + L::OB_TYPE]
         ; mov edx, [rdx + L::TYPE_VERSION_TAG]
         ; cmp edx, [Rq(c)]
         ; jne =>miss
-        ; mov rdx, [Rq(c) + 8]
-        ; cmp DWORD [Rq(c) + 4], 1
-        ; jne >values
-        ; lea Rq(out), [rax + rdx]
-        ; jmp >entry_done
-        ; values:
-        ; cmp DWORD [Rq(c) + 4], 2
-        ; jne =>miss
-        ; mov Rq(out), [rax + L::OBJECT_VALUES_PTR]
-        ; test Rq(out), Rq(out)
-        ; jz =>miss
-        ; lea Rq(out), [Rq(out) + rdx * 8]
     );
+    entry_attr_address(e, c, out, miss, miss, done);
     if store {
         asm!(e
             ; cmp QWORD [Rq(out)], 0
             ; je =>miss
         );
     }
-    asm!(e ; entry_done:);
+    asm!(e ; =>done);
 }
 
 /// STORE_ATTR: `top.name = second`, popping both (inline-cached). Inline: entry 0 of the
