@@ -2992,3 +2992,73 @@ def polymorphic_attribute_sites(n):
 
 
 CASES += [(polymorphic_attribute_sites, (6,))]
+
+
+def for_iter_each_kind(n):
+    """FOR_ITER's paths (ops/jump.rs): the case the loop header names is in line, the other
+    and the helper out of line. A range built before the loop (not in its header), one site
+    seeing range, list, tuple, str and generic iterators in turn, a list mutated while
+    iterated, a range header whose loop variable is shared (not overwritten in place) and one
+    with big and negative steps."""
+    out = []
+    r = range(n)
+    for i in r:
+        out.append(i * 2)
+    kept = []
+    for i in range(n):
+        kept.append(i)
+    for i in range(2 ** 40, 2 ** 40 + 3 * n, 3):
+        out.append(i)
+    for i in range(n, -n, -7):
+        out.append(i)
+    for seq in [range(n), [1, 2, 3], (4, 5), "ab", iter([7, 8]), {9: 0}, range(0)]:
+        for v in seq:
+            out.append(v)
+    grow = [1, 2, 3]
+    for v in grow:
+        if len(grow) < 8:
+            grow.append(v + 10)
+        out.append(v)
+    return out, kept
+
+
+CASES += [(for_iter_each_kind, (9,))]
+
+
+def mixed_binary_operands(n):
+    """BINARY_OP, COMPARE_OP and BINARY_SUBSCR sites whose first fast path (in line) misses:
+    floats, big ints, mixed int/float, strs and a class with dunder methods at sites that also
+    see small ints; list, tuple, str and dict subscripts at one site; ints that need two
+    digits and results that need a fresh int (outside the small-int cache)."""
+    class V:
+        def __init__(self, v):
+            self.v = v
+
+        def __add__(self, o):
+            return V(self.v + (o.v if isinstance(o, V) else o))
+
+        def __lt__(self, o):
+            return self.v < (o.v if isinstance(o, V) else o)
+
+        def __repr__(self):
+            return f"V({self.v})"
+
+    vals = [3, 2.5, 2 ** 40, -(2 ** 61), "s", V(4), True, 2 ** 31]
+    out = []
+    for i in range(n):
+        for a in vals:
+            for b in (1, 0.5, 2 ** 35, -7):
+                try:
+                    out.append(repr(a + b))
+                    out.append(repr(a * b) if not isinstance(a, (str, V)) else "-")
+                    out.append(repr(a % b) if not isinstance(a, (str, V)) else "-")
+                    out.append(a < b if not isinstance(a, str) else "-")
+                except TypeError as e:
+                    out.append(str(e))
+        containers = [[10, 20, 30], (40, 50, 60), "xyz", {0: "a", 1: "b", 2: "c"}]
+        for c in containers:
+            out.append(c[i % 3])
+    return out
+
+
+CASES += [(mixed_binary_operands, (3,))]

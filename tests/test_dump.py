@@ -75,11 +75,17 @@ def test_dumpcodebuf_default_file_plain_and_under_full(tmp_path, mode):
     hot = text[text.index("=== hot "):]
     hot = hot[:hot.index("\n=== ")] if "\n=== " in hot else hot
     # the function's bytecode markers, in order, and real x86 between them
-    markers = [l.split()[1:3] for l in hot.splitlines()
-               if l.lstrip().startswith("; ") and l.split()[1].isdigit()]
-    markers = [(int(off), name) for off, name in markers]
+    lines = hot.splitlines()
+    marked = [(i, l) for i, l in enumerate(lines) if l.lstrip().startswith("; ") and l.split()[1].isdigit()]
+    markers = [(int(l.split()[1]), l.split()[2]) for _, l in marked if "(out of line)" not in l]
     # exactly the function's own instructions (as dis shows them), in bytecode order
     assert markers == sorted(markers) and len(markers) >= 10, markers
+    # slow paths kept out of the straight line come after the body (and its epilogue), each
+    # marked with the instruction it belongs to
+    epilogue = next(i for i, l in enumerate(lines) if l.strip() == "; epilogue")
+    out_of_line = [(i, (int(l.split()[1]), l.split()[2])) for i, l in marked if "(out of line)" in l]
+    assert out_of_line, hot
+    assert all(i > epilogue and m in markers for i, m in out_of_line), (out_of_line, markers)
     assert set(markers) <= set(map(tuple, out["dis"])), (markers, out["dis"])
     names = [name for _, name in markers]
     assert names[0] == "RESUME" and "FOR_ITER" in names and names[-1] == "RETURN_VALUE"

@@ -1,6 +1,8 @@
 //! The baseline code generator's frame: one linear pass over the decoded bytecode, one template
-//! per instruction (in `ops/`), with the slow paths (deopt exits, error exits, eval-breaker
-//! handling) collected and emitted out of line after the body.
+//! per instruction (in `ops/`). What the common case does not run is emitted after the body,
+//! so that the code a hot loop runs stays dense in the instruction cache: first the templates'
+//! own out-of-line parts ([`Emitter::out_of_line`]: helper calls behind an inline fast path,
+//! second fast paths), then the shared cold exits (deopt, error, dealloc, eval breaker).
 //!
 //! # Machine-code conventions (pinned registers, all callee-saved in the SysV ABI)
 //! - `rbx` = `&frame->localsplus[0]`: local `i` is `[rbx + 8*i]`, value-stack slot `d` is
@@ -85,6 +87,8 @@ pub const PROLOGUE_BYTES: [u8; 14] = [0x55, 0x53, 0x41, 0x54, 0x41, 0x55, 0x41, 
 #[derive(Clone, Debug)]
 pub enum Mark {
     Instr { offset: usize, op: u8, arg: u32 },
+    /// Where an instruction's out-of-line code starts (see [`Emitter::out_of_line`]).
+    OutOfLine { offset: usize, op: u8, arg: u32 },
     Note(String),
 }
 
@@ -92,6 +96,7 @@ impl Mark {
     pub fn text(&self) -> String {
         match self {
             Mark::Instr { offset, op, arg } => format!("{:>4} {} {}", offset, super::opcodes::name(*op), arg),
+            Mark::OutOfLine { offset, op, arg } => format!("{:>4} {} {} (out of line)", offset, super::opcodes::name(*op), arg),
             Mark::Note(t) => t.clone(),
         }
     }
@@ -105,6 +110,11 @@ pub struct Emitter<'a> {
     deopt_labels: Vec<Option<DynamicLabel>>,
     pub epilogue: DynamicLabel,
     cold: Vec<Cold>,
+    /// Template code placed after the body (see [`Self::out_of_line`]): (instruction
+    /// position, entry label, emitter).
+    deferred: Vec<(usize, DynamicLabel, Deferred)>,
+    /// The instruction being emitted (position in `snap.instrs`), for [`Self::out_of_line_here`].
+    current: usize,
     /// (code offset, text) markers for the dump.
     pub marks: Vec<(usize, Mark)>,
     /// Exits recorded at emit time: (instruction position, kind).
@@ -129,6 +139,9 @@ pub struct Emitter<'a> {
     pub inlined: Vec<usize>,
 }
 
+/// Code of instruction `n` that [`Emitter::out_of_line`] emits after the body.
+pub type Deferred = Box<dyn for<'x> FnOnce(&mut Emitter<'x>)>;
+
 /// Emits into `$e.ops` in x64 mode.
 #[macro_export]
 macro_rules! asm {
@@ -150,6 +163,8 @@ impl<'a> Emitter<'a> {
             deopt_labels: vec![None; snap.instrs.len()],
             epilogue,
             cold: Vec::new(),
+            deferred: Vec::new(),
+            current: 0,
             marks: Vec::new(),
             guards: Vec::new(),
             kwnames: 0,
@@ -182,6 +197,7 @@ impl<'a> Emitter<'a> {
 
     /// Marks the start of instruction `n`'s code (formatted only when a dump asks).
     pub fn mark_instr(&mut self, n: usize) {
+        self.current = n;
         let off = self.offset();
         let ins = &self.snap.instrs[n];
         self.marks.push((off, Mark::Instr { offset: ins.start * 2, op: ins.op, arg: ins.arg }));
@@ -350,20 +366,24 @@ impl<'a> Emitter<'a> {
         let base = crate::ffi::small_ints() as i64;
         let stride = crate::ffi::expected::SIZEOF_LONG_OBJECT as i32;
         let from = crate::ffi::runtime::long_from_long_long() as i64;
+        let done = self.ops.new_dynamic_label();
+        let big = self.out_of_line_here(move |e| {
+            asm!(e
+                ; mov rdi, r8
+                ; mov rax, QWORD from
+                ; call rax
+                ; jmp =>done
+            );
+        });
         asm!(self
             ; lea rax, [r8 + 5]
             ; cmp rax, 262
-            ; jae >small_miss
+            ; jae =>big
             ; imul rax, rax, stride
             ; mov rdx, QWORD base
             ; add rax, rdx
             ; add QWORD [rax], 1
-            ; jmp >small_done
-            ; small_miss:
-            ; mov rdi, r8
-            ; mov rax, QWORD from
-            ; call rax
-            ; small_done:
+            ; =>done
         );
     }
 
@@ -583,6 +603,34 @@ impl<'a> Emitter<'a> {
         );
     }
 
+    /// Code of instruction `n` that the common case does not run (a helper call after an inline
+    /// fast path missed, a rarely taken convention): `f` is emitted after the function's body
+    /// (before the cold exits), starting at the returned label, and must end by a jump to a
+    /// dynamic label of the body (dynasm's local labels do not cross between the two). The
+    /// straight-line code the common case runs stays dense in the instruction cache: inline, it
+    /// costs one not-taken branch to that label.
+    pub fn out_of_line(&mut self, n: usize, f: impl for<'x> FnOnce(&mut Emitter<'x>) + 'static) -> DynamicLabel {
+        let label = self.ops.new_dynamic_label();
+        self.out_of_line_to(n, label, f);
+        label
+    }
+
+    /// [`Self::out_of_line`] starting at a label the caller made (and already jumps to).
+    pub fn out_of_line_to(&mut self, n: usize, label: DynamicLabel, f: impl for<'x> FnOnce(&mut Emitter<'x>) + 'static) {
+        self.deferred.push((n, label, Box::new(f)));
+    }
+
+    /// [`Self::out_of_line`] for the instruction being emitted (for shared pieces such as
+    /// [`Self::box_int_r8`] that do not know it).
+    pub fn out_of_line_here(&mut self, f: impl for<'x> FnOnce(&mut Emitter<'x>) + 'static) -> DynamicLabel {
+        self.out_of_line(self.current, f)
+    }
+
+    /// [`Self::out_of_line_to`] for the instruction being emitted.
+    pub fn out_of_line_here_to(&mut self, label: DynamicLabel, f: impl for<'x> FnOnce(&mut Emitter<'x>) + 'static) {
+        self.out_of_line_to(self.current, label, f)
+    }
+
     /// The exit that resumes the interpreter *at* instruction `n` (with its depth).
     pub fn deopt_label(&mut self, n: usize, kind: GuardKind) -> DynamicLabel {
         self.guards.push((n, kind));
@@ -646,6 +694,17 @@ impl<'a> Emitter<'a> {
             ; pop rbp
             ; ret
         );
+        // Out-of-line template code first (it may add cold exits, and in turn more of itself).
+        while !self.deferred.is_empty() {
+            for (n, label, f) in std::mem::take(&mut self.deferred) {
+                let off = self.offset();
+                let ins = &self.snap.instrs[n];
+                self.marks.push((off, Mark::OutOfLine { offset: ins.start * 2, op: ins.op, arg: ins.arg }));
+                asm!(self ; =>label);
+                self.current = n;
+                f(self);
+            }
+        }
         self.mark("cold exits".into());
         let nlp = self.snap.nlocalsplus as i32;
         let mut i = 0;

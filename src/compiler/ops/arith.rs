@@ -11,112 +11,127 @@ use crate::ffi::runtime as rt;
 /// BINARY_OP: `second (op) top`; on error both operands are released (ceval leaves a NULL).
 /// Inline for `+ - * & | ^ // % << >>` (and their in-place forms) on two exact ints of at most
 /// two digits: the machine result (`*` and `<<` checked for overflow) is boxed with
-/// `PyLong_FromLongLong`, which is what int's own methods return for it. Anything else: the
-/// helper (`rt_binary_op`).
+/// `PyLong_FromLongLong`, which is what int's own methods return for it; for `+ - * /` on two
+/// exact floats, one IEEE operation and one boxing. Anything else: the helper
+/// (`rt_binary_op`). The first fast path is in line, the float one (behind an int one) and the
+/// helper out of line.
 pub fn emit_binary_op(e: &mut Emitter, n: usize, d: u32) {
     let oparg = e.snap.instrs[n].arg as i32;
     let base = if oparg >= 13 { oparg - 13 } else { oparg };
     let u = e.snap.instrs[n].idx;
-    let inline = matches!(base, 0 | 1 | 2 | 3 | 5 | 6 | 7 | 9 | 10 | 12);
-    if inline {
-        let (l, r) = (e.slot(d - 2), e.slot(d - 1));
-        let err = e.error_label(u, d - 2);
-        let generic = e.ops.new_dynamic_label();
-        load_compact_ints(e, l, r, generic);
-        match base {
-            0 => asm!(e ; add r8, r9),
-            1 => asm!(e ; and r8, r9),
-            2 | 6 => {
-                // Floor division and modulo as int's own: truncating idiv, then the quotient
-                // rounded down and the remainder given the divisor's sign when the remainder
-                // is nonzero and the signs differ. A zero divisor: the helper raises.
-                asm!(e
-                    ; test r9, r9
-                    ; jz =>generic
-                    ; mov rax, r8
-                    ; cqo
-                    ; idiv r9
-                    ; test rdx, rdx
-                    ; jz >exact
-                    ; mov r10, rdx
-                    ; xor r10, r9
-                    ; jns >exact
-                    ; sub rax, 1
-                    ; add rdx, r9
-                    ; exact:
-                );
-                if base == 2 {
-                    asm!(e ; mov r8, rax);
-                } else {
-                    asm!(e ; mov r8, rdx);
-                }
-            }
-            3 => {
-                // `<<` by 0..=62 that loses no bits (shifting back gives the operand); a
-                // negative count (the helper raises) or a bigger result goes to the helper.
-                asm!(e
-                    ; cmp r9, 62
-                    ; ja =>generic
-                    ; mov rcx, r9
-                    ; mov rax, r8
-                    ; shl rax, cl
-                    ; mov rdx, rax
-                    ; sar rdx, cl
-                    ; cmp rdx, r8
-                    ; jne =>generic
-                    ; mov r8, rax
-                );
-            }
-            5 => asm!(e ; imul r8, r9 ; jo =>generic),
-            7 => asm!(e ; or r8, r9),
-            9 => {
-                // `>>` is an arithmetic shift (rounds toward -inf, as int's); counts of 63 or
-                // more give 0 or -1, the same as 63; a negative count goes to the helper.
-                asm!(e
-                    ; test r9, r9
-                    ; js =>generic
-                    ; mov rcx, 63
-                    ; cmp r9, rcx
-                    ; cmovb rcx, r9
-                    ; sar r8, cl
-                );
-            }
-            10 => asm!(e ; sub r8, r9),
-            _ => asm!(e ; xor r8, r9),
-        }
-        e.box_int_r8();
-        asm!(e ; mov rbp, rax);
-        e.decref_slot(u, l);
-        e.decref_slot(u, r);
-        asm!(e
-            ; test rbp, rbp
-            ; jz =>err
-            ; mov [rbx + l], rbp
-            ; jmp >binop_done
-            ; =>generic
-        );
-    }
+    let int_inline = matches!(base, 0 | 1 | 2 | 3 | 5 | 6 | 7 | 9 | 10 | 12);
     let float_inline = matches!(base, 0 | 5 | 10 | 11);
-    if float_inline {
-        emit_float_binop(e, u, d, base);
+    let done = e.ops.new_dynamic_label();
+    let helper = move |e: &mut Emitter| {
+        let u = e.call_stack_helper(n, d, Some(oparg), rt::rt_binary_op as *const () as usize);
+        e.check_error(u, d - 2);
+        asm!(e ; jmp =>done);
+    };
+    if !int_inline && !float_inline {
+        let u = e.call_stack_helper(n, d, Some(oparg), rt::rt_binary_op as *const () as usize);
+        e.check_error(u, d - 2);
+        return;
     }
-    let u = e.call_stack_helper(n, d, Some(oparg), rt::rt_binary_op as *const () as usize);
-    e.check_error(u, d - 2);
-    if inline || float_inline {
-        asm!(e ; binop_done:);
+    if !int_inline {
+        let generic = e.out_of_line(n, helper);
+        emit_float_binop(e, u, d, base, generic);
+        asm!(e ; =>done);
+        return;
     }
+    let generic = e.out_of_line(n, move |e| {
+        if float_inline {
+            let helper_code = e.ops.new_dynamic_label();
+            emit_float_binop(e, u, d, base, helper_code);
+            asm!(e ; jmp =>done ; =>helper_code);
+        }
+        helper(e);
+    });
+    let (l, r) = (e.slot(d - 2), e.slot(d - 1));
+    let err = e.error_label(u, d - 2);
+    load_compact_ints(e, l, r, generic);
+    match base {
+        0 => asm!(e ; add r8, r9),
+        1 => asm!(e ; and r8, r9),
+        2 | 6 => {
+            // Floor division and modulo as int's own: truncating idiv, then the quotient
+            // rounded down and the remainder given the divisor's sign when the remainder
+            // is nonzero and the signs differ. A zero divisor: the helper raises.
+            asm!(e
+                ; test r9, r9
+                ; jz =>generic
+                ; mov rax, r8
+                ; cqo
+                ; idiv r9
+                ; test rdx, rdx
+                ; jz >exact
+                ; mov r10, rdx
+                ; xor r10, r9
+                ; jns >exact
+                ; sub rax, 1
+                ; add rdx, r9
+                ; exact:
+            );
+            if base == 2 {
+                asm!(e ; mov r8, rax);
+            } else {
+                asm!(e ; mov r8, rdx);
+            }
+        }
+        3 => {
+            // `<<` by 0..=62 that loses no bits (shifting back gives the operand); a
+            // negative count (the helper raises) or a bigger result goes to the helper.
+            asm!(e
+                ; cmp r9, 62
+                ; ja =>generic
+                ; mov rcx, r9
+                ; mov rax, r8
+                ; shl rax, cl
+                ; mov rdx, rax
+                ; sar rdx, cl
+                ; cmp rdx, r8
+                ; jne =>generic
+                ; mov r8, rax
+            );
+        }
+        5 => asm!(e ; imul r8, r9 ; jo =>generic),
+        7 => asm!(e ; or r8, r9),
+        9 => {
+            // `>>` is an arithmetic shift (rounds toward -inf, as int's); counts of 63 or
+            // more give 0 or -1, the same as 63; a negative count goes to the helper.
+            asm!(e
+                ; test r9, r9
+                ; js =>generic
+                ; mov rcx, 63
+                ; cmp r9, rcx
+                ; cmovb rcx, r9
+                ; sar r8, cl
+            );
+        }
+        10 => asm!(e ; sub r8, r9),
+        _ => asm!(e ; xor r8, r9),
+    }
+    e.box_int_r8();
+    asm!(e ; mov rbp, rax);
+    e.decref_slot(u, l);
+    e.decref_slot(u, r);
+    asm!(e
+        ; test rbp, rbp
+        ; jz =>err
+        ; mov [rbx + l], rbp
+        ; =>done
+    );
 }
 
 /// `+ - * /` of two exact floats (BINARY_OP_ADD_FLOAT and its siblings): the IEEE operation
-/// float's own slots do, one boxing. A zero divisor goes to the helper (ZeroDivisionError),
-/// as does anything that is not two exact floats.
-fn emit_float_binop(e: &mut Emitter, u: usize, d: u32, base: i32) {
+/// float's own slots do, one boxing, the result in place of the left operand. A zero divisor
+/// goes to `generic` (the helper raises ZeroDivisionError), as does anything that is not two
+/// exact floats.
+fn emit_float_binop(e: &mut Emitter, u: usize, d: u32, base: i32, generic: DynamicLabel) {
     let (l, r) = (e.slot(d - 2), e.slot(d - 1));
     let float_t = rt::float_type() as i64;
     let box_float = rt::float_from_double() as i64;
     let err = e.error_label(u, d);
-    let float_helper = e.ops.new_dynamic_label();
-    load_pair_of_type(e, l, r, float_t, float_helper);
+    load_pair_of_type(e, l, r, float_t, generic);
     asm!(e
         ; movsd xmm0, QWORD [rax + L::FLOAT_OB_FVAL]
         ; movsd xmm1, QWORD [rcx + L::FLOAT_OB_FVAL]
@@ -128,7 +143,7 @@ fn emit_float_binop(e: &mut Emitter, u: usize, d: u32, base: i32) {
         _ => asm!(e
             ; xorpd xmm2, xmm2
             ; ucomisd xmm1, xmm2
-            ; je =>float_helper
+            ; je =>generic
             ; divsd xmm0, xmm1
         ),
     }
@@ -141,11 +156,7 @@ fn emit_float_binop(e: &mut Emitter, u: usize, d: u32, base: i32) {
     );
     e.decref_slot(u, l);
     e.decref_slot(u, r);
-    asm!(e
-        ; mov [rbx + l], rbp
-        ; jmp >binop_done
-        ; =>float_helper
-    );
+    asm!(e ; mov [rbx + l], rbp);
 }
 
 /// Loads the values of the two operands at `[rbx + l]`, `[rbx + r]` into r8, r9 if both are
@@ -167,25 +178,29 @@ const RCX: u8 = 1;
 /// CPython 3.11's int layout in machine code (BINARY_OP, compare, fused int runs). Clobbers
 /// `t1` and `t2` (and `dst`); `obj` is kept if it is none of them.
 pub fn int_value(e: &mut Emitter, obj: u8, dst: u8, t1: u8, t2: u8, miss: DynamicLabel) {
+    let done = e.ops.new_dynamic_label();
+    let two_digits = e.out_of_line_here(move |e| {
+        asm!(e
+            ; lea Rq(t1), [Rq(dst) + 2]
+            ; cmp Rq(t1), 4
+            ; ja =>miss
+            ; mov Rd(t2), [Rq(obj) + L::LONG_OB_DIGIT + 4]
+            ; shl Rq(t2), 30
+            ; mov Rd(t1), [Rq(obj) + L::LONG_OB_DIGIT]
+            ; or Rq(t1), Rq(t2)
+            ; sar Rq(dst), 1
+            ; imul Rq(dst), Rq(t1)
+            ; jmp =>done
+        );
+    });
     asm!(e
         ; mov Rq(dst), [Rq(obj) + L::VAR_OB_SIZE]
         ; lea Rq(t1), [Rq(dst) + 1]
         ; cmp Rq(t1), 2
-        ; ja >two_digits
+        ; ja =>two_digits
         ; mov Rd(t1), [Rq(obj) + L::LONG_OB_DIGIT]
         ; imul Rq(dst), Rq(t1)
-        ; jmp >digits_done
-        ; two_digits:
-        ; lea Rq(t1), [Rq(dst) + 2]
-        ; cmp Rq(t1), 4
-        ; ja =>miss
-        ; mov Rd(t2), [Rq(obj) + L::LONG_OB_DIGIT + 4]
-        ; shl Rq(t2), 30
-        ; mov Rd(t1), [Rq(obj) + L::LONG_OB_DIGIT]
-        ; or Rq(t1), Rq(t2)
-        ; sar Rq(dst), 1
-        ; imul Rq(dst), Rq(t1)
-        ; digits_done:
+        ; =>done
     );
 }
 
@@ -237,48 +252,48 @@ pub fn emit_unary(e: &mut Emitter, n: usize, d: u32) {
 pub fn emit_binary_subscr(e: &mut Emitter, n: usize, d: u32) {
     let u = e.snap.instrs[n].idx;
     let (l, r) = (e.slot(d - 2), e.slot(d - 1));
-    let generic = e.ops.new_dynamic_label();
+    let done = e.ops.new_dynamic_label();
+    // Lists and tuples in line; strs and the helper out of line.
+    let generic = e.out_of_line(n, move |e| {
+        if let (Some((state, mask, value, data)), Some((chr0, stride))) = (crate::ffi::ascii_layout(), crate::ffi::ascii_singletons()) {
+            let (str_t, long_t) = (rt::str_type() as i64, rt::long_type() as i64);
+            let helper = e.ops.new_dynamic_label();
+            asm!(e
+                ; mov rax, [rbx + l]
+                ; mov rdx, QWORD str_t
+                ; cmp [rax + L::OB_TYPE], rdx
+                ; jne =>helper
+                ; mov rcx, [rbx + r]
+                ; mov rdx, QWORD long_t
+                ; cmp [rcx + L::OB_TYPE], rdx
+                ; jne =>helper
+            );
+            check_ascii(e, 0, state, mask, value, helper);
+            small_index(e, L::STR_LENGTH, helper);
+            asm!(e
+                ; movzx r8d, BYTE [rax + r8 + data]
+                ; imul r8, r8, stride
+                ; mov rbp, QWORD chr0 as i64
+                ; add rbp, r8
+                ; add QWORD [rbp], 1
+            );
+            replace_pair_with_rbp(e, u, l, r);
+            asm!(e
+                ; jmp =>done
+                ; =>helper
+            );
+        }
+        let u = e.call_stack_helper(n, d, None, rt::rt_binary_subscr as *const () as usize);
+        e.check_error(u, d - 2);
+        asm!(e ; jmp =>done);
+    });
     item_address(e, l, r, true, generic);
     asm!(e
         ; mov rbp, [r9]
         ; add QWORD [rbp], 1
     );
     replace_pair_with_rbp(e, u, l, r);
-    asm!(e
-        ; jmp >subscr_done
-        ; =>generic
-    );
-    if let (Some((state, mask, value, data)), Some((chr0, stride))) = (crate::ffi::ascii_layout(), crate::ffi::ascii_singletons()) {
-        let (str_t, long_t) = (rt::str_type() as i64, rt::long_type() as i64);
-        let helper = e.ops.new_dynamic_label();
-        asm!(e
-            ; mov rax, [rbx + l]
-            ; mov rdx, QWORD str_t
-            ; cmp [rax + L::OB_TYPE], rdx
-            ; jne =>helper
-            ; mov rcx, [rbx + r]
-            ; mov rdx, QWORD long_t
-            ; cmp [rcx + L::OB_TYPE], rdx
-            ; jne =>helper
-        );
-        check_ascii(e, 0, state, mask, value, helper);
-        small_index(e, L::STR_LENGTH, helper);
-        asm!(e
-            ; movzx r8d, BYTE [rax + r8 + data]
-            ; imul r8, r8, stride
-            ; mov rbp, QWORD chr0 as i64
-            ; add rbp, r8
-            ; add QWORD [rbp], 1
-        );
-        replace_pair_with_rbp(e, u, l, r);
-        asm!(e
-            ; jmp >subscr_done
-            ; =>helper
-        );
-    }
-    let u = e.call_stack_helper(n, d, None, rt::rt_binary_subscr as *const () as usize);
-    e.check_error(u, d - 2);
-    asm!(e ; subscr_done:);
+    asm!(e ; =>done);
 }
 
 /// The str in `Rq(reg)` is in compact ASCII form (`ffi::ascii_layout`: its characters are

@@ -23,7 +23,13 @@ pub fn emit_load_method(e: &mut Emitter, n: usize, d: u32) {
     let s1 = e.slot(d);
     let u = e.snap.instrs[n].idx;
     let cache = e.take_attr_cache();
-    let (hit, slow) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
+    let (hit, done) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
+    let slow = e.out_of_line(n, move |e| {
+        e.call_attr_helper(n, d, crate::ffi::attr_helpers()[2], cache);
+        // On failure the object is still on the stack, as in ceval.
+        e.check_error(u, d);
+        asm!(e ; jmp =>done);
+    });
     asm!(e ; mov rax, [rbx + s]);
     super::load_store::probe_attr_cache(e, cache, slow, |e, next| {
         asm!(e
@@ -42,7 +48,6 @@ pub fn emit_load_method(e: &mut Emitter, n: usize, d: u32) {
             ; mov r10, [r10 + L::DICTKEYS_NENTRIES]
             ; cmp r10, [r8 + 40]
             ; jne =>next
-            ; jmp =>hit
         );
     });
     asm!(e
@@ -51,13 +56,8 @@ pub fn emit_load_method(e: &mut Emitter, n: usize, d: u32) {
         ; add QWORD [r10], 1
         ; mov [rbx + s], r10
         ; mov [rbx + s1], rax
-        ; jmp >method_done
-        ; =>slow
+        ; =>done
     );
-    e.call_attr_helper(n, d, crate::ffi::attr_helpers()[2], cache);
-    // On failure the object is still on the stack, as in ceval.
-    e.check_error(u, d);
-    asm!(e ; method_done:);
 }
 
 /// PRECALL: if the callable slot holds a bound method (and no LOAD_METHOD split it),
@@ -69,21 +69,25 @@ pub fn emit_precall(e: &mut Emitter, n: usize, d: u32) {
     let callable = e.slot(d - oparg - 1);
     let s = e.slot(d);
     let method_type = rt::method_type() as i64;
+    let done = e.ops.new_dynamic_label();
+    let unpack = e.out_of_line(n, move |e| {
+        e.set_prev(u as i64);
+        asm!(e
+            ; lea rdi, [rbx + s]
+            ; mov esi, oparg as i32
+        );
+        e.call(rt::rt_precall_unpack as *const () as usize);
+        asm!(e ; jmp =>done);
+    });
     asm!(e
         ; cmp QWORD [rbx + null_slot], 0
-        ; jne >done
+        ; jne =>done
         ; mov rax, [rbx + callable]
         ; mov rcx, QWORD method_type
         ; cmp [rax + 8], rcx
-        ; jne >done
+        ; je =>unpack
+        ; =>done
     );
-    e.set_prev(u as i64);
-    asm!(e
-        ; lea rdi, [rbx + s]
-        ; mov esi, oparg as i32
-    );
-    e.call(rt::rt_precall_unpack as *const () as usize);
-    asm!(e ; done:);
 }
 
 /// The direct path of a positional CALL into a compiled Python function: `psyco_call_py`
@@ -91,7 +95,7 @@ pub fn emit_precall(e: &mut Emitter, n: usize, d: u32) {
 /// vectorcall, hook or Rust layer in between. It declines (returns 1, nothing consumed) for
 /// anything else, which then takes the general `rt_call` below. After PRECALL the stack is
 /// `[meth, self, args...]` or `[NULL, callable, args...]`.
-fn emit_py_call_direct(e: &mut Emitter, u: usize, d: u32, oparg: u32, helper: usize) {
+fn emit_py_call_direct(e: &mut Emitter, n: usize, u: usize, d: u32, oparg: u32, helper: usize, done: DynamicLabel) {
     let base = e.slot(d - oparg - 2);
     let callable = e.slot(d - oparg - 1);
     let err = e.error_label(u, d - oparg - 2);
@@ -110,20 +114,28 @@ fn emit_py_call_direct(e: &mut Emitter, u: usize, d: u32, oparg: u32, helper: us
         ; call_py:
     );
     let general = e.ops.new_dynamic_label();
-    emit_frame_push_call(e, base, err, general);
-    asm!(e
-        ; mov rdi, r13
-    );
-    e.call(helper);
-    asm!(e
-        ; cmp rax, 1
-        ; je =>general
-        ; test rax, rax
-        ; jz =>err
-        ; mov [rbx + base], rax
-        ; jmp >call_done
-        ; =>general
-    );
+    // `psyco_call_py`, with rsi, rdx, ecx as set above; out of line when the frame-push stub
+    // makes the common case.
+    let call_helper = move |e: &mut Emitter| {
+        asm!(e ; mov rdi, r13);
+        e.call(helper);
+        asm!(e
+            ; cmp rax, 1
+            ; je =>general
+            ; test rax, rax
+            ; jz =>err
+            ; mov [rbx + base], rax
+            ; jmp =>done
+        );
+    };
+    match frame_push_stub() {
+        Some(stub) => {
+            let declined = e.out_of_line(n, call_helper);
+            emit_frame_push_call(e, stub, base, err, general, declined, done);
+        }
+        None => call_helper(e),
+    }
+    asm!(e ; =>general);
 }
 
 /// What the frame-push stub returns when it declines a call: take it through `psyco_call_py`
@@ -135,23 +147,20 @@ const STUB_NOT_A_FUNCTION: i32 = 3;
 /// The common case of [`emit_py_call_direct`] without leaving machine code: one call of the
 /// shared frame-push stub ([`frame_push_stub`]), which either makes the whole call (result or
 /// NULL in rax) or declines with rsi, rdx, rcx intact: [`STUB_DECLINED`] for the code after
-/// this to take the call through `psyco_call_py`, [`STUB_NOT_A_FUNCTION`] to go to `general`.
-/// The result goes to slot `base` (NULL: the error exit `err`), then on to `call_done`.
-fn emit_frame_push_call(e: &mut Emitter, base: i32, err: DynamicLabel, general: DynamicLabel) {
-    let Some(stub) = frame_push_stub() else { return };
-    let slow = e.ops.new_dynamic_label();
+/// `declined` to take the call through `psyco_call_py`, [`STUB_NOT_A_FUNCTION`] to go to
+/// `general`. The result goes to slot `base` (NULL: the error exit `err`), then on to `done`.
+fn emit_frame_push_call(e: &mut Emitter, stub: usize, base: i32, err: DynamicLabel, general: DynamicLabel, declined: DynamicLabel, done: DynamicLabel) {
     asm!(e
         ; mov rax, QWORD stub as i64
         ; call rax
         ; cmp rax, STUB_NOT_A_FUNCTION
         ; je =>general
         ; cmp rax, STUB_DECLINED
-        ; je =>slow
+        ; je =>declined
         ; test rax, rax
         ; jz =>err
         ; mov [rbx + base], rax
-        ; jmp >call_done
-        ; =>slow
+        ; jmp =>done
     );
 }
 
@@ -311,6 +320,7 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
     let (oparg, u) = (ins.arg, ins.idx);
     let s = e.slot(d);
     let kw = std::mem::take(&mut e.kwnames) as i64;
+    let done = e.ops.new_dynamic_label();
     let (len_obj, append_obj) = crate::ffi::call_targets();
     if kw == 0 && len_obj != 0 {
         // Which inline paths are worth their code depends on where the callable came from
@@ -343,7 +353,7 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
             None => false,
         };
         if oparg <= 4 && c_worthy {
-            emit_c_call_inline(e, u, d, oparg);
+            emit_c_call_inline(e, n, u, d, oparg, done);
         }
     }
     if kw == 0 {
@@ -357,7 +367,7 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
                 _ => false,
             };
             if !builtin {
-                emit_py_call_direct(e, u, d, oparg, helper);
+                emit_py_call_direct(e, n, u, d, oparg, helper, done);
             }
         }
     }
@@ -370,7 +380,10 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
     );
     e.call(rt::rt_call as *const () as usize);
     e.check_error(u, d - oparg - 2);
-    asm!(e ; call_done:);
+    asm!(e
+        ; =>done
+        ; call_done:
+    );
     if n + 1 < e.snap.instrs.len() && e.snap.depth[n + 1].is_some() {
         // ceval polls right after the call, with the result on the stack.
         let mode = BreakerMode::HandleHere { err_unit: u, err_depth: d - oparg - 1 };
@@ -554,56 +567,64 @@ const METH_STATIC: i32 = 0x20;
 /// METH_NOARGS, METH_O and METH_FASTCALL(|METH_KEYWORDS) conventions, with the recursion
 /// counter counted around it as ceval does. A NULL result leaves everything on the stack for
 /// the error exit (the C function set the exception). Anything else falls through.
-fn emit_c_call_inline(e: &mut Emitter, u: usize, d: u32, k: u32) {
+fn emit_c_call_inline(e: &mut Emitter, n: usize, u: usize, d: u32, k: u32, done: DynamicLabel) {
     let (meth, slf) = (e.slot(d - k - 2), e.slot(d - k - 1));
     let generic = e.ops.new_dynamic_label();
     let c_function = e.ops.new_dynamic_label();
-    let common = e.ops.new_dynamic_label();
     let (descr_t, cfunc_t) = (rt::method_descr_type() as i64, rt::cfunction_type() as i64);
+    // Out of line: most call sites call Python functions, which pass only the type checks.
+    let descriptor = e.out_of_line(n, move |e| {
+        asm!(e
+            // Method descriptor (in rax): self is in the callable slot, the k arguments
+            // follow it.
+            ; mov r8, [rbx + slf]
+            ; mov rdx, [r8 + L::OB_TYPE]
+            ; cmp rdx, [rax + L::DESCR_D_TYPE]
+            ; jne =>generic
+            ; mov r9, [rax + L::METHODDESCR_D_METHOD]
+            ; mov r10d, [r9 + L::METHODDEF_ML_FLAGS]
+            ; jmp >common
+            // Builtin function (in rax): its self is m_self, the k arguments follow the
+            // function.
+            ; =>c_function
+            ; mov r9, [rax + L::CFUNCTION_M_ML]
+            ; mov r10d, [r9 + L::METHODDEF_ML_FLAGS]
+            ; test r10d, METH_STATIC
+            ; jnz =>generic
+            ; mov r8, [rax + L::CFUNCTION_M_SELF]
+            ; common:
+            ; and r10d, CONVENTION
+        );
+        emit_c_convention_call(e, u, k, d - k, generic);
+        let err = e.error_label(u, d);
+        check_c_result(e, meth, slf, err);
+        // Release the arguments, the callable slot (self or the function) and the method slot
+        // (the descriptor, or the NULL of a function call); the result takes the method slot.
+        for i in 0..k {
+            let a = e.slot(d - k + i);
+            e.decref_slot(u, a);
+        }
+        e.decref_slot(u, slf);
+        asm!(e ; mov rdi, [rbx + meth]);
+        e.xdecref_rdi(u);
+        asm!(e
+            ; mov [rbx + meth], rbp
+            ; jmp =>done
+        );
+    });
     asm!(e
         ; mov rax, [rbx + meth]
         ; test rax, rax
-        ; jz =>c_function
-        // Method descriptor: self is in the callable slot, the k arguments follow it.
+        ; jz >function
         ; mov rdx, QWORD descr_t
         ; cmp [rax + L::OB_TYPE], rdx
-        ; jne =>generic
-        ; mov r8, [rbx + slf]
-        ; mov rdx, [r8 + L::OB_TYPE]
-        ; cmp rdx, [rax + L::DESCR_D_TYPE]
-        ; jne =>generic
-        ; mov r9, [rax + L::METHODDESCR_D_METHOD]
-        ; mov r10d, [r9 + L::METHODDEF_ML_FLAGS]
-        ; jmp =>common
-        // Builtin function: its self is m_self, the k arguments follow the function.
-        ; =>c_function
+        ; je =>descriptor
+        ; jmp =>generic
+        ; function:
         ; mov rax, [rbx + slf]
         ; mov rdx, QWORD cfunc_t
         ; cmp [rax + L::OB_TYPE], rdx
-        ; jne =>generic
-        ; mov r9, [rax + L::CFUNCTION_M_ML]
-        ; mov r10d, [r9 + L::METHODDEF_ML_FLAGS]
-        ; test r10d, METH_STATIC
-        ; jnz =>generic
-        ; mov r8, [rax + L::CFUNCTION_M_SELF]
-        ; =>common
-        ; and r10d, CONVENTION
-    );
-    emit_c_convention_call(e, u, k, d - k, generic);
-    let err = e.error_label(u, d);
-    check_c_result(e, meth, slf, err);
-    // Release the arguments, the callable slot (self or the function) and the method slot
-    // (the descriptor, or the NULL of a function call); the result takes the method slot.
-    for i in 0..k {
-        let a = e.slot(d - k + i);
-        e.decref_slot(u, a);
-    }
-    e.decref_slot(u, slf);
-    asm!(e ; mov rdi, [rbx + meth]);
-    e.xdecref_rdi(u);
-    asm!(e
-        ; mov [rbx + meth], rbp
-        ; jmp >call_done
+        ; je =>c_function
         ; =>generic
     );
 }
@@ -733,6 +754,18 @@ enum Producer {
     Method(usize),
     /// `obj.name(...)` through LOAD_ATTR (3.11's form for an imported module's function).
     Attr,
+}
+
+/// FOR_ITER `n` iterates over `range(...)` as called by the loop header right before it
+/// (`CALL range; GET_ITER; FOR_ITER`, the name `range` loaded as a global).
+pub fn iterates_range_call(e: &Emitter, n: usize) -> bool {
+    let snap = e.snap;
+    let range_name = crate::ffi::range_name();
+    if n < 2 || range_name == 0 || snap.instrs[n - 1].op != op::GET_ITER || snap.instrs[n - 2].op != op::CALL {
+        return false;
+    }
+    let Some(d) = snap.depth[n - 2] else { return false };
+    matches!(callable_producer(e, n - 2, d, snap.instrs[n - 2].arg), Some(Producer::Global(g)) if g == range_name)
 }
 
 /// Where CALL `n`'s `[NULL or method, callable]` pair came from: found from the last

@@ -68,7 +68,7 @@ pub fn emit_is_op(e: &mut Emitter, n: usize, d: u32) {
 pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
     let ins = &e.snap.instrs[n];
     let (oparg, u) = (ins.arg as i32, ins.idx);
-    let done = e.ops.new_dynamic_label();
+    let (done, not_set) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
     let (l, r) = (e.slot(d - 2), e.slot(d - 1));
     let str_t = rt::str_type() as i64;
     let (t, f) = (rt::py_true() as i64, rt::py_false() as i64);
@@ -90,7 +90,7 @@ pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
             ; je >set_ok
             ; mov rcx, QWORD frozenset_t
             ; cmp rdx, rcx
-            ; jne >not_set
+            ; jne =>not_set
             ; set_ok:
             ; mov r11, QWORD rt::set_contains() as i64
             ; mov rdx, [rsi + L::OB_TYPE]
@@ -99,7 +99,7 @@ pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
             ; je >contains_call
             ; mov rcx, QWORD str_t
             ; cmp rdx, rcx
-            ; jne >not_set
+            ; jne =>not_set
             ; contains_call:
         );
         e.set_prev(u as i64); // clobbers rax only
@@ -117,48 +117,50 @@ pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
             ; cmovnz rax, rcx
             ; add QWORD [rax], 1
             ; mov [rbx + l], rax
-            ; jmp =>done
-            ; not_set:
         );
     }
-    if let Some((state, mask, value, data)) = crate::ffi::ascii_layout() {
-        let helper = e.ops.new_dynamic_label();
-        super::arith::load_pair_of_type(e, l, r, str_t, helper);
-        asm!(e
-            ; cmp QWORD [rax + L::STR_LENGTH], 1
-            ; jne =>helper
-        );
-        super::arith::check_ascii(e, 0, state, mask, value, helper);
-        super::arith::check_ascii(e, 1, state, mask, value, helper);
-        asm!(e
-            ; mov r10, [rcx + L::STR_LENGTH]
-            ; cmp r10, 64
-            ; ja =>helper
-            ; movzx r8d, BYTE [rax + data]
-            ; xor r9d, r9d
-            ; scan:
-            ; cmp r9, r10
-            ; jae >absent
-            ; cmp r8b, BYTE [rcx + r9 + data]
-            ; je >present
-            ; add r9, 1
-            ; jmp <scan
-            ; present:
-            ; mov rbp, QWORD found
-            ; jmp >have
-            ; absent:
-            ; mov rbp, QWORD missing
-            ; have:
-            ; add QWORD [rbp], 1
-        );
-        super::arith::replace_pair_with_rbp(e, u, l, r);
-        asm!(e
-            ; jmp =>done
-            ; =>helper
-        );
-    }
-    let u = e.call_stack_helper(n, d, Some(oparg), rt::rt_contains_op as *const () as usize);
-    e.check_error(u, d - 2);
+    // Out of line: the one-character scan of an ASCII str, and the helper.
+    e.out_of_line_to(n, not_set, move |e| {
+        if let Some((state, mask, value, data)) = crate::ffi::ascii_layout() {
+            let helper = e.ops.new_dynamic_label();
+            super::arith::load_pair_of_type(e, l, r, str_t, helper);
+            asm!(e
+                ; cmp QWORD [rax + L::STR_LENGTH], 1
+                ; jne =>helper
+            );
+            super::arith::check_ascii(e, 0, state, mask, value, helper);
+            super::arith::check_ascii(e, 1, state, mask, value, helper);
+            asm!(e
+                ; mov r10, [rcx + L::STR_LENGTH]
+                ; cmp r10, 64
+                ; ja =>helper
+                ; movzx r8d, BYTE [rax + data]
+                ; xor r9d, r9d
+                ; scan:
+                ; cmp r9, r10
+                ; jae >absent
+                ; cmp r8b, BYTE [rcx + r9 + data]
+                ; je >present
+                ; add r9, 1
+                ; jmp <scan
+                ; present:
+                ; mov rbp, QWORD found
+                ; jmp >have
+                ; absent:
+                ; mov rbp, QWORD missing
+                ; have:
+                ; add QWORD [rbp], 1
+            );
+            super::arith::replace_pair_with_rbp(e, u, l, r);
+            asm!(e
+                ; jmp =>done
+                ; =>helper
+            );
+        }
+        let u = e.call_stack_helper(n, d, Some(oparg), rt::rt_contains_op as *const () as usize);
+        e.check_error(u, d - 2);
+        asm!(e ; jmp =>done);
+    });
     asm!(e ; =>done);
 }
 
@@ -178,40 +180,45 @@ fn emit_compare_and_branch(e: &mut Emitter, n: usize, d: u32) {
     let taken = e.ops.new_dynamic_label();
     let fall = e.ops.new_dynamic_label();
     let (if_true, if_false) = if on_true { (taken, fall) } else { (fall, taken) };
-    if (0..=5).contains(&oparg) {
-        compact_int_compare(e, u, d, oparg, if_true, if_false);
-    }
     let interned = crate::ffi::str_interned_offset();
-    if (oparg == 2 || oparg == 3) && interned >= 0 {
-        interned_str_equality(e, u, d, oparg == 2, interned as i32, if_true, if_false);
+    let generic = move |e: &mut Emitter| {
+        if (oparg == 2 || oparg == 3) && interned >= 0 {
+            interned_str_equality(e, u, d, oparg == 2, interned as i32, if_true, if_false);
+        }
+        e.set_prev(u as i64);
+        asm!(e
+            ; lea rdi, [rbx + s]
+            ; mov esi, oparg
+        );
+        e.call(rt::rt_compare_truth as *const () as usize);
+        asm!(e
+            ; test eax, eax
+            ; js >failed
+            ; jnz =>if_true
+            ; jmp =>if_false
+            ; failed:
+            ; cmp eax, -1
+            ; je =>err_cmp
+            ; jmp =>err_jmp
+        );
+    };
+    if (0..=5).contains(&oparg) {
+        // Ints in line; interned strs and the helper out of line.
+        let miss = e.out_of_line(n, generic);
+        compact_int_compare(e, u, d, oparg, if_true, if_false, miss);
+    } else {
+        generic(e);
     }
-    e.set_prev(u as i64);
-    asm!(e
-        ; lea rdi, [rbx + s]
-        ; mov esi, oparg
-    );
-    e.call(rt::rt_compare_truth as *const () as usize);
-    asm!(e
-        ; test eax, eax
-        ; js >failed
-        ; jnz =>if_true
-        ; jmp =>if_false
-        ; failed:
-        ; cmp eax, -1
-        ; je =>err_cmp
-        ; jmp =>err_jmp
-    );
     super::jump::taken_edge(e, n + 1, taken);
     asm!(e ; =>fall);
 }
 
 /// The inline case of a fused compare-and-branch: both operands exact ints of at most one
 /// digit (|v| < 2**30, what int's own comparison decides by value): compare the values, release
-/// both operands and branch. Anything else falls through to the generic code emitted next.
+/// both operands and branch. Anything else jumps to `generic`.
 /// The outcome is kept in `ebp` (callee-saved, free in compiled code) across the releases.
-fn compact_int_compare(e: &mut Emitter, u: usize, d: u32, oparg: i32, if_true: DynamicLabel, if_false: DynamicLabel) {
+fn compact_int_compare(e: &mut Emitter, u: usize, d: u32, oparg: i32, if_true: DynamicLabel, if_false: DynamicLabel, generic: DynamicLabel) {
     let (l, r) = (e.slot(d - 2), e.slot(d - 1));
-    let generic = e.ops.new_dynamic_label();
     super::arith::load_compact_ints(e, l, r, generic);
     asm!(e
         ; cmp r8, r9
@@ -226,7 +233,6 @@ fn compact_int_compare(e: &mut Emitter, u: usize, d: u32, oparg: i32, if_true: D
     }
     asm!(e ; movzx ebp, bpl);
     release_and_branch(e, u, l, r, if_true, if_false);
-    asm!(e ; =>generic);
 }
 
 /// The end of an inline fused compare-and-branch whose outcome is in `ebp` (callee-saved, so

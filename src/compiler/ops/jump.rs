@@ -188,59 +188,82 @@ pub fn emit_for_iter(e: &mut Emitter, n: usize, d: u32) {
     let tl = e.labels[target_pos(e, n)];
     let err = e.error_label(u, d);
     let (range_t, list_t) = (rt::range_iter_type() as i64, rt::list_iter_type() as i64);
-    asm!(e
-        ; mov rax, [rbx + it]
-        ; mov rcx, QWORD range_t
-        ; cmp [rax + L::OB_TYPE], rcx
-        ; jne >list
-        ; mov rcx, [rax + L::RANGEITER_INDEX]
-        ; cmp rcx, [rax + L::RANGEITER_LEN]
-        ; jge >generic
-        ; lea rdx, [rcx + 1]
-        ; mov [rax + L::RANGEITER_INDEX], rdx
-        ; imul rcx, [rax + L::RANGEITER_STEP]
-        ; add rcx, [rax + L::RANGEITER_START]
-        ; mov r8, rcx
-    );
-    if let Some((l, after_store)) = e.store_fast_after(n) {
-        // `for i in range(...)`: the loop variable's int is overwritten when nothing else
-        // holds it.
-        e.store_int_in_place(l, after_store);
+    let store_after = e.store_fast_after(n);
+    let done = e.ops.new_dynamic_label();
+    let generic = e.out_of_line(n, move |e| {
+        e.set_prev(u as i64);
+        asm!(e ; lea rdi, [rbx + s]);
+        e.call(rt::rt_for_iter as *const () as usize);
+        asm!(e
+            ; test eax, eax
+            ; js =>err
+            ; jz =>tl
+            ; jmp =>done
+        );
+    });
+    // With the iterator in rax: a range iterator's next int, else a jump to `other`.
+    let range_next = move |e: &mut Emitter, other: DynamicLabel| {
+        asm!(e
+            ; mov rcx, QWORD range_t
+            ; cmp [rax + L::OB_TYPE], rcx
+            ; jne =>other
+            ; mov rcx, [rax + L::RANGEITER_INDEX]
+            ; cmp rcx, [rax + L::RANGEITER_LEN]
+            ; jge =>generic
+            ; lea rdx, [rcx + 1]
+            ; mov [rax + L::RANGEITER_INDEX], rdx
+            ; imul rcx, [rax + L::RANGEITER_STEP]
+            ; add rcx, [rax + L::RANGEITER_START]
+            ; mov r8, rcx
+        );
+        if let Some((l, after_store)) = store_after {
+            // `for i in range(...)`: the loop variable's int is overwritten when nothing else
+            // holds it.
+            e.store_int_in_place(l, after_store);
+        }
+        e.box_int_r8();
+        asm!(e
+            ; test rax, rax
+            ; jz =>err
+            ; mov [rbx + s], rax
+        );
+    };
+    // With the iterator in rax: a list iterator's next item, else a jump to `other`.
+    let list_next = move |e: &mut Emitter, other: DynamicLabel| {
+        asm!(e
+            ; mov rcx, QWORD list_t
+            ; cmp [rax + L::OB_TYPE], rcx
+            ; jne =>other
+            ; mov rdx, [rax + L::LISTITER_SEQ]
+            ; test rdx, rdx
+            ; jz =>generic
+            ; mov rcx, [rax + L::LISTITER_INDEX]
+            ; cmp rcx, [rdx + L::VAR_OB_SIZE]
+            ; jge =>generic
+            ; mov r8, [rdx + L::LIST_OB_ITEM]
+            ; mov r8, [r8 + rcx * 8]
+            ; add rcx, 1
+            ; mov [rax + L::LISTITER_INDEX], rcx
+            ; add QWORD [r8], 1
+            ; mov [rbx + s], r8
+        );
+    };
+    // The loop header says which case is in line; the other and the helper are out of line.
+    asm!(e ; mov rax, [rbx + it]);
+    if super::call::iterates_range_call(e, n) {
+        let other = e.out_of_line(n, move |e| {
+            list_next(e, generic);
+            asm!(e ; jmp =>done);
+        });
+        range_next(e, other);
+    } else {
+        let other = e.out_of_line(n, move |e| {
+            range_next(e, generic);
+            asm!(e ; jmp =>done);
+        });
+        list_next(e, other);
     }
-    e.box_int_r8();
-    asm!(e
-        ; test rax, rax
-        ; jz =>err
-        ; mov [rbx + s], rax
-        ; jmp >next_done
-        ; list:
-        ; mov rcx, QWORD list_t
-        ; cmp [rax + L::OB_TYPE], rcx
-        ; jne >generic
-        ; mov rdx, [rax + L::LISTITER_SEQ]
-        ; test rdx, rdx
-        ; jz >generic
-        ; mov rcx, [rax + L::LISTITER_INDEX]
-        ; cmp rcx, [rdx + L::VAR_OB_SIZE]
-        ; jge >generic
-        ; mov r8, [rdx + L::LIST_OB_ITEM]
-        ; mov r8, [r8 + rcx * 8]
-        ; add rcx, 1
-        ; mov [rax + L::LISTITER_INDEX], rcx
-        ; add QWORD [r8], 1
-        ; mov [rbx + s], r8
-        ; jmp >next_done
-        ; generic:
-    );
-    e.set_prev(u as i64);
-    asm!(e ; lea rdi, [rbx + s]);
-    e.call(rt::rt_for_iter as *const () as usize);
-    asm!(e
-        ; test eax, eax
-        ; js =>err
-        ; jz =>tl
-        ; next_done:
-    );
+    asm!(e ; =>done);
 }
 
 /// RETURN_VALUE: the stack is empty below the value; hand its reference to the caller.

@@ -81,25 +81,26 @@ pub fn emit_load_global(e: &mut Emitter, n: usize, d: u32) {
     }
     let s = e.slot(top);
     let memo = e.take_global_memo() as i64;
-    let slow = e.ops.new_dynamic_label();
+    let done = e.ops.new_dynamic_label();
+    let slow = e.out_of_line(n, move |e| {
+        e.set_prev(u as i64);
+        asm!(e
+            ; mov rdi, r12
+            ; lea rsi, [rbx + s]
+            ; mov rdx, QWORD name
+            ; mov rcx, QWORD memo
+        );
+        e.call(rt::rt_load_global as *const () as usize);
+        e.dispatch_result(n, d);
+        asm!(e ; jmp =>done);
+    });
     asm!(e ; mov r8, QWORD memo);
     e.global_memo_value(8, slow);
     asm!(e
         ; add QWORD [rax], 1
         ; mov [rbx + s], rax
-        ; jmp >global_done
-        ; =>slow
+        ; =>done
     );
-    e.set_prev(u as i64);
-    asm!(e
-        ; mov rdi, r12
-        ; lea rsi, [rbx + s]
-        ; mov rdx, QWORD name
-        ; mov rcx, QWORD memo
-    );
-    e.call(rt::rt_load_global as *const () as usize);
-    e.dispatch_result(n, d);
-    asm!(e ; global_done:);
 }
 
 /// LOAD_DEREF: push the content of cell `arg` (empty → the interpreter raises).
@@ -194,7 +195,13 @@ pub fn emit_swap(e: &mut Emitter, n: usize, d: u32) {
 pub fn emit_load_attr(e: &mut Emitter, n: usize, d: u32) {
     let (s, u) = (e.slot(d - 1), unit(e, n));
     let cache = e.take_attr_cache();
-    let slow = e.ops.new_dynamic_label();
+    let done = e.ops.new_dynamic_label();
+    let slow = e.out_of_line(n, move |e| {
+        e.call_attr_helper(n, d, crate::ffi::attr_helpers()[0], cache);
+        // On failure the owner is still on the stack, as in ceval.
+        e.check_error(u, d);
+        asm!(e ; jmp =>done);
+    });
     asm!(e ; mov rax, [rbx + s]);
     attr_entry_address_any(e, cache, slow);
     asm!(e
@@ -206,14 +213,7 @@ pub fn emit_load_attr(e: &mut Emitter, n: usize, d: u32) {
         ; mov rdi, rax
     );
     e.decref_rdi(u);
-    asm!(e
-        ; jmp >attr_done
-        ; =>slow
-    );
-    e.call_attr_helper(n, d, crate::ffi::attr_helpers()[0], cache);
-    // On failure the owner is still on the stack, as in ceval.
-    e.check_error(u, d);
-    asm!(e ; attr_done:);
+    asm!(e ; =>done);
 }
 
 /// Size of one attribute cache entry, and how many a site has (`csrc/attrcache.c`).
@@ -224,9 +224,10 @@ const _: () = assert!(ATTR_ENTRY_SIZE == 48);
 /// Tries the entries of the attribute cache at `cache` in turn for the object in rax (the
 /// loop LOAD_ATTR and LOAD_METHOD share, so that a site seeing a few types stays inline for
 /// each): `r8` walks the entries, `r9d` holds the object's type version and `rdx` its type
-/// when `on_match(e, next)` runs — emitted once, for an entry whose version matches, it must
-/// leave by a jump (to `next` to try the following entry). After the last entry → `miss`.
-/// Clobbers rdx, r8, r9, r11.
+/// when `on_match(e, next)` runs — emitted once, for an entry whose version matches (it jumps
+/// to `next` to try the following entry); the code emitted after this call follows it. The
+/// step to the next entry is out of line (most sites see one type). After the last entry →
+/// `miss`. Clobbers rdx, r8, r9, r11.
 pub fn probe_attr_cache(e: &mut Emitter, cache: usize, miss: DynamicLabel, on_match: impl FnOnce(&mut Emitter, DynamicLabel)) {
     let (probe, next) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
     asm!(e
@@ -239,13 +240,15 @@ pub fn probe_attr_cache(e: &mut Emitter, cache: usize, miss: DynamicLabel, on_ma
         ; jne =>next
     );
     on_match(e, next);
-    asm!(e
-        ; =>next
-        ; add r8, ATTR_ENTRY_SIZE
-        ; sub r11d, 1
-        ; jnz =>probe
-        ; jmp =>miss
-    );
+    // The next entry: out of line (most sites see one type).
+    e.out_of_line_here_to(next, move |e| {
+        asm!(e
+            ; add r8, ATTR_ENTRY_SIZE
+            ; sub r11d, 1
+            ; jnz =>probe
+            ; jmp =>miss
+        );
+    });
 }
 
 /// LOAD_ATTR's inline probe: [`attr_entry0_address`]'s proof (a slot or an index in the
@@ -256,7 +259,6 @@ pub fn attr_entry_address_any(e: &mut Emitter, cache: usize, miss: DynamicLabel)
     let found = e.ops.new_dynamic_label();
     probe_attr_cache(e, cache, miss, |e, next| {
         entry_attr_address(e, 8, 10, next, miss, found);
-        asm!(e ; jmp =>found);
     });
     asm!(e ; =>found);
 }
@@ -323,7 +325,12 @@ pub fn emit_store_attr(e: &mut Emitter, n: usize, d: u32) {
     let (value, owner) = (e.slot(d - 2), e.slot(d - 1));
     let u = unit(e, n);
     let cache = e.take_attr_cache();
-    let slow = e.ops.new_dynamic_label();
+    let done = e.ops.new_dynamic_label();
+    let slow = e.out_of_line(n, move |e| {
+        let u = e.call_attr_helper(n, d, crate::ffi::attr_helpers()[1], cache);
+        e.check_error(u, d - 2);
+        asm!(e ; jmp =>done);
+    });
     asm!(e ; mov rax, [rbx + owner]);
     attr_entry0_address(e, cache, slow, true);
     asm!(e
@@ -333,11 +340,5 @@ pub fn emit_store_attr(e: &mut Emitter, n: usize, d: u32) {
     );
     e.xdecref_rdi(u);
     e.decref_slot(u, owner);
-    asm!(e
-        ; jmp >store_attr_done
-        ; =>slow
-    );
-    let u = e.call_attr_helper(n, d, crate::ffi::attr_helpers()[1], cache);
-    e.check_error(u, d - 2);
-    asm!(e ; store_attr_done:);
+    asm!(e ; =>done);
 }
