@@ -706,6 +706,32 @@ impl<'a> Emitter<'a> {
             }
         }
         self.mark("cold exits".into());
+        // Releases reaching zero first: they run often (temporaries), so they are packed
+        // together, each a call of one shared thunk that sets `prev_instr` (from rax) and
+        // tail-calls `_Py_Dealloc` (rsp at the thunk is as at any function's entry).
+        let (deallocs, rest): (Vec<Cold>, Vec<Cold>) = std::mem::take(&mut self.cold).into_iter().partition(|c| matches!(c, Cold::Dealloc { .. }));
+        self.cold = rest;
+        if !deallocs.is_empty() {
+            let thunk = self.ops.new_dynamic_label();
+            for c in deallocs {
+                if let Cold::Dealloc { label, resume, unit } = c {
+                    let disp = (2 * unit) as i32;
+                    asm!(self
+                        ; =>label
+                        ; lea rax, [r14 + disp]
+                        ; call =>thunk
+                        ; jmp =>resume
+                    );
+                }
+            }
+            let dealloc = crate::ffi::runtime::dealloc_addr() as i64;
+            asm!(self
+                ; =>thunk
+                ; mov [r12 + L::FRAME_PREV_INSTR], rax
+                ; mov rax, QWORD dealloc
+                ; jmp rax
+            );
+        }
         let nlp = self.snap.nlocalsplus as i32;
         let mut i = 0;
         // Breaker stubs may create deopt stubs: iterate until no new ones appear.
@@ -741,6 +767,7 @@ impl<'a> Emitter<'a> {
                     asm!(self ; ud2);
                 }
                 Cold::Dealloc { label, resume, unit } => {
+                    // (Not made by the stubs above; kept complete all the same.)
                     let dealloc = crate::ffi::runtime::dealloc_addr() as i64;
                     asm!(self ; =>label);
                     self.set_prev(unit as i64);
