@@ -94,73 +94,50 @@ pub fn emit_precall(e: &mut Emitter, n: usize, d: u32) {
 /// (csrc/calls.c) pushes the callee's frame, runs its machine code and pops it, with no
 /// vectorcall, hook or Rust layer in between. It declines (returns 1, nothing consumed) for
 /// anything else, which then takes the general `rt_call` below. After PRECALL the stack is
-/// `[meth, self, args...]` or `[NULL, callable, args...]`.
-fn emit_py_call_direct(e: &mut Emitter, n: usize, u: usize, d: u32, oparg: u32, helper: usize, done: DynamicLabel) {
+/// `[meth, self, args...]` or `[NULL, callable, args...]`. With the shared frame-push stub
+/// ([`make_frame_push_stub`]) the site is one call of it, which also falls back to
+/// `psyco_call_py` itself.
+fn emit_py_call_direct(e: &mut Emitter, u: usize, d: u32, oparg: u32, helper: usize, done: DynamicLabel) {
     let base = e.slot(d - oparg - 2);
     let callable = e.slot(d - oparg - 1);
     let err = e.error_label(u, d - oparg - 2);
-    e.set_prev(u as i64);
-    asm!(e
-        ; mov rsi, [rbx + base]
-        ; test rsi, rsi
-        ; jz >function
-        ; lea rdx, [rbx + callable]
-        ; mov ecx, (oparg + 1) as i32
-        ; jmp >call_py
-        ; function:
-        ; mov rsi, [rbx + callable]
-        ; lea rdx, [rbx + callable + 8]
-        ; mov ecx, oparg as i32
-        ; call_py:
-    );
     let general = e.ops.new_dynamic_label();
-    // `psyco_call_py`, with rsi, rdx, ecx as set above; out of line when the frame-push stub
-    // makes the common case.
-    let call_helper = move |e: &mut Emitter| {
-        asm!(e ; mov rdi, r13);
-        e.call(helper);
+    if let Some(stub) = frame_push_stub() {
+        // The stub's contract: eax = `prev_instr`'s displacement from r14, rdx = the pair's
+        // address, ecx = oparg.
         asm!(e
-            ; cmp rax, 1
-            ; je =>general
-            ; test rax, rax
-            ; jz =>err
-            ; mov [rbx + base], rax
-            ; jmp =>done
+            ; mov eax, (2 * u) as i32
+            ; lea rdx, [rbx + base]
+            ; mov ecx, oparg as i32
+            ; mov r11, QWORD stub as i64
+            ; call r11
         );
-    };
-    match frame_push_stub() {
-        Some(stub) => {
-            let declined = e.out_of_line(n, call_helper);
-            emit_frame_push_call(e, stub, base, err, general, declined, done);
-        }
-        None => call_helper(e),
+    } else {
+        e.set_prev(u as i64);
+        asm!(e
+            ; mov rsi, [rbx + base]
+            ; test rsi, rsi
+            ; jz >function
+            ; lea rdx, [rbx + callable]
+            ; mov ecx, (oparg + 1) as i32
+            ; jmp >call_py
+            ; function:
+            ; mov rsi, [rbx + callable]
+            ; lea rdx, [rbx + callable + 8]
+            ; mov ecx, oparg as i32
+            ; call_py:
+            ; mov rdi, r13
+        );
+        e.call(helper);
     }
-    asm!(e ; =>general);
-}
-
-/// What the frame-push stub returns when it declines a call: take it through `psyco_call_py`
-/// (a Python function it does not push), or straight through the general path (not a Python
-/// function at all, which `psyco_call_py` would only turn away again).
-const STUB_DECLINED: i32 = 1;
-const STUB_NOT_A_FUNCTION: i32 = 3;
-
-/// The common case of [`emit_py_call_direct`] without leaving machine code: one call of the
-/// shared frame-push stub ([`frame_push_stub`]), which either makes the whole call (result or
-/// NULL in rax) or declines with rsi, rdx, rcx intact: [`STUB_DECLINED`] for the code after
-/// `declined` to take the call through `psyco_call_py`, [`STUB_NOT_A_FUNCTION`] to go to
-/// `general`. The result goes to slot `base` (NULL: the error exit `err`), then on to `done`.
-fn emit_frame_push_call(e: &mut Emitter, stub: usize, base: i32, err: DynamicLabel, general: DynamicLabel, declined: DynamicLabel, done: DynamicLabel) {
     asm!(e
-        ; mov rax, QWORD stub as i64
-        ; call rax
-        ; cmp rax, STUB_NOT_A_FUNCTION
+        ; cmp rax, 1
         ; je =>general
-        ; cmp rax, STUB_DECLINED
-        ; je =>declined
         ; test rax, rax
         ; jz =>err
         ; mov [rbx + base], rax
         ; jmp =>done
+        ; =>general
     );
 }
 
@@ -174,10 +151,11 @@ pub fn frame_push_stub() -> Option<usize> {
 
 /// Makes the shared frame-push stub, once (GIL held: it is placed in the code arena). One copy
 /// of this code serves every call site (it used to be inlined at each, which cost instruction
-/// cache). Its contract, private to [`emit_frame_push_call`]: in, rsi = the callable, rdx = the
-/// arguments, ecx = their count, r13 = the thread state, the caller's `prev_instr` set; out,
-/// rax = [`STUB_DECLINED`] or [`STUB_NOT_A_FUNCTION`] (nothing touched, rsi/rdx/rcx intact) or
-/// the call's result (NULL with an exception set). Clobbers the caller-saved registers and rbp.
+/// cache). Its contract, private to [`emit_py_call_direct`]: in, eax = the caller's
+/// `prev_instr` as a displacement from r14 (the stub stores it), rdx = the address of the
+/// `[NULL or method, callable, args...]` pair, ecx = CALL's oparg, r12/r13/r14 as in compiled
+/// code; out, rax = the call's result (NULL with an exception set) or 1: declined, nothing
+/// consumed, for the general path. Clobbers the caller-saved registers and rbp.
 ///
 /// What it does: for a compiled function called positionally with exactly its parameter count
 /// (the shape its record holds, `CodeRecord::direct_argcount`), no tracer, a recursion unit to
@@ -187,12 +165,14 @@ pub fn frame_push_stub() -> Option<usize> {
 /// arguments), links it under the current frame with one recursion unit, calls the machine
 /// code, unlinks it and hands it to `psyco_direct_return` (C), which finishes an exit into the
 /// interpreter and pops the frame. These are `psyco_call_py`'s steps without its C prologue
-/// and generic checks.
+/// and generic checks. Any other Python function is handed to `psyco_call_py` (a tail call);
+/// anything that is not a Python function is declined.
 pub fn make_frame_push_stub() {
     FRAME_PUSH_STUB.get_or_init(|| {
         use crate::queue::{REC_DIRECT_ARGCOUNT, REC_DIRECT_FRAME_BYTES, REC_DIRECT_NLOCALSPLUS};
         let idx = crate::ffi::extra_index_now();
         let ret = crate::ffi::direct_return_helper()?;
+        let call_py = crate::ffi::call_py_helper()? as i64;
         if !(0..1000).contains(&idx) || L::FRAME_OWNER != L::FRAME_IS_ENTRY + 1 {
             return None;
         }
@@ -202,6 +182,19 @@ pub fn make_frame_push_stub() {
         dynasm!(ops
             ; .arch x64
             ; sub rsp, 8
+            ; lea rax, [r14 + rax]
+            ; mov [r12 + L::FRAME_PREV_INSTR], rax
+            // rsi = the callable, rdx = its arguments, ecx = their count (self included).
+            ; mov rsi, [rdx]
+            ; test rsi, rsi
+            ; jz ->function
+            ; add ecx, 1
+            ; add rdx, 8
+            ; jmp ->shaped
+            ; ->function:
+            ; mov rsi, [rdx + 8]
+            ; add rdx, 16
+            ; ->shaped:
             // The record of the callable's code, with machine code and this call's shape.
             ; mov rax, QWORD func_t
             ; cmp [rsi + L::OB_TYPE], rax
@@ -291,13 +284,16 @@ pub fn make_frame_push_stub() {
             ; add rsp, 8
             ; ret
             ; ->not_a_function:
-            ; mov eax, STUB_NOT_A_FUNCTION
+            ; mov eax, 1
             ; add rsp, 8
             ; ret
+            // Another Python function: `psyco_call_py(tstate, callable, args, nargs)`, whose
+            // result (or 1, declined) goes straight back to the call site.
             ; ->decline:
-            ; mov eax, STUB_DECLINED
             ; add rsp, 8
-            ; ret
+            ; mov rdi, r13
+            ; mov rax, QWORD call_py
+            ; jmp rax
         );
         let code = ops.finalize().ok()?;
         let mut buf = crate::x86::ExecBuffer::new(&code).ok()?;
@@ -367,7 +363,7 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
                 _ => false,
             };
             if !builtin {
-                emit_py_call_direct(e, n, u, d, oparg, helper, done);
+                emit_py_call_direct(e, u, d, oparg, helper, done);
             }
         }
     }
