@@ -3062,3 +3062,47 @@ def mixed_binary_operands(n):
 
 
 CASES += [(mixed_binary_operands, (3,))]
+
+
+def truth_of_common_types(n):
+    """POP_JUMP_IF_TRUE/FALSE on non-bools (ops/jump.rs): None, exact int, list, tuple, dict
+    and str by their size word, fresh temporaries released by the test, subclasses that
+    override __bool__ or __len__ (the helper), a deque (the helper) and a __bool__ that
+    raises."""
+    import collections
+
+    class L(list):
+        def __len__(self):
+            return 0
+
+    class I(int):
+        def __bool__(self):
+            return False
+
+    class Bad:
+        def __bool__(self):
+            raise ValueError("no truth")
+
+    vals = [None, 0, 1, -1, 2 ** 40, -(2 ** 70), [], [0], (), (0,), {}, {0: 0}, "", "a",
+            L([1, 2]), I(5), collections.deque(), collections.deque([1]), 0.0, 2.5, Bad()]
+    out = []
+    for i in range(n):
+        for v in vals:
+            try:
+                if v:
+                    out.append(1)
+                else:
+                    out.append(0)
+                while v:
+                    out.append(2)
+                    break
+            except ValueError as e:
+                out.append(str(e))
+        if [i] * (i % 2):
+            out.append("fresh")
+        if not {i: i}.keys() & {i % 2}:
+            out.append("empty")
+    return out
+
+
+CASES += [(truth_of_common_types, (4,))]

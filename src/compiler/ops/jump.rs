@@ -65,18 +65,65 @@ pub fn emit_jump_backward(e: &mut Emitter, n: usize, _d: u32) {
     asm!(e ; jmp =>tl);
 }
 
-/// POP_JUMP_{FORWARD,BACKWARD}_IF_{TRUE,FALSE}: pop, test truth (inline for the bools).
+/// POP_JUMP_{FORWARD,BACKWARD}_IF_{TRUE,FALSE}: pop, test truth. In line for the bools; out
+/// of line for None and the exact types whose truth is their size word being nonzero (int,
+/// list, tuple, dict, str: what `PyObject_IsTrue` gets from their slots), then the helper
+/// (`PyObject_IsTrue`, any object).
 pub fn emit_pop_jump_if_bool(e: &mut Emitter, n: usize, d: u32) {
     use crate::compiler::opcodes as op;
+    const _: () = assert!(L::VAR_OB_SIZE == L::STR_LENGTH && L::VAR_OB_SIZE == L::DICT_MA_USED);
     let ins = &e.snap.instrs[n];
     let u = ins.idx;
     let on_true = matches!(ins.op, op::POP_JUMP_FORWARD_IF_TRUE | op::POP_JUMP_BACKWARD_IF_TRUE);
     let s = e.slot(d - 1);
-    let (t, f) = (crate::ffi::runtime::py_true() as i64, crate::ffi::runtime::py_false() as i64);
+    let (t, f) = (rt::py_true() as i64, rt::py_false() as i64);
     let taken = e.ops.new_dynamic_label();
     let fall = e.ops.new_dynamic_label();
     let (if_true, if_false) = if on_true { (taken, fall) } else { (fall, taken) };
     let err = e.error_label(u, d - 1);
+    let other = e.out_of_line(n, move |e| {
+        let none = rt::py_none() as i64;
+        let sized = [rt::long_type(), rt::list_type(), rt::tuple_type(), rt::dict_type(), rt::str_type()];
+        let (by_size, generic) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
+        asm!(e
+            ; mov rax, QWORD none
+            ; cmp rdi, rax
+            ; jne >not_none
+            ; sub QWORD [rdi], 1
+            ; jmp =>if_false
+            ; not_none:
+            ; mov rdx, [rdi + L::OB_TYPE]
+        );
+        for tp in sized {
+            asm!(e
+                ; mov rax, QWORD tp as i64
+                ; cmp rdx, rax
+                ; je =>by_size
+            );
+        }
+        asm!(e
+            ; jmp =>generic
+            ; =>by_size
+            ; cmp QWORD [rdi + L::VAR_OB_SIZE], 0
+            ; setne bpl
+            ; movzx ebp, bpl
+        );
+        e.decref_rdi(u);
+        asm!(e
+            ; test ebp, ebp
+            ; jnz =>if_true
+            ; jmp =>if_false
+            ; =>generic
+        );
+        e.set_prev(u as i64);
+        e.call(rt::rt_truth_consume as *const () as usize);
+        asm!(e
+            ; test eax, eax
+            ; js =>err
+            ; jnz =>if_true
+            ; jmp =>if_false
+        );
+    });
     asm!(e
         ; mov rdi, [rbx + s]
         ; mov rax, QWORD t
@@ -87,17 +134,8 @@ pub fn emit_pop_jump_if_bool(e: &mut Emitter, n: usize, d: u32) {
         ; not_true:
         ; mov rax, QWORD f
         ; cmp rdi, rax
-        ; jne >generic
+        ; jne =>other
         ; sub QWORD [rdi], 1
-        ; jmp =>if_false
-        ; generic:
-    );
-    e.set_prev(u as i64);
-    e.call(rt::rt_truth_consume as *const () as usize);
-    asm!(e
-        ; test eax, eax
-        ; js =>err
-        ; jnz =>if_true
         ; jmp =>if_false
     );
     taken_edge(e, n, taken);
