@@ -139,6 +139,41 @@ pub struct Emitter<'a> {
     pub inlined: Vec<usize>,
 }
 
+/// A REX.W instruction `opcode` with a register operand `reg` and the memory operand
+/// `[Rq(base) + disp]`: mod 00 without displacement (not for rbp/r13), 01 with 8 bits, 10 with
+/// 32; a SIB byte for rsp/r12 as base.
+fn mem_op(ops: &mut VecAssembler<X64Relocation>, opcode: u8, reg: u8, base: u8, disp: i32) {
+    let rex = 0x48 | ((reg >> 3) << 2) | (base >> 3);
+    let md: u8 = if disp == 0 && base & 7 != 5 {
+        0
+    } else if (-128..128).contains(&disp) {
+        1
+    } else {
+        2
+    };
+    ops.push(rex);
+    ops.push(opcode);
+    ops.push((md << 6) | ((reg & 7) << 3) | (base & 7));
+    if base & 7 == 4 {
+        ops.push(0x24);
+    }
+    match md {
+        1 => ops.push(disp as i8 as u8),
+        2 => ops.extend(&disp.to_le_bytes()),
+        _ => {}
+    }
+}
+
+/// Register numbers for [`Emitter::load_q`] and its kin (as `Rq(n)` takes them).
+pub mod reg {
+    pub const RAX: u8 = 0;
+    pub const RCX: u8 = 1;
+    pub const RDX: u8 = 2;
+    pub const RBX: u8 = 3;
+    pub const RDI: u8 = 7;
+    pub const R10: u8 = 10;
+}
+
 /// Code of instruction `n` that [`Emitter::out_of_line`] emits after the body.
 pub type Deferred = Box<dyn for<'x> FnOnce(&mut Emitter<'x>)>;
 
@@ -280,6 +315,27 @@ impl<'a> Emitter<'a> {
         );
         self.call(f);
         u
+    }
+
+    /// `mov Rq(dst), [Rq(base) + disp]` in its shortest form. dynasm encodes a displacement
+    /// that is not a literal with 32 bits; the stack slots and object fields the templates
+    /// read most fit in 8, which saves 3 bytes of hot code per access.
+    pub fn load_q(&mut self, dst: u8, base: u8, disp: i32) {
+        self.mem_op(0x8b, dst, base, disp);
+    }
+
+    /// `lea Rq(dst), [Rq(base) + disp]` in its shortest form (see [`Self::load_q`]).
+    pub fn lea_q(&mut self, dst: u8, base: u8, disp: i32) {
+        self.mem_op(0x8d, dst, base, disp);
+    }
+
+    /// `mov [Rq(base) + disp], Rq(src)` in its shortest form (see [`Self::load_q`]).
+    pub fn store_q(&mut self, base: u8, disp: i32, src: u8) {
+        self.mem_op(0x89, src, base, disp);
+    }
+
+    fn mem_op(&mut self, opcode: u8, reg: u8, base: u8, disp: i32) {
+        mem_op(&mut self.ops, opcode, reg, base, disp);
     }
 
     /// Displacement from `rbx` of value-stack slot `d`.
@@ -524,7 +580,7 @@ impl<'a> Emitter<'a> {
     /// `Py_DECREF` of the object in value-stack or local slot `slot` (a displacement from
     /// `rbx`), as [`Self::decref_rdi`].
     pub fn decref_slot(&mut self, unit: usize, slot: i32) {
-        asm!(self ; mov rdi, [rbx + slot]);
+        self.load_q(reg::RDI, reg::RBX, slot);
         self.decref_rdi(unit);
     }
 
@@ -821,6 +877,42 @@ impl<'a> Emitter<'a> {
                 }
             }
             i += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `load_q`/`store_q` encode what they say, in the shortest form, for every register pair
+    /// (decoded back with iced-x86, the dump's disassembler).
+    #[test]
+    fn short_memory_operands_decode_as_written() {
+        const NAMES: [&str; 16] = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
+        for reg in 0..16u8 {
+            for base in 0..16u8 {
+                for disp in [0i32, 8, -8, 127, -128, 128, 0x180, -0x1000] {
+                    for store in [false, true] {
+                        let mut ops = VecAssembler::<X64Relocation>::new(0);
+                        mem_op(&mut ops, if store { 0x89 } else { 0x8b }, reg, base, disp);
+                        let code = ops.finalize().unwrap();
+                        let text = crate::x86::disassemble(&code, 0, &[]);
+                        // iced-x86 writes small numbers in decimal, others in hex with "h".
+                        let num = |v: i32| if v < 10 { format!("{v}") } else { format!("{v:X}h") };
+                        let mem = match disp {
+                            0 => format!("[{}]", NAMES[base as usize]),
+                            d if d < 0 => format!("[{}-{}]", NAMES[base as usize], num(-d)),
+                            d => format!("[{}+{}]", NAMES[base as usize], num(d)),
+                        };
+                        let want = if store { format!("mov {},{}", mem, NAMES[reg as usize]) } else { format!("mov {},{}", NAMES[reg as usize], mem) };
+                        assert!(text.contains(&want), "{want} vs {text}");
+                        let sib = (base & 7 == 4) as usize;
+                        let d = if disp == 0 && base & 7 != 5 { 0 } else if (-128..128).contains(&disp) { 1 } else { 4 };
+                        assert_eq!(code.len(), 3 + sib + d, "{want}");
+                    }
+                }
+            }
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
-use crate::compiler::emit::{asm, Emitter};
+use crate::compiler::emit::{asm, reg::{RAX, RBX, RCX}, Emitter};
 use crate::ffi::layout as L;
 use crate::ffi::runtime as rt;
 
@@ -169,8 +169,6 @@ pub fn load_compact_ints(e: &mut Emitter, l: i32, r: i32, generic: DynamicLabel)
     int_value(e, RCX, 9, 10, 11, generic);
 }
 
-const RAX: u8 = 0;
-const RCX: u8 = 1;
 
 /// `Rq(dst)` = the value of the exact int that `Rq(obj)` points to, if it has at most two
 /// 30-bit digits (|v| < 2**60); otherwise a jump to `miss`. One digit (`ob_size` -1, 0 or 1:
@@ -310,9 +308,9 @@ pub(crate) fn check_ascii(e: &mut Emitter, reg: u8, state: i32, mask: u32, value
 /// The two operands of a binary template, slot `l` in rax and slot `r` in rcx, if both are
 /// exactly of the type at `tp`; otherwise jumps to `miss`.
 pub(super) fn load_pair_of_type(e: &mut Emitter, l: i32, r: i32, tp: i64, miss: DynamicLabel) {
+    e.load_q(RAX, RBX, l);
+    e.load_q(RCX, RBX, r);
     asm!(e
-        ; mov rax, [rbx + l]
-        ; mov rcx, [rbx + r]
         ; mov rdx, QWORD tp
         ; cmp [rax + L::OB_TYPE], rdx
         ; jne =>miss

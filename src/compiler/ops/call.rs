@@ -7,7 +7,7 @@
 
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
-use crate::compiler::emit::{asm, BreakerMode, Emitter};
+use crate::compiler::emit::{reg::*, asm, BreakerMode, Emitter};
 use crate::ffi::layout as L;
 use crate::compiler::opcodes as op;
 use crate::ffi::runtime as rt;
@@ -30,7 +30,7 @@ pub fn emit_load_method(e: &mut Emitter, n: usize, d: u32) {
         e.check_error(u, d);
         asm!(e ; jmp =>done);
     });
-    asm!(e ; mov rax, [rbx + s]);
+    e.load_q(RAX, RBX, s);
     super::load_store::probe_attr_cache(e, cache, slow, |e, next| {
         asm!(e
             ; mov ecx, [r8 + 4]
@@ -54,10 +54,10 @@ pub fn emit_load_method(e: &mut Emitter, n: usize, d: u32) {
         ; =>hit
         ; mov r10, [r8 + 16]
         ; add QWORD [r10], 1
-        ; mov [rbx + s], r10
-        ; mov [rbx + s1], rax
-        ; =>done
     );
+    e.store_q(RBX, s, R10);
+    e.store_q(RBX, s1, RAX);
+    asm!(e ; =>done);
 }
 
 /// PRECALL: if the callable slot holds a bound method (and no LOAD_METHOD split it),
@@ -105,9 +105,9 @@ fn emit_py_call_direct(e: &mut Emitter, u: usize, d: u32, oparg: u32, helper: us
     if let Some(stub) = frame_push_stub() {
         // The stub's contract: eax = `prev_instr`'s displacement from r14, rdx = the pair's
         // address, ecx = oparg.
+        asm!(e ; mov eax, (2 * u) as i32);
+        e.lea_q(RDX, RBX, base);
         asm!(e
-            ; mov eax, (2 * u) as i32
-            ; lea rdx, [rbx + base]
             ; mov ecx, oparg as i32
             ; mov r11, QWORD stub as i64
             ; call r11
@@ -135,7 +135,9 @@ fn emit_py_call_direct(e: &mut Emitter, u: usize, d: u32, oparg: u32, helper: us
         ; je =>general
         ; test rax, rax
         ; jz =>err
-        ; mov [rbx + base], rax
+    );
+    e.store_q(RBX, base, RAX);
+    asm!(e
         ; jmp =>done
         ; =>general
     );

@@ -124,8 +124,8 @@ pub fn emit_pop_jump_if_bool(e: &mut Emitter, n: usize, d: u32) {
             ; jmp =>if_false
         );
     });
+    e.load_q(crate::compiler::emit::reg::RDI, crate::compiler::emit::reg::RBX, s);
     asm!(e
-        ; mov rdi, [rbx + s]
         ; mov rax, QWORD t
         ; cmp rdi, rax
         ; jne >not_true

@@ -4,7 +4,7 @@
 
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
-use crate::compiler::emit::{asm, Emitter, GuardKind};
+use crate::compiler::emit::{asm, reg::*, Emitter, GuardKind};
 use crate::ffi::layout as L;
 use crate::ffi::runtime as rt;
 
@@ -19,23 +19,21 @@ fn unit(e: &Emitter, n: usize) -> usize {
 pub fn emit_load_fast(e: &mut Emitter, n: usize, d: u32) {
     let (l, s) = (e.local(arg(e, n)), e.slot(d));
     let unbound = e.deopt_label(n, GuardKind::SlowCase);
+    e.load_q(RAX, RBX, l);
     asm!(e
-        ; mov rax, [rbx + l]
         ; test rax, rax
         ; jz =>unbound
         ; add QWORD [rax], 1
-        ; mov [rbx + s], rax
     );
+    e.store_q(RBX, s, RAX);
 }
 
 /// STORE_FAST: pop into local `arg`, releasing the old value.
 pub fn emit_store_fast(e: &mut Emitter, n: usize, d: u32) {
     let (l, s) = (e.local(arg(e, n)), e.slot(d - 1));
-    asm!(e
-        ; mov rax, [rbx + s]
-        ; mov rdi, [rbx + l]
-        ; mov [rbx + l], rax
-    );
+    e.load_q(RAX, RBX, s);
+    e.load_q(RDI, RBX, l);
+    e.store_q(RBX, l, RAX);
     let u = unit(e, n);
     e.xdecref_rdi(u);
 }
@@ -61,8 +59,8 @@ pub fn emit_load_const(e: &mut Emitter, n: usize, d: u32) {
     asm!(e
         ; mov rax, QWORD c
         ; add QWORD [rax], 1
-        ; mov [rbx + s], rax
     );
+    e.store_q(RBX, s, RAX);
 }
 
 /// LOAD_GLOBAL: globals, then builtins; `arg & 1` pushes a NULL first (for CALL). Inline:
@@ -96,11 +94,9 @@ pub fn emit_load_global(e: &mut Emitter, n: usize, d: u32) {
     });
     asm!(e ; mov r8, QWORD memo);
     e.global_memo_value(8, slow);
-    asm!(e
-        ; add QWORD [rax], 1
-        ; mov [rbx + s], rax
-        ; =>done
-    );
+    asm!(e ; add QWORD [rax], 1);
+    e.store_q(RBX, s, RAX);
+    asm!(e ; =>done);
 }
 
 /// LOAD_DEREF: push the content of cell `arg` (empty → the interpreter raises).
@@ -155,9 +151,8 @@ pub fn emit_copy_free_vars(e: &mut Emitter, n: usize, _d: u32) {
 /// POP_TOP.
 pub fn emit_pop_top(e: &mut Emitter, n: usize, d: u32) {
     let s = e.slot(d - 1);
-    asm!(e ; mov rdi, [rbx + s]);
     let u = unit(e, n);
-    e.decref_rdi(u);
+    e.decref_slot(u, s);
 }
 
 /// PUSH_NULL (the marker CALL uses for "not a method call").
@@ -202,16 +197,16 @@ pub fn emit_load_attr(e: &mut Emitter, n: usize, d: u32) {
         e.check_error(u, d);
         asm!(e ; jmp =>done);
     });
-    asm!(e ; mov rax, [rbx + s]);
+    e.load_q(RAX, RBX, s);
     attr_entry_address_any(e, cache, slow);
     asm!(e
         ; mov r10, [r10]
         ; test r10, r10
         ; jz =>slow
         ; add QWORD [r10], 1
-        ; mov [rbx + s], r10
-        ; mov rdi, rax
     );
+    e.store_q(RBX, s, R10);
+    asm!(e ; mov rdi, rax);
     e.decref_rdi(u);
     asm!(e ; =>done);
 }
@@ -232,7 +227,9 @@ pub fn probe_attr_cache(e: &mut Emitter, cache: usize, miss: DynamicLabel, on_ma
     let (probe, next) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
     asm!(e
         ; mov r8, QWORD cache as i64
-        ; mov rdx, [rax + L::OB_TYPE]
+    );
+    e.load_q(RDX, RAX, L::OB_TYPE);
+    asm!(e
         ; mov r9d, [rdx + L::TYPE_VERSION_TAG]
         ; mov r11d, ATTR_WAYS
         ; =>probe
