@@ -3106,3 +3106,29 @@ def truth_of_common_types(n):
 
 
 CASES += [(truth_of_common_types, (4,))]
+
+
+def and_or_values(n):
+    """`and` / `or` (JUMP_IF_TRUE_OR_POP / JUMP_IF_FALSE_OR_POP, ops/jump.rs) on values that
+    are not bools: the value kept is the object itself, sized types decided without a call,
+    the helper for the rest, a __bool__ that raises."""
+    class Bad:
+        def __bool__(self):
+            raise KeyError("bad truth")
+
+    vals = [None, 0, 3, -(2 ** 65), [], [1], (), (2,), {}, {1: 2}, "", "x", 0.0, 1.5, object, Bad()]
+    out = []
+    for i in range(n):
+        for a in vals:
+            for b in (0, "y", None):
+                try:
+                    out.append(repr(a and b))
+                    out.append(repr(a or b))
+                    out.append(repr((a or b) and (b or a)))
+                except KeyError as e:
+                    out.append(str(e))
+        out.append([i] * (i % 2) or "none")
+    return out
+
+
+CASES += [(and_or_values, (3,))]

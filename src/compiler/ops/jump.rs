@@ -71,7 +71,6 @@ pub fn emit_jump_backward(e: &mut Emitter, n: usize, _d: u32) {
 /// (`PyObject_IsTrue`, any object).
 pub fn emit_pop_jump_if_bool(e: &mut Emitter, n: usize, d: u32) {
     use crate::compiler::opcodes as op;
-    const _: () = assert!(L::VAR_OB_SIZE == L::STR_LENGTH && L::VAR_OB_SIZE == L::DICT_MA_USED);
     let ins = &e.snap.instrs[n];
     let u = ins.idx;
     let on_true = matches!(ins.op, op::POP_JUMP_FORWARD_IF_TRUE | op::POP_JUMP_BACKWARD_IF_TRUE);
@@ -81,49 +80,7 @@ pub fn emit_pop_jump_if_bool(e: &mut Emitter, n: usize, d: u32) {
     let fall = e.ops.new_dynamic_label();
     let (if_true, if_false) = if on_true { (taken, fall) } else { (fall, taken) };
     let err = e.error_label(u, d - 1);
-    let other = e.out_of_line(n, move |e| {
-        let none = rt::py_none() as i64;
-        let sized = [rt::long_type(), rt::list_type(), rt::tuple_type(), rt::dict_type(), rt::str_type()];
-        let (by_size, generic) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
-        asm!(e
-            ; mov rax, QWORD none
-            ; cmp rdi, rax
-            ; jne >not_none
-            ; sub QWORD [rdi], 1
-            ; jmp =>if_false
-            ; not_none:
-            ; mov rdx, [rdi + L::OB_TYPE]
-        );
-        for tp in sized {
-            asm!(e
-                ; mov rax, QWORD tp as i64
-                ; cmp rdx, rax
-                ; je =>by_size
-            );
-        }
-        asm!(e
-            ; jmp =>generic
-            ; =>by_size
-            ; cmp QWORD [rdi + L::VAR_OB_SIZE], 0
-            ; setne bpl
-            ; movzx ebp, bpl
-        );
-        e.decref_rdi(u);
-        asm!(e
-            ; test ebp, ebp
-            ; jnz =>if_true
-            ; jmp =>if_false
-            ; =>generic
-        );
-        e.set_prev(u as i64);
-        e.call(rt::rt_truth_consume as *const () as usize);
-        asm!(e
-            ; test eax, eax
-            ; js =>err
-            ; jnz =>if_true
-            ; jmp =>if_false
-        );
-    });
+    let other = e.out_of_line(n, move |e| truth_of_rdi(e, u, err, if_true, if_false, true));
     e.load_q(crate::compiler::emit::reg::RDI, crate::compiler::emit::reg::RBX, s);
     asm!(e
         ; mov rax, QWORD t
@@ -140,6 +97,67 @@ pub fn emit_pop_jump_if_bool(e: &mut Emitter, n: usize, d: u32) {
     );
     taken_edge(e, n, taken);
     asm!(e ; =>fall);
+}
+
+/// The truth of the object in rdi, not a bool, as the out-of-line part of a conditional jump:
+/// None is false; an exact int, list, tuple, dict or str is true when its size word is
+/// nonzero (what `PyObject_IsTrue` gets from their slots); anything else asks the helper
+/// (`PyObject_IsTrue`; an error goes to `err`). Then a jump to `if_true` or `if_false`, the
+/// object released first if `consume` (POP_JUMP_IF_*) and kept otherwise (JUMP_IF_*_OR_POP).
+fn truth_of_rdi(e: &mut Emitter, u: usize, err: DynamicLabel, if_true: DynamicLabel, if_false: DynamicLabel, consume: bool) {
+    const _: () = assert!(L::VAR_OB_SIZE == L::STR_LENGTH && L::VAR_OB_SIZE == L::DICT_MA_USED);
+    let none = rt::py_none() as i64;
+    let sized = [rt::long_type(), rt::list_type(), rt::tuple_type(), rt::dict_type(), rt::str_type()];
+    let (by_size, generic) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
+    asm!(e
+        ; mov rax, QWORD none
+        ; cmp rdi, rax
+        ; jne >not_none
+    );
+    if consume {
+        asm!(e ; sub QWORD [rdi], 1);
+    }
+    asm!(e
+        ; jmp =>if_false
+        ; not_none:
+        ; mov rdx, [rdi + L::OB_TYPE]
+    );
+    for tp in sized {
+        asm!(e
+            ; mov rax, QWORD tp as i64
+            ; cmp rdx, rax
+            ; je =>by_size
+        );
+    }
+    asm!(e
+        ; jmp =>generic
+        ; =>by_size
+    );
+    if consume {
+        asm!(e
+            ; cmp QWORD [rdi + L::VAR_OB_SIZE], 0
+            ; setne bpl
+            ; movzx ebp, bpl
+        );
+        e.decref_rdi(u);
+        asm!(e ; test ebp, ebp);
+    } else {
+        asm!(e ; cmp QWORD [rdi + L::VAR_OB_SIZE], 0);
+    }
+    asm!(e
+        ; jnz =>if_true
+        ; jmp =>if_false
+        ; =>generic
+    );
+    e.set_prev(u as i64);
+    let helper = if consume { rt::rt_truth_consume as *const () as usize } else { rt::rt_truth as *const () as usize };
+    e.call(helper);
+    asm!(e
+        ; test eax, eax
+        ; js =>err
+        ; jnz =>if_true
+        ; jmp =>if_false
+    );
 }
 
 /// POP_JUMP_{FORWARD,BACKWARD}_IF_{NONE,NOT_NONE}.
@@ -168,7 +186,8 @@ pub fn emit_pop_jump_if_none(e: &mut Emitter, n: usize, d: u32) {
     asm!(e ; =>fall);
 }
 
-/// JUMP_IF_{TRUE,FALSE}_OR_POP: jump keeping the value, or pop it and fall through.
+/// JUMP_IF_{TRUE,FALSE}_OR_POP: jump keeping the value, or pop it and fall through. The bools
+/// in line, other objects out of line as for POP_JUMP_IF_* ([`truth_of_rdi`]).
 pub fn emit_jump_if_or_pop(e: &mut Emitter, n: usize, d: u32) {
     use crate::compiler::opcodes as op;
     let ins = &e.snap.instrs[n];
@@ -181,26 +200,19 @@ pub fn emit_jump_if_or_pop(e: &mut Emitter, n: usize, d: u32) {
     let fall = e.ops.new_dynamic_label();
     let (if_true, if_false) = if on_true { (taken, pop) } else { (pop, taken) };
     let err = e.error_label(u, d);
+    let other = e.out_of_line(n, move |e| truth_of_rdi(e, u, err, if_true, if_false, false));
+    e.load_q(crate::compiler::emit::reg::RDI, crate::compiler::emit::reg::RBX, s);
     asm!(e
-        ; mov rdi, [rbx + s]
         ; mov rax, QWORD t
         ; cmp rdi, rax
         ; je =>if_true
         ; mov rax, QWORD f
         ; cmp rdi, rax
         ; je =>if_false
-    );
-    e.set_prev(u as i64);
-    e.call(rt::rt_truth as *const () as usize);
-    asm!(e
-        ; test eax, eax
-        ; js =>err
-        ; jnz =>if_true
-        ; jmp =>if_false
+        ; jmp =>other
         ; =>pop
-        ; mov rdi, [rbx + s]
     );
-    e.decref_rdi(u);
+    e.decref_slot(u, s);
     asm!(e ; jmp =>fall);
     taken_edge(e, n, taken);
     asm!(e ; =>fall);

@@ -231,18 +231,19 @@ pub fn probe_attr_cache(e: &mut Emitter, cache: usize, miss: DynamicLabel, on_ma
     e.load_q(RDX, RAX, L::OB_TYPE);
     asm!(e
         ; mov r9d, [rdx + L::TYPE_VERSION_TAG]
-        ; mov r11d, ATTR_WAYS
         ; =>probe
         ; cmp r9d, [r8]
         ; jne =>next
     );
     on_match(e, next);
     // The next entry: out of line (most sites see one type).
+    let end = (cache + (ATTR_WAYS * ATTR_ENTRY_SIZE) as usize) as i64;
     e.out_of_line_here_to(next, move |e| {
         asm!(e
             ; add r8, ATTR_ENTRY_SIZE
-            ; sub r11d, 1
-            ; jnz =>probe
+            ; mov r11, QWORD end
+            ; cmp r8, r11
+            ; jb =>probe
             ; jmp =>miss
         );
     });
@@ -265,15 +266,19 @@ pub fn attr_entry_address_any(e: &mut Emitter, cache: usize, miss: DynamicLabel)
 /// values array (falling through, the address in `Rq(out)`). An entry of another kind →
 /// `other_kind`; an instance without a values array → `miss`. Clobbers rdx.
 fn entry_attr_address(e: &mut Emitter, c: u8, out: u8, other_kind: DynamicLabel, miss: DynamicLabel, done: DynamicLabel) {
+    // Values-array attributes (any ordinary class) in line, slots out of line.
+    let slot = e.out_of_line_here(move |e| {
+        asm!(e
+            ; cmp DWORD [Rq(c) + 4], 1
+            ; jne =>other_kind
+            ; lea Rq(out), [rax + rdx]
+            ; jmp =>done
+        );
+    });
     asm!(e
         ; mov rdx, [Rq(c) + 8]
-        ; cmp DWORD [Rq(c) + 4], 1
-        ; jne >values
-        ; lea Rq(out), [rax + rdx]
-        ; jmp =>done
-        ; values:
         ; cmp DWORD [Rq(c) + 4], 2
-        ; jne =>other_kind
+        ; jne =>slot
         ; mov Rq(out), [rax + L::OBJECT_VALUES_PTR]
         ; test Rq(out), Rq(out)
         ; jz =>miss
