@@ -250,13 +250,16 @@ impl<'a> Emitter<'a> {
     /// has a value. Leaves that value (borrowed) in rax. Clobbers rdx. The one check of a memo
     /// (LOAD_GLOBAL itself and the fused runs that read a global through it).
     pub fn global_memo_value(&mut self, m: u8, miss: DynamicLabel) {
+        const R12: u8 = 12;
+        self.load_q(reg::RAX, R12, L::FRAME_F_GLOBALS);
+        self.load_q(reg::RDX, reg::RAX, L::DICT_VERSION_TAG);
         asm!(self
-            ; mov rax, [r12 + L::FRAME_F_GLOBALS]
-            ; mov rdx, [rax + L::DICT_VERSION_TAG]
             ; cmp rdx, [Rq(m)]
             ; jne =>miss
-            ; mov rax, [r12 + L::FRAME_F_BUILTINS]
-            ; mov rdx, [rax + L::DICT_VERSION_TAG]
+        );
+        self.load_q(reg::RAX, R12, L::FRAME_F_BUILTINS);
+        self.load_q(reg::RDX, reg::RAX, L::DICT_VERSION_TAG);
+        asm!(self
             ; cmp rdx, [Rq(m) + 8]
             ; jne =>miss
             ; mov rax, [Rq(m) + 16]
