@@ -257,15 +257,8 @@ pub fn emit_for_iter(e: &mut Emitter, n: usize, d: u32) {
             ; mov rcx, QWORD range_t
             ; cmp [rax + L::OB_TYPE], rcx
             ; jne =>other
-            ; mov rcx, [rax + L::RANGEITER_INDEX]
-            ; cmp rcx, [rax + L::RANGEITER_LEN]
-            ; jge =>generic
-            ; lea rdx, [rcx + 1]
-            ; mov [rax + L::RANGEITER_INDEX], rdx
-            ; imul rcx, [rax + L::RANGEITER_STEP]
-            ; add rcx, [rax + L::RANGEITER_START]
-            ; mov r8, rcx
         );
+        range_iter_step(e, 8, generic);
         if let Some((l, after_store)) = store_after {
             // `for i in range(...)`: the loop variable's int is overwritten when nothing else
             // holds it.
@@ -314,6 +307,22 @@ pub fn emit_for_iter(e: &mut Emitter, n: usize, d: u32) {
         list_next(e, other);
     }
     asm!(e ; =>done);
+}
+
+/// One step of the range iterator in rax (FOR_ITER and the loop kernels): its next value in
+/// `Rq(out)` and the index advanced, or a jump to `exhausted` with nothing changed. Clobbers
+/// rcx, rdx.
+pub fn range_iter_step(e: &mut Emitter, out: u8, exhausted: DynamicLabel) {
+    asm!(e
+        ; mov rcx, [rax + L::RANGEITER_INDEX]
+        ; cmp rcx, [rax + L::RANGEITER_LEN]
+        ; jge =>exhausted
+        ; lea rdx, [rcx + 1]
+        ; mov [rax + L::RANGEITER_INDEX], rdx
+        ; imul rcx, [rax + L::RANGEITER_STEP]
+        ; add rcx, [rax + L::RANGEITER_START]
+        ; mov Rq(out), rcx
+    );
 }
 
 /// RETURN_VALUE: the stack is empty below the value; hand its reference to the caller.

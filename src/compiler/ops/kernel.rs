@@ -1732,15 +1732,8 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
             asm!(e
                 ; =>label
                 ; mov rax, [rbx + it]
-                ; mov rcx, [rax + L::RANGEITER_INDEX]
-                ; cmp rcx, [rax + L::RANGEITER_LEN]
-                ; jge =>exhausted
-                ; lea rdx, [rcx + 1]
-                ; mov [rax + L::RANGEITER_INDEX], rdx
-                ; imul rcx, [rax + L::RANGEITER_STEP]
-                ; add rcx, [rax + L::RANGEITER_START]
-                ; mov rbp, rcx
             );
+            super::jump::range_iter_step(e, 5, exhausted);
             if label == first_step {
                 asm!(e ; jmp =>body);
             }
