@@ -170,7 +170,9 @@ pub mod reg {
     pub const RCX: u8 = 1;
     pub const RDX: u8 = 2;
     pub const RBX: u8 = 3;
+    pub const RBP: u8 = 5;
     pub const RDI: u8 = 7;
+    pub const R8: u8 = 8;
     pub const R10: u8 = 10;
 }
 

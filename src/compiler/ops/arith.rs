@@ -4,7 +4,7 @@
 
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
-use crate::compiler::emit::{asm, reg::{RAX, RBX, RCX}, Emitter};
+use crate::compiler::emit::{asm, reg::{RAX, RBP, RBX, RCX}, Emitter};
 use crate::ffi::layout as L;
 use crate::ffi::runtime as rt;
 
@@ -117,9 +117,9 @@ pub fn emit_binary_op(e: &mut Emitter, n: usize, d: u32) {
     asm!(e
         ; test rbp, rbp
         ; jz =>err
-        ; mov [rbx + l], rbp
-        ; =>done
     );
+    e.store_q(RBX, l, RBP);
+    asm!(e ; =>done);
 }
 
 /// `+ - * /` of two exact floats (BINARY_OP_ADD_FLOAT and its siblings): the IEEE operation
@@ -156,7 +156,7 @@ fn emit_float_binop(e: &mut Emitter, u: usize, d: u32, base: i32, generic: Dynam
     );
     e.decref_slot(u, l);
     e.decref_slot(u, r);
-    asm!(e ; mov [rbx + l], rbp);
+    e.store_q(RBX, l, RBP);
 }
 
 /// Loads the values of the two operands at `[rbx + l]`, `[rbx + r]` into r8, r9 if both are
@@ -347,7 +347,7 @@ pub(super) fn replace_pair_with_rbp(e: &mut Emitter, u: usize, l: i32, r: i32) {
     asm!(e ; mov rdi, rax);
     e.decref_rdi(u);
     e.decref_slot(u, r);
-    asm!(e ; mov [rbx + l], rbp);
+    e.store_q(RBX, l, RBP);
 }
 
 /// The guard both inline item paths share: the container at `[rbx + c]` is an exact list (or,

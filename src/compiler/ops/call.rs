@@ -82,7 +82,9 @@ pub fn emit_precall(e: &mut Emitter, n: usize, d: u32) {
     asm!(e
         ; cmp QWORD [rbx + null_slot], 0
         ; jne =>done
-        ; mov rax, [rbx + callable]
+    );
+    e.load_q(RAX, RBX, callable);
+    asm!(e
         ; mov rcx, QWORD method_type
         ; cmp [rax + 8], rcx
         ; je =>unpack

@@ -442,7 +442,9 @@ pub(super) fn finish_float_run(e: &mut Emitter, last: usize, d: u32, fallback: D
         ; call rax
         ; test rax, rax
         ; jz =>out_of_memory
-        ; mov [rbx + s], rax
+    );
+    e.store_q(crate::compiler::emit::reg::RBX, s, crate::compiler::emit::reg::RAX);
+    asm!(e
         ; jmp =>after
         ; =>fallback
     );

@@ -415,7 +415,9 @@ pub fn try_int_run(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
     asm!(e
         ; test rax, rax
         ; jz =>out_of_memory
-        ; mov [rbx + s], rax
+    );
+    e.store_q(crate::compiler::emit::reg::RBX, s, crate::compiler::emit::reg::RAX);
+    asm!(e
         ; jmp =>after
         ; =>fallback
     );

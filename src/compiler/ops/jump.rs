@@ -3,7 +3,7 @@
 
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
-use crate::compiler::emit::{asm, BreakerMode, Emitter};
+use crate::compiler::emit::{asm, reg::*, BreakerMode, Emitter};
 use crate::ffi::layout as L;
 use crate::ffi::runtime as rt;
 
@@ -81,7 +81,7 @@ pub fn emit_pop_jump_if_bool(e: &mut Emitter, n: usize, d: u32) {
     let (if_true, if_false) = if on_true { (taken, fall) } else { (fall, taken) };
     let err = e.error_label(u, d - 1);
     let other = e.out_of_line(n, move |e| truth_of_rdi(e, u, err, if_true, if_false, true));
-    e.load_q(crate::compiler::emit::reg::RDI, crate::compiler::emit::reg::RBX, s);
+    e.load_q(RDI, RBX, s);
     asm!(e
         ; mov rax, QWORD t
         ; cmp rdi, rax
@@ -201,7 +201,7 @@ pub fn emit_jump_if_or_pop(e: &mut Emitter, n: usize, d: u32) {
     let (if_true, if_false) = if on_true { (taken, pop) } else { (pop, taken) };
     let err = e.error_label(u, d);
     let other = e.out_of_line(n, move |e| truth_of_rdi(e, u, err, if_true, if_false, false));
-    e.load_q(crate::compiler::emit::reg::RDI, crate::compiler::emit::reg::RBX, s);
+    e.load_q(RDI, RBX, s);
     asm!(e
         ; mov rax, QWORD t
         ; cmp rdi, rax
@@ -268,8 +268,8 @@ pub fn emit_for_iter(e: &mut Emitter, n: usize, d: u32) {
         asm!(e
             ; test rax, rax
             ; jz =>err
-            ; mov [rbx + s], rax
         );
+        e.store_q(RBX, s, RAX);
     };
     // With the iterator in rax: a list iterator's next item, else a jump to `other`.
     let list_next = move |e: &mut Emitter, other: DynamicLabel| {
@@ -288,11 +288,11 @@ pub fn emit_for_iter(e: &mut Emitter, n: usize, d: u32) {
             ; add rcx, 1
             ; mov [rax + L::LISTITER_INDEX], rcx
             ; add QWORD [r8], 1
-            ; mov [rbx + s], r8
         );
+        e.store_q(RBX, s, R8);
     };
     // The loop header says which case is in line; the other and the helper are out of line.
-    asm!(e ; mov rax, [rbx + it]);
+    e.load_q(RAX, RBX, it);
     if super::call::iterates_range_call(e, n) {
         let other = e.out_of_line(n, move |e| {
             list_next(e, generic);

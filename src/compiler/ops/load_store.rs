@@ -333,13 +333,11 @@ pub fn emit_store_attr(e: &mut Emitter, n: usize, d: u32) {
         e.check_error(u, d - 2);
         asm!(e ; jmp =>done);
     });
-    asm!(e ; mov rax, [rbx + owner]);
+    e.load_q(RAX, RBX, owner);
     attr_entry0_address(e, cache, slow, true);
-    asm!(e
-        ; mov rdi, [r10]
-        ; mov rdx, [rbx + value]
-        ; mov [r10], rdx
-    );
+    asm!(e ; mov rdi, [r10]);
+    e.load_q(RDX, RBX, value);
+    asm!(e ; mov [r10], rdx);
     e.xdecref_rdi(u);
     e.decref_slot(u, owner);
     asm!(e ; =>done);
