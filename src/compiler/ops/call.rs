@@ -353,7 +353,7 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
             None => false,
         };
         if oparg <= 4 && c_worthy {
-            emit_c_call_inline(e, n, u, d, oparg, done);
+            emit_c_call_inline(e, n, u, d, oparg, done, matches!(producer, Some(Producer::Method(_))));
         }
     }
     if kw == 0 {
@@ -567,7 +567,7 @@ const METH_STATIC: i32 = 0x20;
 /// METH_NOARGS, METH_O and METH_FASTCALL(|METH_KEYWORDS) conventions, with the recursion
 /// counter counted around it as ceval does. A NULL result leaves everything on the stack for
 /// the error exit (the C function set the exception). Anything else falls through.
-fn emit_c_call_inline(e: &mut Emitter, n: usize, u: usize, d: u32, k: u32, done: DynamicLabel) {
+fn emit_c_call_inline(e: &mut Emitter, n: usize, u: usize, d: u32, k: u32, done: DynamicLabel, method_site: bool) {
     let (meth, slf) = (e.slot(d - k - 2), e.slot(d - k - 1));
     let generic = e.ops.new_dynamic_label();
     let c_function = e.ops.new_dynamic_label();
@@ -612,21 +612,46 @@ fn emit_c_call_inline(e: &mut Emitter, n: usize, u: usize, d: u32, k: u32, done:
             ; jmp =>done
         );
     });
-    asm!(e
-        ; mov rax, [rbx + meth]
-        ; test rax, rax
-        ; jz >function
-        ; mov rdx, QWORD descr_t
-        ; cmp [rax + L::OB_TYPE], rdx
-        ; je =>descriptor
-        ; jmp =>generic
-        ; function:
-        ; mov rax, [rbx + slf]
-        ; mov rdx, QWORD cfunc_t
-        ; cmp [rax + L::OB_TYPE], rdx
-        ; je =>c_function
-        ; =>generic
-    );
+    // The type check the site's callable most likely needs is in line, the other out of line:
+    // after LOAD_METHOD the method slot holds a method descriptor or a function; otherwise it
+    // is NULL and the callable a builtin function or anything else.
+    e.load_q(RAX, RBX, meth);
+    if method_site {
+        let function_check = e.out_of_line(n, move |e| {
+            e.load_q(RAX, RBX, slf);
+            asm!(e
+                ; mov rdx, QWORD cfunc_t
+                ; cmp [rax + L::OB_TYPE], rdx
+                ; je =>c_function
+                ; jmp =>generic
+            );
+        });
+        asm!(e
+            ; test rax, rax
+            ; jz =>function_check
+            ; mov rdx, QWORD descr_t
+            ; cmp [rax + L::OB_TYPE], rdx
+            ; je =>descriptor
+            ; =>generic
+        );
+    } else {
+        let descriptor_check = e.out_of_line(n, move |e| {
+            asm!(e
+                ; mov rdx, QWORD descr_t
+                ; cmp [rax + L::OB_TYPE], rdx
+                ; je =>descriptor
+                ; jmp =>generic
+            );
+        });
+        asm!(e ; test rax, rax ; jnz =>descriptor_check);
+        e.load_q(RAX, RBX, slf);
+        asm!(e
+            ; mov rdx, QWORD cfunc_t
+            ; cmp [rax + L::OB_TYPE], rdx
+            ; je =>c_function
+            ; =>generic
+        );
+    }
 }
 
 /// After the C call: a result with no exception pending moves to `rbp`; anything else goes to
