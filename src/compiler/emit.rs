@@ -72,9 +72,15 @@ pub enum Cold {
     Unwind { label: DynamicLabel, unit: usize, depth: u32 },
     Breaker { label: DynamicLabel, resume: DynamicLabel, deopt_n: usize, at_unit: i64, mode: BreakerMode },
     Tracing { label: DynamicLabel, resume: DynamicLabel, deopt: DynamicLabel },
-    /// The out-of-line half of a `Py_DECREF` whose count reached zero: `prev_instr = unit`,
-    /// `_Py_Dealloc(rdi)`, back to `resume`.
-    Dealloc { label: DynamicLabel, resume: DynamicLabel, unit: usize },
+}
+
+/// The out-of-line half of a `Py_DECREF` whose count reached zero: `prev_instr = unit`,
+/// `_Py_Dealloc(rdi)`, back to `resume`. Kept apart from [`Cold`]: they are emitted first,
+/// together, through one thunk (see [`Emitter::finish`]).
+struct Dealloc {
+    label: DynamicLabel,
+    resume: DynamicLabel,
+    unit: usize,
 }
 
 /// The bytes `Emitter::prologue` starts every function with (checked before its frame is
@@ -110,6 +116,7 @@ pub struct Emitter<'a> {
     deopt_labels: Vec<Option<DynamicLabel>>,
     pub epilogue: DynamicLabel,
     cold: Vec<Cold>,
+    deallocs: Vec<Dealloc>,
     /// Template code placed after the body (see [`Self::out_of_line`]): (instruction
     /// position, entry label, emitter).
     deferred: Vec<(usize, DynamicLabel, Deferred)>,
@@ -174,6 +181,7 @@ pub mod reg {
     pub const RDI: u8 = 7;
     pub const R8: u8 = 8;
     pub const R10: u8 = 10;
+    pub const R12: u8 = 12;
 }
 
 /// Code of instruction `n` that [`Emitter::out_of_line`] emits after the body.
@@ -200,6 +208,7 @@ impl<'a> Emitter<'a> {
             deopt_labels: vec![None; snap.instrs.len()],
             epilogue,
             cold: Vec::new(),
+            deallocs: Vec::new(),
             deferred: Vec::new(),
             current: 0,
             marks: Vec::new(),
@@ -252,14 +261,13 @@ impl<'a> Emitter<'a> {
     /// has a value. Leaves that value (borrowed) in rax. Clobbers rdx. The one check of a memo
     /// (LOAD_GLOBAL itself and the fused runs that read a global through it).
     pub fn global_memo_value(&mut self, m: u8, miss: DynamicLabel) {
-        const R12: u8 = 12;
-        self.load_q(reg::RAX, R12, L::FRAME_F_GLOBALS);
+        self.load_q(reg::RAX, reg::R12, L::FRAME_F_GLOBALS);
         self.load_q(reg::RDX, reg::RAX, L::DICT_VERSION_TAG);
         asm!(self
             ; cmp rdx, [Rq(m)]
             ; jne =>miss
         );
-        self.load_q(reg::RAX, R12, L::FRAME_F_BUILTINS);
+        self.load_q(reg::RAX, reg::R12, L::FRAME_F_BUILTINS);
         self.load_q(reg::RDX, reg::RAX, L::DICT_VERSION_TAG);
         asm!(self
             ; cmp rdx, [Rq(m) + 8]
@@ -341,6 +349,18 @@ impl<'a> Emitter<'a> {
 
     fn mem_op(&mut self, opcode: u8, reg: u8, base: u8, disp: i32) {
         mem_op(&mut self.ops, opcode, reg, base, disp);
+    }
+
+    /// The out-of-line helper call of an attribute site (LOAD_ATTR, STORE_ATTR, LOAD_METHOD)
+    /// whose inline probe missed: attribute helper `which` of `ffi::attr_helpers` through
+    /// [`Self::call_attr_helper`], an error exit with `err_depth` values on the stack (those
+    /// ceval would still hold), then on to `done`. Returns the label to jump to.
+    pub fn attr_helper_out_of_line(&mut self, n: usize, d: u32, which: usize, cache: usize, err_depth: u32, done: DynamicLabel) -> DynamicLabel {
+        self.out_of_line(n, move |e| {
+            let u = e.call_attr_helper(n, d, crate::ffi::attr_helpers()[which], cache);
+            e.check_error(u, err_depth);
+            asm!(e ; jmp =>done);
+        })
     }
 
     /// Displacement from `rbx` of value-stack slot `d`.
@@ -579,7 +599,7 @@ impl<'a> Emitter<'a> {
             ; jz =>label
             ; =>resume
         );
-        self.cold.push(Cold::Dealloc { label, resume, unit });
+        self.deallocs.push(Dealloc { label, resume, unit });
     }
 
     /// `Py_DECREF` of the object in value-stack or local slot `slot` (a displacement from
@@ -770,20 +790,18 @@ impl<'a> Emitter<'a> {
         // Releases reaching zero first: they run often (temporaries), so they are packed
         // together, each a call of one shared thunk that sets `prev_instr` (from rax) and
         // tail-calls `_Py_Dealloc` (rsp at the thunk is as at any function's entry).
-        let (deallocs, rest): (Vec<Cold>, Vec<Cold>) = std::mem::take(&mut self.cold).into_iter().partition(|c| matches!(c, Cold::Dealloc { .. }));
-        self.cold = rest;
+        // (Only template code makes them, and all of it is emitted by now.)
+        let deallocs = std::mem::take(&mut self.deallocs);
         if !deallocs.is_empty() {
             let thunk = self.ops.new_dynamic_label();
-            for c in deallocs {
-                if let Cold::Dealloc { label, resume, unit } = c {
-                    let disp = (2 * unit) as i32;
-                    asm!(self
-                        ; =>label
-                        ; lea rax, [r14 + disp]
-                        ; call =>thunk
-                        ; jmp =>resume
-                    );
-                }
+            for Dealloc { label, resume, unit } in deallocs {
+                let disp = (2 * unit) as i32;
+                asm!(self
+                    ; =>label
+                    ; lea rax, [r14 + disp]
+                    ; call =>thunk
+                    ; jmp =>resume
+                );
             }
             let dealloc = crate::ffi::runtime::dealloc_addr() as i64;
             asm!(self
@@ -826,17 +844,6 @@ impl<'a> Emitter<'a> {
                     // Unreachable: without a traceback entry rt_unwind always unwinds, and the
                     // template checked that a handler exists.
                     asm!(self ; ud2);
-                }
-                Cold::Dealloc { label, resume, unit } => {
-                    // (Not made by the stubs above; kept complete all the same.)
-                    let dealloc = crate::ffi::runtime::dealloc_addr() as i64;
-                    asm!(self ; =>label);
-                    self.set_prev(unit as i64);
-                    asm!(self
-                        ; mov rax, QWORD dealloc
-                        ; call rax
-                        ; jmp =>resume
-                    );
                 }
                 Cold::Tracing { label, resume, deopt } => {
                     let helper = crate::ffi::runtime::rt_tracing_started as *const () as usize;

@@ -21,17 +21,20 @@ pub fn emit_binary_op(e: &mut Emitter, n: usize, d: u32) {
     let u = e.snap.instrs[n].idx;
     let int_inline = matches!(base, 0 | 1 | 2 | 3 | 5 | 6 | 7 | 9 | 10 | 12);
     let float_inline = matches!(base, 0 | 5 | 10 | 11);
-    let done = e.ops.new_dynamic_label();
-    let helper = move |e: &mut Emitter| {
+    // The helper: `rt_binary_op`, any operands; on failure both operands are gone.
+    let call_helper = move |e: &mut Emitter| {
         let u = e.call_stack_helper(n, d, Some(oparg), rt::rt_binary_op as *const () as usize);
         e.check_error(u, d - 2);
-        asm!(e ; jmp =>done);
     };
     if !int_inline && !float_inline {
-        let u = e.call_stack_helper(n, d, Some(oparg), rt::rt_binary_op as *const () as usize);
-        e.check_error(u, d - 2);
+        call_helper(e);
         return;
     }
+    let done = e.ops.new_dynamic_label();
+    let helper = move |e: &mut Emitter| {
+        call_helper(e);
+        asm!(e ; jmp =>done);
+    };
     if !int_inline {
         let generic = e.out_of_line(n, helper);
         emit_float_binop(e, u, d, base, generic);
@@ -168,7 +171,6 @@ pub fn load_compact_ints(e: &mut Emitter, l: i32, r: i32, generic: DynamicLabel)
     int_value(e, RAX, 8, 10, 11, generic);
     int_value(e, RCX, 9, 10, 11, generic);
 }
-
 
 /// `Rq(dst)` = the value of the exact int that `Rq(obj)` points to, if it has at most two
 /// 30-bit digits (|v| < 2**60); otherwise a jump to `miss`. One digit (`ob_size` -1, 0 or 1:

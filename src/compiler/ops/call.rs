@@ -21,15 +21,10 @@ use crate::ffi::runtime as rt;
 pub fn emit_load_method(e: &mut Emitter, n: usize, d: u32) {
     let s = e.slot(d - 1);
     let s1 = e.slot(d);
-    let u = e.snap.instrs[n].idx;
     let cache = e.take_attr_cache();
     let (hit, done) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
-    let slow = e.out_of_line(n, move |e| {
-        e.call_attr_helper(n, d, crate::ffi::attr_helpers()[2], cache);
-        // On failure the object is still on the stack, as in ceval.
-        e.check_error(u, d);
-        asm!(e ; jmp =>done);
-    });
+    // On failure the object is still on the stack, as in ceval.
+    let slow = e.attr_helper_out_of_line(n, d, 2, cache, d, done);
     e.load_q(RAX, RBX, s);
     super::load_store::probe_attr_cache(e, cache, slow, |e, next| {
         asm!(e
@@ -322,11 +317,11 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
     let kw = std::mem::take(&mut e.kwnames) as i64;
     let done = e.ops.new_dynamic_label();
     let (len_obj, append_obj) = crate::ffi::call_targets();
+    // Which inline paths are worth their code depends on where the callable came from (names
+    // are interned: compared by identity). Each path checks at run time anyway.
+    let producer = callable_producer(e, n, d, oparg);
     if kw == 0 && len_obj != 0 {
-        // Which inline paths are worth their code depends on where the callable came from
-        // (names are interned: compared by identity). Each path checks at run time anyway.
         let (len_name, append_name) = crate::ffi::call_target_names();
-        let producer = callable_producer(e, n, d, oparg);
         let global = |name: usize| matches!(producer, Some(Producer::Global(g)) if g == name);
         if oparg == 1 && global(len_name) {
             emit_len_inline(e, u, d, len_obj as i64);
@@ -359,7 +354,7 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
     if kw == 0 {
         if let Some(helper) = crate::ffi::call_py_helper() {
             // A global that names a builtin C function is not worth the Python path's code.
-            let builtin = match callable_producer(e, n, d, oparg) {
+            let builtin = match producer {
                 Some(Producer::Global(g)) => {
                     let (len_name, _) = crate::ffi::call_target_names();
                     g == len_name || g == crate::ffi::type_name() || crate::ffi::builtin_c_names().contains(&g)

@@ -21,7 +21,7 @@
 
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
-use crate::compiler::emit::{asm, Emitter};
+use crate::compiler::emit::{asm, reg::{RAX, RBX}, Emitter};
 use crate::compiler::opcodes as op;
 use crate::ffi::layout as L;
 use crate::ffi::runtime as rt;
@@ -443,7 +443,7 @@ pub(super) fn finish_float_run(e: &mut Emitter, last: usize, d: u32, fallback: D
         ; test rax, rax
         ; jz =>out_of_memory
     );
-    e.store_q(crate::compiler::emit::reg::RBX, s, crate::compiler::emit::reg::RAX);
+    e.store_q(RBX, s, RAX);
     asm!(e
         ; jmp =>after
         ; =>fallback

@@ -29,7 +29,7 @@
 
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
-use crate::compiler::emit::{asm, Emitter};
+use crate::compiler::emit::{asm, reg::{RAX, RBX}, Emitter};
 use crate::compiler::opcodes as op;
 use crate::ffi::layout as L;
 use crate::ffi::runtime as rt;
@@ -416,7 +416,7 @@ pub fn try_int_run(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
         ; test rax, rax
         ; jz =>out_of_memory
     );
-    e.store_q(crate::compiler::emit::reg::RBX, s, crate::compiler::emit::reg::RAX);
+    e.store_q(RBX, s, RAX);
     asm!(e
         ; jmp =>after
         ; =>fallback

@@ -258,7 +258,7 @@ pub fn emit_for_iter(e: &mut Emitter, n: usize, d: u32) {
             ; cmp [rax + L::OB_TYPE], rcx
             ; jne =>other
         );
-        range_iter_step(e, 8, generic);
+        range_iter_step(e, R8, generic);
         if let Some((l, after_store)) = store_after {
             // `for i in range(...)`: the loop variable's int is overwritten when nothing else
             // holds it.
@@ -277,14 +277,10 @@ pub fn emit_for_iter(e: &mut Emitter, n: usize, d: u32) {
             ; mov rcx, QWORD list_t
             ; cmp [rax + L::OB_TYPE], rcx
             ; jne =>other
-            ; mov rdx, [rax + L::LISTITER_SEQ]
-            ; test rdx, rdx
-            ; jz =>generic
-            ; mov rcx, [rax + L::LISTITER_INDEX]
-            ; cmp rcx, [rdx + L::VAR_OB_SIZE]
-            ; jge =>generic
-            ; mov r8, [rdx + L::LIST_OB_ITEM]
-            ; mov r8, [r8 + rcx * 8]
+        );
+        list_iter_peek(e, generic);
+        asm!(e
+            ; mov r8, [rdx + rcx * 8]
             ; add rcx, 1
             ; mov [rax + L::LISTITER_INDEX], rcx
             ; add QWORD [r8], 1
@@ -322,6 +318,21 @@ pub fn range_iter_step(e: &mut Emitter, out: u8, exhausted: DynamicLabel) {
         ; imul rcx, [rax + L::RANGEITER_STEP]
         ; add rcx, [rax + L::RANGEITER_START]
         ; mov Rq(out), rcx
+    );
+}
+
+/// The bounds check of the list iterator in rax (FOR_ITER and the loop kernels): the list's
+/// items array in rdx and the next index in rcx, the iterator not advanced yet; or a jump to
+/// `exhausted` (the list gone or at its end) with nothing changed.
+pub fn list_iter_peek(e: &mut Emitter, exhausted: DynamicLabel) {
+    asm!(e
+        ; mov rdx, [rax + L::LISTITER_SEQ]
+        ; test rdx, rdx
+        ; jz =>exhausted
+        ; mov rcx, [rax + L::LISTITER_INDEX]
+        ; cmp rcx, [rdx + L::VAR_OB_SIZE]
+        ; jge =>exhausted
+        ; mov rdx, [rdx + L::LIST_OB_ITEM]
     );
 }
 

@@ -38,7 +38,7 @@ use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
 use super::fuse::{float_branch, float_op};
 use super::fuse_int::{int_branch, int_op};
-use crate::compiler::emit::{asm, Emitter};
+use crate::compiler::emit::{asm, reg::RBP, Emitter};
 use crate::compiler::opcodes as op;
 use crate::ffi::layout as L;
 use crate::ffi::runtime as rt;
@@ -1733,7 +1733,7 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
                 ; =>label
                 ; mov rax, [rbx + it]
             );
-            super::jump::range_iter_step(e, 5, exhausted);
+            super::jump::range_iter_step(e, RBP, exhausted);
             if label == first_step {
                 asm!(e ; jmp =>body);
             }
@@ -1751,15 +1751,9 @@ pub fn try_kernel(e: &mut Emitter, n: usize, d: u32) -> Option<()> {
             ; =>first_step
             ; =>top
             ; mov rax, [rbx + it]
-            ; mov rdx, [rax + L::LISTITER_SEQ]
-            ; test rdx, rdx
-            ; jz =>leave
-            ; mov rcx, [rax + L::LISTITER_INDEX]
-            ; cmp rcx, [rdx + L::VAR_OB_SIZE]
-            ; jge =>leave
-            ; mov rdx, [rdx + L::LIST_OB_ITEM]
-            ; mov rdx, [rdx + rcx * 8]
         );
+        super::jump::list_iter_peek(e, leave);
+        asm!(e ; mov rdx, [rdx + rcx * 8]);
         if let Some(tp) = item_t {
             asm!(e
                 ; mov r8, QWORD tp as i64

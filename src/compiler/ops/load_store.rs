@@ -191,12 +191,8 @@ pub fn emit_load_attr(e: &mut Emitter, n: usize, d: u32) {
     let (s, u) = (e.slot(d - 1), unit(e, n));
     let cache = e.take_attr_cache();
     let done = e.ops.new_dynamic_label();
-    let slow = e.out_of_line(n, move |e| {
-        e.call_attr_helper(n, d, crate::ffi::attr_helpers()[0], cache);
-        // On failure the owner is still on the stack, as in ceval.
-        e.check_error(u, d);
-        asm!(e ; jmp =>done);
-    });
+    // On failure the owner is still on the stack, as in ceval.
+    let slow = e.attr_helper_out_of_line(n, d, 0, cache, d, done);
     e.load_q(RAX, RBX, s);
     attr_entry_address_any(e, cache, slow);
     asm!(e
@@ -328,11 +324,7 @@ pub fn emit_store_attr(e: &mut Emitter, n: usize, d: u32) {
     let u = unit(e, n);
     let cache = e.take_attr_cache();
     let done = e.ops.new_dynamic_label();
-    let slow = e.out_of_line(n, move |e| {
-        let u = e.call_attr_helper(n, d, crate::ffi::attr_helpers()[1], cache);
-        e.check_error(u, d - 2);
-        asm!(e ; jmp =>done);
-    });
+    let slow = e.attr_helper_out_of_line(n, d, 1, cache, d - 2, done);
     e.load_q(RAX, RBX, owner);
     attr_entry0_address(e, cache, slow, true);
     asm!(e ; mov rdi, [r10]);
