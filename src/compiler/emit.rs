@@ -468,6 +468,22 @@ impl<'a> Emitter<'a> {
         );
     }
 
+    /// The i64 in `r8` as the new value of stack slot `s` (a range loop's next value, a fused
+    /// int result): when a STORE_FAST follows (`store_after`, from [`Self::store_fast_after`])
+    /// written in place into that local if [`Self::store_int_in_place`] can, which jumps past
+    /// the store; otherwise boxed into `s`, a failed allocation going to `oom`.
+    pub fn int_r8_to_slot(&mut self, s: i32, store_after: Option<(i32, DynamicLabel)>, oom: DynamicLabel) {
+        if let Some((l, after_store)) = store_after {
+            self.store_int_in_place(l, after_store);
+        }
+        self.box_int_r8();
+        asm!(self
+            ; test rax, rax
+            ; jz =>oom
+        );
+        self.store_q(reg::RBX, s, reg::RAX);
+    }
+
     /// Stores the i64 in `r8` into local `l` by overwriting the int the local holds, when
     /// that is unobservable: the local's object is an exact int nobody else references
     /// (refcount 1), and the value is outside the small-int cache (-5..=256, which must stay

@@ -29,7 +29,7 @@
 
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
-use crate::compiler::emit::{asm, reg::{RAX, RBX}, Emitter};
+use crate::compiler::emit::{asm, Emitter};
 use crate::compiler::opcodes as op;
 use crate::ffi::layout as L;
 use crate::ffi::runtime as rt;
@@ -408,15 +408,8 @@ pub fn try_int_run(e: &mut Emitter, n: usize, d: u32) -> Option<usize> {
     let s = e.slot(d);
     eval(e, &tree, 0, fallback);
     asm!(e ; mov r8, Rq(REGS[0]));
-    if let Some((l, after_store)) = e.store_fast_after(last) {
-        e.store_int_in_place(l, after_store);
-    }
-    e.box_int_r8();
-    asm!(e
-        ; test rax, rax
-        ; jz =>out_of_memory
-    );
-    e.store_q(RBX, s, RAX);
+    let store_after = e.store_fast_after(last);
+    e.int_r8_to_slot(s, store_after, out_of_memory);
     asm!(e
         ; jmp =>after
         ; =>fallback

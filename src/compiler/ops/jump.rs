@@ -259,17 +259,9 @@ pub fn emit_for_iter(e: &mut Emitter, n: usize, d: u32) {
             ; jne =>other
         );
         range_iter_step(e, R8, generic);
-        if let Some((l, after_store)) = store_after {
-            // `for i in range(...)`: the loop variable's int is overwritten when nothing else
-            // holds it.
-            e.store_int_in_place(l, after_store);
-        }
-        e.box_int_r8();
-        asm!(e
-            ; test rax, rax
-            ; jz =>err
-        );
-        e.store_q(RBX, s, RAX);
+        // `for i in range(...)`: the loop variable's int is overwritten when nothing else
+        // holds it.
+        e.int_r8_to_slot(s, store_after, err);
     };
     // With the iterator in rax: a list iterator's next item, else a jump to `other`.
     let list_next = move |e: &mut Emitter, other: DynamicLabel| {
