@@ -169,3 +169,41 @@ def test_dis_a_function_psyco_cannot_compile(tmp_path):
         assert r.stdout.startswith("=== g  (")
     else:
         assert "psyco cannot compile it:" in r.stdout, r.stdout
+
+
+@needs_native
+@pytest.mark.parametrize("setting", ["1", None])
+def test_perf_map_names_compiled_functions_for_perf_only_when_asked(setting):
+    # PSYCO_PERF_MAP=1: every placed function is a "start size name" line of
+    # /tmp/perf-<pid>.map, the file `perf report` reads; without it, no file is written.
+    env = {"PSYCO_PERF_MAP": setting} if setting else {}
+    out = run_json("""
+        import os, re
+        from psyco import _psyco
+        def mapped_function(n):
+            return sum(k * 2 for k in range(n)) + n
+        path = "/tmp/perf-%d.map" % os.getpid()
+        if os.path.exists(path):
+            os.unlink(path)
+        assert _psyco.compile_code(mapped_function.__code__)
+        assert mapped_function(10) == 100
+        dump = _psyco.dump_code(mapped_function.__code__)
+        m = re.match(r".* \\((\\d+) bytes at (0x[0-9a-f]+)\\)", dump)
+        lines = open(path).read().splitlines() if os.path.exists(path) else None
+        if os.path.exists(path):
+            os.unlink(path)
+        emit({"lines": lines, "size": int(m.group(1)), "addr": int(m.group(2), 16),
+              "line": mapped_function.__code__.co_firstlineno})
+    """, env=env)
+    if setting is None:
+        assert out["lines"] is None
+        return
+    rows = [line.split(" ", 2) for line in out["lines"]]
+    assert all(len(r) == 3 for r in rows), out
+    ours = [r for r in rows if r[2].startswith("py::mapped_function:")]
+    assert len(ours) == 1, out
+    start, size, name = ours[0]
+    assert int(start, 16) == out["addr"] and int(size, 16) == out["size"]
+    assert name == "py::mapped_function:<string>:%d" % out["line"]
+    # the shared frame-push stub is named too
+    assert any(r[2] == "psyco::frame_push_stub" for r in rows), out

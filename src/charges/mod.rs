@@ -28,7 +28,7 @@ use std::hash::Hash;
 /// Rescale when the unit exceeds 2^120 (about 120 half-lives after the last rescale).
 pub const RESCALE_AT: f64 = 1.329_227_995_784_916e36;
 /// Fraction of one thread's steady-state total that must be charged before anything is ready.
-pub const WARMUP: f64 = 0.25;
+pub const WARMUP: f64 = 0.1;
 
 #[derive(Debug, Clone)]
 pub struct ChargeTable<K: Hash + Eq + Copy> {
@@ -259,10 +259,23 @@ mod tests {
             t.charge(2, 0.0005);
             t.advance(0.01);
         }
-        // 0.2 s charged: past 25 % of 0.5/ln2 = 0.18 s
+        // 0.2 s charged: past 10 % of 0.5/ln2 = 0.072 s
         assert!(t.is_ready(1, 0.09));
         assert!(!t.is_ready(2, 0.09));
         assert!(t.fraction(1) > 0.9);
+    }
+
+    #[test]
+    fn warmup_is_a_tenth_of_the_steady_total() {
+        // halflife 0.5 s: one busy thread's steady total is 0.5 / ln 2 = 0.721 s, so two
+        // 50 ms polls (0.1 s) warm the table up and one (0.05 s) does not.
+        let mut t = ChargeTable::new(0.5);
+        t.charge(1, 0.05);
+        assert!(!t.warmed_up());
+        assert!(!t.is_ready(1, 0.09));
+        t.charge(1, 0.05);
+        assert!(t.warmed_up());
+        assert!(t.is_ready(1, 0.09));
     }
 
     #[test]

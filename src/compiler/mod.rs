@@ -221,6 +221,11 @@ fn compile_inner(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) -> O
     };
     let code_bytes = compiled.buf.len();
     let entry = compiled.buf.addr();
+    crate::x86::perf_map_note(entry, code_bytes, || {
+        let file: String = code.getattr("co_filename").and_then(|f| f.extract()).unwrap_or_default();
+        let line: i64 = code.getattr("co_firstlineno").and_then(|f| f.extract()).unwrap_or_default();
+        format!("py::{}:{file}:{line}", compiled.qualname)
+    });
     *rec.compiled.lock() = Some(Box::new(compiled));
     if let Some((argcount, nlocalsplus, bytes)) = shape {
         rec.direct_nlocalsplus.store(nlocalsplus, Ordering::Relaxed);

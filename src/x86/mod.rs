@@ -142,6 +142,30 @@ impl Drop for ExecBuffer {
     }
 }
 
+/// Where machine code is named for `perf` (Linux's profiler): with `PSYCO_PERF_MAP=1` in the
+/// environment, every placed function gets a line `start size name` in `/tmp/perf-<pid>.map`,
+/// the file `perf report` reads to name samples in code no ELF file describes. Opened on first
+/// use, reopened after a fork (the child has a new pid); write errors are ignored (a profiling
+/// aid must not break the program).
+pub fn perf_map_note(addr: usize, len: usize, name: impl FnOnce() -> String) {
+    use std::io::Write as _;
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    static FILE: parking_lot::Mutex<Option<(u32, std::fs::File)>> = parking_lot::const_mutex(None);
+    if !*ENABLED.get_or_init(|| std::env::var_os("PSYCO_PERF_MAP").is_some_and(|v| !v.is_empty() && v != "0")) {
+        return;
+    }
+    let pid = std::process::id();
+    let mut f = FILE.lock();
+    if f.as_ref().is_none_or(|(p, _)| *p != pid) {
+        let path = format!("/tmp/perf-{pid}.map");
+        *f = std::fs::OpenOptions::new().create(true).append(true).open(path).ok().map(|file| (pid, file));
+    }
+    if let Some((_, file)) = f.as_mut() {
+        let clean: String = name().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        let _ = writeln!(file, "{addr:x} {len:x} {clean}");
+    }
+}
+
 /// Disassembles `code` (loaded at `base`) in Intel syntax. `marks` are (code offset, text)
 /// pairs printed as comment lines before the instruction at that offset (bytecode markers).
 pub fn disassemble(code: &[u8], base: u64, marks: &[(usize, String)]) -> String {

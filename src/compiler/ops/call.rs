@@ -298,6 +298,7 @@ pub fn make_frame_push_stub() {
         let mut buf = crate::x86::ExecBuffer::new(&code).ok()?;
         // `sub rsp, 8` (4 bytes): the frame at both calls the stub makes, for the unwinder.
         buf.describe_frame(&[crate::x86::unwind::FrameStep { advance: 4, cfa_offset: 16, saved: None }]);
+        crate::x86::perf_map_note(buf.addr(), buf.len(), || "psyco::frame_push_stub".to_string());
         Some(buf)
     });
 }
