@@ -118,6 +118,27 @@ def closures(n):
     return total, add(100)
 
 
+def closure_cell_counts(n):
+    # COPY_FREE_VARS in line (up to 8 cells, each in its own slot, in order) and through the
+    # helper (more): the inner functions must see each cell, including later rebinding.
+    a, b, c = n, n * 2, "c%d" % n
+
+    def three():
+        return (a, b, c)
+
+    v0, v1, v2, v3, v4, v5, v6, v7, v8, v9 = range(n, n + 10)
+
+    def ten():
+        return [v0, v1, v2, v3, v4, v5, v6, v7, v8, v9]
+
+    def eight():
+        return (v0, v1, v2, v3, v4, v5, v6, v7)
+
+    first = (three(), ten(), eight())
+    a, v9, v7 = "rebound", -9, -7
+    return first, three(), ten(), eight()
+
+
 def calls(n):
     p = Point(n, -n)
     r = p.norm1()
@@ -380,6 +401,7 @@ CASES = [
     (unpack_odd, (5,)),
     (comprehension, (10,)),
     (closures, (10,)),
+    (closure_cell_counts, (3,)),
     (calls, (4,)),
     (star_calls, (1, 2, 3)),
     (star_calls, ()),

@@ -525,6 +525,7 @@ pub mod layout {
     pub const DICT_MA_USED: i32 = X::DICT_MA_USED as i32;
     pub const MODULE_MD_DICT: i32 = X::MODULE_MD_DICT as i32;
     pub const FUNC_CODE: i32 = X::FUNC_CODE as i32;
+    pub const FUNC_CLOSURE: i32 = X::FUNC_CLOSURE as i32;
     pub const DESCR_D_TYPE: i32 = X::DESCR_D_TYPE as i32;
     pub const METHODDESCR_D_METHOD: i32 = X::METHODDESCR_D_METHOD as i32;
     pub const CFUNCTION_M_ML: i32 = X::CFUNCTION_M_ML as i32;

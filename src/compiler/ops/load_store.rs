@@ -138,14 +138,33 @@ pub fn emit_make_cell(e: &mut Emitter, n: usize, d: u32) {
     e.check_error(u, d);
 }
 
-/// COPY_FREE_VARS: copy the function's closure cells into the frame.
+/// Closures with at most this many cells have COPY_FREE_VARS in line; more call the helper.
+const INLINE_FREE_VARS: usize = 8;
+
+/// COPY_FREE_VARS: copy the function's closure cells (new references) into the last `arg`
+/// slots of localsplus, as ceval does (`frame->f_func->func_closure`; the compiler only
+/// emits it for code with exactly that many free variables, which the closure matches).
 pub fn emit_copy_free_vars(e: &mut Emitter, n: usize, _d: u32) {
-    let i = arg(e, n) as i32;
+    let count = arg(e, n) as usize;
+    if count > INLINE_FREE_VARS {
+        asm!(e
+            ; mov rdi, r12
+            ; mov esi, count as i32
+        );
+        e.call(rt::rt_copy_free_vars as *const () as usize);
+        return;
+    }
+    let first = e.snap.nlocalsplus - count;
     asm!(e
-        ; mov rdi, r12
-        ; mov esi, i
+        ; mov rax, [r12 + L::FRAME_F_FUNC]
+        ; mov rax, [rax + L::FUNC_CLOSURE]
     );
-    e.call(rt::rt_copy_free_vars as *const () as usize);
+    for i in 0..count {
+        let to = e.local((first + i) as u32);
+        e.load_q(RCX, RAX, L::TUPLE_OB_ITEM + 8 * i as i32);
+        asm!(e ; add QWORD [rcx], 1);
+        e.store_q(RBX, to, RCX);
+    }
 }
 
 /// POP_TOP.
