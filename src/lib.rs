@@ -349,8 +349,9 @@ fn stats(py: Python<'_>, top: usize) -> PyResult<Py<PyDict>> {
     d.set_item("worker_running", s.worker_running)?;
     d.set_item("hook_installed", ffi::eval_hook_installed())?;
     d.set_item("code_mapped_bytes", x86::arena_mapped_bytes())?;
-    let (compile_s, pause_s) = compiler::compile_times();
+    let (compile_s, pause_s, compile_cpu_s) = compiler::compile_times();
     d.set_item("compile_seconds", compile_s)?;
+    d.set_item("compile_cpu_seconds", compile_cpu_s)?;
     d.set_item("max_compile_pause_seconds", pause_s)?;
     d.set_item("records", ffi::live_record_count())?;
     d.set_item("gen_resumes", ffi::runtime_gen::gen_resumes())?;

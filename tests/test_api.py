@@ -677,7 +677,7 @@ STATS_TYPES = {
     "sampler_running": bool, "worker_running": bool, "hook_installed": bool, "records": int,
     "charge_entries": int, "charge_total": float, "top": list, "failures": list,
     "functions": list, "recent_events": list, "compile_seconds": float,
-    "max_compile_pause_seconds": float,
+    "max_compile_pause_seconds": float, "compile_cpu_seconds": float,
 }
 
 
@@ -702,13 +702,17 @@ def test_stats_report_compile_time_and_the_longest_gil_pause():
         ok = _psyco.compile_code(f.__code__)
         after = psyco.stats()
         emit([ok, _psyco.native_status()[0], before["compile_seconds"], after["compile_seconds"],
-              after["max_compile_pause_seconds"]])
+              after["max_compile_pause_seconds"], before["compile_cpu_seconds"],
+              after["compile_cpu_seconds"]])
     """)
-    ok, native, before, after, pause = out
+    ok, native, before, after, pause, cpu_before, cpu_after = out
     assert ok == native
     assert 0.0 <= before <= after and 0.0 <= pause <= after
+    assert 0.0 <= cpu_before <= cpu_after
     if native:
         assert after > before and pause > 0.0
+        # the compiler's own CPU time: positive, and never more than the time it took
+        assert 0.0 < cpu_after - cpu_before <= (after - before) * 1.05 + 1e-3
 
 
 def test_stats_in_a_busy_process():

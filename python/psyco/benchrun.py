@@ -34,7 +34,8 @@ MARK = "@@PSYCO-BENCH@@"
 # psyco.stats() keys copied into the results (numbers and flags only).
 STAT_KEYS = ("selected", "compiled", "failed", "pending", "filtered", "code_bytes", "samples",
              "ticks", "active_events", "charge_resets", "profilers_retired", "hook_installed",
-             "native", "records")
+             "native", "records", "compile_seconds", "compile_cpu_seconds",
+             "max_compile_pause_seconds")
 
 # The child: start the mode, import the program, time run(scale), report one JSON line.
 CHILD = r'''
@@ -383,9 +384,9 @@ def table(results, geo, programs, modes):
     lines = []
     metric = next((results[p][m].get("metric") for p in programs for m in modes), "wall")
     other = "cpu" if metric == "wall" else "wall"
-    head = ("%-14s %-10s %10s %7s  %7s %13s %7s  %4s %4s %4s %6s %6s %7s" %
+    head = ("%-14s %-10s %10s %7s  %7s %13s %7s  %4s %4s %4s %6s %7s %6s %7s" %
             ("program", "mode", "median", "±", "vs plain", "min..max", other + "-x", "sel",
-             "comp", "fail", "code", "samp", "events"))
+             "comp", "fail", "code", "comp-ms", "samp", "events"))
     lines.append(head)
     lines.append("-" * len(head))
     for p in programs:
@@ -411,19 +412,21 @@ def table(results, geo, programs, modes):
                 rng = ("%5.2f..%-5.2f" % (e["ratio_min"], e["ratio_max"])) if e["ratio"] else ""
             spread = ("±%4.1f%%" % e["spread_pct"]) if e["spread_pct"] is not None else "-"
             if m == "plain":
-                sel = comp = fail = code = samp = ev = ""
+                sel = comp = fail = code = cms = samp = ev = ""
             else:
                 sel = fmt_int(st.get("selected"))
                 comp = fmt_int(st.get("compiled"))
                 fail = fmt_int(st.get("failed"))
                 code = fmt_bytes(st.get("code_bytes"))
+                cpu_s = st.get("compile_cpu_seconds")
+                cms = "" if cpu_s is None else "%.1f" % (cpu_s * 1e3)
                 samp = fmt_int(st.get("samples"))
                 ev = fmt_int(st.get("active_events"))
             oth = e.get(other, {}).get("ratio")
             oth = "" if m == "plain" or oth is None else "%6.2fx" % oth
-            lines.append("%-14s %-10s %10s %7s  %7s %13s %7s  %4s %4s %4s %6s %6s %7s%s" % (
+            lines.append("%-14s %-10s %10s %7s  %7s %13s %7s  %4s %4s %4s %6s %7s %6s %7s%s" % (
                 p if first else "", m, fmt_time(e["median"]), spread, ratio, rng, oth,
-                sel, comp, fail, code, samp, ev, mark))
+                sel, comp, fail, code, cms, samp, ev, mark))
             first = False
     lines.append("-" * len(head))
     for m in modes:
@@ -671,7 +674,8 @@ def main(argv=None):
     print("time: median %s time of run(); ±: half the min..max range in %% of the median; "
           "vs plain: median of per-round plain/mode ratios (>1 faster), min..max of them; "
           "cpu-x/wall-x: the same ratio in the other time; "
-          "sel/comp/fail/code/samp/events: psyco.stats() at the end of run() (median)"
+          "sel/comp/fail/code/comp-ms/samp/events: psyco.stats() at the end of run() (median; "
+          "comp-ms: CPU milliseconds the compiler used, already inside the times)"
           % ("wall" if args.metric == "wall" else "CPU (all threads)"))
     print()
     print(text)

@@ -1407,6 +1407,16 @@ pub fn unlock_after_fork<T>(m: &Mutex<T>) {
     }
 }
 
+/// The calling thread's CPU time in nanoseconds (0 if the clock is unavailable).
+pub fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime only writes the struct we own.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 /// True while the interpreter runs normally (not before init, not while finalizing).
 pub fn interpreter_alive() -> bool {
     // SAFETY: both functions only read global flags and may be called without the GIL.
