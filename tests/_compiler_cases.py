@@ -3154,3 +3154,102 @@ def and_or_values(n):
 
 
 CASES += [(and_or_values, (3,))]
+
+
+def membership_branches(n):
+    """CONTAINS_OP fused with the POP_JUMP_IF_TRUE/FALSE after it (no bool made): each inline
+    kind (dict, set/frozenset with int or str keys, one ASCII character in a short str) and
+    the helper (other containers, subclasses, non-bool __contains__), `in` and `not in`, in
+    forward branches, in loop conditions that jump backward (comprehension filters, while),
+    and an error raised by the test itself (reported on its line)."""
+    out = []
+    containers = [set(range(n)), frozenset(["a", "b", 3]), set(), {1: 2, "a": 3}, {}, [1, "a"], (2,),
+                  _SetSub([1]), _DictSub(a=1), {_HashLikeOne()}, " \t\n", "abc", "héllo", _StrSub("xa")]
+    keys = [0, 1, n, "a", "always", "x", " ", "é", 1.0, (1, 2), [1], None, _HashLikeOne()]
+    for c in containers:
+        for k in keys:
+            try:
+                if k in c:
+                    a = 1
+                else:
+                    a = 0
+                if k not in c:
+                    b = 1
+                else:
+                    b = 0
+                out.append(a * 2 + b)
+            except Exception as e:  # noqa: BLE001 - the error is the result
+                out.append(repr(e))
+    s = set(range(0, 3 * n, 3))
+    out.append([i for i in range(4 * n) if i in s])
+    out.append([i for i in range(4 * n) if i not in s])
+    out.append([ch for ch in "hello world" if ch in "lo"])
+    out.append([k for k in ("a", "b", "c") if k not in {"b": 0}])
+    k = 1
+    while k not in s:
+        k += 1
+    out.append(k)
+
+    class Truthy:
+        def __contains__(self, item):
+            return item  # any truth value: `in` makes it a bool
+
+    t = Truthy()
+    out.append([x for x in (0, 1, "", "s", None, [], [0]) if x in t])
+    out.append([x for x in (0, 1, "", "s") if x not in t])
+    try:
+        if [1] in {1}:
+            out.append("unreachable")
+    except TypeError as e:
+        out.append((repr(e), e.__traceback__.tb_lineno - membership_branches.__code__.co_firstlineno))
+    return out
+
+
+CASES += [(membership_branches, (4,))]
+
+
+class _AttrKinds:
+    """Attributes reached every way LOAD_ATTR has: the instance's values (inline), a class
+    attribute, a property, a method object, __getattr__ for missing names."""
+    klass = "k"
+
+    def __init__(self):
+        self.plain = 1
+
+    @property
+    def prop(self):
+        return self.plain + 1
+
+    def meth(self):
+        return 3
+
+    def __getattr__(self, name):
+        if name == "dyn":
+            return "d"
+        raise AttributeError(name)
+
+
+def local_attribute_owners(n):
+    """`local.attr` (LOAD_FAST + LOAD_ATTR): the owner is read from the local without a
+    reference on the inline hit; every other path makes the reference first. The owner's
+    reference count must come back to where it was whichever path ran, also when the load
+    fails, and the loaded values must be right."""
+    import sys
+    o = _AttrKinds()
+    before = sys.getrefcount(o)
+    got = []
+    for i in range(n):
+        got.append((o.plain, o.klass, o.prop, o.meth(), o.meth.__name__, o.dyn))
+        try:
+            o.missing
+        except AttributeError as e:
+            got.append(str(e))
+        o.plain += i
+    o2 = _AttrKinds()
+    o2.__dict__["plain"] = 5          # a materialized dict instead of the values array
+    got.append((o2.plain, o2.prop))
+    after = sys.getrefcount(o)
+    return got, after - before
+
+
+CASES += [(local_attribute_owners, (4,))]

@@ -130,6 +130,12 @@ pub struct Emitter<'a> {
     pub kwnames: usize,
     /// Set by a template that also emitted the next instruction (fusion).
     pub fused_next: bool,
+    /// The LOAD_ATTR whose owner the LOAD_FAST just before it left in rax without a reference
+    /// of its own (see `load_store::owner_stays_borrowed`); taken by that LOAD_ATTR.
+    pub borrowed_owner: Option<usize>,
+    /// Instructions that code other than the instruction before them jumps to without being a
+    /// bytecode jump target (the ends of fused runs): never entered with a borrowed owner.
+    pub side_entries: Vec<usize>,
     /// LOAD_GLOBAL memos (one per site, in emission order); owned by the compiled code.
     pub global_memos: Box<[crate::ffi::runtime::GlobalMemo]>,
     pub next_memo: usize,
@@ -215,6 +221,8 @@ impl<'a> Emitter<'a> {
             guards: Vec::new(),
             kwnames: 0,
             fused_next: false,
+            borrowed_owner: None,
+            side_entries: Vec::new(),
             global_memos: {
                 let n = snap.instrs.iter().filter(|i| i.op == super::opcodes::LOAD_GLOBAL).count();
                 (0..n).map(|_| crate::ffi::runtime::GlobalMemo::default()).collect()

@@ -269,13 +269,18 @@ pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
             e.ops.dynamic_label(l);
         }
         e.mark_instr(n);
+        if e.borrowed_owner.is_some() && (e.borrowed_owner != Some(n) || e.fused_next) {
+            return Err(format!("internal: instruction {n} does not take the owner borrowed for it"));
+        }
         if std::mem::take(&mut e.fused_next) {
             continue; // emitted with the instruction before it
         }
         if ins.op == opcodes::FOR_ITER {
             ops::kernel::try_kernel(&mut e, n, d);
         }
-        if n >= e.fuse_until {
+        // A LOAD_ATTR whose owner is still in rax (not in its slot) starts no fused run.
+        let owner_borrowed = e.borrowed_owner == Some(n);
+        if n >= e.fuse_until && !owner_borrowed {
             // Both fast paths may apply (`a * b + 1.0` or `i * j + 1`: the leaves' types are
             // only known at run time): each falls through to the next, then to the ordinary code.
             // The one tried first is the likelier: int when the expression's constants are ints
@@ -288,10 +293,14 @@ pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
                 if let Some(last) = try_run(&mut e, n, d) {
                     e.mark(format!("     (fused {kind} expression up to offset {})", snap.instrs[last].start * 2));
                     e.fuse_until = e.fuse_until.max(last + 1);
+                    e.side_entries.push(last + 1);
                 }
             }
         }
         ops::emit_instr(&mut e, n, d);
+        if e.borrowed_owner.is_some_and(|m| m != n + 1) {
+            return Err(format!("internal: the owner borrowed for instruction {} was not consumed there", n));
+        }
     }
     // Code that falls off the end cannot happen (the compiler ends with RETURN_VALUE or a
     // jump); guard against it anyway.

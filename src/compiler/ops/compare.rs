@@ -66,6 +66,27 @@ pub fn emit_is_op(e: &mut Emitter, n: usize, d: u32) {
 /// scan of its bytes — what `PyUnicode_Contains` finds for them; everything else
 /// `rt_contains_op`.
 pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
+    use crate::compiler::opcodes as op;
+    let fused = e.snap.instrs.get(n + 1).is_some_and(|next| {
+        matches!(
+            next.op,
+            op::POP_JUMP_FORWARD_IF_FALSE
+                | op::POP_JUMP_FORWARD_IF_TRUE
+                | op::POP_JUMP_BACKWARD_IF_FALSE
+                | op::POP_JUMP_BACKWARD_IF_TRUE
+        )
+    }) && !e.snap.is_target[n + 1]
+        && e.snap.depth[n + 1] == Some(d - 1);
+    emit_contains(e, n, d, fused);
+    e.fused_next = fused;
+}
+
+/// CONTAINS_OP, alone (`fused` false: the bool replaces the operands) or with the following
+/// POP_JUMP_IF_TRUE/FALSE (`fused`: the outcome in `ebp` picks the branch, no bool is made;
+/// the jump cannot fail, its operand being a bool). Errors are reported at CONTAINS_OP with
+/// both operands released, as ceval does.
+fn emit_contains(e: &mut Emitter, n: usize, d: u32, fused: bool) {
+    use crate::compiler::opcodes as op;
     let ins = &e.snap.instrs[n];
     let (oparg, u) = (ins.arg as i32, ins.idx);
     let (done, not_set) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
@@ -73,6 +94,21 @@ pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
     let str_t = rt::str_type() as i64;
     let (t, f) = (rt::py_true() as i64, rt::py_false() as i64);
     let (found, missing) = if oparg == 0 { (t, f) } else { (f, t) };
+    // With a branch: where the outcome True / False goes.
+    let (taken, fall) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
+    let on_true = fused && matches!(e.snap.instrs[n + 1].op, op::POP_JUMP_FORWARD_IF_TRUE | op::POP_JUMP_BACKWARD_IF_TRUE);
+    let (if_true, if_false) = if on_true { (taken, fall) } else { (fall, taken) };
+    // `ebp` = 1 if the key was found: branch on `in` / `not in`.
+    let branch_on_found = move |e: &mut Emitter| {
+        if oparg != 0 {
+            asm!(e ; xor ebp, 1);
+        }
+        asm!(e
+            ; test ebp, ebp
+            ; jnz =>if_true
+            ; jmp =>if_false
+        );
+    };
     {
         let (set_t, frozenset_t, long_t) = (rt::set_type() as i64, rt::frozenset_type() as i64, rt::long_type() as i64);
         let dict_t = rt::dict_type() as i64;
@@ -112,12 +148,18 @@ pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
         asm!(e
             ; test rbp, rbp
             ; js =>err
-            ; mov rax, QWORD missing
-            ; mov rcx, QWORD found
-            ; cmovnz rax, rcx
-            ; add QWORD [rax], 1
-            ; mov [rbx + l], rax
         );
+        if fused {
+            branch_on_found(e);
+        } else {
+            asm!(e
+                ; mov rax, QWORD missing
+                ; mov rcx, QWORD found
+                ; cmovnz rax, rcx
+                ; add QWORD [rax], 1
+                ; mov [rbx + l], rax
+            );
+        }
     }
     // Out of line: the one-character scan of an ASCII str, and the helper.
     e.out_of_line_to(n, not_set, move |e| {
@@ -143,25 +185,61 @@ pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
                 ; je >present
                 ; add r9, 1
                 ; jmp <scan
-                ; present:
-                ; mov rbp, QWORD found
-                ; jmp >have
-                ; absent:
-                ; mov rbp, QWORD missing
-                ; have:
-                ; add QWORD [rbp], 1
             );
-            super::arith::replace_pair_with_rbp(e, u, l, r);
-            asm!(e
-                ; jmp =>done
-                ; =>helper
-            );
+            if fused {
+                asm!(e
+                    ; present:
+                    ; mov ebp, 1
+                    ; jmp >have
+                    ; absent:
+                    ; xor ebp, ebp
+                    ; have:
+                );
+                e.decref_slot(u, l);
+                e.decref_slot(u, r);
+                branch_on_found(e);
+            } else {
+                asm!(e
+                    ; present:
+                    ; mov rbp, QWORD found
+                    ; jmp >have
+                    ; absent:
+                    ; mov rbp, QWORD missing
+                    ; have:
+                    ; add QWORD [rbp], 1
+                );
+                super::arith::replace_pair_with_rbp(e, u, l, r);
+                asm!(e ; jmp =>done);
+            }
+            asm!(e ; =>helper);
         }
         let u = e.call_stack_helper(n, d, Some(oparg), rt::rt_contains_op as *const () as usize);
         e.check_error(u, d - 2);
-        asm!(e ; jmp =>done);
+        if fused {
+            // The helper left the outcome as a bool in the left slot (`not in` applied).
+            asm!(e
+                ; mov rax, [rbx + l]
+                ; mov rcx, QWORD t
+                ; xor ebp, ebp
+                ; cmp rax, rcx
+                ; sete bpl
+            );
+            e.decref_slot(u, l);
+            asm!(e
+                ; test ebp, ebp
+                ; jnz =>if_true
+                ; jmp =>if_false
+            );
+        } else {
+            asm!(e ; jmp =>done);
+        }
     });
-    asm!(e ; =>done);
+    if fused {
+        super::jump::taken_edge(e, n + 1, taken);
+        asm!(e ; =>fall);
+    } else {
+        asm!(e ; =>done);
+    }
 }
 
 /// COMPARE_OP + POP_JUMP_IF_*: branch on the comparison without materializing the bool.

@@ -23,9 +23,34 @@ pub fn emit_load_fast(e: &mut Emitter, n: usize, d: u32) {
     asm!(e
         ; test rax, rax
         ; jz =>unbound
-        ; add QWORD [rax], 1
     );
+    if owner_stays_borrowed(e, n, d) {
+        // `local.attr`: the LOAD_ATTR right after reads the owner from rax; the reference
+        // and the slot are only made on its way to the helper (see `emit_load_attr`).
+        e.borrowed_owner = Some(n + 1);
+        return;
+    }
+    asm!(e ; add QWORD [rax], 1);
     e.store_q(RBX, s, RAX);
+}
+
+/// True if the LOAD_FAST at `n` (depth `d`) can leave its value in rax, unowned and not yet
+/// in its slot, for the LOAD_ATTR right after it: that instruction is only ever entered from
+/// this one (not a bytecode jump target, exception handler, resumption point or the end of a
+/// fused run). The local keeps the owner alive meanwhile: nothing runs in between. Inside
+/// LOAD_ATTR only the inline hit reads attributes without a reference; every other way out
+/// (the helper, hence errors and exits to the interpreter) first makes the reference and
+/// stores it in the slot, so from there on the stack is exactly the interpreter's.
+fn owner_stays_borrowed(e: &Emitter, n: usize, d: u32) -> bool {
+    let snap = e.snap;
+    let m = n + 1;
+    snap.instrs[n].op == crate::compiler::opcodes::LOAD_FAST
+        && m < snap.instrs.len()
+        && snap.instrs[m].op == crate::compiler::opcodes::LOAD_ATTR
+        && snap.depth[m] == Some(d + 1)
+        && !snap.is_target[m]
+        && !snap.handlers.iter().any(|h| snap.at_unit(h.target) == Some(m))
+        && !e.side_entries.contains(&m)
 }
 
 /// STORE_FAST: pop into local `arg`, releasing the old value.
@@ -212,6 +237,26 @@ pub fn emit_load_attr(e: &mut Emitter, n: usize, d: u32) {
     let done = e.ops.new_dynamic_label();
     // On failure the owner is still on the stack, as in ceval.
     let slow = e.attr_helper_out_of_line(n, d, 0, cache, d, done);
+    if e.borrowed_owner.take() == Some(n) {
+        // The owner is in rax, borrowed from the local the LOAD_FAST before read: a hit
+        // neither takes nor releases a reference to it; the way to the helper first puts
+        // an owned reference in the slot, as the interpreter's stack would hold.
+        let to_helper = e.out_of_line(n, move |e| {
+            asm!(e ; add QWORD [rax], 1);
+            e.store_q(RBX, s, RAX);
+            asm!(e ; jmp =>slow);
+        });
+        attr_entry_address_any(e, cache, to_helper);
+        asm!(e
+            ; mov r10, [r10]
+            ; test r10, r10
+            ; jz =>to_helper
+            ; add QWORD [r10], 1
+        );
+        e.store_q(RBX, s, R10);
+        asm!(e ; =>done);
+        return;
+    }
     e.load_q(RAX, RBX, s);
     attr_entry_address_any(e, cache, slow);
     asm!(e
