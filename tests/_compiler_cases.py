@@ -3253,3 +3253,54 @@ def local_attribute_owners(n):
 
 
 CASES += [(local_attribute_owners, (4,))]
+
+
+class _Named:
+    """Logs its name when it dies."""
+
+    def __init__(self, log, name):
+        self.log, self.name = log, name
+
+    def __del__(self):
+        self.log.append(self.name)
+
+
+class _Sleepy:
+    pass
+
+
+class _Busy:
+    pass
+
+
+def identity_branches(n):
+    """IS_OP fused with the POP_JUMP_IF_TRUE/FALSE after it: `is` / `is not` on classes,
+    singletons and fresh objects in forward branches and backward loop conditions; operands
+    whose last reference dies in the test are released left then right, as ceval does."""
+    log = []
+    out = []
+    kinds = [_Sleepy, _Busy, None, int, _Sleepy]
+    for i in range(n * 3):
+        kind = kinds[i % len(kinds)]
+        if kind is _Sleepy:
+            out.append("sleep")
+        elif kind is not _Busy:
+            out.append("other")
+        else:
+            out.append("busy")
+        if _Named(log, "left%d" % i) is _Named(log, "right%d" % i):
+            out.append("same")
+        if not (_Named(log, "l%d" % i) is not _Named(log, "r%d" % i)):
+            out.append("same")
+    out.append([k for k in kinds if k is not _Sleepy])
+    out.append([k for k in kinds if k is _Sleepy or k is None])
+    node = [None, [None, [None, None]]]
+    depth = 0
+    while node[1] is not None:
+        node = node[1]
+        depth += 1
+    out.append(depth)
+    return out, log
+
+
+CASES += [(identity_branches, (3,))]

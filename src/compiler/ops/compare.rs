@@ -29,13 +29,49 @@ pub fn emit_compare_op(e: &mut Emitter, n: usize, d: u32) {
     e.check_error(u, d - 2);
 }
 
+/// If instruction `n` (at depth `d`, a two-operand test) can be fused with the
+/// POP_JUMP_IF_TRUE/FALSE after it (nothing else jumps there): whether that jump branches on
+/// True.
+fn fused_branch(e: &Emitter, n: usize, d: u32) -> Option<bool> {
+    use crate::compiler::opcodes as op;
+    let next = e.snap.instrs.get(n + 1)?;
+    let on_true = match next.op {
+        op::POP_JUMP_FORWARD_IF_TRUE | op::POP_JUMP_BACKWARD_IF_TRUE => true,
+        op::POP_JUMP_FORWARD_IF_FALSE | op::POP_JUMP_BACKWARD_IF_FALSE => false,
+        _ => return None,
+    };
+    (!e.snap.is_target[n + 1] && e.snap.depth[n + 1] == Some(d - 1)).then_some(on_true)
+}
+
 /// IS_OP: `second is top` (`is not` when arg is 1); cannot fail. Inline: the pointer
 /// comparison, the bool stored in place of `second`, then both operands released (right,
-/// then left, kept in `rbp`): the stack holds a valid value while a destructor runs.
+/// then left, kept in `rbp`): the stack holds a valid value while a destructor runs. Fused
+/// with a following POP_JUMP_IF_TRUE/FALSE ([`fused_branch`]) it makes no bool and branches.
 pub fn emit_is_op(e: &mut Emitter, n: usize, d: u32) {
     let oparg = e.snap.instrs[n].arg as i32;
     let u = e.snap.instrs[n].idx;
     let (l, r) = (e.slot(d - 2), e.slot(d - 1));
+    if let Some(on_true) = fused_branch(e, n, d) {
+        // `if a is b:` — the outcome in ebp picks the branch; no bool is made. The operands
+        // are released left then right, as ceval's IS_OP does.
+        let (taken, fall) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
+        let (if_true, if_false) = if on_true { (taken, fall) } else { (fall, taken) };
+        asm!(e
+            ; mov rax, [rbx + l]
+            ; cmp rax, [rbx + r]
+        );
+        if oparg == 0 {
+            asm!(e ; sete bpl);
+        } else {
+            asm!(e ; setne bpl);
+        }
+        asm!(e ; movzx ebp, bpl);
+        release_and_branch(e, u, l, r, if_true, if_false);
+        super::jump::taken_edge(e, n + 1, taken);
+        asm!(e ; =>fall);
+        e.fused_next = true;
+        return;
+    }
     let (t, f) = (rt::py_true() as i64, rt::py_false() as i64);
     asm!(e
         ; mov rbp, [rbx + l]
@@ -66,17 +102,7 @@ pub fn emit_is_op(e: &mut Emitter, n: usize, d: u32) {
 /// scan of its bytes — what `PyUnicode_Contains` finds for them; everything else
 /// `rt_contains_op`.
 pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
-    use crate::compiler::opcodes as op;
-    let fused = e.snap.instrs.get(n + 1).is_some_and(|next| {
-        matches!(
-            next.op,
-            op::POP_JUMP_FORWARD_IF_FALSE
-                | op::POP_JUMP_FORWARD_IF_TRUE
-                | op::POP_JUMP_BACKWARD_IF_FALSE
-                | op::POP_JUMP_BACKWARD_IF_TRUE
-        )
-    }) && !e.snap.is_target[n + 1]
-        && e.snap.depth[n + 1] == Some(d - 1);
+    let fused = fused_branch(e, n, d).is_some();
     emit_contains(e, n, d, fused);
     e.fused_next = fused;
 }
@@ -86,7 +112,6 @@ pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
 /// the jump cannot fail, its operand being a bool). Errors are reported at CONTAINS_OP with
 /// both operands released, as ceval does.
 fn emit_contains(e: &mut Emitter, n: usize, d: u32, fused: bool) {
-    use crate::compiler::opcodes as op;
     let ins = &e.snap.instrs[n];
     let (oparg, u) = (ins.arg as i32, ins.idx);
     let (done, not_set) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
@@ -96,7 +121,7 @@ fn emit_contains(e: &mut Emitter, n: usize, d: u32, fused: bool) {
     let (found, missing) = if oparg == 0 { (t, f) } else { (f, t) };
     // With a branch: where the outcome True / False goes.
     let (taken, fall) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
-    let on_true = fused && matches!(e.snap.instrs[n + 1].op, op::POP_JUMP_FORWARD_IF_TRUE | op::POP_JUMP_BACKWARD_IF_TRUE);
+    let on_true = fused && fused_branch(e, n, d) == Some(true);
     let (if_true, if_false) = if on_true { (taken, fall) } else { (fall, taken) };
     // `ebp` = 1 if the key was found: branch on `in` / `not in`.
     let branch_on_found = move |e: &mut Emitter| {
