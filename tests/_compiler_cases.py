@@ -3248,8 +3248,24 @@ def local_attribute_owners(n):
     o2 = _AttrKinds()
     o2.__dict__["plain"] = 5          # a materialized dict instead of the values array
     got.append((o2.plain, o2.prop))
+    # `local.name = value` (LOAD_FAST + STORE_ATTR): replaced values inline, new attributes,
+    # a read-only property (fails) and a class with __setattr__ through the helper.
+    for i in range(n):
+        o.plain = i
+        o.fresh = i * 2
+        try:
+            o.prop = 5
+        except AttributeError as e:
+            got.append(type(e).__name__)
+        got.append((o.plain, o.fresh))
+        del o.fresh
+    s = _LoudSet(0)
+    s_before = sys.getrefcount(s)
+    for i in range(n):
+        s.count = i
+        got.append(s.count)
     after = sys.getrefcount(o)
-    return got, after - before
+    return got, after - before, sys.getrefcount(s) - s_before
 
 
 CASES += [(local_attribute_owners, (4,))]

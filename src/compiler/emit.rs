@@ -130,8 +130,8 @@ pub struct Emitter<'a> {
     pub kwnames: usize,
     /// Set by a template that also emitted the next instruction (fusion).
     pub fused_next: bool,
-    /// The LOAD_ATTR whose owner the LOAD_FAST just before it left in rax without a reference
-    /// of its own (see `load_store::owner_stays_borrowed`); taken by that LOAD_ATTR.
+    /// The LOAD_ATTR or STORE_ATTR whose owner the LOAD_FAST just before it left in rax
+    /// without a reference of its own (see `load_store::owner_stays_borrowed`); taken by it.
     pub borrowed_owner: Option<usize>,
     /// Instructions that code other than the instruction before them jumps to without being a
     /// bytecode jump target (the ends of fused runs): never entered with a borrowed owner.

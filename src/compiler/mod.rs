@@ -278,7 +278,7 @@ pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
         if ins.op == opcodes::FOR_ITER {
             ops::kernel::try_kernel(&mut e, n, d);
         }
-        // A LOAD_ATTR whose owner is still in rax (not in its slot) starts no fused run.
+        // An attribute instruction whose owner is still in rax (not in its slot) starts no fused run.
         let owner_borrowed = e.borrowed_owner == Some(n);
         if n >= e.fuse_until && !owner_borrowed {
             // Both fast paths may apply (`a * b + 1.0` or `i * j + 1`: the leaves' types are

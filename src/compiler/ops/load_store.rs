@@ -35,10 +35,12 @@ pub fn emit_load_fast(e: &mut Emitter, n: usize, d: u32) {
 }
 
 /// True if the LOAD_FAST at `n` (depth `d`) can leave its value in rax, unowned and not yet
-/// in its slot, for the LOAD_ATTR right after it: that instruction is only ever entered from
+/// in its slot, for the LOAD_ATTR or STORE_ATTR right after it, whose owner it is (the top of
+/// the stack): that instruction is only ever entered from
 /// this one (not a bytecode jump target, exception handler, resumption point or the end of a
 /// fused run). The local keeps the owner alive meanwhile: nothing runs in between. Inside
-/// LOAD_ATTR only the inline hit reads attributes without a reference; every other way out
+/// the attribute instruction only the inline hit uses the owner without a reference (to
+/// read, or to store and release the old value); every other way out
 /// (the helper, hence errors and exits to the interpreter) first makes the reference and
 /// stores it in the slot, so from there on the stack is exactly the interpreter's.
 fn owner_stays_borrowed(e: &Emitter, n: usize, d: u32) -> bool {
@@ -46,7 +48,7 @@ fn owner_stays_borrowed(e: &Emitter, n: usize, d: u32) -> bool {
     let m = n + 1;
     snap.instrs[n].op == crate::compiler::opcodes::LOAD_FAST
         && m < snap.instrs.len()
-        && snap.instrs[m].op == crate::compiler::opcodes::LOAD_ATTR
+        && matches!(snap.instrs[m].op, crate::compiler::opcodes::LOAD_ATTR | crate::compiler::opcodes::STORE_ATTR)
         && snap.depth[m] == Some(d + 1)
         && !snap.is_target[m]
         && !snap.handlers.iter().any(|h| snap.at_unit(h.target) == Some(m))
@@ -389,12 +391,26 @@ pub fn emit_store_attr(e: &mut Emitter, n: usize, d: u32) {
     let cache = e.take_attr_cache();
     let done = e.ops.new_dynamic_label();
     let slow = e.attr_helper_out_of_line(n, d, 1, cache, d - 2, done);
-    e.load_q(RAX, RBX, owner);
-    attr_entry0_address(e, cache, slow, true);
+    // `local.name = value`: the owner may be in rax, borrowed from its local (see
+    // `owner_stays_borrowed`); the way to the helper then makes the reference and the slot.
+    let borrowed = e.borrowed_owner.take() == Some(n);
+    let miss = if borrowed {
+        e.out_of_line(n, move |e| {
+            asm!(e ; add QWORD [rax], 1);
+            e.store_q(RBX, owner, RAX);
+            asm!(e ; jmp =>slow);
+        })
+    } else {
+        e.load_q(RAX, RBX, owner);
+        slow
+    };
+    attr_entry0_address(e, cache, miss, true);
     asm!(e ; mov rdi, [r10]);
     e.load_q(RDX, RBX, value);
     asm!(e ; mov [r10], rdx);
     e.xdecref_rdi(u);
-    e.decref_slot(u, owner);
+    if !borrowed {
+        e.decref_slot(u, owner);
+    }
     asm!(e ; =>done);
 }
