@@ -3320,3 +3320,63 @@ def identity_branches(n):
 
 
 CASES += [(identity_branches, (3,))]
+
+
+def _three_locals(log, tag):
+    a = _Named(log, tag + "a")
+    b = _Named(log, tag + "b")
+    c = _Named(log, tag + "c")
+    return len(log)
+
+
+class _Reentrant:
+    """Its destructor calls the function whose return is releasing it."""
+
+    def __init__(self, log, depth):
+        self.log, self.depth = log, depth
+
+    def __del__(self):
+        self.log.append("del%d" % self.depth)
+        if self.depth > 0:
+            self.log.append(_release_reentrant(self.log, self.depth - 1))
+
+
+def _release_reentrant(log, depth):
+    keep = _Reentrant(log, depth)
+    other = _Named(log, "after%d" % depth)
+    return depth * 10
+
+
+def _with_locals_dict(x):
+    y = x + 1
+    names = sorted(locals())
+    return names, y
+
+
+def _returns_own_local(log):
+    z = _Named(log, "kept")
+    return z
+
+
+def direct_return_releases(n):
+    """What a compiled callee's frame holds is released when it returns, as CPython's frame
+    clear does: locals in order (destructors see that order), a destructor that calls back
+    into the function being popped, a frame with a locals() dict, a returned local that must
+    survive, and the result kept across all of it."""
+    import sys
+    log = []
+    out = []
+    refs = sys.getrefcount(_three_locals), sys.getrefcount(_three_locals.__code__)
+    for i in range(n):
+        out.append(_three_locals(log, "r%d" % i))
+    out.append((sys.getrefcount(_three_locals), sys.getrefcount(_three_locals.__code__)) == refs)
+    out.append(_release_reentrant(log, 2))
+    out.append(_with_locals_dict(n))
+    kept = _returns_own_local(log)
+    out.append((kept.name, list(log)))
+    del kept
+    out.append(log[-1])
+    return out
+
+
+CASES += [(direct_return_releases, (3,))]

@@ -162,8 +162,10 @@ pub fn frame_push_stub() -> Option<usize> {
 /// in the data stack's chunk, it pushes and initializes the frame as
 /// `_PyFrame_InitializeSpecials` does (the frame takes the references to the function and the
 /// arguments), links it under the current frame with one recursion unit, calls the machine
-/// code, unlinks it and hands it to `psyco_direct_return` (C), which finishes an exit into the
-/// interpreter and pops the frame. These are `psyco_call_py`'s steps without its C prologue
+/// code and unlinks it. A result from a frame no frame object took is cleared and popped right
+/// there (what `psyco_pop_frame` does); NULL, an exit into the interpreter or a frame object
+/// go to `psyco_direct_return` (C), which finishes the exit and pops the frame, handing it to
+/// the frame object if one outlives it. These are `psyco_call_py`'s steps without its C prologue
 /// and generic checks. Any other Python function is handed to `psyco_call_py` (a tail call);
 /// anything that is not a Python function is declined.
 pub fn make_frame_push_stub() {
@@ -172,6 +174,8 @@ pub fn make_frame_push_stub() {
         let idx = crate::ffi::extra_index_now();
         let ret = crate::ffi::direct_return_helper()?;
         let call_py = crate::ffi::call_py_helper()? as i64;
+        let dealloc = rt::dealloc_addr() as i64;
+        const EXIT_MAX: i32 = crate::compiler::emit::EXIT_ERROR as i32;
         if !(0..1000).contains(&idx) || L::FRAME_OWNER != L::FRAME_IS_ENTRY + 1 {
             return None;
         }
@@ -180,7 +184,9 @@ pub fn make_frame_push_stub() {
         let mut ops = dynasmrt::VecAssembler::<dynasmrt::x64::X64Relocation>::new(0);
         dynasm!(ops
             ; .arch x64
-            ; sub rsp, 8
+            // Two spare words (the result and an index while the callee's frame is cleared)
+            // and the alignment word: rsp stays 16-aligned at the calls made from here.
+            ; sub rsp, 24
             ; lea rax, [r14 + rax]
             ; mov [r12 + L::FRAME_PREV_INSTR], rax
             // rsi = the callable, rdx = its arguments, ecx = their count (self included).
@@ -271,33 +277,84 @@ pub fn make_frame_push_stub() {
             ; mov rdi, r13
             ; mov rsi, rbp
             ; call QWORD [r8]
-            ; add DWORD [r13 + L::TSTATE_RECURSION_REMAINING], 1
             ; mov r9, [r13 + L::TSTATE_CFRAME]
             ; mov rcx, [rbp + L::FRAME_PREVIOUS]
             ; mov [r9 + L::CFRAME_CURRENT_FRAME], rcx
+            // A result (not NULL or an exit into the interpreter) from a frame no frame object
+            // took: clear and pop it here, as `_PyEvalFrameClearAndPop` does — the locals
+            // in order, then f_locals, the function and the code, with the recursion unit still
+            // held — keeping the result and the next local's index in this frame's two spare
+            // words across destructors. Anything else: `psyco_direct_return` (C).
+            ; cmp rax, EXIT_MAX
+            ; jbe ->slow_return
+            ; cmp QWORD [rbp + L::FRAME_FRAME_OBJ], 0
+            ; jne ->slow_return
+            ; mov [rsp], rax
+            ; mov QWORD [rsp + 8], 0
+            ; ->release_local:
+            ; mov rcx, [rsp + 8]
+            ; cmp ecx, DWORD [rbp + L::FRAME_STACKTOP]
+            ; jge ->locals_released
+            ; add QWORD [rsp + 8], 1
+            ; mov rdi, [rbp + rcx * 8 + L::FRAME_LOCALSPLUS]
+            ; test rdi, rdi
+            ; jz ->release_local
+            ; sub QWORD [rdi], 1
+            ; jnz ->release_local
+            ; mov rax, QWORD dealloc
+            ; call rax
+            ; jmp ->release_local
+            ; ->locals_released:
+            ; mov rdi, [rbp + L::FRAME_F_LOCALS]
+            ; test rdi, rdi
+            ; jz >no_locals_dict
+            ; sub QWORD [rdi], 1
+            ; jnz >no_locals_dict
+            ; mov rax, QWORD dealloc
+            ; call rax
+            ; no_locals_dict:
+            ; mov rdi, [rbp + L::FRAME_F_FUNC]
+            ; sub QWORD [rdi], 1
+            ; jnz >func_kept
+            ; mov rax, QWORD dealloc
+            ; call rax
+            ; func_kept:
+            ; mov rdi, [rbp + L::FRAME_F_CODE]
+            ; sub QWORD [rdi], 1
+            ; jnz >code_kept
+            ; mov rax, QWORD dealloc
+            ; call rax
+            ; code_kept:
+            ; add DWORD [r13 + L::TSTATE_RECURSION_REMAINING], 1
+            ; mov [r13 + L::TSTATE_DATASTACK_TOP], rbp
+            ; mov rax, [rsp]
+            ; add rsp, 24
+            ; ret
+            ; ->slow_return:
+            ; add DWORD [r13 + L::TSTATE_RECURSION_REMAINING], 1
             ; mov rdi, r13
             ; mov rsi, rbp
             ; mov rdx, rax
             ; mov rax, QWORD ret as i64
             ; call rax
-            ; add rsp, 8
+            ; add rsp, 24
             ; ret
             ; ->not_a_function:
             ; mov eax, 1
-            ; add rsp, 8
+            ; add rsp, 24
             ; ret
             // Another Python function: `psyco_call_py(tstate, callable, args, nargs)`, whose
             // result (or 1, declined) goes straight back to the call site.
             ; ->decline:
-            ; add rsp, 8
+            ; add rsp, 24
             ; mov rdi, r13
             ; mov rax, QWORD call_py
             ; jmp rax
         );
         let code = ops.finalize().ok()?;
         let mut buf = crate::x86::ExecBuffer::new(&code).ok()?;
-        // `sub rsp, 8` (4 bytes): the frame at both calls the stub makes, for the unwinder.
-        buf.describe_frame(&[crate::x86::unwind::FrameStep { advance: 4, cfa_offset: 16, saved: None }]);
+        // `sub rsp, 24` (4 bytes): the frame at every call the stub makes, for the unwinder.
+        buf.describe_frame(&[crate::x86::unwind::FrameStep { advance: 4, cfa_offset: 32, saved: None }]);
         crate::x86::perf_map_note(buf.addr(), buf.len(), || "psyco::frame_push_stub".to_string());
         Some(buf)
     });
