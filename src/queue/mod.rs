@@ -893,7 +893,7 @@ pub fn select(py: Python<'_>, code: &Bound<'_, PyAny>, how: &'static str, global
 }
 
 /// How quickly 1024 calls from machine code must follow one another for callee promotion.
-const PROMOTE_WINDOW: Duration = Duration::from_millis(5);
+const PROMOTE_WINDOW: Duration = Duration::from_millis(20);
 
 /// Nanoseconds on a monotonic clock (from the first call; never 0).
 fn monotonic_ns() -> u64 {
@@ -922,7 +922,7 @@ pub unsafe extern "C" fn psyco_promote_callee(func: *mut py::PyObject) {
         return;
     }
     // Only a busy callee: its last 1024 calls from machine code came within PROMOTE_WINDOW
-    // (some 200,000 calls a second). A function called now and then is left to the sampler.
+    // (some 50,000 calls a second). A function called now and then is left to the sampler.
     let now = monotonic_ns();
     let before = rec.callee_stamp.swap(now, Ordering::Relaxed);
     if before == 0 || now.saturating_sub(before) > PROMOTE_WINDOW.as_nanos() as u64 {
