@@ -106,7 +106,6 @@ pub fn compile_times() -> (f64, f64, f64) {
     )
 }
 
-
 thread_local! {
     /// Set while this thread runs the compiler: the snapshot may run Python code (imports of
     /// `dis`/`opcode`), whose frames must simply be interpreted, not compiled re-entrantly.

@@ -1517,8 +1517,11 @@ mod hook {
                             // Test mode: start in the interpreter, switch at the first loop head.
                             return _PyEval_EvalFrameDefault(ts, frame, 0);
                         }
-                        // Later calls of this function skip `_PyEval_Vector` and the hook.
-                        native::psyco_adopt_function(frame);
+                        // Later calls of this function skip `_PyEval_Vector` and the hook (a
+                        // resumed generator's frame is not a call: nothing to adopt).
+                        if *(frame as *const u8).add(expected::FRAME_OWNER as usize) == 0 {
+                            native::psyco_adopt_function(frame);
+                        }
                         return super::exec::run_compiled(ts, frame, entry as usize);
                     }
                 }
