@@ -3380,3 +3380,84 @@ def direct_return_releases(n):
 
 
 CASES += [(direct_return_releases, (3,))]
+
+
+class _Truth:
+    """A condition whose __bool__ reports how many references it has while it is tested."""
+
+    def __init__(self, value, seen):
+        self.value, self.seen = value, seen
+
+    def __bool__(self):
+        import sys
+        self.seen.append(sys.getrefcount(self))
+        if self.value == "raise":
+            raise ValueError("no truth")
+        return self.value
+
+
+class _Sized:
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+
+def local_conditions(n):
+    """`if local:` / `while local:` / `if local is None:` (LOAD_FAST + POP_JUMP_IF_*): the
+    condition is tested straight from the local on the inline paths (bools, None, ints, lists,
+    tuples, dicts, strs) and given a reference of its own before __bool__ / __len__ run (they
+    see the count the interpreter gives them); errors from the test and an unbound local are
+    reported as in the interpreter; reference counts come back to where they were."""
+    import sys
+    seen = []
+    out = []
+    values = [True, False, None, 0, 7, -1, 2**80, 0.0, 1.5, [], [0], (), (1,), {}, {1: 2}, "", "s",
+              _Truth(True, seen), _Truth(False, seen), _Sized(0), _Sized(3), object()]
+    probe = values[-1]
+    before = sys.getrefcount(probe)
+    for v in values:
+        row = []
+        if v:
+            row.append("t")
+        else:
+            row.append("f")
+        if not v:
+            row.append("n")
+        if v is None:
+            row.append("none")
+        if v is not None:
+            row.append("some")
+        k = 0
+        w = v
+        while w:
+            k += 1
+            w = k < n and v
+        row.append(k)
+        out.append(row)
+    out.append(sys.getrefcount(probe) - before)
+    out.append(seen)
+    bad = _Truth("raise", seen)
+    try:
+        if bad:
+            out.append("unreachable")
+    except ValueError as e:
+        out.append((repr(e), e.__traceback__.tb_lineno - local_conditions.__code__.co_firstlineno))
+    odd = _Truth(2, seen)
+    try:
+        if odd:
+            out.append("unreachable")
+    except TypeError as e:
+        out.append(repr(e))
+    if n > 100:
+        missing = 1
+    try:
+        if missing:
+            out.append("unreachable")
+    except UnboundLocalError as e:
+        out.append(type(e).__name__)
+    return out
+
+
+CASES += [(local_conditions, (3,))]

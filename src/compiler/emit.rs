@@ -130,11 +130,12 @@ pub struct Emitter<'a> {
     pub kwnames: usize,
     /// Set by a template that also emitted the next instruction (fusion).
     pub fused_next: bool,
-    /// The LOAD_ATTR or STORE_ATTR whose owner the LOAD_FAST just before it left in rax
-    /// without a reference of its own (see `load_store::owner_stays_borrowed`); taken by it.
-    pub borrowed_owner: Option<usize>,
+    /// The instruction whose operand (the top of the stack: an attribute's owner, a jump's
+    /// condition) the LOAD_FAST just before it left in rax without a reference of its own and
+    /// without writing its slot (see `load_store::top_stays_borrowed`); taken by it.
+    pub borrowed_top: Option<usize>,
     /// Instructions that code other than the instruction before them jumps to without being a
-    /// bytecode jump target (the ends of fused runs): never entered with a borrowed owner.
+    /// bytecode jump target (the ends of fused runs): never given a borrowed operand.
     pub side_entries: Vec<usize>,
     /// LOAD_GLOBAL memos (one per site, in emission order); owned by the compiled code.
     pub global_memos: Box<[crate::ffi::runtime::GlobalMemo]>,
@@ -221,7 +222,7 @@ impl<'a> Emitter<'a> {
             guards: Vec::new(),
             kwnames: 0,
             fused_next: false,
-            borrowed_owner: None,
+            borrowed_top: None,
             side_entries: Vec::new(),
             global_memos: {
                 let n = snap.instrs.iter().filter(|i| i.op == super::opcodes::LOAD_GLOBAL).count();

@@ -268,8 +268,8 @@ pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
             e.ops.dynamic_label(l);
         }
         e.mark_instr(n);
-        if e.borrowed_owner.is_some() && (e.borrowed_owner != Some(n) || e.fused_next) {
-            return Err(format!("internal: instruction {n} does not take the owner borrowed for it"));
+        if e.borrowed_top.is_some() && (e.borrowed_top != Some(n) || e.fused_next) {
+            return Err(format!("internal: instruction {n} does not take the operand borrowed for it"));
         }
         if std::mem::take(&mut e.fused_next) {
             continue; // emitted with the instruction before it
@@ -277,9 +277,9 @@ pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
         if ins.op == opcodes::FOR_ITER {
             ops::kernel::try_kernel(&mut e, n, d);
         }
-        // An attribute instruction whose owner is still in rax (not in its slot) starts no fused run.
-        let owner_borrowed = e.borrowed_owner == Some(n);
-        if n >= e.fuse_until && !owner_borrowed {
+        // An instruction whose operand is still in rax (not in its slot) starts no fused run.
+        let top_borrowed = e.borrowed_top == Some(n);
+        if n >= e.fuse_until && !top_borrowed {
             // Both fast paths may apply (`a * b + 1.0` or `i * j + 1`: the leaves' types are
             // only known at run time): each falls through to the next, then to the ordinary code.
             // The one tried first is the likelier: int when the expression's constants are ints
@@ -297,8 +297,8 @@ pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
             }
         }
         ops::emit_instr(&mut e, n, d);
-        if e.borrowed_owner.is_some_and(|m| m != n + 1) {
-            return Err(format!("internal: the owner borrowed for instruction {} was not consumed there", n));
+        if e.borrowed_top.is_some_and(|m| m != n + 1) {
+            return Err(format!("internal: the operand borrowed for instruction {} was not consumed there", n));
         }
     }
     // Code that falls off the end cannot happen (the compiler ends with RETURN_VALUE or a

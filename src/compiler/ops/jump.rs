@@ -80,31 +80,58 @@ pub fn emit_pop_jump_if_bool(e: &mut Emitter, n: usize, d: u32) {
     let fall = e.ops.new_dynamic_label();
     let (if_true, if_false) = if on_true { (taken, fall) } else { (fall, taken) };
     let err = e.error_label(u, d - 1);
-    let other = e.out_of_line(n, move |e| truth_of_rdi(e, u, err, if_true, if_false, true));
-    e.load_q(RDI, RBX, s);
+    // `if local:` — the condition may be in rax, borrowed from its local (see
+    // `load_store::top_stays_borrowed`): then nothing is released.
+    let borrowed = e.borrowed_top.take() == Some(n);
+    let operand = if borrowed { Operand::Borrowed } else { Operand::Owned };
+    let other = e.out_of_line(n, move |e| truth_of_rdi(e, u, err, if_true, if_false, operand));
+    if borrowed {
+        asm!(e ; mov rdi, rax);
+    } else {
+        e.load_q(RDI, RBX, s);
+    }
     asm!(e
         ; mov rax, QWORD t
         ; cmp rdi, rax
         ; jne >not_true
-        ; sub QWORD [rdi], 1
+    );
+    if !borrowed {
+        asm!(e ; sub QWORD [rdi], 1);
+    }
+    asm!(e
         ; jmp =>if_true
         ; not_true:
         ; mov rax, QWORD f
         ; cmp rdi, rax
         ; jne =>other
-        ; sub QWORD [rdi], 1
-        ; jmp =>if_false
     );
+    if !borrowed {
+        asm!(e ; sub QWORD [rdi], 1);
+    }
+    asm!(e ; jmp =>if_false);
     taken_edge(e, n, taken);
     asm!(e ; =>fall);
+}
+
+/// How a truth test holds the object it tests ([`truth_of_rdi`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Operand {
+    /// Popped from the stack: released after the test (POP_JUMP_IF_*).
+    Owned,
+    /// Stays on the stack for the jump (JUMP_IF_*_OR_POP): not released.
+    Kept,
+    /// Borrowed from a local, never on the stack: not released; the helper is given a
+    /// reference of its own (made here) to consume, as for `Owned`.
+    Borrowed,
 }
 
 /// The truth of the object in rdi, not a bool, as the out-of-line part of a conditional jump:
 /// None is false; an exact int, list, tuple, dict or str is true when its size word is
 /// nonzero (what `PyObject_IsTrue` gets from their slots); anything else asks the helper
 /// (`PyObject_IsTrue`; an error goes to `err`). Then a jump to `if_true` or `if_false`, the
-/// object released first if `consume` (POP_JUMP_IF_*) and kept otherwise (JUMP_IF_*_OR_POP).
-fn truth_of_rdi(e: &mut Emitter, u: usize, err: DynamicLabel, if_true: DynamicLabel, if_false: DynamicLabel, consume: bool) {
+/// object released first if it is `Operand::Owned`.
+fn truth_of_rdi(e: &mut Emitter, u: usize, err: DynamicLabel, if_true: DynamicLabel, if_false: DynamicLabel, operand: Operand) {
+    let consume = operand == Operand::Owned;
     const _: () = assert!(L::VAR_OB_SIZE == L::STR_LENGTH && L::VAR_OB_SIZE == L::DICT_MA_USED);
     let none = rt::py_none() as i64;
     let sized = [rt::long_type(), rt::list_type(), rt::tuple_type(), rt::dict_type(), rt::str_type()];
@@ -150,7 +177,12 @@ fn truth_of_rdi(e: &mut Emitter, u: usize, err: DynamicLabel, if_true: DynamicLa
         ; =>generic
     );
     e.set_prev(u as i64);
-    let helper = if consume { rt::rt_truth_consume as *const () as usize } else { rt::rt_truth as *const () as usize };
+    if operand == Operand::Borrowed {
+        // `__bool__` / `__len__` may run any code: it sees the reference count a stack
+        // holding the object would give it.
+        asm!(e ; add QWORD [rdi], 1);
+    }
+    let helper = if operand == Operand::Kept { rt::rt_truth as *const () as usize } else { rt::rt_truth_consume as *const () as usize };
     e.call(helper);
     asm!(e
         ; test eax, eax
@@ -171,6 +203,19 @@ pub fn emit_pop_jump_if_none(e: &mut Emitter, n: usize, d: u32) {
     let taken = e.ops.new_dynamic_label();
     let fall = e.ops.new_dynamic_label();
     let (if_none, if_other) = if on_none { (taken, fall) } else { (fall, taken) };
+    if e.borrowed_top.take() == Some(n) {
+        // `if local is None:` — the value is in rax, borrowed from its local (see
+        // `load_store::top_stays_borrowed`): a comparison, nothing to release.
+        asm!(e
+            ; mov rdx, QWORD none
+            ; cmp rax, rdx
+            ; je =>if_none
+            ; jmp =>if_other
+        );
+        taken_edge(e, n, taken);
+        asm!(e ; =>fall);
+        return;
+    }
     asm!(e
         ; mov rdi, [rbx + s]
         ; mov rax, QWORD none
@@ -200,7 +245,7 @@ pub fn emit_jump_if_or_pop(e: &mut Emitter, n: usize, d: u32) {
     let fall = e.ops.new_dynamic_label();
     let (if_true, if_false) = if on_true { (taken, pop) } else { (pop, taken) };
     let err = e.error_label(u, d);
-    let other = e.out_of_line(n, move |e| truth_of_rdi(e, u, err, if_true, if_false, false));
+    let other = e.out_of_line(n, move |e| truth_of_rdi(e, u, err, if_true, if_false, Operand::Kept));
     e.load_q(RDI, RBX, s);
     asm!(e
         ; mov rax, QWORD t

@@ -24,10 +24,10 @@ pub fn emit_load_fast(e: &mut Emitter, n: usize, d: u32) {
         ; test rax, rax
         ; jz =>unbound
     );
-    if owner_stays_borrowed(e, n, d) {
-        // `local.attr`: the LOAD_ATTR right after reads the owner from rax; the reference
-        // and the slot are only made on its way to the helper (see `emit_load_attr`).
-        e.borrowed_owner = Some(n + 1);
+    if top_stays_borrowed(e, n, d) {
+        // `local.attr`, `if local:`...: the instruction right after takes the value from rax;
+        // the reference (and the slot) are only made on its way to a helper.
+        e.borrowed_top = Some(n + 1);
         return;
     }
     asm!(e ; add QWORD [rax], 1);
@@ -35,20 +35,34 @@ pub fn emit_load_fast(e: &mut Emitter, n: usize, d: u32) {
 }
 
 /// True if the LOAD_FAST at `n` (depth `d`) can leave its value in rax, unowned and not yet
-/// in its slot, for the LOAD_ATTR or STORE_ATTR right after it, whose owner it is (the top of
-/// the stack): that instruction is only ever entered from
-/// this one (not a bytecode jump target, exception handler, resumption point or the end of a
-/// fused run). The local keeps the owner alive meanwhile: nothing runs in between. Inside
-/// the attribute instruction only the inline hit uses the owner without a reference (to
-/// read, or to store and release the old value); every other way out
-/// (the helper, hence errors and exits to the interpreter) first makes the reference and
-/// stores it in the slot, so from there on the stack is exactly the interpreter's.
-fn owner_stays_borrowed(e: &Emitter, n: usize, d: u32) -> bool {
+/// in its slot, for the instruction right after it, which uses it as the top of the stack
+/// without keeping it: the owner of a LOAD_ATTR or STORE_ATTR, or the condition of a
+/// POP_JUMP_IF_TRUE/FALSE/NONE/NOT_NONE. That instruction must only ever be entered from this
+/// one (not a bytecode jump target, exception handler, resumption point or the end of a fused
+/// run). The local keeps the value alive meanwhile: nothing runs in between. The taker uses the
+/// value without a reference only where no other code can run (the inline attribute hit, which
+/// reads, or stores and releases the old value; the inline truth tests); every other way on
+/// (a helper, hence errors and exits to the interpreter) first makes the reference (and for
+/// attributes the slot), so from there on the stack is exactly the interpreter's.
+fn top_stays_borrowed(e: &Emitter, n: usize, d: u32) -> bool {
+    use crate::compiler::opcodes as op;
     let snap = e.snap;
     let m = n + 1;
-    snap.instrs[n].op == crate::compiler::opcodes::LOAD_FAST
+    snap.instrs[n].op == op::LOAD_FAST
         && m < snap.instrs.len()
-        && matches!(snap.instrs[m].op, crate::compiler::opcodes::LOAD_ATTR | crate::compiler::opcodes::STORE_ATTR)
+        && matches!(
+            snap.instrs[m].op,
+            op::LOAD_ATTR
+                | op::STORE_ATTR
+                | op::POP_JUMP_FORWARD_IF_TRUE
+                | op::POP_JUMP_BACKWARD_IF_TRUE
+                | op::POP_JUMP_FORWARD_IF_FALSE
+                | op::POP_JUMP_BACKWARD_IF_FALSE
+                | op::POP_JUMP_FORWARD_IF_NONE
+                | op::POP_JUMP_BACKWARD_IF_NONE
+                | op::POP_JUMP_FORWARD_IF_NOT_NONE
+                | op::POP_JUMP_BACKWARD_IF_NOT_NONE
+        )
         && snap.depth[m] == Some(d + 1)
         && !snap.is_target[m]
         && !snap.handlers.iter().any(|h| snap.at_unit(h.target) == Some(m))
@@ -239,7 +253,7 @@ pub fn emit_load_attr(e: &mut Emitter, n: usize, d: u32) {
     let done = e.ops.new_dynamic_label();
     // On failure the owner is still on the stack, as in ceval.
     let slow = e.attr_helper_out_of_line(n, d, 0, cache, d, done);
-    if e.borrowed_owner.take() == Some(n) {
+    if e.borrowed_top.take() == Some(n) {
         // The owner is in rax, borrowed from the local the LOAD_FAST before read: a hit
         // neither takes nor releases a reference to it; the way to the helper first puts
         // an owned reference in the slot, as the interpreter's stack would hold.
@@ -392,8 +406,8 @@ pub fn emit_store_attr(e: &mut Emitter, n: usize, d: u32) {
     let done = e.ops.new_dynamic_label();
     let slow = e.attr_helper_out_of_line(n, d, 1, cache, d - 2, done);
     // `local.name = value`: the owner may be in rax, borrowed from its local (see
-    // `owner_stays_borrowed`); the way to the helper then makes the reference and the slot.
-    let borrowed = e.borrowed_owner.take() == Some(n);
+    // `top_stays_borrowed`); the way to the helper then makes the reference and the slot.
+    let borrowed = e.borrowed_top.take() == Some(n);
     let miss = if borrowed {
         e.out_of_line(n, move |e| {
             asm!(e ; add QWORD [rax], 1);
