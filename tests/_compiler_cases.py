@@ -3461,3 +3461,68 @@ def local_conditions(n):
 
 
 CASES += [(local_conditions, (3,))]
+
+
+class _KeyCounter:
+    """A mapping whose __getitem__ reports how many references its key has."""
+
+    def __getitem__(self, key):
+        import sys
+        return sys.getrefcount(key)
+
+
+class _Key:
+    def __hash__(self):
+        return 7
+
+    def __eq__(self, other):
+        return isinstance(other, _Key)
+
+
+def subscript_by_local(n):
+    """`container[local]` (LOAD_FAST + BINARY_SUBSCR): the index is used from the local without
+    a reference on the list and tuple hits; strs, dicts, other mappings (which see the key
+    held by the stack, as in the interpreter), errors and __index__ objects take the ordinary
+    paths with a reference of their own; reference counts come back to where they were."""
+    import sys
+    xs = list(range(10, 10 + n))
+    t = tuple(xs)
+    s = "abcdefgh"
+    d = {i: i * i for i in range(n)}
+    key = _Key()
+    d[key] = "k"
+    out = []
+    before = sys.getrefcount(key)
+    for i in range(-n, n + 2):
+        row = []
+        for c in (xs, t, s, d):
+            try:
+                row.append(c[i])
+            except (IndexError, KeyError) as e:
+                row.append(type(e).__name__)
+        out.append(row)
+    k = key
+    ks = [k]
+    kc = _KeyCounter()
+    # The mapping sees as many references to the key given by a local as to the same key
+    # given by an expression: both are held by the stack (the absolute counts depend on how
+    # the mapping's method is called, with or without a frame hook).
+    out.append((d[k], kc[k] - kc[ks[0]]))
+    del ks
+    out.append(sys.getrefcount(key) - before)
+    big = 2**70
+    try:
+        out.append(xs[big])
+    except IndexError as e:
+        out.append(repr(e))
+    f = 1.0
+    try:
+        out.append(xs[f])
+    except TypeError as e:
+        out.append(repr(e))
+    b = True
+    out.append((xs[b], t[b], s[b]))
+    return out
+
+
+CASES += [(subscript_by_local, (4,))]

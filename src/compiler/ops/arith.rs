@@ -253,8 +253,16 @@ pub fn emit_binary_subscr(e: &mut Emitter, n: usize, d: u32) {
     let u = e.snap.instrs[n].idx;
     let (l, r) = (e.slot(d - 2), e.slot(d - 1));
     let done = e.ops.new_dynamic_label();
+    // `xs[local]`: the index may be borrowed from its local (in its slot without a reference,
+    // see `load_store::top_stays_borrowed`): the list and tuple hits do not release it; the
+    // out-of-line paths first make the reference the interpreter's stack would hold.
+    let borrowed = e.borrowed_top.take() == Some(n);
     // Lists and tuples in line; strs and the helper out of line.
     let generic = e.out_of_line(n, move |e| {
+        if borrowed {
+            e.load_q(RCX, RBX, r);
+            asm!(e ; add QWORD [rcx], 1);
+        }
         if let (Some((state, mask, value, data)), Some((chr0, stride))) = (crate::ffi::ascii_layout(), crate::ffi::ascii_singletons()) {
             let (str_t, long_t) = (rt::str_type() as i64, rt::long_type() as i64);
             let helper = e.ops.new_dynamic_label();
@@ -292,7 +300,13 @@ pub fn emit_binary_subscr(e: &mut Emitter, n: usize, d: u32) {
         ; mov rbp, [r9]
         ; add QWORD [rbp], 1
     );
-    replace_pair_with_rbp(e, u, l, r);
+    if borrowed {
+        asm!(e ; mov rdi, rax);
+        e.decref_rdi(u);
+        e.store_q(RBX, l, RBP);
+    } else {
+        replace_pair_with_rbp(e, u, l, r);
+    }
     asm!(e ; =>done);
 }
 

@@ -25,19 +25,21 @@ pub fn emit_load_fast(e: &mut Emitter, n: usize, d: u32) {
         ; jz =>unbound
     );
     if top_stays_borrowed(e, n, d) {
-        // `local.attr`, `if local:`...: the instruction right after takes the value from rax;
-        // the reference (and the slot) are only made on its way to a helper.
+        // `local.attr`, `if local:`, `xs[local]`: the instruction right after takes the value
+        // from rax (or its slot, written but not owned); the reference is only made on its way
+        // to a helper.
         e.borrowed_top = Some(n + 1);
+        e.store_q(RBX, s, RAX);
         return;
     }
     asm!(e ; add QWORD [rax], 1);
     e.store_q(RBX, s, RAX);
 }
 
-/// True if the LOAD_FAST at `n` (depth `d`) can leave its value in rax, unowned and not yet
-/// in its slot, for the instruction right after it, which uses it as the top of the stack
-/// without keeping it: the owner of a LOAD_ATTR or STORE_ATTR, or the condition of a
-/// POP_JUMP_IF_TRUE/FALSE/NONE/NOT_NONE. That instruction must only ever be entered from this
+/// True if the LOAD_FAST at `n` (depth `d`) can leave its value in rax and in its slot
+/// without a reference, for the instruction right after it, which uses it as the top of the
+/// stack without keeping it: the owner of a LOAD_ATTR or STORE_ATTR, the condition of a
+/// POP_JUMP_IF_TRUE/FALSE/NONE/NOT_NONE, or the index of a BINARY_SUBSCR. That instruction must only ever be entered from this
 /// one (not a bytecode jump target, exception handler, resumption point or the end of a fused
 /// run). The local keeps the value alive meanwhile: nothing runs in between. The taker uses the
 /// value without a reference only where no other code can run (the inline attribute hit, which
@@ -62,6 +64,7 @@ fn top_stays_borrowed(e: &Emitter, n: usize, d: u32) -> bool {
                 | op::POP_JUMP_BACKWARD_IF_NONE
                 | op::POP_JUMP_FORWARD_IF_NOT_NONE
                 | op::POP_JUMP_BACKWARD_IF_NOT_NONE
+                | op::BINARY_SUBSCR
         )
         && snap.depth[m] == Some(d + 1)
         && !snap.is_target[m]
