@@ -3522,7 +3522,33 @@ def subscript_by_local(n):
         out.append(repr(e))
     b = True
     out.append((xs[b], t[b], s[b]))
+    # `container[local] = value` (LOAD_FAST + STORE_SUBSCR) the same way.
+    ys = [0] * n
+    store_log = []
+    for i in range(-n, n + 1):
+        for c in (ys, d, _KeyStore(store_log)):
+            try:
+                c[i] = i * 3
+            except IndexError as e:
+                out.append(repr(e))
+    sk = _KeyStore(store_log)
+    sk[k] = 1
+    ks = [k]
+    sk[ks[0]] = 2
+    out.append((ys, sorted((x, y) for x, y in d.items() if not isinstance(x, _Key)), store_log[:4],
+                store_log[-2] - store_log[-1], sys.getrefcount(key) - before))
     return out
+
+
+class _KeyStore:
+    """A mapping whose __setitem__ logs its keys and how many references they have."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def __setitem__(self, key, value):
+        import sys
+        self.log.append(key if isinstance(key, int) else sys.getrefcount(key))
 
 
 CASES += [(subscript_by_local, (4,))]

@@ -411,6 +411,9 @@ pub fn emit_store_subscr(e: &mut Emitter, n: usize, d: u32) {
     let u = e.snap.instrs[n].idx;
     let (v, c, k) = (e.slot(d - 3), e.slot(d - 2), e.slot(d - 1));
     let generic = e.ops.new_dynamic_label();
+    // `xs[local] = v`: the index may be borrowed from its local (in its slot without a
+    // reference, see `load_store::top_stays_borrowed`): only the helper's path makes it one.
+    let borrowed = e.borrowed_top.take() == Some(n);
     item_address(e, c, k, false, generic);
     asm!(e
         ; mov rdi, [r9]
@@ -419,11 +422,17 @@ pub fn emit_store_subscr(e: &mut Emitter, n: usize, d: u32) {
     );
     e.decref_rdi(u);
     e.decref_slot(u, c);
-    e.decref_slot(u, k);
+    if !borrowed {
+        e.decref_slot(u, k);
+    }
     asm!(e
         ; jmp >store_done
         ; =>generic
     );
+    if borrowed {
+        e.load_q(RCX, RBX, k);
+        asm!(e ; add QWORD [rcx], 1);
+    }
     let u = e.call_stack_helper(n, d, None, rt::rt_store_subscr as *const () as usize);
     e.check_error(u, d - 3);
     asm!(e ; store_done:);
