@@ -3552,3 +3552,32 @@ class _KeyStore:
 
 
 CASES += [(subscript_by_local, (4,))]
+
+
+def unpack_local(n):
+    """`a, b = local` (LOAD_FAST + UNPACK_SEQUENCE): exact tuples and lists of the right length
+    are unpacked from the local without a reference; other iterables, wrong lengths (with
+    their errors) and long targets take the helper with a reference of its own; the
+    sequence's reference count comes back to where it was."""
+    import sys
+    pair = (n, "x")
+    lst = [1, [2], 3.0]
+    wide = tuple(range(10))
+    out = []
+    counts = (sys.getrefcount(pair), sys.getrefcount(lst), sys.getrefcount(wide))
+    for i in range(n):
+        a, b = pair
+        x, y, z = lst
+        q0, q1, q2, q3, q4, q5, q6, q7, q8, q9 = wide
+        out.append((a, b, x, y, z, q0 + q9))
+    out.append((sys.getrefcount(pair), sys.getrefcount(lst), sys.getrefcount(wide)) == counts)
+    for seq in ((1, 2, 3), [1], "ab", {7: 0, 8: 1}, iter([4, 5]), range(2), 5):
+        try:
+            u, v = seq
+            out.append((u, v))
+        except (ValueError, TypeError) as e:
+            out.append(repr(e))
+    return out
+
+
+CASES += [(unpack_local, (3,))]

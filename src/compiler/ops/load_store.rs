@@ -39,15 +39,15 @@ pub fn emit_load_fast(e: &mut Emitter, n: usize, d: u32) {
 /// True if the LOAD_FAST at `n` (depth `d`) can leave its value in rax and in its slot
 /// without a reference, for the instruction right after it, which uses it as the top of the
 /// stack without keeping it: the owner of a LOAD_ATTR or STORE_ATTR, the condition of a
-/// POP_JUMP_IF_TRUE/FALSE/NONE/NOT_NONE, or the index of a BINARY_SUBSCR or STORE_SUBSCR.
-/// That instruction must only ever be entered from this one (not a bytecode jump target,
-/// exception handler, resumption point or the end of a fused run). The local keeps the value
-/// alive meanwhile: nothing runs in between. The taker uses the value without a reference
-/// only where no other code can run on its behalf (the inline attribute hit, which reads, or
-/// stores and releases the old value; the inline truth tests; the list and tuple item hits);
-/// every other way on (a helper, hence errors and exits to the interpreter) first makes the
-/// reference (and for attributes the slot), so from there on the stack is exactly the
-/// interpreter's.
+/// POP_JUMP_IF_TRUE/FALSE/NONE/NOT_NONE, the index of a BINARY_SUBSCR or STORE_SUBSCR, or
+/// the sequence of an UNPACK_SEQUENCE. That instruction must only ever be entered from this
+/// one (not a bytecode jump target, exception handler, resumption point or the end of a fused
+/// run). The local keeps the value alive meanwhile: nothing runs in between. The taker uses
+/// the value without a reference only where no other code can run on its behalf (the inline
+/// attribute hit, which reads, or stores and releases the old value; the inline truth tests;
+/// the list and tuple item hits and unpackings); every other way on (a helper, hence errors
+/// and exits to the interpreter) first makes the reference (and for attributes the slot), so
+/// from there on the stack is exactly the interpreter's.
 fn top_stays_borrowed(e: &Emitter, n: usize, d: u32) -> bool {
     use crate::compiler::opcodes as op;
     let snap = e.snap;
@@ -68,6 +68,7 @@ fn top_stays_borrowed(e: &Emitter, n: usize, d: u32) -> bool {
                 | op::POP_JUMP_BACKWARD_IF_NOT_NONE
                 | op::BINARY_SUBSCR
                 | op::STORE_SUBSCR
+                | op::UNPACK_SEQUENCE
         )
         && snap.depth[m] == Some(d + 1)
         && !snap.is_target[m]
