@@ -531,6 +531,22 @@ PyObject *psyco_ord_target(void) {
     return module_meth_o("builtins", "ord");
 }
 
+/* builtins.isinstance (a new reference) if it is CPython's own METH_FASTCALL function of the
+ * builtins module, which calls PyObject_IsInstance on its two arguments; else NULL. */
+PyObject *psyco_isinstance_target(void) {
+    PyObject *m = PyImport_ImportModule("builtins");
+    if (m == NULL) { PyErr_Clear(); return NULL; }
+    PyObject *f = PyObject_GetAttrString(m, "isinstance");
+    if (f == NULL) PyErr_Clear();
+    int ok = f != NULL && Py_IS_TYPE(f, &PyCFunction_Type)
+             && ((PyCFunctionObject *)f)->m_self == m
+             && strcmp(((PyCFunctionObject *)f)->m_ml->ml_name, "isinstance") == 0
+             && (((PyCFunctionObject *)f)->m_ml->ml_flags & CONVENTION_FLAGS) == METH_FASTCALL;
+    Py_DECREF(m);
+    if (!ok) { Py_XDECREF(f); return NULL; }
+    return f;
+}
+
 /* How machine code recognizes a compact ASCII str and finds its characters: the 32-bit word at
  * `offsetof(PyASCIIObject, state)` masked with `*mask` equals `*value` exactly for a ready,
  * compact, ASCII (1-byte kind) string, whose characters then start `sizeof(PyASCIIObject)`

@@ -3581,3 +3581,68 @@ def unpack_local(n):
 
 
 CASES += [(unpack_local, (3,))]
+
+
+class _Meta(type):
+    def __instancecheck__(cls, obj):
+        if obj == "boom":
+            raise KeyError("instancecheck")
+        return obj == "yes"
+
+
+class _Checked(metaclass=_Meta):
+    pass
+
+
+class _IntSub(int):
+    pass
+
+
+def _isinstance_of_int(x):
+    return isinstance(x, int)
+
+
+def isinstance_inline(n):
+    """`isinstance(x, cls)`: an object of exactly `cls` is decided in line, anything else is one
+    PyObject_IsInstance call (subclasses, tuples, ABCs, __instancecheck__ and its errors, a
+    second argument that is not a class); a global `isinstance` that is not the builtin is
+    called as itself; reference counts come back to where they were."""
+    import sys
+    import collections.abc
+    out = []
+    probe = object()
+    before = sys.getrefcount(probe), sys.getrefcount(_IntSub)
+    things = [1, True, _IntSub(3), 2.5, "yes", "no", [1], (1,), {}, None, probe]
+    classes = [int, bool, _IntSub, float, str, list, (int, str), (), collections.abc.Sequence,
+               _Checked, object, type(None)]
+    for x in things:
+        row = []
+        for c in classes:
+            row.append(isinstance(x, c))
+        out.append(row)
+    out.append(sys.getrefcount(probe) - before[0] + sys.getrefcount(_IntSub) - before[1])
+    for bad in ("boom", 1):
+        try:
+            out.append(isinstance(bad, _Checked if bad == "boom" else 5))
+        except (KeyError, TypeError) as e:
+            out.append((repr(e), e.__traceback__.tb_lineno - isinstance_inline.__code__.co_firstlineno))
+    count = 0
+    for i in range(n * 4):
+        if isinstance(i, int) and not isinstance(i, bool):
+            count += 1
+    out.append(count)
+    g = globals()
+    saved = g.get("isinstance")
+    g["isinstance"] = lambda a, b: "shadowed"
+    try:
+        out.append(_isinstance_of_int(1))
+    finally:
+        if saved is None:
+            del g["isinstance"]
+        else:
+            g["isinstance"] = saved
+    out.append(_isinstance_of_int(1))
+    return out
+
+
+CASES += [(isinstance_inline, (3,))]

@@ -185,6 +185,7 @@ pub mod reg {
     pub const RDX: u8 = 2;
     pub const RBX: u8 = 3;
     pub const RBP: u8 = 5;
+    pub const RSI: u8 = 6;
     pub const RDI: u8 = 7;
     pub const R8: u8 = 8;
     pub const R10: u8 = 10;

@@ -110,6 +110,7 @@ mod native {
         pub fn psyco_small_ints(stride: i64) -> *mut py::PyObject;
         pub fn psyco_str_interned_offset() -> i64;
         pub fn psyco_ord_target() -> *mut py::PyObject;
+        pub fn psyco_isinstance_target() -> *mut py::PyObject;
         pub fn psyco_ascii_singletons(stride: *mut i64) -> *mut py::PyObject;
         pub fn psyco_ascii_probe(mask: *mut u32, value: *mut u32, data_offset: *mut i64) -> i64;
         pub fn psyco_call_targets(
@@ -157,6 +158,16 @@ static SQRT_NAME: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsiz
 pub fn sqrt_target() -> (usize, usize) {
     use std::sync::atomic::Ordering::Relaxed;
     (MATH_SQRT.load(Relaxed), SQRT_NAME.load(Relaxed))
+}
+
+static ISINSTANCE_BUILTIN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static ISINSTANCE_NAME: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// `builtins.isinstance` and the interned string "isinstance", for CALL's inline path; (0, 0)
+/// if not native or not CPython's own function.
+pub fn isinstance_target() -> (usize, usize) {
+    use std::sync::atomic::Ordering::Relaxed;
+    (ISINSTANCE_BUILTIN.load(Relaxed), ISINSTANCE_NAME.load(Relaxed))
 }
 
 static ORD_BUILTIN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -719,6 +730,19 @@ pub fn layout_report(py: Python<'_>) -> Result<(), String> {
         let chr0 = unsafe { native::psyco_ascii_singletons(&mut stride) };
         if !chr0.is_null() && (1..4096).contains(&stride) {
             let _ = ASCII_SINGLETONS.set((chr0 as usize, stride as i32));
+        }
+        // SAFETY: looks up builtins.isinstance, keeping the reference (GIL held).
+        let isinstance = unsafe { native::psyco_isinstance_target() };
+        if !isinstance.is_null() {
+            // SAFETY: interning an ASCII literal (GIL held); the reference is kept.
+            let name = unsafe { py::PyUnicode_InternFromString(c"isinstance".as_ptr()) };
+            if name.is_null() {
+                // SAFETY: GIL held.
+                unsafe { py::PyErr_Clear() };
+            } else {
+                ISINSTANCE_BUILTIN.store(isinstance as usize, std::sync::atomic::Ordering::Relaxed);
+                ISINSTANCE_NAME.store(name as usize, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         // SAFETY: looks up builtins.ord, keeping the reference (GIL held).
         let ord = unsafe { native::psyco_ord_target() };

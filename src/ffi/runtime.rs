@@ -134,6 +134,11 @@ pub fn err_clear() -> usize {
 pub fn set_contains() -> usize {
     py::PySet_Contains as *const () as usize
 }
+/// `PyObject_IsInstance(inst, cls)`: 1, 0, or -1 (what `isinstance` and ceval's
+/// PRECALL_NO_KW_ISINSTANCE call).
+pub fn is_instance() -> usize {
+    py::PyObject_IsInstance as *const () as usize
+}
 /// `PyDict_Contains(dict, key)`, which is exact dicts' `sq_contains`: 1, 0, or -1.
 pub fn dict_contains() -> usize {
     py::PyDict_Contains as *const () as usize

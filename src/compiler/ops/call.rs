@@ -387,6 +387,10 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
         if oparg == 1 && global(crate::ffi::type_name()) {
             emit_type_inline(e, u, d);
         }
+        let (isinstance_obj, isinstance_name) = crate::ffi::isinstance_target();
+        if oparg == 2 && isinstance_obj != 0 && global(isinstance_name) {
+            emit_isinstance_inline(e, u, d, isinstance_obj as i64);
+        }
         let range_name = crate::ffi::range_name();
         if (1..=3).contains(&oparg)
             && range_name != 0
@@ -820,6 +824,53 @@ fn emit_type_inline(e: &mut Emitter, u: usize, d: u32) {
     asm!(e
         ; jmp >call_done
         ; =>not_type
+    );
+}
+
+/// CALL of `isinstance(x, cls)` (PRECALL_NO_KW_ISINSTANCE's case): `[NULL, isinstance, x,
+/// cls]` with the callable the builtin itself. An object of exactly `cls` is an instance (the
+/// first test of `PyObject_IsInstance`); anything else is one call of `PyObject_IsInstance`
+/// (subclasses, tuples of classes, `__instancecheck__`, its errors), as ceval makes it. Then
+/// the operands are released (object, class; the builtin lives on in the builtins module) and
+/// the bool replaces them; an error leaves the stack empty of all four.
+fn emit_isinstance_inline(e: &mut Emitter, u: usize, d: u32, isinstance_obj: i64) {
+    let (null_slot, inst, cls) = (e.slot(d - 4), e.slot(d - 2), e.slot(d - 1));
+    let (t, f) = (rt::py_true() as i64, rt::py_false() as i64);
+    let not_isinstance = e.ops.new_dynamic_label();
+    guard_function_callee(e, d, 2, isinstance_obj, not_isinstance);
+    let err = e.error_label(u, d - 4);
+    let (check, decided) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
+    e.set_prev(u as i64); // clobbers rax only
+    e.load_q(RDI, RBX, inst);
+    e.load_q(RSI, RBX, cls);
+    asm!(e
+        ; mov eax, 1
+        ; cmp [rdi + L::OB_TYPE], rsi
+        ; jne =>check
+        ; =>decided
+        ; movsxd rbp, eax
+    );
+    e.out_of_line_here_to(check, move |e| {
+        e.call(rt::is_instance());
+        asm!(e ; jmp =>decided);
+    });
+    e.decref_slot(u, inst);
+    e.decref_slot(u, cls);
+    asm!(e
+        // The builtin is held by the builtins module (and psyco): never released here.
+        ; mov rax, QWORD isinstance_obj
+        ; sub QWORD [rax], 1
+        ; test rbp, rbp
+        ; js =>err
+        ; mov rax, QWORD f
+        ; mov rcx, QWORD t
+        ; cmovnz rax, rcx
+        ; add QWORD [rax], 1
+    );
+    e.store_q(RBX, null_slot, RAX);
+    asm!(e
+        ; jmp >call_done
+        ; =>not_isinstance
     );
 }
 
