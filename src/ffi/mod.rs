@@ -731,30 +731,25 @@ pub fn layout_report(py: Python<'_>) -> Result<(), String> {
         if !chr0.is_null() && (1..4096).contains(&stride) {
             let _ = ASCII_SINGLETONS.set((chr0 as usize, stride as i32));
         }
-        // SAFETY: looks up builtins.isinstance, keeping the reference (GIL held).
-        let isinstance = unsafe { native::psyco_isinstance_target() };
-        if !isinstance.is_null() {
-            // SAFETY: interning an ASCII literal (GIL held); the reference is kept.
-            let name = unsafe { py::PyUnicode_InternFromString(c"isinstance".as_ptr()) };
-            if name.is_null() {
-                // SAFETY: GIL held.
-                unsafe { py::PyErr_Clear() };
-            } else {
-                ISINSTANCE_BUILTIN.store(isinstance as usize, std::sync::atomic::Ordering::Relaxed);
-                ISINSTANCE_NAME.store(name as usize, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: each looks up a builtin, keeping the reference (GIL held).
+        let targets = unsafe {
+            [
+                (native::psyco_isinstance_target(), c"isinstance", &ISINSTANCE_BUILTIN, &ISINSTANCE_NAME),
+                (native::psyco_ord_target(), c"ord", &ORD_BUILTIN, &ORD_NAME),
+            ]
+        };
+        for (builtin, name, builtin_slot, name_slot) in targets {
+            if builtin.is_null() {
+                continue;
             }
-        }
-        // SAFETY: looks up builtins.ord, keeping the reference (GIL held).
-        let ord = unsafe { native::psyco_ord_target() };
-        if !ord.is_null() {
             // SAFETY: interning an ASCII literal (GIL held); the reference is kept.
-            let name = unsafe { py::PyUnicode_InternFromString(c"ord".as_ptr()) };
-            if name.is_null() {
+            let interned = unsafe { py::PyUnicode_InternFromString(name.as_ptr()) };
+            if interned.is_null() {
                 // SAFETY: GIL held.
                 unsafe { py::PyErr_Clear() };
             } else {
-                ORD_BUILTIN.store(ord as usize, std::sync::atomic::Ordering::Relaxed);
-                ORD_NAME.store(name as usize, std::sync::atomic::Ordering::Relaxed);
+                builtin_slot.store(builtin as usize, std::sync::atomic::Ordering::Relaxed);
+                name_slot.store(interned as usize, std::sync::atomic::Ordering::Relaxed);
             }
         }
         let (mut len, mut append, mut sqrt) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());

@@ -305,26 +305,31 @@ pub fn make_frame_push_stub() {
             ; call rax
             ; jmp ->release_local
             ; ->locals_released:
-            ; mov rdi, [rbp + L::FRAME_F_LOCALS]
-            ; test rdi, rdi
-            ; jz >no_locals_dict
-            ; sub QWORD [rdi], 1
-            ; jnz >no_locals_dict
-            ; mov rax, QWORD dealloc
-            ; call rax
-            ; no_locals_dict:
-            ; mov rdi, [rbp + L::FRAME_F_FUNC]
-            ; sub QWORD [rdi], 1
-            ; jnz >func_kept
-            ; mov rax, QWORD dealloc
-            ; call rax
-            ; func_kept:
-            ; mov rdi, [rbp + L::FRAME_F_CODE]
-            ; sub QWORD [rdi], 1
-            ; jnz >code_kept
-            ; mov rax, QWORD dealloc
-            ; call rax
-            ; code_kept:
+        );
+        // f_locals (may be NULL), the function, the code.
+        for field in [L::FRAME_F_LOCALS, L::FRAME_F_FUNC, L::FRAME_F_CODE] {
+            dynasm!(ops
+                ; .arch x64
+                ; mov rdi, [rbp + field]
+            );
+            if field == L::FRAME_F_LOCALS {
+                dynasm!(ops
+                    ; .arch x64
+                    ; test rdi, rdi
+                    ; jz >kept
+                );
+            }
+            dynasm!(ops
+                ; .arch x64
+                ; sub QWORD [rdi], 1
+                ; jnz >kept
+                ; mov rax, QWORD dealloc
+                ; call rax
+                ; kept:
+            );
+        }
+        dynasm!(ops
+            ; .arch x64
             ; add DWORD [r13 + L::TSTATE_RECURSION_REMAINING], 1
             ; mov [r13 + L::TSTATE_DATASTACK_TOP], rbp
             ; mov rax, [rsp]

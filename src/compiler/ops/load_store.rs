@@ -260,38 +260,39 @@ pub fn emit_load_attr(e: &mut Emitter, n: usize, d: u32) {
     let done = e.ops.new_dynamic_label();
     // On failure the owner is still on the stack, as in ceval.
     let slow = e.attr_helper_out_of_line(n, d, 0, cache, d, done);
-    if e.borrowed_top.take() == Some(n) {
-        // The owner is in rax, borrowed from the local the LOAD_FAST before read: a hit
-        // neither takes nor releases a reference to it; the way to the helper first puts
-        // an owned reference in the slot, as the interpreter's stack would hold.
-        let to_helper = e.out_of_line(n, move |e| {
-            asm!(e ; add QWORD [rax], 1);
-            e.store_q(RBX, s, RAX);
-            asm!(e ; jmp =>slow);
-        });
-        attr_entry_address_any(e, cache, to_helper);
-        asm!(e
-            ; mov r10, [r10]
-            ; test r10, r10
-            ; jz =>to_helper
-            ; add QWORD [r10], 1
-        );
-        e.store_q(RBX, s, R10);
-        asm!(e ; =>done);
-        return;
-    }
-    e.load_q(RAX, RBX, s);
-    attr_entry_address_any(e, cache, slow);
+    let (borrowed, miss) = owner_in_rax(e, n, s, slow);
+    attr_entry_address_any(e, cache, miss);
     asm!(e
         ; mov r10, [r10]
         ; test r10, r10
-        ; jz =>slow
+        ; jz =>miss
         ; add QWORD [r10], 1
     );
     e.store_q(RBX, s, R10);
-    asm!(e ; mov rdi, rax);
-    e.decref_rdi(u);
+    if !borrowed {
+        asm!(e ; mov rdi, rax);
+        e.decref_rdi(u);
+    }
     asm!(e ; =>done);
+}
+
+/// The owner of the attribute instruction `n` (stack slot `s`) in rax, and where its inline
+/// path goes on a miss. The owner may already be there, borrowed from the local the LOAD_FAST
+/// before read (see [`top_stays_borrowed`]; then true): a hit neither takes nor releases a
+/// reference to it, and the miss first puts an owned reference in the slot, as the
+/// interpreter's stack would hold, before going on to `slow`. Otherwise it is loaded from the
+/// slot, which owns it, and a miss goes straight to `slow`.
+fn owner_in_rax(e: &mut Emitter, n: usize, s: i32, slow: DynamicLabel) -> (bool, DynamicLabel) {
+    if e.borrowed_top.take() != Some(n) {
+        e.load_q(RAX, RBX, s);
+        return (false, slow);
+    }
+    let miss = e.out_of_line(n, move |e| {
+        asm!(e ; add QWORD [rax], 1);
+        e.store_q(RBX, s, RAX);
+        asm!(e ; jmp =>slow);
+    });
+    (true, miss)
 }
 
 /// Size of one attribute cache entry, and how many a site has (`csrc/attrcache.c`).
@@ -412,19 +413,7 @@ pub fn emit_store_attr(e: &mut Emitter, n: usize, d: u32) {
     let cache = e.take_attr_cache();
     let done = e.ops.new_dynamic_label();
     let slow = e.attr_helper_out_of_line(n, d, 1, cache, d - 2, done);
-    // `local.name = value`: the owner may be in rax, borrowed from its local (see
-    // `top_stays_borrowed`); the way to the helper then makes the reference and the slot.
-    let borrowed = e.borrowed_top.take() == Some(n);
-    let miss = if borrowed {
-        e.out_of_line(n, move |e| {
-            asm!(e ; add QWORD [rax], 1);
-            e.store_q(RBX, owner, RAX);
-            asm!(e ; jmp =>slow);
-        })
-    } else {
-        e.load_q(RAX, RBX, owner);
-        slow
-    };
+    let (borrowed, miss) = owner_in_rax(e, n, owner, slow);
     attr_entry0_address(e, cache, miss, true);
     asm!(e ; mov rdi, [r10]);
     e.load_q(RDX, RBX, value);
