@@ -277,6 +277,19 @@ static void note_uncompiled_callee(PyObject *func) {
     if ((c & (PSYCO_PROMOTE_EVERY - 1)) == 0) psyco_promote_callee(func);
 }
 
+/* A generator or coroutine of uncompiled code resumed from a frame running compiled code
+ * (`gen.send()`, `next()`, a `for` loop over it): counted like a call from machine code, so
+ * that one a compiled loop keeps resuming is promoted too (generator frames keep their
+ * function in `f_func`). */
+void psyco_note_resumed(_PyInterpreterFrame *frame) {
+    if (!__atomic_load_n(&psyco_promote_callees, __ATOMIC_RELAXED)) return;
+    _PyInterpreterFrame *prev = frame->previous;
+    if (prev == NULL || frame->f_func == NULL || (PyCodeObject *)frame->f_func->func_code != frame->f_code) return;
+    struct psyco_record_head *caller = record_of(prev->f_code);
+    if (caller == NULL || __atomic_load_n(&caller->entry, __ATOMIC_ACQUIRE) == NULL) return;
+    note_uncompiled_callee((PyObject *)frame->f_func);
+}
+
 NO_VECTOR_LOOPS
 PyObject *psyco_call_py(PyThreadState *ts, PyObject *func, PyObject **args, Py_ssize_t nargs) {
     size_t size;

@@ -513,3 +513,51 @@ emit({'ok': ok, 'same': hot(100) == expected,
         assert out["ok"], (mode, out)
         assert "selected" not in out["rarely"] and "selected" not in out["init"], (mode, out)
         assert any(re.search(r"tag callee: helper\s+%$", l) for l in lines), lines
+
+
+RESUMED = """
+def counter(n):
+    i = 0
+    while i < n:
+        yield i
+        i += 1
+def slowly(n):
+    for i in range(n):
+        yield i
+def drive(n):
+    g = counter(n)
+    total = 0
+    for v in g:
+        total += v
+    s = slowly(3)
+    return total + sum(s)
+"""
+
+
+def test_profilers_promote_generators_compiled_code_keeps_resuming(tmp_path):
+    # drive() runs as machine code (bound) and resumes counter() thousands of times: under
+    # background() and profile() counter is offered to the compiler as a callee ("tag
+    # callee") and its later resumptions run compiled; slowly(), resumed four times, is not;
+    # without a profiler nothing is.
+    for mode in ("background", "profile", None):
+        log = tmp_path / ("%s.log" % mode)
+        out = run_json(RESUMED + """
+import psyco
+psyco.log(%r)
+if %r:
+    getattr(psyco, %r)()
+psyco.bind(drive)
+expected = drive(100)
+ok = spin_until(lambda: 'compiled' in psyco._psyco.code_state(counter.__code__), lambda: drive(3000), timeout=%s)
+emit({'ok': ok, 'same': drive(100) == expected,
+      'slowly': psyco._psyco.code_state(slowly.__code__)})
+""" % (str(log), mode, mode, 10 if mode else 1))
+        lines = log_lines(log)
+        assert out["same"]
+        if mode is None:
+            assert not out["ok"], out
+            assert not any("tag callee" in l for l in lines), lines
+            continue
+        assert out["ok"], (mode, out)
+        assert "selected" not in out["slowly"], (mode, out)
+        assert any(re.search(r"tag callee: counter\s+%$", l) for l in lines), lines

@@ -122,6 +122,8 @@ mod native {
         /// Points the frame's function's vectorcall slot at csrc/calls.c's direct path when
         /// the function's code can take it (see there); otherwise nothing.
         pub fn psyco_adopt_function(frame: *mut IFrame);
+        /// csrc/calls.c: counts a resumption of an uncompiled generator by compiled code.
+        pub fn psyco_note_resumed(frame: *mut IFrame);
         pub fn psyco_function_adopted(func: *mut py::PyObject) -> c_int;
     }
     // May call back into Python (descriptors, __getattr__, __setattr__...): "C-unwind".
@@ -1550,11 +1552,17 @@ mod hook {
                 needs_policy = crate::queue::compile_on_call()
                     || rec.is_some_and(|r| r.flags().contains(crate::queue::Flags::BOUND));
                 if !needs_policy && !foreign_tracing(ts) {
-                    // Nothing to decide for this function's calls until it is compiled or
-                    // bound: later calls from C and interpreted code push its frame and run the
-                    // interpreter directly (csrc/calls.c `interpret_directly`), which spares
-                    // `_PyEval_Vector`'s general argument handling and this hook.
-                    native::psyco_adopt_function(frame);
+                    if *(frame as *const u8).add(expected::FRAME_OWNER as usize) != 0 {
+                        // A resumed generator: promoted if compiled code keeps resuming it.
+                        native::psyco_note_resumed(frame);
+                    } else {
+                        // Nothing to decide for this function's calls until it is compiled or
+                        // bound: later calls from C and interpreted code push its frame and
+                        // run the interpreter directly (csrc/calls.c `interpret_directly`),
+                        // which spares `_PyEval_Vector`'s general argument handling and this
+                        // hook.
+                        native::psyco_adopt_function(frame);
+                    }
                 }
             }
             if needs_policy && !foreign_tracing(ts) {
