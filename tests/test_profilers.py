@@ -485,34 +485,48 @@ def hot(n):
 """
 
 
-def test_profilers_promote_callees_of_compiled_code(tmp_path):
-    # hot() runs as machine code (bound); helper(), which it calls thousands of times, is
-    # offered to the compiler as a callee ("tag callee") under background() and profile(); a
-    # function it calls rarely is not, and neither is anything when no profiler runs.
+def _promotion_runs(tmp_path, program, driver, busy, quiet):
+    """Runs `program` with `driver` bound (machine code) under background(), profile() and no
+    profiler, calling `driver(n)` until the busy function is compiled; returns
+    {mode: (result, log lines)} with `busy`'s and each of `quiet`'s code states."""
+    runs = {}
     for mode in ("background", "profile", None):
         log = tmp_path / ("%s.log" % mode)
-        out = run_json(CALLEES + """
+        out = run_json(program + """
 import psyco
 psyco.log(%r)
 if %r:
     getattr(psyco, %r)()
-psyco.bind(hot)
-expected = hot(100)
-ok = spin_until(lambda: 'compiled' in psyco._psyco.code_state(helper.__code__), lambda: hot(500), timeout=%s)
-emit({'ok': ok, 'same': hot(100) == expected,
-      'helper': psyco._psyco.code_state(helper.__code__),
-      'rarely': psyco._psyco.code_state(rarely.__code__),
-      'init': psyco._psyco.code_state(P.__init__.__code__)})
-""" % (str(log), mode, mode, 10 if mode else 1))
-        lines = log_lines(log)
+psyco.bind(DRIVER)
+expected = DRIVER(100)
+ok = spin_until(lambda: 'compiled' in psyco._psyco.code_state(BUSY.__code__), lambda: DRIVER(3000), timeout=%s)
+emit({'ok': ok, 'same': DRIVER(100) == expected,
+      'busy': psyco._psyco.code_state(BUSY.__code__),
+      'quiet': [psyco._psyco.code_state(q.__code__) for q in QUIET]})
+""".replace("DRIVER", driver).replace("BUSY", busy).replace("QUIET", "[%s]" % ", ".join(quiet))
+            % (str(log), mode, mode, 10 if mode else 1))
+        runs[mode] = (out, log_lines(log))
+    return runs
+
+
+def _check_promotion(runs, busy):
+    for mode, (out, lines) in runs.items():
         assert out["same"]
         if mode is None:
-            assert not out["ok"] and "selected" not in out["helper"], out
+            assert not out["ok"] and "selected" not in out["busy"], out
             assert not any("tag callee" in l for l in lines), lines
             continue
         assert out["ok"], (mode, out)
-        assert "selected" not in out["rarely"] and "selected" not in out["init"], (mode, out)
-        assert any(re.search(r"tag callee: helper\s+%$", l) for l in lines), lines
+        assert not any("selected" in q for q in out["quiet"]), (mode, out)
+        assert any(re.search(r"tag callee: %s\s+%%$" % busy, l) for l in lines), lines
+
+
+def test_profilers_promote_callees_of_compiled_code(tmp_path):
+    # hot() runs as machine code (bound); helper(), which it calls thousands of times, is
+    # offered to the compiler as a callee ("tag callee") under background() and profile(); a
+    # function it calls rarely is not, and neither is anything when no profiler runs.
+    runs = _promotion_runs(tmp_path, CALLEES, "hot", "helper", ["rarely", "P.__init__"])
+    _check_promotion(runs, "helper")
 
 
 RESUMED = """
@@ -539,25 +553,5 @@ def test_profilers_promote_generators_compiled_code_keeps_resuming(tmp_path):
     # background() and profile() counter is offered to the compiler as a callee ("tag
     # callee") and its later resumptions run compiled; slowly(), resumed four times, is not;
     # without a profiler nothing is.
-    for mode in ("background", "profile", None):
-        log = tmp_path / ("%s.log" % mode)
-        out = run_json(RESUMED + """
-import psyco
-psyco.log(%r)
-if %r:
-    getattr(psyco, %r)()
-psyco.bind(drive)
-expected = drive(100)
-ok = spin_until(lambda: 'compiled' in psyco._psyco.code_state(counter.__code__), lambda: drive(3000), timeout=%s)
-emit({'ok': ok, 'same': drive(100) == expected,
-      'slowly': psyco._psyco.code_state(slowly.__code__)})
-""" % (str(log), mode, mode, 10 if mode else 1))
-        lines = log_lines(log)
-        assert out["same"]
-        if mode is None:
-            assert not out["ok"], out
-            assert not any("tag callee" in l for l in lines), lines
-            continue
-        assert out["ok"], (mode, out)
-        assert "selected" not in out["slowly"], (mode, out)
-        assert any(re.search(r"tag callee: counter\s+%$", l) for l in lines), lines
+    runs = _promotion_runs(tmp_path, RESUMED, "drive", "counter", ["slowly"])
+    _check_promotion(runs, "counter")
