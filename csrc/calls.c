@@ -499,9 +499,9 @@ PyObject *psyco_call_c(PyThreadState *ts, PyObject *callable, PyObject **args, P
     return _PyObject_VectorcallTstate(ts, callable, args, (size_t)nargs | PY_VECTORCALL_ARGUMENTS_OFFSET, kwnames);
 }
 
-/* `module.name` (a new reference) if it is the module's own METH_O C function of that name,
- * else NULL (no exception). */
-static PyObject *module_meth_o(const char *module, const char *name) {
+/* `module.name` (a new reference) if it is the module's own C function of that name with the
+ * calling convention `convention` (METH_O, METH_FASTCALL...), else NULL (no exception). */
+static PyObject *module_function(const char *module, const char *name, int convention) {
     PyObject *m = PyImport_ImportModule(module);
     if (m == NULL) { PyErr_Clear(); return NULL; }
     PyObject *f = PyObject_GetAttrString(m, name);
@@ -509,7 +509,7 @@ static PyObject *module_meth_o(const char *module, const char *name) {
     int ok = f != NULL && Py_IS_TYPE(f, &PyCFunction_Type)
              && ((PyCFunctionObject *)f)->m_self == m
              && strcmp(((PyCFunctionObject *)f)->m_ml->ml_name, name) == 0
-             && (((PyCFunctionObject *)f)->m_ml->ml_flags & CONVENTION_FLAGS) == METH_O;
+             && (((PyCFunctionObject *)f)->m_ml->ml_flags & CONVENTION_FLAGS) == convention;
     Py_DECREF(m);
     if (!ok) { Py_XDECREF(f); return NULL; }
     return f;
@@ -522,7 +522,7 @@ static PyObject *module_meth_o(const char *module, const char *name) {
  * list's own METH_O descriptor), else returns -1 and the compiler emits no inline path. */
 int psyco_call_targets(PyObject **len_out, PyObject **append_out, PyObject **sqrt_out) {
     *len_out = *append_out = *sqrt_out = NULL;
-    PyObject *len = module_meth_o("builtins", "len");
+    PyObject *len = module_function("builtins", "len", METH_O);
     int ok = len != NULL;
     PyObject *append = PyDict_GetItemString(PyList_Type.tp_dict, "append"); /* borrowed */
     ok = ok && append != NULL && Py_IS_TYPE(append, &PyMethodDescr_Type)
@@ -534,30 +534,20 @@ int psyco_call_targets(PyObject **len_out, PyObject **append_out, PyObject **sqr
     *append_out = append;
     /* math.sqrt, for fused float expressions; optional: without it nothing is fused around a
      * sqrt call. */
-    *sqrt_out = module_meth_o("math", "sqrt");
+    *sqrt_out = module_function("math", "sqrt", METH_O);
     return 0;
 }
 
 /* `builtins.ord` itself (a new reference), for fused int expressions that read one character's
  * code point; NULL if the builtins module's `ord` is not CPython's own METH_O function. */
 PyObject *psyco_ord_target(void) {
-    return module_meth_o("builtins", "ord");
+    return module_function("builtins", "ord", METH_O);
 }
 
 /* builtins.isinstance (a new reference) if it is CPython's own METH_FASTCALL function of the
  * builtins module, which calls PyObject_IsInstance on its two arguments; else NULL. */
 PyObject *psyco_isinstance_target(void) {
-    PyObject *m = PyImport_ImportModule("builtins");
-    if (m == NULL) { PyErr_Clear(); return NULL; }
-    PyObject *f = PyObject_GetAttrString(m, "isinstance");
-    if (f == NULL) PyErr_Clear();
-    int ok = f != NULL && Py_IS_TYPE(f, &PyCFunction_Type)
-             && ((PyCFunctionObject *)f)->m_self == m
-             && strcmp(((PyCFunctionObject *)f)->m_ml->ml_name, "isinstance") == 0
-             && (((PyCFunctionObject *)f)->m_ml->ml_flags & CONVENTION_FLAGS) == METH_FASTCALL;
-    Py_DECREF(m);
-    if (!ok) { Py_XDECREF(f); return NULL; }
-    return f;
+    return module_function("builtins", "isinstance", METH_FASTCALL);
 }
 
 /* How machine code recognizes a compact ASCII str and finds its characters: the 32-bit word at

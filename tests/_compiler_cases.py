@@ -3396,14 +3396,6 @@ class _Truth:
         return self.value
 
 
-class _Sized:
-    def __init__(self, n):
-        self.n = n
-
-    def __len__(self):
-        return self.n
-
-
 def local_conditions(n):
     """`if local:` / `while local:` / `if local is None:` (LOAD_FAST + POP_JUMP_IF_*): the
     condition is tested straight from the local on the inline paths (bools, None, ints, lists,

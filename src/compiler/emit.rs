@@ -131,8 +131,9 @@ pub struct Emitter<'a> {
     /// Set by a template that also emitted the next instruction (fusion).
     pub fused_next: bool,
     /// The instruction whose operand (the top of the stack: an attribute's owner, a jump's
-    /// condition) the LOAD_FAST just before it left in rax without a reference of its own and
-    /// without writing its slot (see `load_store::top_stays_borrowed`); taken by it.
+    /// condition, an index, a sequence to unpack) the LOAD_FAST just before it left in rax and
+    /// in its slot without a reference of its own (see `load_store::top_stays_borrowed`);
+    /// taken by it through [`Self::takes_borrowed_top`].
     pub borrowed_top: Option<usize>,
     /// Instructions that code other than the instruction before them jumps to without being a
     /// bytecode jump target (the ends of fused runs): never given a borrowed operand.
@@ -359,6 +360,20 @@ impl<'a> Emitter<'a> {
 
     fn mem_op(&mut self, opcode: u8, reg: u8, base: u8, disp: i32) {
         mem_op(&mut self.ops, opcode, reg, base, disp);
+    }
+
+    /// True if instruction `n`'s top operand was left borrowed by the LOAD_FAST before it (in
+    /// rax and in its slot, without a reference): `n` then owes the reference only on its ways
+    /// to a helper ([`Self::incref_slot`]). Clears the mark either way.
+    pub fn takes_borrowed_top(&mut self, n: usize) -> bool {
+        self.borrowed_top.take() == Some(n)
+    }
+
+    /// `Py_INCREF` of the object in stack slot `slot` (loaded into rcx): a borrowed operand
+    /// becoming the owned reference the interpreter's stack would hold.
+    pub fn incref_slot(&mut self, slot: i32) {
+        self.load_q(reg::RCX, reg::RBX, slot);
+        asm!(self ; add QWORD [rcx], 1);
     }
 
     /// The out-of-line helper call of an attribute site (LOAD_ATTR, STORE_ATTR, LOAD_METHOD)

@@ -256,12 +256,11 @@ pub fn emit_binary_subscr(e: &mut Emitter, n: usize, d: u32) {
     // `xs[local]`: the index may be borrowed from its local (in its slot without a reference,
     // see `load_store::top_stays_borrowed`): the list and tuple hits do not release it; the
     // out-of-line paths first make the reference the interpreter's stack would hold.
-    let borrowed = e.borrowed_top.take() == Some(n);
+    let borrowed = e.takes_borrowed_top(n);
     // Lists and tuples in line; strs and the helper out of line.
     let generic = e.out_of_line(n, move |e| {
         if borrowed {
-            e.load_q(RCX, RBX, r);
-            asm!(e ; add QWORD [rcx], 1);
+            e.incref_slot(r);
         }
         if let (Some((state, mask, value, data)), Some((chr0, stride))) = (crate::ffi::ascii_layout(), crate::ffi::ascii_singletons()) {
             let (str_t, long_t) = (rt::str_type() as i64, rt::long_type() as i64);
@@ -413,7 +412,7 @@ pub fn emit_store_subscr(e: &mut Emitter, n: usize, d: u32) {
     let generic = e.ops.new_dynamic_label();
     // `xs[local] = v`: the index may be borrowed from its local (in its slot without a
     // reference, see `load_store::top_stays_borrowed`): only the helper's path makes it one.
-    let borrowed = e.borrowed_top.take() == Some(n);
+    let borrowed = e.takes_borrowed_top(n);
     item_address(e, c, k, false, generic);
     asm!(e
         ; mov rdi, [r9]
@@ -430,8 +429,7 @@ pub fn emit_store_subscr(e: &mut Emitter, n: usize, d: u32) {
         ; =>generic
     );
     if borrowed {
-        e.load_q(RCX, RBX, k);
-        asm!(e ; add QWORD [rcx], 1);
+        e.incref_slot(k);
     }
     let u = e.call_stack_helper(n, d, None, rt::rt_store_subscr as *const () as usize);
     e.check_error(u, d - 3);

@@ -4,7 +4,7 @@
 
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
-use crate::compiler::emit::{asm, reg::{RAX, RBX}, Emitter};
+use crate::compiler::emit::{asm, Emitter};
 use crate::compiler::opcodes as op;
 use crate::ffi::layout as L;
 use crate::ffi::runtime as rt;
@@ -75,7 +75,7 @@ pub fn emit_unpack_sequence(e: &mut Emitter, n: usize, d: u32) {
     // `a, b = local`: the sequence may be borrowed from its local (in its slot without a
     // reference, see `load_store::top_stays_borrowed`): the inline unpacking does not release
     // it; the helper's path makes the reference first.
-    let borrowed = e.borrowed_top.take() == Some(n);
+    let borrowed = e.takes_borrowed_top(n);
     if inline {
         let u = e.snap.instrs[n].idx;
         let s = e.slot(d - 1);
@@ -118,8 +118,7 @@ pub fn emit_unpack_sequence(e: &mut Emitter, n: usize, d: u32) {
     }
     if borrowed {
         let s = e.slot(d - 1);
-        e.load_q(RAX, RBX, s);
-        asm!(e ; add QWORD [rax], 1);
+        e.incref_slot(s);
     }
     let u = helper_n(e, n, d, rt::rt_unpack_sequence as *const () as usize);
     e.check_error(u, d - 1);

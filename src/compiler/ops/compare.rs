@@ -102,16 +102,17 @@ pub fn emit_is_op(e: &mut Emitter, n: usize, d: u32) {
 /// scan of its bytes — what `PyUnicode_Contains` finds for them; everything else
 /// `rt_contains_op`.
 pub fn emit_contains_op(e: &mut Emitter, n: usize, d: u32) {
-    let fused = fused_branch(e, n, d).is_some();
-    emit_contains(e, n, d, fused);
-    e.fused_next = fused;
+    let branch = fused_branch(e, n, d);
+    emit_contains(e, n, d, branch);
+    e.fused_next = branch.is_some();
 }
 
-/// CONTAINS_OP, alone (`fused` false: the bool replaces the operands) or with the following
-/// POP_JUMP_IF_TRUE/FALSE (`fused`: the outcome in `ebp` picks the branch, no bool is made;
-/// the jump cannot fail, its operand being a bool). Errors are reported at CONTAINS_OP with
-/// both operands released, as ceval does.
-fn emit_contains(e: &mut Emitter, n: usize, d: u32, fused: bool) {
+/// CONTAINS_OP, alone (`branch` None: the bool replaces the operands) or with the following
+/// POP_JUMP_IF_TRUE/FALSE (`branch`: whether it jumps on True; the outcome in `ebp` picks the
+/// branch, no bool is made; the jump cannot fail, its operand being a bool). Errors are
+/// reported at CONTAINS_OP with both operands released, as ceval does.
+fn emit_contains(e: &mut Emitter, n: usize, d: u32, branch: Option<bool>) {
+    let fused = branch.is_some();
     let ins = &e.snap.instrs[n];
     let (oparg, u) = (ins.arg as i32, ins.idx);
     let (done, not_set) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
@@ -121,7 +122,7 @@ fn emit_contains(e: &mut Emitter, n: usize, d: u32, fused: bool) {
     let (found, missing) = if oparg == 0 { (t, f) } else { (f, t) };
     // With a branch: where the outcome True / False goes.
     let (taken, fall) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
-    let on_true = fused && fused_branch(e, n, d) == Some(true);
+    let on_true = branch == Some(true);
     let (if_true, if_false) = if on_true { (taken, fall) } else { (fall, taken) };
     // `ebp` = 1 if the key was found: branch on `in` / `not in`.
     let branch_on_found = move |e: &mut Emitter| {

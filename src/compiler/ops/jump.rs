@@ -82,7 +82,7 @@ pub fn emit_pop_jump_if_bool(e: &mut Emitter, n: usize, d: u32) {
     let err = e.error_label(u, d - 1);
     // `if local:` — the condition may be in rax, borrowed from its local (see
     // `load_store::top_stays_borrowed`): then nothing is released.
-    let borrowed = e.borrowed_top.take() == Some(n);
+    let borrowed = e.takes_borrowed_top(n);
     let operand = if borrowed { Operand::Borrowed } else { Operand::Owned };
     let other = e.out_of_line(n, move |e| truth_of_rdi(e, u, err, if_true, if_false, operand));
     if borrowed {
@@ -203,7 +203,7 @@ pub fn emit_pop_jump_if_none(e: &mut Emitter, n: usize, d: u32) {
     let taken = e.ops.new_dynamic_label();
     let fall = e.ops.new_dynamic_label();
     let (if_none, if_other) = if on_none { (taken, fall) } else { (fall, taken) };
-    if e.borrowed_top.take() == Some(n) {
+    if e.takes_borrowed_top(n) {
         // `if local is None:` — the value is in rax, borrowed from its local (see
         // `load_store::top_stays_borrowed`): a comparison, nothing to release.
         asm!(e

@@ -283,7 +283,7 @@ pub fn emit_load_attr(e: &mut Emitter, n: usize, d: u32) {
 /// interpreter's stack would hold, before going on to `slow`. Otherwise it is loaded from the
 /// slot, which owns it, and a miss goes straight to `slow`.
 fn owner_in_rax(e: &mut Emitter, n: usize, s: i32, slow: DynamicLabel) -> (bool, DynamicLabel) {
-    if e.borrowed_top.take() != Some(n) {
+    if !e.takes_borrowed_top(n) {
         e.load_q(RAX, RBX, s);
         return (false, slow);
     }
