@@ -372,3 +372,32 @@ int psyco_load_method(PyObject **sp, PyObject *name, psyco_attr_cache *cache) {
     }
     return 0;
 }
+
+/* For the bodies of small callees inlined at a call site (src/compiler/ops/inline.rs): the
+ * value of `owner.name` that an entry of `cache` proves (borrowed), filling an entry first when
+ * none applies; NULL when no entry can prove it (the attribute is absent, computed, a module's,
+ * or found through a lookup that could run Python code). Never sets an exception and never runs
+ * Python code: the inlined body has no frame, so whatever it cannot do without observable
+ * effects is left to the real call. The type lookup compares the name with the keys of the MRO
+ * dictionaries; it is only made when all of them hold exact str keys only (a str subclass key
+ * could run `__eq__`). */
+PyObject *psyco_attr_peek(PyObject *owner, PyObject *name, psyco_attr_cache *cache) {
+    PyObject *v = load_hit(owner, cache);
+    if (v != NULL || cache->fills >= MAX_FILLS) return v;
+    PyTypeObject *tp = Py_TYPE(owner);
+    if (PyModule_CheckExact(owner) || tp->tp_getattro != PyObject_GenericGetAttr || !PyUnicode_CheckExact(name)) {
+        return NULL;
+    }
+    PyObject *mro = tp->tp_mro;
+    if (mro == NULL || !PyTuple_CheckExact(mro)) return NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *base = PyTuple_GET_ITEM(mro, i);
+        if (!PyType_Check(base)) return NULL;
+        PyObject *dict = ((PyTypeObject *)base)->tp_dict;
+        if (dict == NULL || !PyDict_CheckExact(dict) || ((PyDictObject *)dict)->ma_keys->dk_kind == DICT_KEYS_GENERAL) {
+            return NULL;
+        }
+    }
+    fill_load(owner, name, cache);
+    return load_hit(owner, cache);
+}

@@ -451,7 +451,8 @@ def test_cannotcompile_under_full_keeps_the_function_out():
         def f(x):
             return x + 1
         def g(x):
-            return x + 2
+            y = x + 2  # not a one-expression leaf: called, not inlined
+            return y
         psyco.cannotcompile(f)
         psyco.full()
         r = [f(i) + g(i) for i in range(100)]

@@ -732,8 +732,83 @@ class _Gen:
         ])
         self.calls.append((f, self.int_args(2)))
 
+    def lexpr(self, leaves, depth=2):
+        """One expression of the kind leaf callees are made of (src/compiler/leaf.rs), with
+        operands the inlined body must hand back to the real call."""
+        r = self.r.random()
+        if depth <= 0 or r < 0.3:
+            return self.pick(leaves)
+        a = self.lexpr(leaves, depth - 1)
+        b = self.lexpr(leaves, depth - 1)
+        if r < 0.6:
+            return "(%s %s %s)" % (a, self.pick(["+", "-", "*"]), b)
+        if r < 0.68:
+            return "(%s %s %s)" % (a, self.pick(["&", "|", "^"]), b)
+        if r < 0.84:
+            return "(%s %s %s)" % (a, self.pick(["<", "<=", "==", "!=", ">", ">="]), b)
+        if r < 0.92:
+            # Identity of names only (`is` with a literal draws a SyntaxWarning).
+            names = [n for n in leaves if n[0].isalpha()]
+            return "(%s %s %s)" % (self.pick(names), self.pick(["is", "is not"]), self.pick(names))
+        return "(not %s)" % a
+
+    def f_leaf(self):
+        """Small functions and methods of one expression, which compiled callers inline, called
+        with operands of every type (big ints, floats, bools, None, strings, lists), items at
+        every index, a subclass overriding the method, and the global rebound midway."""
+        cls = self.name("Leafy")
+        sub = self.name("Leafier")
+        g = self.name("leaf")
+        use = self.name("leafuse")
+        slots = self.chance(0.4)
+        lines = ["class %s:" % cls]
+        if slots:
+            lines.append("    __slots__ = ('a', 'b', 'items')")
+        lines += [
+            "    def __init__(self, a, b, items):",
+            "        self.a, self.b, self.items = a, b, items",
+            "    def get(self, k):",
+            "        return %s" % self.lexpr(["self.a", "self.b", "self.items[0]", "self.items[-1]",
+                                              "self.items[k]", "k", "2", "1.5"], 2),
+            "    def peek(self):",
+            "        return self.items[self.a]",
+        ]
+        self.funcs.append(lines)
+        self.funcs.append(["class %s(%s):" % (sub, cls),
+                           "    def get(self, k):",
+                           "        return ('sub', k)"])
+        self.funcs.append(["def %s(p, q):" % g,
+                           "    return %s" % self.lexpr(["p", "q", "p", "q", "1", "-3", "0.5"], 3)])
+        args = ["(x, y)", "(y, x)", "(1.5, x)", "(True, 2)", "(2**62, 2**62)", "(-(2**31), 2**31)",
+                "(None, 1)", "('s', 2)", "([1], [2])", "(float('nan'), 1.0)", "(0, -0.0)"]
+        self.funcs.append([
+            "def %s(x, y):" % use,
+            "    out = []",
+            "    objs = [%s(x %% 3, y, [x, y, 1.5]), %s(-1, x, (y,)), %s(0, 2.5, []), %s(1, 2, [3, 4])]"
+            % (cls, cls, cls, sub),
+            "    for rep in range(3):",
+            "        for args in [%s]:" % ", ".join(self.r.sample(args, 6)),
+            "            p, q = args",
+            "            try:",
+            "                out.append(%s(p, q))" % g,
+            "            except Exception as e:",
+            "                out.append((type(e).__name__, str(e), _where(e)))",
+            "        for o in objs:",
+            "            for k in (0, -1, 1, 5, x):",
+            "                try:",
+            "                    out.append((o.get(k), o.peek()))",
+            "                except Exception as e:",
+            "                    out.append((type(e).__name__, str(e), _where(e)))",
+            "        if rep == 1:",
+            "            objs[0].a = %s" % self.pick(["1.5", "None", "'s'", "2**70", "-2"]),
+            "            globals()[%r] = lambda p, q: ('rebound', p, q)" % g,
+            "    return out",
+        ])
+        self.calls.append((use, self.int_args(2)))
+
     FEATURES = ("f_arith", "f_arith", "f_loops", "f_try", "f_closure", "f_gen", "f_class",
-                "f_comp", "f_args", "f_rec", "f_str", "f_kernel", "f_kernel", "f_slice", "f_ccall")
+                "f_comp", "f_args", "f_rec", "f_str", "f_kernel", "f_kernel", "f_slice", "f_ccall",
+                "f_leaf", "f_leaf")
 
     def program(self):
         feats = [self.pick(self.FEATURES) for _ in range(self.r.randrange(2, 6))]

@@ -50,6 +50,33 @@ pub struct Callee {
     pub consts: Vec<usize>,
 }
 
+/// Where a call site's callable comes from, for matching it with a [`LeafCallee`]: a global
+/// (`LOAD_GLOBAL NULL + name`) or a method (`LOAD_METHOD name`), by the interned name's address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeafKey {
+    Global(usize),
+    Method(usize),
+}
+
+/// A function a call site may inline (`ops::inline`): its body is one expression
+/// (`compiler::leaf`). Found at snapshot time, as the global of that name in the globals the
+/// compiling frame runs with, or as a method of that name on one of the classes those globals
+/// hold. Only its code matters: the call site checks that the callable is a function running it.
+pub struct LeafCallee {
+    pub key: LeafKey,
+    /// The callee's code object (kept alive by the compiled code that inlines it: its address
+    /// is compared, and its constants and names are read by address).
+    pub code: Py<PyAny>,
+    pub qualname: String,
+    pub nargs: u32,
+    pub body: crate::compiler::leaf::Body,
+}
+
+/// Most leaf candidates one method name may have (each is one more check at the call site).
+const LEAVES_PER_METHOD: usize = 2;
+/// Most classes searched for methods (a module with more keeps the rest uninlined).
+const CLASSES_SEARCHED: usize = 200;
+
 /// Everything the code generator needs, taken under the GIL.
 pub struct Snapshot {
     pub instrs: Vec<Instr>,
@@ -72,6 +99,8 @@ pub struct Snapshot {
     /// Global functions a loop kernel may inline (empty unless the compiling frame's globals
     /// were known: `compiler::globals_hint`).
     pub callees: Vec<Callee>,
+    /// Functions call sites may inline (empty unless the globals were known).
+    pub leaves: Vec<LeafCallee>,
     /// The decoded exception table.
     pub handlers: Vec<Handler>,
 }
@@ -148,6 +177,7 @@ impl Snapshot {
             is_target: Vec::new(),
             handlers,
             callees: Vec::new(),
+            leaves: Vec::new(),
         };
         let mut is_target = vec![false; s.instrs.len()];
         for (i, ins) in s.instrs.iter().enumerate() {
@@ -161,6 +191,7 @@ impl Snapshot {
         }
         s.is_target = is_target;
         s.callees = callees(py, code, &s);
+        s.leaves = leaf_callees(py, code, &s);
         s.depth = depths(&s.instrs, units, &s.handlers).map_err(pyo3::exceptions::PyValueError::new_err)?;
         Ok(s)
     }
@@ -354,6 +385,114 @@ fn simple_callee(f: &Bound<'_, PyAny>, name: usize) -> Option<Callee> {
     }
     let consts_t = code.getattr("co_consts").ok()?;
     let consts = consts_t.downcast::<PyTuple>().ok()?.iter().map(|o| o.as_ptr() as usize).collect();
+    if !may_inline(f.py(), &code) {
+        return None;
+    }
     let nlocals = crate::ffi::code_nlocalsplus(&code);
     Some(Callee { name, code: code.unbind(), nargs, nlocals, instrs, consts })
+}
+
+/// The leaf candidates (see [`LeafCallee`]) for the calls `code` makes of globals and methods.
+fn leaf_callees(py: Python<'_>, code: &Bound<'_, PyAny>, s: &Snapshot) -> Vec<LeafCallee> {
+    if !s.instrs.iter().any(|i| i.op == op::CALL) {
+        return Vec::new();
+    }
+    let Some(globals) = crate::ffi::globals_hint_dict(py, crate::compiler::globals_hint()) else { return Vec::new() };
+    let Ok(names) = code.getattr("co_names") else { return Vec::new() };
+    let Ok(names) = names.downcast::<PyTuple>() else { return Vec::new() };
+    let mut out: Vec<LeafCallee> = Vec::new();
+    let mut seen: Vec<LeafKey> = Vec::new();
+    let mut classes: Option<Vec<Bound<'_, PyAny>>> = None;
+    for ins in &s.instrs {
+        let (key, index) = match ins.op {
+            op::LOAD_GLOBAL if ins.arg & 1 == 1 => (LeafKey::Global(s.names[(ins.arg >> 1) as usize]), (ins.arg >> 1) as usize),
+            op::LOAD_METHOD => (LeafKey::Method(s.names[ins.arg as usize]), ins.arg as usize),
+            _ => continue,
+        };
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        let Ok(name) = names.get_item(index) else { continue };
+        match key {
+            LeafKey::Global(_) => {
+                let Ok(Some(f)) = globals.get_item(&name) else { continue };
+                if let Some(leaf) = leaf_of(&f, key) {
+                    out.push(leaf);
+                }
+            }
+            LeafKey::Method(_) => {
+                let classes = classes.get_or_insert_with(|| {
+                    globals.values().iter().filter(|v| v.is_exact_instance_of::<pyo3::types::PyType>()).take(CLASSES_SEARCHED).collect()
+                });
+                let mut found: Vec<usize> = Vec::new();
+                for cls in classes.iter() {
+                    let Some(f) = crate::ffi::runtime::type_lookup(py, cls, &name) else { continue };
+                    let Ok(c) = f.getattr("__code__") else { continue };
+                    if found.contains(&(c.as_ptr() as usize)) || found.len() >= LEAVES_PER_METHOD {
+                        continue;
+                    }
+                    if let Some(leaf) = leaf_of(&f, key) {
+                        found.push(c.as_ptr() as usize);
+                        out.push(leaf);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether psyco may put `code`'s body into other compiled code: what would let it compile
+/// `code` itself (not `cannotcompile`, accepted by the user's filter, which this may run).
+fn may_inline(py: Python<'_>, code: &Bound<'_, PyAny>) -> bool {
+    let Some(rec) = crate::ffi::record(code) else { return false };
+    !rec.flags().intersects(crate::queue::Flags::CANNOT) && crate::queue::passes_filter(py, code, rec)
+}
+
+/// `f` as a leaf callee, if it is a plain function whose body is a leaf expression.
+fn leaf_of(f: &Bound<'_, PyAny>, key: LeafKey) -> Option<LeafCallee> {
+    const CO_OPTIMIZED: u32 = 0x1;
+    const CO_NEWLOCALS: u32 = 0x2;
+    const CO_NOFREE: u32 = 0x40;
+    if !f.is_exact_instance_of::<pyo3::types::PyFunction>() {
+        return None;
+    }
+    let code = f.getattr("__code__").ok()?;
+    let flags: u32 = code.getattr("co_flags").ok()?.extract().ok()?;
+    if flags & !(CO_OPTIMIZED | CO_NEWLOCALS | CO_NOFREE) != 0 {
+        return None;
+    }
+    let nargs: u32 = code.getattr("co_argcount").ok()?.extract().ok()?;
+    let kwonly: u32 = code.getattr("co_kwonlyargcount").ok()?.extract().ok()?;
+    let ncells = code.getattr("co_cellvars").ok()?.len().ok()? + code.getattr("co_freevars").ok()?.len().ok()?;
+    if kwonly != 0 || ncells != 0 {
+        return None;
+    }
+    let raw = code.getattr("co_code").ok()?;
+    let bytes = raw.downcast::<PyBytes>().ok()?.as_bytes().to_vec();
+    if bytes.len() > 160 {
+        return None;
+    }
+    let units = bytes.len() / 2;
+    let (mut instrs, mut i) = (Vec::new(), 0);
+    while i < units {
+        let mut opc = bytes[2 * i];
+        let mut arg = bytes[2 * i + 1] as u32;
+        while opc == op::EXTENDED_ARG && i + 1 < units {
+            i += 1;
+            opc = bytes[2 * i];
+            arg = (arg << 8) | bytes[2 * i + 1] as u32;
+        }
+        instrs.push((opc, arg));
+        i += 1 + op::caches(opc);
+    }
+    let consts: Vec<usize> = code.getattr("co_consts").ok()?.downcast::<PyTuple>().ok()?.iter().map(|o| o.as_ptr() as usize).collect();
+    let names: Vec<usize> = code.getattr("co_names").ok()?.downcast::<PyTuple>().ok()?.iter().map(|o| o.as_ptr() as usize).collect();
+    let body = crate::compiler::leaf::analyze(&instrs, nargs, &consts, &names, crate::ffi::runtime::const_number)?;
+    if !may_inline(f.py(), &code) {
+        return None;
+    }
+    let qualname: String = code.getattr("co_qualname").ok()?.extract().ok()?;
+    Some(LeafCallee { key, code: code.unbind(), qualname, nargs, body })
 }

@@ -85,8 +85,16 @@ struct Dealloc {
 
 /// The bytes `Emitter::prologue` starts every function with (checked before its frame is
 /// described to the unwinder): push rbp; push rbx; push r12; push r13; push r14; push r15;
-/// sub rsp, 8.
-pub const PROLOGUE_BYTES: [u8; 14] = [0x55, 0x53, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57, 0x48, 0x83, 0xec, 0x08];
+/// sub rsp, 8 * SCRATCH_WORDS.
+pub const PROLOGUE_BYTES: [u8; 14] = [0x55, 0x53, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57, 0x48, 0x83, 0xec, 8 * SCRATCH_WORDS as u8];
+
+/// Words of scratch memory every compiled function has at `[rsp]` (reserved by the prologue;
+/// an odd count keeps `rsp` 16-byte aligned at calls): where an inlined callee's body holds
+/// values aside (`ops::inline`). Nothing keeps a value there across an instruction.
+pub const SCRATCH_WORDS: i32 = 7;
+// The CFA offset after the prologue (56 + 8 * words) is one byte of ULEB128 in the unwind
+// table (`x86::unwind`): below 128.
+const _: () = assert!(SCRATCH_WORDS % 2 == 1 && 56 + 8 * SCRATCH_WORDS < 128 && SCRATCH_WORDS as usize > crate::compiler::leaf::MAX_TEMPS);
 
 /// A marker in the machine code for the dump: where an instruction's code starts, or a note.
 /// Kept unformatted: compiling must not pay for text only a dump reads.
@@ -152,6 +160,8 @@ pub struct Emitter<'a> {
     pub kernel_counters: Vec<Box<[std::sync::atomic::AtomicU64]>>,
     /// Indexes in `snap.callees` of the functions loop kernels inlined.
     pub inlined: Vec<usize>,
+    /// Indexes in `snap.leaves` of the functions call sites inlined (`ops::inline`).
+    pub inlined_leaves: Vec<usize>,
 }
 
 /// A REX.W instruction `opcode` with a register operand `reg` and the memory operand
@@ -240,6 +250,7 @@ impl<'a> Emitter<'a> {
             fuse_until: 0,
             kernel_counters: Vec::new(),
             inlined: Vec::new(),
+            inlined_leaves: Vec::new(),
         }
     }
 
@@ -410,7 +421,7 @@ impl<'a> Emitter<'a> {
             S { advance: 2, cfa_offset: 40, saved: Some((13, 5)) }, // push r13
             S { advance: 2, cfa_offset: 48, saved: Some((14, 6)) }, // push r14
             S { advance: 2, cfa_offset: 56, saved: Some((15, 7)) }, // push r15
-            S { advance: 4, cfa_offset: 64, saved: None },          // sub rsp, 8
+            S { advance: 4, cfa_offset: 56 + 8 * SCRATCH_WORDS as u8, saved: None }, // sub rsp, 8 * SCRATCH_WORDS
         ]
     };
 
@@ -424,7 +435,7 @@ impl<'a> Emitter<'a> {
             ; push r13
             ; push r14
             ; push r15
-            ; sub rsp, 8
+            ; sub rsp, 8 * SCRATCH_WORDS
             ; mov r13, rdi
             ; mov r12, rsi
             ; lea rbx, [rsi + L::FRAME_LOCALSPLUS]
@@ -807,7 +818,7 @@ impl<'a> Emitter<'a> {
         self.mark("epilogue".into());
         asm!(self
             ; =>ep
-            ; add rsp, 8
+            ; add rsp, 8 * SCRATCH_WORDS
             ; pop r15
             ; pop r14
             ; pop r13

@@ -18,6 +18,7 @@ pub mod bytecode;
 pub mod emit;
 pub mod exctable;
 pub mod hook;
+pub mod leaf;
 pub mod opcodes;
 pub mod ops;
 pub mod osr;
@@ -218,8 +219,9 @@ fn compile_inner(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) -> O
     // Only the code objects actually inlined are kept (their addresses are compared): holding
     // any other global function's code could close a cycle through records, invisible to the
     // garbage collector (a function that calls itself).
-    let installed = installed.map(|(mut c, inlined)| {
+    let installed = installed.map(|(mut c, inlined, leaves)| {
         c._inlined = snap.callees.into_iter().enumerate().filter(|(k, _)| inlined.contains(k)).map(|(_, c)| c.code).collect();
+        c._inlined.extend(snap.leaves.into_iter().enumerate().filter(|(k, _)| leaves.contains(k)).map(|(_, c)| c.code));
         c
     });
     let compiled = match installed {
@@ -315,6 +317,7 @@ pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
     let attr_caches = std::mem::take(&mut e.attr_caches);
     let kernel_counters = std::mem::take(&mut e.kernel_counters);
     let inlined = std::mem::take(&mut e.inlined);
+    let inlined_leaves = std::mem::take(&mut e.inlined_leaves);
     let switch = match switch {
         Some((label, pts)) => {
             let at = e.ops.labels().resolve_dynamic(label).map_err(|err| format!("assembler: {err:?}"))?;
@@ -325,7 +328,7 @@ pub fn generate(snap: &Snapshot) -> Result<Generated, String> {
         None => None,
     };
     let bytes = e.ops.finalize().map_err(|err| format!("assembler: {err:?}"))?;
-    Ok(Generated { bytes, marks, guards, qualname: snap.qualname.clone(), memos, attr_caches, kernel_counters, inlined, switch })
+    Ok(Generated { bytes, marks, guards, qualname: snap.qualname.clone(), memos, attr_caches, kernel_counters, inlined, inlined_leaves, switch })
 }
 
 /// Machine code generated but not yet placed in executable memory.
@@ -339,6 +342,8 @@ pub struct Generated {
     pub kernel_counters: Vec<Box<[std::sync::atomic::AtomicU64]>>,
     /// Indexes in `Snapshot::callees` of the functions the code inlined.
     pub inlined: Vec<usize>,
+    /// Indexes in `Snapshot::leaves` of the functions its call sites inlined.
+    pub inlined_leaves: Vec<usize>,
     /// Where and how a running frame may switch into this code (see `osr`).
     pub switch: Option<osr::SwitchInfo>,
     pub marks: Vec<(usize, emit::Mark)>,
@@ -348,9 +353,9 @@ pub struct Generated {
 
 impl Generated {
     /// Copies the code into the executable arena (GIL held: see `x86`).
-    /// Also returns which of the snapshot's callees the code inlined (their code objects must
-    /// be kept with it).
-    pub fn install(self) -> Result<(Compiled, Vec<usize>), String> {
+    /// Also returns which of the snapshot's callees and leaves the code inlined (their code
+    /// objects must be kept with it).
+    pub fn install(self) -> Result<(Compiled, Vec<usize>, Vec<usize>), String> {
         let mut buf = ExecBuffer::new(&self.bytes).map_err(|err| format!("executable memory: {err}"))?;
         // The description is only true of code that starts with the standard prologue.
         if self.bytes.starts_with(&emit::PROLOGUE_BYTES) {
@@ -367,7 +372,7 @@ impl Generated {
             _inlined: Vec::new(),
             switch: self.switch,
         };
-        Ok((compiled, self.inlined))
+        Ok((compiled, self.inlined, self.inlined_leaves))
     }
 }
 

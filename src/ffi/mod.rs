@@ -139,6 +139,7 @@ mod native {
         pub fn psyco_load_attr(sp: *mut *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> c_int;
         pub fn psyco_store_attr(sp: *mut *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> c_int;
         pub fn psyco_load_method(sp: *mut *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> c_int;
+        pub fn psyco_attr_peek(owner: *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> *mut py::PyObject;
     }
 }
 
@@ -259,6 +260,20 @@ pub fn call_target_names() -> (usize, usize) {
 /// `expected::SIZEOF_LONG_OBJECT` bytes (checked at import; 0 before that or if not native).
 pub fn small_ints() -> usize {
     SMALL_INTS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Address of `psyco_attr_peek` (`csrc/attrcache.c`): `(owner, name, cache) -> borrowed
+/// value or NULL`, an attribute read that runs no Python code and sets no exception, for the
+/// bodies of inlined callees. None in portable builds (which never run compiled code).
+pub fn attr_peek_helper() -> Option<usize> {
+    #[cfg(psyco_native)]
+    {
+        Some(native::psyco_attr_peek as *const () as usize)
+    }
+    #[cfg(not(psyco_native))]
+    {
+        None
+    }
 }
 
 /// Addresses of the cached LOAD_ATTR, STORE_ATTR and LOAD_METHOD helpers (`csrc/attrcache.c`),

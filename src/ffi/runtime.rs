@@ -124,6 +124,22 @@ pub fn const_number(addr: usize) -> Option<(f64, bool)> {
     }
 }
 
+/// What the type `ty` (an exact class, metaclass `type`) finds for `name` along its MRO, as
+/// attribute lookup does (`_PyType_Lookup`, no descriptor called), or None. For the compiler's
+/// search of methods worth inlining; GIL held (the token).
+pub fn type_lookup<'py>(py: pyo3::Python<'py>, ty: &pyo3::Bound<'py, pyo3::PyAny>, name: &pyo3::Bound<'py, pyo3::PyAny>) -> Option<pyo3::Bound<'py, pyo3::PyAny>> {
+    use pyo3::types::PyAnyMethods;
+    if !ty.is_exact_instance_of::<pyo3::types::PyType>() || !name.is_exact_instance_of::<pyo3::types::PyString>() {
+        return None;
+    }
+    // SAFETY: `ty` is a live type object and `name` an exact str (checked above), GIL held; the
+    // result is borrowed from the type's dict and made a new reference before anything runs.
+    unsafe {
+        let r = _PyType_Lookup(ty.as_ptr() as *mut py::PyTypeObject, name.as_ptr());
+        (!r.is_null()).then(|| pyo3::Bound::from_borrowed_ptr(py, r))
+    }
+}
+
 /// `PyErr_Clear`, for machine code that turns a failed allocation into a retry by the
 /// ordinary code (which then raises the MemoryError itself).
 pub fn err_clear() -> usize {

@@ -419,6 +419,14 @@ pub fn emit_call(e: &mut Emitter, n: usize, d: u32) {
         }
     }
     if kw == 0 {
+        let key = match producer {
+            Some(Producer::Global(g)) => Some(crate::compiler::bytecode::LeafKey::Global(g)),
+            Some(Producer::Method(m)) => Some(crate::compiler::bytecode::LeafKey::Method(m)),
+            _ => None,
+        };
+        if let Some(key) = key {
+            super::inline::emit_leaf_calls(e, u, d, oparg, key, done);
+        }
         if let Some(helper) = crate::ffi::call_py_helper() {
             // A global that names a builtin C function is not worth the Python path's code.
             let builtin = match producer {

@@ -16,6 +16,7 @@ pub mod fuse;
 pub mod fuse_int;
 pub mod exc;
 pub mod gen;
+pub mod inline;
 pub mod jump;
 pub mod kernel;
 pub mod load_store;

@@ -1,0 +1,405 @@
+//! Leaf callees: functions whose whole body is one expression of their parameters, so that a
+//! call of one can be replaced at the call site by the expression itself (`ops::inline` emits
+//! it; `bytecode::leaf_callees` finds the candidates). This module only reads bytecode: it
+//! turns a callee's instructions into an [`Expr`] tree, or says no.
+//!
+//! What a leaf may contain: its parameters, constants, attribute reads (`self.x`), items of a
+//! list or tuple (`self.items[self.pos]`), `is` / `is not`, `not`, the six comparisons, and
+//! `+ - *` of ints or floats (`& | ^` of ints), ending in RETURN_VALUE. No stores, calls,
+//! jumps, globals or cells.
+//!
+//! # Invariants (what makes the inlined body indistinguishable from the call)
+//! - Nothing in the body can run Python code or have an effect once its guards pass: every
+//!   value it reads is borrowed (the parameters are the caller's stack slots; attributes and
+//!   items belong to objects those keep alive), and only the result is a new reference.
+//! - Everything that would raise or run code (a missing or computed attribute, an index out of
+//!   range, an int overflow, an operand of another type, `not` of an object with `__bool__`)
+//!   is a failed guard, after which the call is made for real and does it all as CPython does.
+//!   Because nothing before a guard has effects, running the body partway and then the call is
+//!   the same as running only the call.
+//! - Numbers are computed in one of two modes decided at run time, ints (every numeric leaf an
+//!   exact int of one digit, i64 arithmetic with overflow checks) or floats (every numeric leaf
+//!   an exact float; int constants meet float operands only, converted exactly): [`Body::modes`]
+//!   lists the ones the expression allows, tried in that order.
+
+use crate::compiler::opcodes as op;
+
+/// A numeric constant of the body.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Num {
+    Int(i64),
+    Float(f64),
+}
+
+/// The arithmetic a leaf may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    And,
+    Or,
+    Xor,
+}
+
+/// Comparisons, as COMPARE_OP numbers them (`<`, `<=`, `==`, `!=`, `>`, `>=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmpOp {
+    Lt,
+    Le,
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+}
+
+/// How numbers are computed in one attempt at the body (see the module invariants).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Int,
+    Float,
+}
+
+/// What a node's value is while the body runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A borrowed object pointer.
+    Obj,
+    /// A truth value (the result of `is`, `not`, a comparison).
+    Bool,
+    /// An unboxed number (i64 or f64, after the mode).
+    Num,
+}
+
+/// A node of a leaf's body.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    /// Parameter `i` (a positional argument of the call).
+    Arg(u32),
+    /// A constant (the object's address, alive with the callee's code) and its value if it is
+    /// a number usable in arithmetic.
+    Const { addr: usize, num: Option<Num> },
+    /// `owner.name`: `name` is the interned str's address; `site` numbers the body's attribute
+    /// reads (each gets an inline cache at each call site).
+    Attr { owner: Box<Expr>, name: usize, site: usize },
+    /// `seq[index]` of an exact list or tuple and an exact int of one digit.
+    Item { seq: Box<Expr>, index: Box<Expr> },
+    /// `a is b` (`a is not b` if `invert`).
+    Is { a: Box<Expr>, b: Box<Expr>, invert: bool },
+    /// `not x` of a truth value, or of True, False, None or an exact int.
+    Not(Box<Expr>),
+    Cmp { op: CmpOp, a: Box<Expr>, b: Box<Expr> },
+    Bin { op: BinOp, a: Box<Expr>, b: Box<Expr> },
+}
+
+/// Most nodes a body may have.
+pub const MAX_NODES: usize = 24;
+/// Most values the evaluation holds aside at once (words of the compiled frame's scratch area,
+/// see `emit::SCRATCH_WORDS`).
+pub const MAX_TEMPS: usize = 6;
+
+impl Expr {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Expr::Arg(_) | Expr::Const { .. } | Expr::Attr { .. } | Expr::Item { .. } => Kind::Obj,
+            Expr::Is { .. } | Expr::Not(_) | Expr::Cmp { .. } => Kind::Bool,
+            Expr::Bin { .. } => Kind::Num,
+        }
+    }
+
+    fn children(&self) -> Vec<&Expr> {
+        match self {
+            Expr::Arg(_) | Expr::Const { .. } => vec![],
+            Expr::Attr { owner, .. } => vec![owner],
+            Expr::Not(x) => vec![x],
+            Expr::Item { seq: a, index: b } | Expr::Is { a, b, .. } | Expr::Cmp { a, b, .. } | Expr::Bin { a, b, .. } => vec![a, b],
+        }
+    }
+
+    fn nodes(&self) -> usize {
+        1 + self.children().iter().map(|c| c.nodes()).sum::<usize>()
+    }
+
+    /// Values held aside while evaluating: the left operand of a two-operand node waits while
+    /// the right one is computed.
+    pub fn temps(&self) -> usize {
+        match self.children().as_slice() {
+            [] => 0,
+            [x] => x.temps(),
+            [a, b] => a.temps().max(1 + b.temps()),
+            _ => unreachable!(),
+        }
+    }
+
+    /// True if some node computes with numbers (then the body runs in a [`Mode`]).
+    fn numeric(&self) -> bool {
+        matches!(self, Expr::Cmp { .. } | Expr::Bin { .. }) || self.children().iter().any(|c| c.numeric())
+    }
+
+    /// Checks the operand kinds every node needs, and which modes the numbers allow:
+    /// (int mode possible, float mode possible).
+    fn check(&self) -> Option<(bool, bool)> {
+        let mut modes = (true, true);
+        for c in self.children() {
+            let (i, f) = c.check()?;
+            modes = (modes.0 && i, modes.1 && f);
+        }
+        let obj = |x: &Expr| x.kind() == Kind::Obj;
+        // A number operand: any object (unboxed at run time, a constant only if numeric) or
+        // a computed number.
+        let number = |x: &Expr| match x {
+            Expr::Const { num, .. } => num.is_some(),
+            _ => matches!(x.kind(), Kind::Obj | Kind::Num),
+        };
+        let is_const = |x: &Expr| matches!(x, Expr::Const { .. });
+        let float_const = |x: &Expr| matches!(x, Expr::Const { num: Some(Num::Float(_)), .. });
+        match self {
+            Expr::Arg(_) | Expr::Const { .. } => {}
+            Expr::Attr { owner, .. } => {
+                if !obj(owner) {
+                    return None;
+                }
+            }
+            Expr::Item { seq, index } => {
+                if !obj(seq) || !obj(index) || matches!(**index, Expr::Const { num: Some(Num::Float(_)), .. }) {
+                    return None;
+                }
+            }
+            Expr::Is { a, b, .. } => {
+                if !obj(a) || !obj(b) {
+                    return None;
+                }
+            }
+            Expr::Not(x) => {
+                if x.kind() == Kind::Num {
+                    return None;
+                }
+            }
+            Expr::Cmp { a, b, .. } | Expr::Bin { a, b, .. } => {
+                if !number(a) || !number(b) {
+                    return None;
+                }
+                if float_const(a) || float_const(b) {
+                    modes.0 = false;
+                }
+                // Two constants: CPython would compute with ints; the float mode cannot.
+                if is_const(a) && is_const(b) {
+                    modes.1 = false;
+                }
+                if matches!(self, Expr::Bin { op: BinOp::And | BinOp::Or | BinOp::Xor, .. }) {
+                    modes.1 = false;
+                }
+            }
+        }
+        Some(modes)
+    }
+}
+
+/// A leaf's body, ready for the code generator.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Body {
+    pub expr: Expr,
+    /// How many attribute reads it makes ([`Expr::Attr::site`] runs below this).
+    pub attr_sites: usize,
+    /// The modes to try, in order (one, arbitrary, if nothing is numeric).
+    pub modes: Vec<Mode>,
+}
+
+/// The body of a callee of `nargs` positional parameters whose instructions are `instrs`
+/// ((opcode, argument), inline caches skipped, EXTENDED_ARG folded), with constants and names
+/// at the given addresses; `number` tells a constant's numeric value (`runtime::const_number`).
+/// None unless it is a leaf (see the module doc).
+pub fn analyze(instrs: &[(u8, u32)], nargs: u32, consts: &[usize], names: &[usize], number: impl Fn(usize) -> Option<(f64, bool)>) -> Option<Body> {
+    let mut stack: Vec<Expr> = Vec::new();
+    let mut sites = 0;
+    let mut result = None;
+    for (k, &(opc, arg)) in instrs.iter().enumerate() {
+        if result.is_some() {
+            return None; // nothing may follow the return
+        }
+        match opc {
+            op::RESUME | op::NOP => {}
+            op::LOAD_FAST => {
+                if arg >= nargs {
+                    return None;
+                }
+                stack.push(Expr::Arg(arg));
+            }
+            op::LOAD_CONST => {
+                let addr = *consts.get(arg as usize)?;
+                let num = number(addr).map(|(v, is_float)| if is_float { Num::Float(v) } else { Num::Int(v as i64) });
+                stack.push(Expr::Const { addr, num });
+            }
+            op::LOAD_ATTR => {
+                let owner = Box::new(stack.pop()?);
+                stack.push(Expr::Attr { owner, name: *names.get(arg as usize)?, site: sites });
+                sites += 1;
+            }
+            op::BINARY_SUBSCR => {
+                let index = Box::new(stack.pop()?);
+                let seq = Box::new(stack.pop()?);
+                stack.push(Expr::Item { seq, index });
+            }
+            op::IS_OP => {
+                let b = Box::new(stack.pop()?);
+                let a = Box::new(stack.pop()?);
+                stack.push(Expr::Is { a, b, invert: arg == 1 });
+            }
+            op::UNARY_NOT => {
+                let x = Box::new(stack.pop()?);
+                stack.push(Expr::Not(x));
+            }
+            op::COMPARE_OP => {
+                let cmp = match arg {
+                    0 => CmpOp::Lt,
+                    1 => CmpOp::Le,
+                    2 => CmpOp::Eq,
+                    3 => CmpOp::Ne,
+                    4 => CmpOp::Gt,
+                    5 => CmpOp::Ge,
+                    _ => return None,
+                };
+                let b = Box::new(stack.pop()?);
+                let a = Box::new(stack.pop()?);
+                stack.push(Expr::Cmp { op: cmp, a, b });
+            }
+            op::BINARY_OP => {
+                // NB_* numbering; the in-place forms (13 more) compute the same for ints and floats.
+                let bop = match if arg >= 13 { arg - 13 } else { arg } {
+                    0 => BinOp::Add,
+                    1 => BinOp::And,
+                    5 => BinOp::Mul,
+                    7 => BinOp::Or,
+                    10 => BinOp::Sub,
+                    12 => BinOp::Xor,
+                    _ => return None,
+                };
+                let b = Box::new(stack.pop()?);
+                let a = Box::new(stack.pop()?);
+                stack.push(Expr::Bin { op: bop, a, b });
+            }
+            op::RETURN_VALUE => {
+                if stack.len() != 1 || k + 1 != instrs.len() {
+                    return None;
+                }
+                result = stack.pop();
+            }
+            _ => return None,
+        }
+    }
+    let expr = result?;
+    if expr.nodes() > MAX_NODES || expr.temps() > MAX_TEMPS {
+        return None;
+    }
+    let (int_ok, float_ok) = expr.check()?;
+    let modes = if !expr.numeric() {
+        vec![Mode::Int]
+    } else {
+        let mut m = Vec::new();
+        if int_ok {
+            m.push(Mode::Int);
+        }
+        if float_ok {
+            m.push(Mode::Float);
+        }
+        m
+    };
+    if modes.is_empty() {
+        return None;
+    }
+    Some(Body { expr, attr_sites: sites, modes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Constants by fake address: 100 + i is consts[i]; these numbers are what `number` says.
+    fn number(addr: usize) -> Option<(f64, bool)> {
+        match addr {
+            100 => Some((1.0, false)),
+            101 => Some((2.5, true)),
+            _ => None, // 102: a non-number (None, a str)
+        }
+    }
+    const CONSTS: [usize; 3] = [100, 101, 102];
+    const NAMES: [usize; 2] = [200, 201];
+
+    fn body(instrs: &[(u8, u32)], nargs: u32) -> Option<Body> {
+        analyze(instrs, nargs, &CONSTS, &NAMES, number)
+    }
+
+    #[test]
+    fn a_getter_is_one_attribute_read() {
+        let b = body(&[(op::RESUME, 0), (op::LOAD_FAST, 0), (op::LOAD_ATTR, 1), (op::RETURN_VALUE, 0)], 1).unwrap();
+        assert_eq!(b.expr, Expr::Attr { owner: Box::new(Expr::Arg(0)), name: 201, site: 0 });
+        assert_eq!((b.attr_sites, b.modes), (1, vec![Mode::Int]));
+    }
+
+    #[test]
+    fn an_item_of_two_attributes() {
+        // return self.tokens[self.pos]
+        let b = body(&[(op::RESUME, 0), (op::LOAD_FAST, 0), (op::LOAD_ATTR, 0), (op::LOAD_FAST, 0), (op::LOAD_ATTR, 1), (op::BINARY_SUBSCR, 0), (op::RETURN_VALUE, 0)], 1).unwrap();
+        assert_eq!(b.attr_sites, 2);
+        assert!(matches!(b.expr, Expr::Item { .. }));
+        assert_eq!(b.expr.temps(), 1);
+    }
+
+    #[test]
+    fn arithmetic_allows_the_modes_its_constants_allow() {
+        // a * 1 + b: ints or floats, ints first.
+        let ints = [(op::LOAD_FAST, 0), (op::LOAD_CONST, 0), (op::BINARY_OP, 5), (op::LOAD_FAST, 1), (op::BINARY_OP, 0), (op::RETURN_VALUE, 0)];
+        assert_eq!(body(&ints, 2).unwrap().modes, vec![Mode::Int, Mode::Float]);
+        // a * 2.5: floats only.
+        let floats = [(op::LOAD_FAST, 0), (op::LOAD_CONST, 1), (op::BINARY_OP, 5), (op::RETURN_VALUE, 0)];
+        assert_eq!(body(&floats, 1).unwrap().modes, vec![Mode::Float]);
+        // a & b: ints only.
+        let and = [(op::LOAD_FAST, 0), (op::LOAD_FAST, 1), (op::BINARY_OP, 1), (op::RETURN_VALUE, 0)];
+        assert_eq!(body(&and, 2).unwrap().modes, vec![Mode::Int]);
+        // a & 2.5: neither.
+        let none = [(op::LOAD_FAST, 0), (op::LOAD_CONST, 1), (op::BINARY_OP, 1), (op::RETURN_VALUE, 0)];
+        assert!(body(&none, 1).is_none());
+        // a + None: not a number operand.
+        let bad = [(op::LOAD_FAST, 0), (op::LOAD_CONST, 2), (op::BINARY_OP, 0), (op::RETURN_VALUE, 0)];
+        assert!(body(&bad, 1).is_none());
+    }
+
+    #[test]
+    fn identity_and_not() {
+        // not self.a is None
+        let b = body(&[(op::LOAD_FAST, 0), (op::LOAD_ATTR, 0), (op::LOAD_CONST, 2), (op::IS_OP, 1), (op::RETURN_VALUE, 0)], 1).unwrap();
+        assert!(matches!(b.expr, Expr::Is { invert: true, .. }));
+        assert_eq!(b.expr.kind(), Kind::Bool);
+        let n = body(&[(op::LOAD_FAST, 0), (op::UNARY_NOT, 0), (op::RETURN_VALUE, 0)], 1).unwrap();
+        assert_eq!(n.expr, Expr::Not(Box::new(Expr::Arg(0))));
+        // not (a + b): the truth of a computed number is not a leaf's business.
+        assert!(body(&[(op::LOAD_FAST, 0), (op::LOAD_FAST, 1), (op::BINARY_OP, 0), (op::UNARY_NOT, 0), (op::RETURN_VALUE, 0)], 2).is_none());
+        // (a < b) is c: identity of a truth value neither.
+        assert!(body(&[(op::LOAD_FAST, 0), (op::LOAD_FAST, 1), (op::COMPARE_OP, 0), (op::LOAD_FAST, 2), (op::IS_OP, 0), (op::RETURN_VALUE, 0)], 3).is_none());
+    }
+
+    #[test]
+    fn stores_calls_jumps_locals_and_globals_are_not_leaves() {
+        let ret = (op::RETURN_VALUE, 0);
+        assert!(body(&[(op::LOAD_FAST, 0), (op::STORE_FAST, 1), (op::LOAD_FAST, 1), ret], 1).is_none());
+        assert!(body(&[(op::LOAD_FAST, 1), ret], 1).is_none(), "a local that is not a parameter");
+        assert!(body(&[(op::LOAD_GLOBAL, 0), ret], 0).is_none());
+        assert!(body(&[(op::LOAD_FAST, 0), (op::POP_JUMP_FORWARD_IF_FALSE, 1), (op::LOAD_FAST, 0), ret], 1).is_none());
+        assert!(body(&[(op::LOAD_FAST, 0), (op::LOAD_FAST, 0), ret], 1).is_none(), "two values left");
+        assert!(body(&[(op::LOAD_FAST, 0), ret, (op::LOAD_FAST, 0), ret], 1).is_none(), "code after the return");
+        assert!(body(&[(op::LOAD_FAST, 0), (op::LOAD_FAST, 0), (op::BINARY_OP, 11), ret], 1).is_none(), "true division");
+    }
+
+    #[test]
+    fn size_and_depth_are_bounded() {
+        // a + (a + (a + ...)): each level holds one more value aside.
+        let mut v = vec![(op::LOAD_FAST, 0); MAX_TEMPS + 2];
+        v.extend(vec![(op::BINARY_OP, 0); MAX_TEMPS + 1]);
+        v.push((op::RETURN_VALUE, 0));
+        assert!(body(&v, 1).is_none());
+        let mut ok = vec![(op::LOAD_FAST, 0); MAX_TEMPS + 1];
+        ok.extend(vec![(op::BINARY_OP, 0); MAX_TEMPS]);
+        ok.push((op::RETURN_VALUE, 0));
+        assert_eq!(body(&ok, 1).unwrap().expr.temps(), MAX_TEMPS);
+    }
+}

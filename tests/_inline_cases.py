@@ -1,0 +1,246 @@
+"""Callers of small functions psyco inlines at the call site (test_inline_calls.py).
+
+Each caller is run by the interpreter and then compiled with its module's globals (so that
+psyco finds the leaf callees); the outcomes must be the same. The callees are leaves: one
+expression of their parameters (see src/compiler/leaf.rs)."""
+
+class Lexer:
+    def __init__(self, tokens):
+        self.tokens = tokens
+        self.pos = 0
+
+    def peek(self):
+        return self.tokens[self.pos]
+
+    def at_end(self):
+        return self.tokens is None
+
+    def at_start(self):
+        return not self.pos
+
+    def before(self, other):
+        return self.pos < other.pos
+
+
+class Vec:
+    def __init__(self, x, y, z):
+        self.x, self.y, self.z = x, y, z
+
+    def dot(self, o):
+        return self.x * o.x + self.y * o.y + self.z * o.z
+
+    def scaled_x(self, k):
+        return self.x * k - 1
+
+
+class SubVec(Vec):
+    def dot(self, o):
+        return "overridden"
+
+
+class PropVec(Vec):
+    @property
+    def y(self):
+        return 100
+
+    @y.setter
+    def y(self, v):
+        pass
+
+
+class Lazy:
+    def __init__(self):
+        self.pos = 1
+
+    def __getattr__(self, name):
+        return 42
+
+    def peek(self):
+        return self.tokens[self.pos]
+
+
+class Slotted:
+    __slots__ = ("tokens", "pos")
+
+    def __init__(self, tokens, pos):
+        self.tokens = tokens
+        self.pos = pos
+
+    def peek(self):
+        return self.tokens[self.pos]
+
+
+def affine(a, b, x):
+    return a * x + b
+
+
+def mask(a, b):
+    return (a & b) ^ (a | 1)
+
+
+def less(a, b):
+    return a < b
+
+
+def same(a, b):
+    return a == b
+
+
+def differ(a, b):
+    return a != b
+
+
+def less_eq(a, b):
+    return a <= b
+
+
+def greater(a, b):
+    return a > b
+
+
+def greater_eq(a, b):
+    return a >= b
+
+
+def negate(x):
+    return not x
+
+
+def first(seq):
+    return seq[0]
+
+
+def last(seq):
+    return seq[-1]
+
+
+def ident(x):
+    return x
+
+
+def getters(n):
+    lx = Lexer([10, 20, "thirty", None, (5,)])
+    out = []
+    for i in range(n):
+        lx.pos = i % 5
+        out.append((lx.peek(), lx.at_end(), lx.at_start(), lx.before(Lexer([]))))
+    return out
+
+
+def numbers(n):
+    v, w = Vec(1.5, -2.0, 0.25), Vec(3, 4, -5)
+    out = []
+    for i in range(n):
+        out.append((v.dot(v), w.dot(w), v.dot(w), w.scaled_x(i), v.scaled_x(i), affine(i, 7, -3), affine(0.5, i, 2.0)))
+        out.append((mask(i, 6), less(i, 3), less(2.5, i), same(i, 2), differ(i, 2.0), less(float("nan"), i)))
+    return out
+
+
+def overflow():
+    big = 2**62
+    return (affine(big, big, 1), affine(2**31, 1, 2**31), affine(-(2**40), 3, 2**30), affine(10**30, 1, 1),
+            Vec(2**29, 2**29, 2**29).dot(Vec(2**29, 2**29, 2**29)), mask(-1, 2**40), less(2**70, 3))
+
+
+def mixed_types():
+    out = []
+    for a, b, x in [(1, 2, 3), (1.5, 2, 3), (1, 2.5, 3), (True, 1, 2), ("ab", "c", 3), ([1], [2], 2), (1, 2, 3.0)]:
+        out.append(affine(a, b, x))
+    for a, b in [(1, 2), (1, 2.0), (2.0, 1), ("a", "b"), (float("nan"), float("nan")), (float("inf"), 1e308), (True, False)]:
+        out.append((less(a, b), same(a, b), differ(a, b)))
+    return out
+
+
+def comparisons():
+    out = []
+    nan = float("nan")
+    values = (-2, 0, 3, -2.5, 0.0, 3.0, nan, float("inf"))
+    for a in values:
+        for b in values:
+            out.append((a, b, less(a, b), less_eq(a, b), same(a, b), differ(a, b), greater(a, b), greater_eq(a, b)))
+    return out
+
+
+def truths():
+    out = []
+    for x in (True, False, None, 0, 1, -5, 2**40, 0.0, 1.5, "", "a", [], [0], (), {}, object):
+        out.append(negate(x))
+    return out
+
+
+def items():
+    out = []
+    for seq in ([1, 2, 3], (4, 5), [None], "xyz", {0: "zero", -1: "minus"}, range(3, 9)):
+        out.append((first(seq), last(seq)))
+    return out
+
+
+def index_error():
+    return first([])
+
+
+def negative_index_error():
+    return last(())
+
+
+def attribute_error():
+    v = Vec(1, 2, 3)
+    del v.y
+    return v.dot(v)
+
+
+def type_error():
+    return affine(None, 1, 2)
+
+
+def subclass_and_descriptors():
+    v = Vec(1.0, 2.0, 3.0)
+    s = SubVec(1.0, 2.0, 3.0)
+    p = PropVec(1.0, 2.0, 3.0)
+    lazy = Lazy()
+    sl = Slotted(["a", "b"], 1)
+    out = []
+    for obj in (v, s, p, v):
+        out.append(obj.dot(v))
+    out.append((lazy.peek(), sl.peek()))
+    d = Vec(4.0, 5.0, 6.0)
+    d.__dict__["z"] = 60.0  # the instance dict leaves the values array
+    out.append(d.dot(v))
+    d.__class__ = PropVec
+    out.append(d.dot(v))
+    return out
+
+
+def result_refcounts():
+    import sys
+    marker = object()
+    lx = Lexer([marker])
+    before = sys.getrefcount(marker)
+    got = []
+    for _ in range(50):
+        got.append(lx.peek())
+    during = sys.getrefcount(marker)
+    del got
+    return during - before, sys.getrefcount(marker) - before
+
+
+CASES = [
+    (getters, (12,)),
+    (numbers, (9,)),
+    (overflow, ()),
+    (mixed_types, ()),
+    (comparisons, ()),
+    (truths, ()),
+    (items, ()),
+    (index_error, ()),
+    (negative_index_error, ()),
+    (attribute_error, ()),
+    (type_error, ()),
+    (subclass_and_descriptors, ()),
+    (result_refcounts, ()),
+]
+
+# Callers whose call sites must show an inlined call in the dump, with the callee's name.
+INLINED = {getters: "Lexer.peek", numbers: "Vec.dot", overflow: "affine", comparisons: "greater_eq", truths: "negate", items: "first"}
+
+

@@ -1,0 +1,151 @@
+"""Calls of leaf functions inlined at the call site (src/compiler/ops/inline.rs): same results,
+exceptions and tracebacks as the interpreter, and every guard of the inlined body falls back to
+the real call (a method overridden in a subclass, a replaced `__code__`, a rebound global, a
+profiler that must see the call, the recursion limit)."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import traceback
+import types
+
+import pytest
+
+from psyco import _psyco
+
+sys.path.insert(0, os.path.dirname(__file__))
+import _inline_cases as cases  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not _psyco.native_status()[0], reason="native compilation unavailable")
+
+
+def compiled_copy(f):
+    """A function running a fresh copy of f's code, compiled now with f's globals as the hint
+    (what a first call under full() gives the compiler)."""
+    code = f.__code__.replace(co_name=f.__code__.co_name)
+    g = types.FunctionType(code, f.__globals__, f.__name__, f.__defaults__, f.__closure__)
+    assert _psyco.compile_code(code, f.__globals__)
+    return g
+
+
+def outcome(f, args):
+    try:
+        return ("ok", repr(f(*args)))
+    except BaseException as e:  # noqa: BLE001 - comparing everything
+        tb = traceback.extract_tb(e.__traceback__)[1:]
+        return ("exc", type(e).__name__, str(e), [(t.name, t.lineno) for t in tb])
+
+
+@pytest.mark.parametrize("func,args", cases.CASES, ids=[f.__name__ for f, _ in cases.CASES])
+def test_same_as_interpreter(func, args):
+    want = outcome(func, args)
+    g = compiled_copy(func)
+    assert outcome(g, args) == want
+    assert outcome(g, args) == want
+
+
+def test_the_call_sites_are_inlined():
+    for func, callee in cases.INLINED.items():
+        g = compiled_copy(func)
+        text = _psyco.dump_code(g.__code__)
+        assert f"inlined call of {callee}" in text, func.__name__
+
+
+def test_exceptions_come_from_the_callee_frame():
+    g = compiled_copy(cases.index_error)
+    with pytest.raises(IndexError) as info:
+        g()
+    names = [t.name for t in traceback.extract_tb(info.value.__traceback__)]
+    assert names[-2:] == ["index_error", "first"]
+
+
+def test_a_replaced_code_object_runs_instead():
+    ns = {}
+    exec(textwrap.dedent("""
+        def get(p):
+            return p.x
+        class P:
+            def __init__(self): self.x = 1
+        def caller(p, n):
+            return [get(p) for _ in range(n)] and get(p)
+        def caller2(p):
+            return get(p)
+    """), ns)
+    g = ns["caller2"]
+    assert _psyco.compile_code(g.__code__, ns)
+    assert "inlined call of get" in _psyco.dump_code(g.__code__)
+    p = ns["P"]()
+    assert g(p) == 1
+    ns["get"].__code__ = (lambda p: p.x + 1000).__code__
+    assert g(p) == 1001
+    ns["get"] = lambda p: "rebound"
+    assert g(p) == "rebound"
+
+
+def test_a_profiler_sees_the_inlined_call():
+    g = compiled_copy(cases.items)
+    seen = []
+
+    def prof(frame, event, arg):
+        if event == "call":
+            seen.append(frame.f_code.co_name)
+
+    sys.setprofile(prof)
+    try:
+        g()
+    finally:
+        sys.setprofile(None)
+    assert seen.count("first") == 6 and seen.count("last") == 6
+
+
+def test_the_recursion_limit_is_met_where_the_interpreter_meets_it():
+    # At the limit the inlined call must fail exactly like the real one, in the callee.
+    script = textwrap.dedent("""
+        import sys, traceback
+        from psyco import _psyco
+        class P:
+            def __init__(self): self.x = 1
+            def getx(self): return self.x
+        p = P()
+        def down(n):
+            p.getx()
+            return down(n + 1)
+        def probe():
+            try:
+                down(0)
+            except RecursionError as e:
+                tb = traceback.extract_tb(e.__traceback__)
+                return len(tb), tb[-1].name, tb[-1].lineno
+        sys.setrecursionlimit(200)
+        want = probe()
+        assert _psyco.compile_code(down.__code__, globals())
+        assert "inlined call of P.getx" in _psyco.dump_code(down.__code__)
+        got = probe()
+        print(want, got)
+        assert got == want, (want, got)
+    """)
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_a_class_dict_with_a_str_subclass_key_is_left_to_the_real_call():
+    ns = {}
+    exec(textwrap.dedent("""
+        class Key(str):
+            def __eq__(self, other):
+                LOG.append("eq")
+                return str.__eq__(self, other)
+            __hash__ = str.__hash__
+        LOG = []
+        class C:
+            def __init__(self): self.v = 5
+            def get(self): return self.v
+        setattr(C, Key("other"), 1)
+        def caller(c):
+            return c.get()
+    """), ns)
+    g = ns["caller"]
+    assert _psyco.compile_code(g.__code__, ns)
+    c = ns["C"]()
+    assert [g(c) for _ in range(3)] == [5, 5, 5]
