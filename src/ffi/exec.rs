@@ -45,9 +45,10 @@ extern "C-unwind" {
 type Entry = unsafe extern "C-unwind" fn(*mut py::PyThreadState, *mut IFrame) -> *mut py::PyObject;
 
 /// Bytes of C stack kept free below hooked frames: a quarter of the thread's stack, between
-/// 32 KiB and 256 KiB (small `threading.stack_size()` stacks still get a usable depth).
+/// 32 KiB and 256 KiB, but never more than half of it (the smallest `threading.stack_size()`
+/// stacks, 32 KiB, keep 16 KiB: 64 levels of machine code between two checks need about 10).
 fn margin_for(size: usize) -> usize {
-    (size / 4).clamp(32 * 1024, 256 * 1024)
+    (size / 4).clamp(32 * 1024, 256 * 1024).min(size / 2)
 }
 
 thread_local! {
@@ -68,7 +69,7 @@ fn stack_limit() -> usize {
                 let mut size: libc::size_t = 0;
                 let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
                 libc::pthread_attr_destroy(&mut attr);
-                if !ok || size < 64 * 1024 {
+                if !ok {
                     1
                 } else {
                     addr as usize + margin_for(size)

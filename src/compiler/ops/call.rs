@@ -158,7 +158,9 @@ pub fn frame_push_stub() -> Option<usize> {
 ///
 /// What it does: for a compiled function called positionally with exactly its parameter count
 /// (the shape its record holds, `CodeRecord::direct_argcount`), no tracer, a recursion unit to
-/// spare at a depth of at most 64 (deeper, `psyco_call_py` also checks the C stack) and room
+/// spare at a depth that is at most 64 or not a multiple of 64 (at 128, 192, ... the call goes
+/// through `psyco_call_py`, which also checks the C stack: its margin, at least 32 KiB, holds
+/// the 64 levels to the next check, about 150 bytes of machine stack each) and room
 /// in the data stack's chunk, it pushes and initializes the frame as
 /// `_PyFrame_InitializeSpecials` does (the frame takes the references to the function and the
 /// arguments), links it under the current frame with one recursion unit, calls the machine
@@ -217,7 +219,7 @@ pub fn make_frame_push_stub() {
             ; je ->decline
             ; cmp DWORD [r8 + REC_DIRECT_ARGCOUNT], ecx
             ; jne ->decline
-            // No tracer; a recursion unit to spare and shallow enough not to check the C stack.
+            // No tracer; a recursion unit to spare; not a depth where the C stack is checked.
             ; mov r9, [r13 + L::TSTATE_CFRAME]
             ; cmp BYTE [r9 + L::CFRAME_USE_TRACING], 0
             ; jne ->decline
@@ -227,7 +229,10 @@ pub fn make_frame_push_stub() {
             ; mov eax, [r13 + L::TSTATE_RECURSION_LIMIT]
             ; sub eax, r10d
             ; cmp eax, 64
-            ; jg ->decline
+            ; jle ->shallow
+            ; test eax, 63
+            ; jz ->decline
+            ; ->shallow:
             // Room in the data stack's chunk (`_PyThreadState_HasStackSpace`).
             ; mov r10, [r13 + L::TSTATE_DATASTACK_TOP]
             ; test r10, r10
