@@ -381,6 +381,22 @@ int psyco_load_method(PyObject **sp, PyObject *name, psyco_attr_cache *cache) {
  * effects is left to the real call. The type lookup compares the name with the keys of the MRO
  * dictionaries; it is only made when all of them hold exact str keys only (a str subclass key
  * could run `__eq__`). */
+/* Whether looking a name up along `tp`'s MRO compares it only with exact str keys (so no
+ * `__eq__` of a str subclass key can run). */
+static int lookup_runs_no_code(PyTypeObject *tp) {
+    PyObject *mro = tp->tp_mro;
+    if (mro == NULL || !PyTuple_CheckExact(mro)) return 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *base = PyTuple_GET_ITEM(mro, i);
+        if (!PyType_Check(base)) return 0;
+        PyObject *dict = ((PyTypeObject *)base)->tp_dict;
+        if (dict == NULL || !PyDict_CheckExact(dict) || ((PyDictObject *)dict)->ma_keys->dk_kind == DICT_KEYS_GENERAL) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 PyObject *psyco_attr_peek(PyObject *owner, PyObject *name, psyco_attr_cache *cache) {
     PyObject *v = load_hit(owner, cache);
     if (v != NULL || cache->fills >= MAX_FILLS) return v;
@@ -388,16 +404,50 @@ PyObject *psyco_attr_peek(PyObject *owner, PyObject *name, psyco_attr_cache *cac
     if (PyModule_CheckExact(owner) || tp->tp_getattro != PyObject_GenericGetAttr || !PyUnicode_CheckExact(name)) {
         return NULL;
     }
-    PyObject *mro = tp->tp_mro;
-    if (mro == NULL || !PyTuple_CheckExact(mro)) return NULL;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
-        PyObject *base = PyTuple_GET_ITEM(mro, i);
-        if (!PyType_Check(base)) return NULL;
-        PyObject *dict = ((PyTypeObject *)base)->tp_dict;
-        if (dict == NULL || !PyDict_CheckExact(dict) || ((PyDictObject *)dict)->ma_keys->dk_kind == DICT_KEYS_GENERAL) {
-            return NULL;
-        }
-    }
+    if (!lookup_runs_no_code(tp)) return NULL;
     fill_load(owner, name, cache);
     return load_hit(owner, cache);
+}
+
+/* LOAD_METHOD's counterpart of `psyco_attr_peek`, for the method calls inside inlined bodies:
+ * the plain function `obj.name` binds as a method (found on the type, not shadowed by the
+ * instance), borrowed, from an entry of `cache` or one filled now if that runs no Python code;
+ * else NULL, nothing set. */
+PyObject *psyco_method_peek(PyObject *obj, PyObject *name, psyco_attr_cache *cache) {
+    PyTypeObject *tp = Py_TYPE(obj);
+    for (int i = 0; i < CACHE_WAYS && cache->e[i].kind != KIND_EMPTY; i++) {
+        psyco_attr_entry *c = &cache->e[i];
+        if (c->kind == KIND_METHOD_NO_DICT || c->kind == KIND_METHOD_VALUES) {
+            PyObject *m = method_hit(obj, c);
+            if (m != NULL) {
+                promote(cache, i);
+                return m;
+            }
+        }
+    }
+    if (cache->fills >= MAX_FILLS || tp->tp_getattro != PyObject_GenericGetAttr || !PyUnicode_CheckExact(name) ||
+        !lookup_runs_no_code(tp)) {
+        return NULL;
+    }
+    PyObject *meth = _PyType_Lookup(tp, name);
+    if (meth == NULL || !PyFunction_Check(meth) || !type_is_cacheable(tp)) return NULL;
+    psyco_attr_entry c = {0};
+    if (tp->tp_dictoffset == 0 && !(tp->tp_flags & Py_TPFLAGS_MANAGED_DICT)) {
+        c.kind = KIND_METHOD_NO_DICT;
+    } else if ((tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) && *_PyObject_ManagedDictPointer(obj) == NULL &&
+               values_of(obj) != NULL) {
+        PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
+        if (keys == NULL || keys->dk_kind == DICT_KEYS_GENERAL || shared_has_equal(keys, name)) return NULL;
+        c.keys = keys;
+        c.nentries = keys->dk_nentries;
+        c.kind = KIND_METHOD_VALUES;
+    } else {
+        return NULL;
+    }
+    c.descr = meth;
+    c.tp_version = tp->tp_version_tag;
+    psyco_attr_entry *slot = new_entry(cache);
+    if (slot == NULL) return NULL;
+    *slot = c;
+    return meth;
 }

@@ -70,6 +70,42 @@ class Slotted:
         return self.tokens[self.pos]
 
 
+class Box:
+    def __init__(self, head):
+        self.head = head
+
+    def empty(self):
+        return self.head is None
+
+    def size(self, k):
+        return k + 1
+
+
+class OddBox(Box):
+    def empty(self):
+        return "odd"
+
+
+class Agent:
+    def __init__(self, blocked, box, counter=0, quota=3):
+        self.blocked = blocked
+        self.inbox = box
+        self.counter = counter
+        self.quota = quota
+
+    def ready(self):
+        return not self.blocked and not self.inbox.empty()
+
+    def busy(self):
+        return self.blocked or (self.counter < self.quota or not self.inbox.empty())
+
+    def pick(self):
+        return self.blocked and self.counter or self.quota
+
+    def sized(self, k):
+        return self.inbox.size(k) * 2
+
+
 def affine(a, b, x):
     return a * x + b
 
@@ -175,6 +211,34 @@ def items():
     return out
 
 
+def logic_and_nested_calls():
+    out = []
+    boxes = (Box(None), Box(1), OddBox(None), {"not": "a box"}, Box(0))
+    for blocked in (False, True, 0, 1, None, [], [1], "", "x"):
+        for box in boxes:
+            for counter in (0, 5):
+                a = Agent(blocked, box, counter)
+                for call in (a.ready, a.busy, a.pick):
+                    try:
+                        out.append(call())
+                    except Exception as e:
+                        out.append((type(e).__name__, str(e)))
+                try:
+                    out.append((a.ready(), a.busy(), a.pick()))
+                except AttributeError as e:
+                    out.append(str(e))
+    for k in (1, 2**62, 1.5, "s"):
+        try:
+            out.append(Agent(False, Box(None)).sized(k))
+        except TypeError as e:
+            out.append(str(e))
+    return out
+
+
+def nested_attribute_error():
+    return Agent(False, {"x": 1}).ready()
+
+
 def index_error():
     return first([])
 
@@ -232,6 +296,8 @@ CASES = [
     (comparisons, ()),
     (truths, ()),
     (items, ()),
+    (logic_and_nested_calls, ()),
+    (nested_attribute_error, ()),
     (index_error, ()),
     (negative_index_error, ()),
     (attribute_error, ()),
@@ -241,6 +307,6 @@ CASES = [
 ]
 
 # Callers whose call sites must show an inlined call in the dump, with the callee's name.
-INLINED = {getters: "Lexer.peek", numbers: "Vec.dot", overflow: "affine", comparisons: "greater_eq", truths: "negate", items: "first"}
+INLINED = {logic_and_nested_calls: "Agent.ready", getters: "Lexer.peek", numbers: "Vec.dot", overflow: "affine", comparisons: "greater_eq", truths: "negate", items: "first"}
 
 

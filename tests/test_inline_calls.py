@@ -105,25 +105,31 @@ def test_the_recursion_limit_is_met_where_the_interpreter_meets_it():
         import sys, traceback
         from psyco import _psyco
         class P:
-            def __init__(self): self.x = 1
+            def __init__(self): self.x = 1; self.inner = self
             def getx(self): return self.x
+            def nested(self): return not self.inner.getx()
         p = P()
         def down(n):
             p.getx()
             return down(n + 1)
-        def probe():
+        def down2(n):
+            p.nested()
+            return down2(n + 1)
+        def probe(f):
             try:
-                down(0)
+                f(0)
             except RecursionError as e:
                 tb = traceback.extract_tb(e.__traceback__)
                 return len(tb), tb[-1].name, tb[-1].lineno
-        sys.setrecursionlimit(200)
-        want = probe()
-        assert _psyco.compile_code(down.__code__, globals())
-        assert "inlined call of P.getx" in _psyco.dump_code(down.__code__)
-        got = probe()
-        print(want, got)
-        assert got == want, (want, got)
+        for f, callee in ((down, "P.getx"), (down2, "P.nested")):
+            for limit in (200, 201):
+                sys.setrecursionlimit(limit)
+                want = probe(f)
+                assert _psyco.compile_code(f.__code__, globals())
+                assert "inlined call of " + callee in _psyco.dump_code(f.__code__)
+                got = probe(f)
+                print(want, got)
+                assert got == want, (want, got)
     """)
     p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr

@@ -744,8 +744,10 @@ class _Gen:
             return "(%s %s %s)" % (a, self.pick(["+", "-", "*"]), b)
         if r < 0.68:
             return "(%s %s %s)" % (a, self.pick(["&", "|", "^"]), b)
-        if r < 0.84:
+        if r < 0.78:
             return "(%s %s %s)" % (a, self.pick(["<", "<=", "==", "!=", ">", ">="]), b)
+        if r < 0.84:
+            return "(%s %s %s)" % (a, self.pick(["and", "or"]), b)
         if r < 0.92:
             # Identity of names only (`is` with a literal draws a SyntaxWarning).
             names = [n for n in leaves if n[0].isalpha()]
@@ -772,6 +774,11 @@ class _Gen:
                                               "self.items[k]", "k", "2", "1.5"], 2),
             "    def peek(self):",
             "        return self.items[self.a]",
+            "    def flag(self):",
+            "        return %s" % self.lexpr(["self.a", "self.b", "self.items", "None"], 1),
+            "    def both(self, k):",
+            "        return %s" % self.pick(["not self.flag() and self.peek()", "self.flag() or self.get(k)",
+                                           "self.flag() and not self.items", "self.a or self.flag()"]),
         ]
         self.funcs.append(lines)
         self.funcs.append(["class %s(%s):" % (sub, cls),
@@ -797,6 +804,7 @@ class _Gen:
             "            for k in (0, -1, 1, 5, x):",
             "                try:",
             "                    out.append((o.get(k), o.peek()))",
+            "                    out.append((o.flag(), o.both(k)))",
             "                except Exception as e:",
             "                    out.append((type(e).__name__, str(e), _where(e)))",
             "        if rep == 1:",

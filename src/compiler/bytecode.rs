@@ -70,6 +70,8 @@ pub struct LeafCallee {
     pub qualname: String,
     pub nargs: u32,
     pub body: crate::compiler::leaf::Body,
+    /// The code objects of the leaves its body's method calls may run (kept with it).
+    pub inner_codes: Vec<Py<PyAny>>,
 }
 
 /// Most leaf candidates one method name may have (each is one more check at the call site).
@@ -400,9 +402,13 @@ fn leaf_callees(py: Python<'_>, code: &Bound<'_, PyAny>, s: &Snapshot) -> Vec<Le
     let Some(globals) = crate::ffi::globals_hint_dict(py, crate::compiler::globals_hint()) else { return Vec::new() };
     let Ok(names) = code.getattr("co_names") else { return Vec::new() };
     let Ok(names) = names.downcast::<PyTuple>() else { return Vec::new() };
+    let classes: Vec<Bound<'_, PyAny>> = if s.instrs.iter().any(|i| i.op == op::LOAD_METHOD) {
+        globals.values().iter().filter(|v| v.is_exact_instance_of::<pyo3::types::PyType>()).take(CLASSES_SEARCHED).collect()
+    } else {
+        Vec::new()
+    };
     let mut out: Vec<LeafCallee> = Vec::new();
     let mut seen: Vec<LeafKey> = Vec::new();
-    let mut classes: Option<Vec<Bound<'_, PyAny>>> = None;
     for ins in &s.instrs {
         let (key, index) = match ins.op {
             op::LOAD_GLOBAL if ins.arg & 1 == 1 => (LeafKey::Global(s.names[(ins.arg >> 1) as usize]), (ins.arg >> 1) as usize),
@@ -417,27 +423,30 @@ fn leaf_callees(py: Python<'_>, code: &Bound<'_, PyAny>, s: &Snapshot) -> Vec<Le
         match key {
             LeafKey::Global(_) => {
                 let Ok(Some(f)) = globals.get_item(&name) else { continue };
-                if let Some(leaf) = leaf_of(&f, key) {
+                if let Some(leaf) = leaf_of(&f, key, &classes, true) {
                     out.push(leaf);
                 }
             }
-            LeafKey::Method(_) => {
-                let classes = classes.get_or_insert_with(|| {
-                    globals.values().iter().filter(|v| v.is_exact_instance_of::<pyo3::types::PyType>()).take(CLASSES_SEARCHED).collect()
-                });
-                let mut found: Vec<usize> = Vec::new();
-                for cls in classes.iter() {
-                    let Some(f) = crate::ffi::runtime::type_lookup(py, cls, &name) else { continue };
-                    let Ok(c) = f.getattr("__code__") else { continue };
-                    if found.contains(&(c.as_ptr() as usize)) || found.len() >= LEAVES_PER_METHOD {
-                        continue;
-                    }
-                    if let Some(leaf) = leaf_of(&f, key) {
-                        found.push(c.as_ptr() as usize);
-                        out.push(leaf);
-                    }
-                }
-            }
+            LeafKey::Method(_) => out.extend(method_leaves(py, &classes, &name, key, true)),
+        }
+    }
+    out
+}
+
+/// The plain functions the classes find for the method `name` that are leaves (at most
+/// [`LEAVES_PER_METHOD`] distinct codes); `nested`: whether their bodies may call leaves too.
+fn method_leaves(py: Python<'_>, classes: &[Bound<'_, PyAny>], name: &Bound<'_, PyAny>, key: LeafKey, nested: bool) -> Vec<LeafCallee> {
+    let mut found: Vec<usize> = Vec::new();
+    let mut out = Vec::new();
+    for cls in classes {
+        let Some(f) = crate::ffi::runtime::type_lookup(py, cls, name) else { continue };
+        let Ok(c) = f.getattr("__code__") else { continue };
+        if found.contains(&(c.as_ptr() as usize)) || found.len() >= LEAVES_PER_METHOD {
+            continue;
+        }
+        if let Some(leaf) = leaf_of(&f, key, classes, nested) {
+            found.push(c.as_ptr() as usize);
+            out.push(leaf);
         }
     }
     out
@@ -450,8 +459,10 @@ fn may_inline(py: Python<'_>, code: &Bound<'_, PyAny>) -> bool {
     !rec.flags().intersects(crate::queue::Flags::CANNOT) && crate::queue::passes_filter(py, code, rec)
 }
 
-/// `f` as a leaf callee, if it is a plain function whose body is a leaf expression.
-fn leaf_of(f: &Bound<'_, PyAny>, key: LeafKey) -> Option<LeafCallee> {
+/// `f` as a leaf callee, if it is a plain function whose body is a leaf expression; the
+/// methods its body calls are looked for among `classes` (if `nested`: one level only).
+fn leaf_of(f: &Bound<'_, PyAny>, key: LeafKey, classes: &[Bound<'_, PyAny>], nested: bool) -> Option<LeafCallee> {
+    use crate::compiler::leaf::{Cand, Ins};
     const CO_OPTIMIZED: u32 = 0x1;
     const CO_NEWLOCALS: u32 = 0x2;
     const CO_NOFREE: u32 = 0x40;
@@ -477,6 +488,7 @@ fn leaf_of(f: &Bound<'_, PyAny>, key: LeafKey) -> Option<LeafCallee> {
     let units = bytes.len() / 2;
     let (mut instrs, mut i) = (Vec::new(), 0);
     while i < units {
+        let start = i;
         let mut opc = bytes[2 * i];
         let mut arg = bytes[2 * i + 1] as u32;
         while opc == op::EXTENDED_ARG && i + 1 < units {
@@ -484,15 +496,33 @@ fn leaf_of(f: &Bound<'_, PyAny>, key: LeafKey) -> Option<LeafCallee> {
             opc = bytes[2 * i];
             arg = (arg << 8) | bytes[2 * i + 1] as u32;
         }
-        instrs.push((opc, arg));
+        instrs.push(Ins { op: opc, arg, start, next: i + 1 });
         i += 1 + op::caches(opc);
     }
     let consts: Vec<usize> = code.getattr("co_consts").ok()?.downcast::<PyTuple>().ok()?.iter().map(|o| o.as_ptr() as usize).collect();
-    let names: Vec<usize> = code.getattr("co_names").ok()?.downcast::<PyTuple>().ok()?.iter().map(|o| o.as_ptr() as usize).collect();
-    let body = crate::compiler::leaf::analyze(&instrs, nargs, &consts, &names, crate::ffi::runtime::const_number)?;
+    let names_t = code.getattr("co_names").ok()?;
+    let names_t = names_t.downcast::<PyTuple>().ok()?;
+    let names: Vec<usize> = names_t.iter().map(|o| o.as_ptr() as usize).collect();
+    let inner_codes = std::cell::RefCell::new(Vec::new());
+    let resolve = |index: usize, n: u32| -> Vec<Cand> {
+        let Ok(name) = names_t.get_item(index) else { return Vec::new() };
+        if !nested {
+            return Vec::new();
+        }
+        let key = LeafKey::Method(name.as_ptr() as usize);
+        let mut cands = Vec::new();
+        for leaf in method_leaves(f.py(), classes, &name, key, false) {
+            if leaf.nargs == n {
+                cands.push(Cand { code: leaf.code.as_ptr() as usize, body: Box::new(leaf.body.expr) });
+                inner_codes.borrow_mut().push(leaf.code);
+            }
+        }
+        cands
+    };
+    let body = crate::compiler::leaf::analyze(&instrs, nargs, &consts, &names, crate::ffi::runtime::const_number, &resolve)?;
     if !may_inline(f.py(), &code) {
         return None;
     }
     let qualname: String = code.getattr("co_qualname").ok()?.extract().ok()?;
-    Some(LeafCallee { key, code: code.unbind(), qualname, nargs, body })
+    Some(LeafCallee { key, code: code.unbind(), qualname, nargs, body, inner_codes: inner_codes.into_inner() })
 }

@@ -4,9 +4,10 @@
 //! turns a callee's instructions into an [`Expr`] tree, or says no.
 //!
 //! What a leaf may contain: its parameters, constants, attribute reads (`self.x`), items of a
-//! list or tuple (`self.items[self.pos]`), `is` / `is not`, `not`, the six comparisons, and
-//! `+ - *` of ints or floats (`& | ^` of ints), ending in RETURN_VALUE. No stores, calls,
-//! jumps, globals or cells.
+//! list or tuple (`self.items[self.pos]`), `is` / `is not`, `not`, `and` / `or`, the six
+//! comparisons, `+ - *` of ints or floats (`& | ^` of ints), and method calls of other leaves
+//! (`not self.inbox.empty()`: the callee's body is inlined in turn, one level deep), ending in
+//! RETURN_VALUE. No stores, other calls or jumps, globals or cells.
 //!
 //! # Invariants (what makes the inlined body indistinguishable from the call)
 //! - Nothing in the body can run Python code or have an effect once its guards pass: every
@@ -90,10 +91,26 @@ pub enum Expr {
     Not(Box<Expr>),
     Cmp { op: CmpOp, a: Box<Expr>, b: Box<Expr> },
     Bin { op: BinOp, a: Box<Expr>, b: Box<Expr> },
+    /// `a and b` (`a or b` if `or`): `b` is evaluated only if `a`'s truth says so; the value is
+    /// a truth value if both are, else the object that decided.
+    Logic { or: bool, a: Box<Expr>, b: Box<Expr> },
+    /// `args[0].name(args[1..])` where the method the object binds is a plain function running
+    /// one of the candidates' code (`site` numbers the method lookups for their caches).
+    Call { name: usize, site: usize, args: Vec<Expr>, cands: Vec<Cand> },
+    /// A method looked up for a call being parsed (never in a finished tree).
+    Method { recv: Box<Expr>, name: usize },
+}
+
+/// A leaf a method call inside a body may run: its code (the object's address) and its body,
+/// whose parameters are the call's arguments.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cand {
+    pub code: usize,
+    pub body: Box<Expr>,
 }
 
 /// Most nodes a body may have.
-pub const MAX_NODES: usize = 24;
+pub const MAX_NODES: usize = 32;
 /// Most values the evaluation holds aside at once (words of the compiled frame's scratch area,
 /// see `emit::SCRATCH_WORDS`).
 pub const MAX_TEMPS: usize = 6;
@@ -104,36 +121,102 @@ impl Expr {
             Expr::Arg(_) | Expr::Const { .. } | Expr::Attr { .. } | Expr::Item { .. } => Kind::Obj,
             Expr::Is { .. } | Expr::Not(_) | Expr::Cmp { .. } => Kind::Bool,
             Expr::Bin { .. } => Kind::Num,
+            Expr::Logic { a, b, .. } => {
+                if a.kind() == Kind::Bool && b.kind() == Kind::Bool {
+                    Kind::Bool
+                } else {
+                    Kind::Obj
+                }
+            }
+            // A truth value if every candidate's body gives one, else an object (True or
+            // False for those that do).
+            Expr::Call { cands, .. } => {
+                if cands.iter().all(|c| c.body.kind() == Kind::Bool) {
+                    Kind::Bool
+                } else {
+                    Kind::Obj
+                }
+            }
+            Expr::Method { .. } => Kind::Obj,
         }
     }
 
+    /// The operands (a call's arguments; not its candidates' bodies).
     fn children(&self) -> Vec<&Expr> {
         match self {
             Expr::Arg(_) | Expr::Const { .. } => vec![],
-            Expr::Attr { owner, .. } => vec![owner],
-            Expr::Not(x) => vec![x],
-            Expr::Item { seq: a, index: b } | Expr::Is { a, b, .. } | Expr::Cmp { a, b, .. } | Expr::Bin { a, b, .. } => vec![a, b],
+            Expr::Attr { owner: x, .. } | Expr::Not(x) | Expr::Method { recv: x, .. } => vec![x],
+            Expr::Item { seq: a, index: b } | Expr::Is { a, b, .. } | Expr::Cmp { a, b, .. } | Expr::Bin { a, b, .. } | Expr::Logic { a, b, .. } => vec![a, b],
+            Expr::Call { args, .. } => args.iter().collect(),
         }
     }
 
     fn nodes(&self) -> usize {
-        1 + self.children().iter().map(|c| c.nodes()).sum::<usize>()
+        let bodies: usize = match self {
+            Expr::Call { cands, .. } => cands.iter().map(|c| c.body.nodes()).sum(),
+            _ => 0,
+        };
+        1 + bodies + self.children().iter().map(|c| c.nodes()).sum::<usize>()
     }
 
     /// Values held aside while evaluating: the left operand of a two-operand node waits while
-    /// the right one is computed.
+    /// the right one is computed (not for `and`/`or`, whose left value decides before the right
+    /// one is computed); a call's arguments wait in order while the later ones and then the
+    /// callee's body are computed.
     pub fn temps(&self) -> usize {
-        match self.children().as_slice() {
-            [] => 0,
-            [x] => x.temps(),
-            [a, b] => a.temps().max(1 + b.temps()),
-            _ => unreachable!(),
+        match self {
+            Expr::Logic { a, b, .. } => a.temps().max(b.temps()),
+            Expr::Call { args, cands, .. } => {
+                let args_t = args.iter().enumerate().map(|(i, a)| i + a.temps()).max().unwrap_or(0);
+                let body_t = cands.iter().map(|c| c.body.temps()).max().unwrap_or(0);
+                args_t.max(args.len() + body_t)
+            }
+            _ => match self.children().as_slice() {
+                [] => 0,
+                [x] => x.temps(),
+                [a, b] => a.temps().max(1 + b.temps()),
+                _ => unreachable!(),
+            },
         }
+    }
+
+    /// Renumbers the attribute and method sites of this tree from `first` on; returns the next
+    /// free number.
+    fn renumber(&mut self, first: usize) -> usize {
+        let mut next = first;
+        match self {
+            Expr::Attr { owner, site, .. } => {
+                next = owner.renumber(next);
+                *site = next;
+                next += 1;
+            }
+            Expr::Call { site, args, cands, .. } => {
+                for a in args.iter_mut() {
+                    next = a.renumber(next);
+                }
+                *site = next;
+                next += 1;
+                for c in cands.iter_mut() {
+                    next = c.body.renumber(next);
+                }
+            }
+            Expr::Arg(_) | Expr::Const { .. } => {}
+            Expr::Not(x) | Expr::Method { recv: x, .. } => next = x.renumber(next),
+            Expr::Item { seq: a, index: b } | Expr::Is { a, b, .. } | Expr::Cmp { a, b, .. } | Expr::Bin { a, b, .. } | Expr::Logic { a, b, .. } => {
+                next = a.renumber(next);
+                next = b.renumber(next);
+            }
+        }
+        next
     }
 
     /// True if some node computes with numbers (then the body runs in a [`Mode`]).
     fn numeric(&self) -> bool {
-        matches!(self, Expr::Cmp { .. } | Expr::Bin { .. }) || self.children().iter().any(|c| c.numeric())
+        let bodies = match self {
+            Expr::Call { cands, .. } => cands.iter().any(|c| c.body.numeric()),
+            _ => false,
+        };
+        bodies || matches!(self, Expr::Cmp { .. } | Expr::Bin { .. }) || self.children().iter().any(|c| c.numeric())
     }
 
     /// Checks the operand kinds every node needs, and which modes the numbers allow:
@@ -155,6 +238,25 @@ impl Expr {
         let float_const = |x: &Expr| matches!(x, Expr::Const { num: Some(Num::Float(_)), .. });
         match self {
             Expr::Arg(_) | Expr::Const { .. } => {}
+            Expr::Method { .. } => return None,
+            Expr::Logic { a, b, .. } => {
+                if a.kind() == Kind::Num || b.kind() == Kind::Num {
+                    return None;
+                }
+            }
+            Expr::Call { args, cands, .. } => {
+                if !args.iter().all(obj) || cands.is_empty() {
+                    return None;
+                }
+                for c in cands {
+                    // A callee's number would have to be boxed: not inlined.
+                    if c.body.kind() == Kind::Num {
+                        return None;
+                    }
+                    let (i, f) = c.body.check()?;
+                    modes = (modes.0 && i, modes.1 && f);
+                }
+            }
             Expr::Attr { owner, .. } => {
                 if !obj(owner) {
                     return None;
@@ -205,89 +307,39 @@ pub struct Body {
     pub modes: Vec<Mode>,
 }
 
+/// One instruction of a callee, for [`analyze`]: opcode and argument (EXTENDED_ARG folded),
+/// the unit it starts at (its first EXTENDED_ARG) and the unit right after its opcode (where
+/// a relative jump counts from).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ins {
+    pub op: u8,
+    pub arg: u32,
+    pub start: usize,
+    pub next: usize,
+}
+
+/// The leaves a method call inside a body may run, by the method's name (its index in the
+/// callee's `co_names`) and the call's argument count (the object included): none means the
+/// call is not a leaf's business.
+pub type Resolve<'r> = &'r dyn Fn(usize, u32) -> Vec<Cand>;
+
 /// The body of a callee of `nargs` positional parameters whose instructions are `instrs`
-/// ((opcode, argument), inline caches skipped, EXTENDED_ARG folded), with constants and names
-/// at the given addresses; `number` tells a constant's numeric value (`runtime::const_number`).
-/// None unless it is a leaf (see the module doc).
-pub fn analyze(instrs: &[(u8, u32)], nargs: u32, consts: &[usize], names: &[usize], number: impl Fn(usize) -> Option<(f64, bool)>) -> Option<Body> {
-    let mut stack: Vec<Expr> = Vec::new();
-    let mut sites = 0;
-    let mut result = None;
-    for (k, &(opc, arg)) in instrs.iter().enumerate() {
-        if result.is_some() {
-            return None; // nothing may follow the return
-        }
-        match opc {
-            op::RESUME | op::NOP => {}
-            op::LOAD_FAST => {
-                if arg >= nargs {
-                    return None;
-                }
-                stack.push(Expr::Arg(arg));
-            }
-            op::LOAD_CONST => {
-                let addr = *consts.get(arg as usize)?;
-                let num = number(addr).map(|(v, is_float)| if is_float { Num::Float(v) } else { Num::Int(v as i64) });
-                stack.push(Expr::Const { addr, num });
-            }
-            op::LOAD_ATTR => {
-                let owner = Box::new(stack.pop()?);
-                stack.push(Expr::Attr { owner, name: *names.get(arg as usize)?, site: sites });
-                sites += 1;
-            }
-            op::BINARY_SUBSCR => {
-                let index = Box::new(stack.pop()?);
-                let seq = Box::new(stack.pop()?);
-                stack.push(Expr::Item { seq, index });
-            }
-            op::IS_OP => {
-                let b = Box::new(stack.pop()?);
-                let a = Box::new(stack.pop()?);
-                stack.push(Expr::Is { a, b, invert: arg == 1 });
-            }
-            op::UNARY_NOT => {
-                let x = Box::new(stack.pop()?);
-                stack.push(Expr::Not(x));
-            }
-            op::COMPARE_OP => {
-                let cmp = match arg {
-                    0 => CmpOp::Lt,
-                    1 => CmpOp::Le,
-                    2 => CmpOp::Eq,
-                    3 => CmpOp::Ne,
-                    4 => CmpOp::Gt,
-                    5 => CmpOp::Ge,
-                    _ => return None,
-                };
-                let b = Box::new(stack.pop()?);
-                let a = Box::new(stack.pop()?);
-                stack.push(Expr::Cmp { op: cmp, a, b });
-            }
-            op::BINARY_OP => {
-                // NB_* numbering; the in-place forms (13 more) compute the same for ints and floats.
-                let bop = match if arg >= 13 { arg - 13 } else { arg } {
-                    0 => BinOp::Add,
-                    1 => BinOp::And,
-                    5 => BinOp::Mul,
-                    7 => BinOp::Or,
-                    10 => BinOp::Sub,
-                    12 => BinOp::Xor,
-                    _ => return None,
-                };
-                let b = Box::new(stack.pop()?);
-                let a = Box::new(stack.pop()?);
-                stack.push(Expr::Bin { op: bop, a, b });
-            }
-            op::RETURN_VALUE => {
-                if stack.len() != 1 || k + 1 != instrs.len() {
-                    return None;
-                }
-                result = stack.pop();
-            }
-            _ => return None,
-        }
+/// (inline caches skipped), with constants and names at the given addresses; `number` tells a
+/// constant's numeric value (`runtime::const_number`), `resolve` the candidates of a method
+/// call. None unless it is a leaf (see the module doc).
+pub fn analyze(instrs: &[Ins], nargs: u32, consts: &[usize], names: &[usize], number: impl Fn(usize) -> Option<(f64, bool)>, resolve: Resolve) -> Option<Body> {
+    let p = Parser { instrs, nargs, consts, names, number: &number, resolve };
+    let last = instrs.len().checked_sub(1)?;
+    if instrs[last].op != op::RETURN_VALUE {
+        return None;
     }
-    let expr = result?;
+    let mut stack = Vec::new();
+    p.run(0, last, &mut stack)?;
+    if stack.len() != 1 {
+        return None;
+    }
+    let mut expr = stack.pop()?;
+    let sites = expr.renumber(0);
     if expr.nodes() > MAX_NODES || expr.temps() > MAX_TEMPS {
         return None;
     }
@@ -310,6 +362,118 @@ pub fn analyze(instrs: &[(u8, u32)], nargs: u32, consts: &[usize], names: &[usiz
     Some(Body { expr, attr_sites: sites, modes })
 }
 
+struct Parser<'a> {
+    instrs: &'a [Ins],
+    nargs: u32,
+    consts: &'a [usize],
+    names: &'a [usize],
+    number: &'a dyn Fn(usize) -> Option<(f64, bool)>,
+    resolve: Resolve<'a>,
+}
+
+impl Parser<'_> {
+    /// Simulates instructions `from..to` on `stack` (a jump must land inside the range, on a
+    /// later instruction: `and`/`or` are parsed as a nested range).
+    fn run(&self, from: usize, to: usize, stack: &mut Vec<Expr>) -> Option<()> {
+        let mut k = from;
+        while k < to {
+            let Ins { op: opc, arg, next, .. } = self.instrs[k];
+            k += 1;
+            match opc {
+                op::RESUME | op::NOP | op::PRECALL => {}
+                op::LOAD_FAST => {
+                    if arg >= self.nargs {
+                        return None;
+                    }
+                    stack.push(Expr::Arg(arg));
+                }
+                op::LOAD_CONST => {
+                    let addr = *self.consts.get(arg as usize)?;
+                    let num = (self.number)(addr).map(|(v, is_float)| if is_float { Num::Float(v) } else { Num::Int(v as i64) });
+                    stack.push(Expr::Const { addr, num });
+                }
+                op::LOAD_ATTR => {
+                    let owner = Box::new(stack.pop()?);
+                    stack.push(Expr::Attr { owner, name: *self.names.get(arg as usize)?, site: 0 });
+                }
+                op::LOAD_METHOD => {
+                    let recv = Box::new(stack.pop()?);
+                    stack.push(Expr::Method { recv, name: *self.names.get(arg as usize)? });
+                }
+                op::CALL => {
+                    let mut args = stack.split_off(stack.len().checked_sub(arg as usize)?);
+                    let Expr::Method { recv, name } = stack.pop()? else { return None };
+                    args.insert(0, *recv);
+                    let index = self.names.iter().position(|&n| n == name)?;
+                    let cands = (self.resolve)(index, arg + 1);
+                    if cands.is_empty() {
+                        return None;
+                    }
+                    stack.push(Expr::Call { name, site: 0, args, cands });
+                }
+                op::JUMP_IF_FALSE_OR_POP | op::JUMP_IF_TRUE_OR_POP => {
+                    // `a and b` / `a or b`: the jump lands after b's code, on this range's rest.
+                    let target = next + arg as usize;
+                    let t = k + self.instrs[k..to + 1].iter().position(|i| i.start == target)?;
+                    let a = Box::new(stack.pop()?);
+                    let mut sub = Vec::new();
+                    self.run(k, t, &mut sub)?;
+                    if sub.len() != 1 {
+                        return None;
+                    }
+                    stack.push(Expr::Logic { or: opc == op::JUMP_IF_TRUE_OR_POP, a, b: Box::new(sub.pop()?) });
+                    k = t;
+                }
+                op::BINARY_SUBSCR => {
+                    let index = Box::new(stack.pop()?);
+                    let seq = Box::new(stack.pop()?);
+                    stack.push(Expr::Item { seq, index });
+                }
+                op::IS_OP => {
+                    let b = Box::new(stack.pop()?);
+                    let a = Box::new(stack.pop()?);
+                    stack.push(Expr::Is { a, b, invert: arg == 1 });
+                }
+                op::UNARY_NOT => {
+                    let x = Box::new(stack.pop()?);
+                    stack.push(Expr::Not(x));
+                }
+                op::COMPARE_OP => {
+                    let cmp = match arg {
+                        0 => CmpOp::Lt,
+                        1 => CmpOp::Le,
+                        2 => CmpOp::Eq,
+                        3 => CmpOp::Ne,
+                        4 => CmpOp::Gt,
+                        5 => CmpOp::Ge,
+                        _ => return None,
+                    };
+                    let b = Box::new(stack.pop()?);
+                    let a = Box::new(stack.pop()?);
+                    stack.push(Expr::Cmp { op: cmp, a, b });
+                }
+                op::BINARY_OP => {
+                    // NB_* numbering; the in-place forms (13 more) compute the same for ints and floats.
+                    let bop = match if arg >= 13 { arg - 13 } else { arg } {
+                        0 => BinOp::Add,
+                        1 => BinOp::And,
+                        5 => BinOp::Mul,
+                        7 => BinOp::Or,
+                        10 => BinOp::Sub,
+                        12 => BinOp::Xor,
+                        _ => return None,
+                    };
+                    let b = Box::new(stack.pop()?);
+                    let a = Box::new(stack.pop()?);
+                    stack.push(Expr::Bin { op: bop, a, b });
+                }
+                _ => return None,
+            }
+        }
+        Some(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,10 +489,27 @@ mod tests {
     const CONSTS: [usize; 3] = [100, 101, 102];
     const NAMES: [usize; 2] = [200, 201];
 
-    fn body(instrs: &[(u8, u32)], nargs: u32) -> Option<Body> {
-        analyze(instrs, nargs, &CONSTS, &NAMES, number)
+    // One unit per instruction (no EXTENDED_ARG, no caches): a jump's argument counts
+    // instructions from the next one.
+    fn ins(instrs: &[(u8, u32)]) -> Vec<Ins> {
+        instrs.iter().enumerate().map(|(i, &(op, arg))| Ins { op, arg, start: i, next: i + 1 }).collect()
     }
 
+    fn body(instrs: &[(u8, u32)], nargs: u32) -> Option<Body> {
+        analyze(&ins(instrs), nargs, &CONSTS, &NAMES, number, &|_, _| Vec::new())
+    }
+
+    /// Method names[0] (`empty`) of one argument is a leaf: `return self.head is None`.
+    fn with_method(instrs: &[(u8, u32)], nargs: u32) -> Option<Body> {
+        let resolve = |name: usize, n: u32| {
+            if name != 0 || n != 1 {
+                return Vec::new();
+            }
+            let inner = body(&[(op::LOAD_FAST, 0), (op::LOAD_ATTR, 1), (op::LOAD_CONST, 2), (op::IS_OP, 0), (op::RETURN_VALUE, 0)], 1).unwrap();
+            vec![Cand { code: 900, body: Box::new(inner.expr) }]
+        };
+        analyze(&ins(instrs), nargs, &CONSTS, &NAMES, number, &resolve)
+    }
     #[test]
     fn a_getter_is_one_attribute_read() {
         let b = body(&[(op::RESUME, 0), (op::LOAD_FAST, 0), (op::LOAD_ATTR, 1), (op::RETURN_VALUE, 0)], 1).unwrap();
@@ -388,6 +569,44 @@ mod tests {
         assert!(body(&[(op::LOAD_FAST, 0), (op::LOAD_FAST, 0), ret], 1).is_none(), "two values left");
         assert!(body(&[(op::LOAD_FAST, 0), ret, (op::LOAD_FAST, 0), ret], 1).is_none(), "code after the return");
         assert!(body(&[(op::LOAD_FAST, 0), (op::LOAD_FAST, 0), (op::BINARY_OP, 11), ret], 1).is_none(), "true division");
+    }
+
+    #[test]
+    fn and_or_keep_their_operands_order() {
+        // return not self.a and not self.b  (JUMP_IF_FALSE_OR_POP to the return)
+        let code = [(op::LOAD_FAST, 0), (op::LOAD_ATTR, 0), (op::UNARY_NOT, 0), (op::JUMP_IF_FALSE_OR_POP, 3),
+                    (op::LOAD_FAST, 0), (op::LOAD_ATTR, 1), (op::UNARY_NOT, 0), (op::RETURN_VALUE, 0)];
+        let b = body(&code, 1).unwrap();
+        let Expr::Logic { or: false, a, b: right } = &b.expr else { panic!("{:?}", b.expr) };
+        assert!(matches!(**a, Expr::Not(_)) && matches!(**right, Expr::Not(_)));
+        assert_eq!(b.expr.kind(), Kind::Bool);
+        assert_eq!(b.attr_sites, 2);
+        // return a or b: the value is an object.
+        let or = body(&[(op::LOAD_FAST, 0), (op::JUMP_IF_TRUE_OR_POP, 1), (op::LOAD_FAST, 1), (op::RETURN_VALUE, 0)], 2).unwrap();
+        assert_eq!(or.expr.kind(), Kind::Obj);
+        // A jump past the return, or backwards, is not an `and`.
+        assert!(body(&[(op::LOAD_FAST, 0), (op::JUMP_IF_TRUE_OR_POP, 5), (op::LOAD_FAST, 1), (op::RETURN_VALUE, 0)], 2).is_none());
+    }
+
+    #[test]
+    fn a_method_call_of_a_leaf_is_inlined_in_turn() {
+        // return not self.blocked and not self.inbox.empty()
+        let code = [(op::LOAD_FAST, 0), (op::LOAD_ATTR, 0), (op::UNARY_NOT, 0), (op::JUMP_IF_FALSE_OR_POP, 6),
+                    (op::LOAD_FAST, 0), (op::LOAD_ATTR, 1), (op::LOAD_METHOD, 0), (op::PRECALL, 0), (op::CALL, 0),
+                    (op::UNARY_NOT, 0), (op::RETURN_VALUE, 0)];
+        let b = with_method(&code, 1).unwrap();
+        // Sites: self.blocked 0, self.inbox 1, the method lookup 2, the callee's self.head 3.
+        assert_eq!(b.attr_sites, 4);
+        let Expr::Logic { b: right, .. } = &b.expr else { panic!() };
+        let Expr::Not(call) = &**right else { panic!() };
+        let Expr::Call { site: 2, args, cands, .. } = &**call else { panic!("{call:?}") };
+        assert_eq!(args.len(), 1);
+        assert!(matches!(*cands[0].body, Expr::Is { .. }));
+        assert_eq!(b.expr.kind(), Kind::Bool);
+        // A method with no leaf candidate is not inlined; nor a call of anything else.
+        assert!(body(&code, 1).is_none());
+        let wrong_arity = [(op::LOAD_FAST, 0), (op::LOAD_METHOD, 0), (op::LOAD_FAST, 0), (op::PRECALL, 1), (op::CALL, 1), (op::RETURN_VALUE, 0)];
+        assert!(with_method(&wrong_arity, 1).is_none());
     }
 
     #[test]

@@ -221,7 +221,10 @@ fn compile_inner(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) -> O
     // garbage collector (a function that calls itself).
     let installed = installed.map(|(mut c, inlined, leaves)| {
         c._inlined = snap.callees.into_iter().enumerate().filter(|(k, _)| inlined.contains(k)).map(|(_, c)| c.code).collect();
-        c._inlined.extend(snap.leaves.into_iter().enumerate().filter(|(k, _)| leaves.contains(k)).map(|(_, c)| c.code));
+        for (_, leaf) in snap.leaves.into_iter().enumerate().filter(|(k, _)| leaves.contains(k)) {
+            c._inlined.push(leaf.code);
+            c._inlined.extend(leaf.inner_codes);
+        }
         c
     });
     let compiled = match installed {

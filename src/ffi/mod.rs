@@ -140,6 +140,7 @@ mod native {
         pub fn psyco_store_attr(sp: *mut *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> c_int;
         pub fn psyco_load_method(sp: *mut *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> c_int;
         pub fn psyco_attr_peek(owner: *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> *mut py::PyObject;
+        pub fn psyco_method_peek(obj: *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> *mut py::PyObject;
     }
 }
 
@@ -269,6 +270,20 @@ pub fn attr_peek_helper() -> Option<usize> {
     #[cfg(psyco_native)]
     {
         Some(native::psyco_attr_peek as *const () as usize)
+    }
+    #[cfg(not(psyco_native))]
+    {
+        None
+    }
+}
+
+/// Address of `psyco_method_peek` (`csrc/attrcache.c`): `(obj, name, cache) -> borrowed
+/// function or NULL`, the method a LOAD_METHOD of `obj.name` binds, found without running
+/// Python code, for method calls inside inlined bodies. None in portable builds.
+pub fn method_peek_helper() -> Option<usize> {
+    #[cfg(psyco_native)]
+    {
+        Some(native::psyco_method_peek as *const () as usize)
     }
     #[cfg(not(psyco_native))]
     {

@@ -35,7 +35,7 @@ const MAX_CANDIDATES: usize = 2;
 /// was loaded as `key`: one per leaf of that key and parameter count. Falls through (with
 /// nothing changed) to the code emitted after it, the ordinary call; success jumps to `done`.
 pub fn emit_leaf_calls(e: &mut Emitter, u: usize, d: u32, oparg: u32, key: LeafKey, done: DynamicLabel) {
-    let Some(peek) = crate::ffi::attr_peek_helper() else { return };
+    let (Some(peek), Some(method_peek)) = (crate::ffi::attr_peek_helper(), crate::ffi::method_peek_helper()) else { return };
     // After PRECALL: [NULL, function, args...] for a global, [function, self, args...] for a
     // method found on the type.
     let (nargs, method) = match key {
@@ -101,7 +101,7 @@ pub fn emit_leaf_calls(e: &mut Emitter, u: usize, d: u32, oparg: u32, key: LeafK
         asm!(e ; =>body);
         for (i, &mode) in modes.iter().enumerate() {
             let fail = if i + 1 == modes.len() { generic } else { e.ops.new_dynamic_label() };
-            let mut g = Gen { args, mode, fail, caches: &caches, peek };
+            let mut g = Gen { args: Args::Stack(args), mode, fail, caches: &caches, peek, method_peek };
             g.result(e, &expr);
             asm!(e ; jmp =>finish);
             if fail != generic {
@@ -130,17 +130,26 @@ pub fn emit_leaf_calls(e: &mut Emitter, u: usize, d: u32, oparg: u32, key: LeafK
 const ATTR_CACHE_WORDS: usize = std::mem::size_of::<rt::AttrCache>() / 8;
 const _: () = assert!(std::mem::size_of::<rt::AttrCache>() % 8 == 0);
 
+/// Where a body's parameters are.
+#[derive(Clone)]
+enum Args {
+    /// In the call's stack slots, from this displacement from rbx on.
+    Stack(i32),
+    /// In these scratch words (the arguments of a method call inside a body).
+    Temps(Vec<usize>),
+}
+
 /// One attempt at a body in one mode.
 struct Gen<'c> {
-    /// Displacement from rbx of the first argument's slot.
-    args: i32,
+    args: Args,
     mode: Mode,
     /// Where every guard goes.
     fail: DynamicLabel,
     /// The attribute caches of the body's reads, by site.
     caches: &'c [usize],
-    /// `psyco_attr_peek`.
+    /// `psyco_attr_peek`, `psyco_method_peek`.
     peek: usize,
+    method_peek: usize,
 }
 
 /// Scratch word `t` (`[rsp + 8t]`).
@@ -201,7 +210,25 @@ impl Gen<'_> {
     fn obj(&mut self, e: &mut Emitter, x: &Expr, t: usize) {
         let fail = self.fail;
         match x {
-            Expr::Arg(i) => e.load_q(RAX, RBX, self.args + 8 * *i as i32),
+            Expr::Arg(i) => match &self.args {
+                Args::Stack(base) => e.load_q(RAX, RBX, base + 8 * *i as i32),
+                Args::Temps(t) => asm!(e ; mov rax, [rsp + temp(t[*i as usize])]),
+            },
+            Expr::Logic { or, a, b } => {
+                // The object that decides: `a` if its truth ends the test, else `b`.
+                let end = e.ops.new_dynamic_label();
+                self.value(e, a, t);
+                self.truth_of_rax_to_ecx(e);
+                asm!(e ; test ecx, ecx);
+                if *or {
+                    asm!(e ; jnz =>end);
+                } else {
+                    asm!(e ; jz =>end);
+                }
+                self.value(e, b, t);
+                asm!(e ; =>end);
+            }
+            Expr::Call { .. } => self.call(e, x, t),
             Expr::Const { addr, .. } => asm!(e ; mov rax, QWORD *addr as i64),
             Expr::Attr { owner, name, site } => {
                 self.obj(e, owner, t);
@@ -268,7 +295,6 @@ impl Gen<'_> {
 
     /// A truth-valued node: 0 or 1 in eax.
     fn truth(&mut self, e: &mut Emitter, x: &Expr, t: usize) {
-        let fail = self.fail;
         match x {
             Expr::Is { a, b, invert } => {
                 self.obj(e, a, t);
@@ -287,35 +313,26 @@ impl Gen<'_> {
                 asm!(e ; xor eax, 1);
             }
             Expr::Not(inner) => {
-                // True, False and None by identity, an exact int by its size; anything else
-                // may have `__bool__` or `__len__`: the real call.
                 self.obj(e, inner, t);
-                let (tr, fa, none, long_t) = (rt::py_true() as i64, rt::py_false() as i64, rt::py_none() as i64, rt::long_type() as i64);
+                self.truth_of_rax_to_ecx(e);
                 asm!(e
-                    ; mov rcx, QWORD tr
-                    ; cmp rax, rcx
-                    ; je >falsy_not
-                    ; mov rcx, QWORD fa
-                    ; cmp rax, rcx
-                    ; je >truthy_not
-                    ; mov rcx, QWORD none
-                    ; cmp rax, rcx
-                    ; je >truthy_not
-                    ; mov rcx, QWORD long_t
-                    ; cmp [rax + L::OB_TYPE], rcx
-                    ; jne =>fail
-                    ; cmp QWORD [rax + L::VAR_OB_SIZE], 0
-                    ; sete al
-                    ; movzx eax, al
-                    ; jmp >not_done
-                    ; falsy_not:
-                    ; xor eax, eax
-                    ; jmp >not_done
-                    ; truthy_not:
-                    ; mov eax, 1
-                    ; not_done:
+                    ; mov eax, ecx
+                    ; xor eax, 1
                 );
             }
+            Expr::Logic { or, a, b } => {
+                let end = e.ops.new_dynamic_label();
+                self.truth(e, a, t);
+                asm!(e ; test eax, eax);
+                if *or {
+                    asm!(e ; jnz =>end);
+                } else {
+                    asm!(e ; jz =>end);
+                }
+                self.truth(e, b, t);
+                asm!(e ; =>end);
+            }
+            Expr::Call { .. } => self.call(e, x, t),
             Expr::Cmp { op, a, b } => {
                 self.pair(e, a, b, t);
                 match self.mode {
@@ -414,6 +431,138 @@ impl Gen<'_> {
             Mode::Int => asm!(e ; mov rcx, [rsp + temp(t)]),
             Mode::Float => asm!(e ; movsd xmm1, [rsp + temp(t)]),
         }
+    }
+
+    /// An object- or truth-valued node as an object (borrowed) in rax: True or False for a
+    /// truth value.
+    fn value(&mut self, e: &mut Emitter, x: &Expr, t: usize) {
+        if x.kind() == Kind::Bool {
+            self.truth(e, x, t);
+            let (tr, fa) = (rt::py_true() as i64, rt::py_false() as i64);
+            asm!(e
+                ; test eax, eax
+                ; mov rax, QWORD fa
+                ; mov rcx, QWORD tr
+                ; cmovnz rax, rcx
+            );
+        } else {
+            self.obj(e, x, t);
+        }
+    }
+
+    /// The truth of the object in rax (kept) as 0 or 1 in ecx: True, False and None by
+    /// identity, an exact int by its size; anything else may have `__bool__` or `__len__`:
+    /// `fail`.
+    fn truth_of_rax_to_ecx(&mut self, e: &mut Emitter) {
+        let fail = self.fail;
+        let (tr, fa, none, long_t) = (rt::py_true() as i64, rt::py_false() as i64, rt::py_none() as i64, rt::long_type() as i64);
+        asm!(e
+            ; mov rcx, QWORD tr
+            ; cmp rax, rcx
+            ; je >truthy
+            ; mov rcx, QWORD fa
+            ; cmp rax, rcx
+            ; je >falsy
+            ; mov rcx, QWORD none
+            ; cmp rax, rcx
+            ; je >falsy
+            ; mov rcx, QWORD long_t
+            ; cmp [rax + L::OB_TYPE], rcx
+            ; jne =>fail
+            ; cmp QWORD [rax + L::VAR_OB_SIZE], 0
+            ; setne cl
+            ; movzx ecx, cl
+            ; jmp >decided
+            ; truthy:
+            ; mov ecx, 1
+            ; jmp >decided
+            ; falsy:
+            ; xor ecx, ecx
+            ; decided:
+        );
+    }
+
+    /// A method call inside a body (`Expr::Call`), its value as the node's kind wants it (rax
+    /// or eax): the arguments into scratch words `t..`, the method the receiver binds (the
+    /// site's cache, or `psyco_method_peek`), then the body of the candidate whose code it runs,
+    /// with its parameters in those words. One frame deeper than the inlined call itself: the
+    /// recursion check wants room for two.
+    fn call(&mut self, e: &mut Emitter, x: &Expr, t: usize) {
+        let Expr::Call { name, site, args, cands } = x else { unreachable!() };
+        let fail = self.fail;
+        for (i, a) in args.iter().enumerate() {
+            self.obj(e, a, t + i);
+            asm!(e ; mov [rsp + temp(t + i)], rax);
+        }
+        let (cache, name, peek) = (self.caches[*site], *name as i64, self.method_peek as i64);
+        let (found, done) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
+        let miss = e.ops.new_dynamic_label();
+        asm!(e
+            ; cmp DWORD [r13 + L::TSTATE_RECURSION_REMAINING], 1
+            ; jle =>fail
+            ; mov rax, [rsp + temp(t)]
+        );
+        // As LOAD_METHOD's probe: a method on a type whose instances have no dict, or whose
+        // instance dict is still values and cannot hold the name.
+        super::load_store::probe_attr_cache(e, cache, miss, |e, next| {
+            let hit = e.ops.new_dynamic_label();
+            asm!(e
+                ; mov ecx, [r8 + 4]
+                ; cmp ecx, 4
+                ; je =>hit
+                ; cmp ecx, 5
+                ; jne =>next
+                ; cmp QWORD [rax + L::OBJECT_MANAGED_DICT], 0
+                ; jne =>miss
+                ; cmp QWORD [rax + L::OBJECT_VALUES_PTR], 0
+                ; je =>miss
+                ; mov r10, [rdx + L::HEAPTYPE_CACHED_KEYS]
+                ; cmp r10, [r8 + 32]
+                ; jne =>next
+                ; mov r10, [r10 + L::DICTKEYS_NENTRIES]
+                ; cmp r10, [r8 + 40]
+                ; jne =>next
+                ; =>hit
+            );
+        });
+        asm!(e
+            ; mov rax, [r8 + 16]
+            ; =>found
+        );
+        e.out_of_line_here_to(miss, move |e| {
+            asm!(e
+                ; mov rdi, [rsp + temp(t)]
+                ; mov rsi, QWORD name
+                ; mov rdx, QWORD cache as i64
+                ; mov rax, QWORD peek
+                ; call rax
+                ; test rax, rax
+                ; jz =>fail
+                ; jmp =>found
+            );
+        });
+        let labels: Vec<DynamicLabel> = cands.iter().map(|_| e.ops.new_dynamic_label()).collect();
+        for (c, &l) in cands.iter().zip(&labels) {
+            asm!(e
+                ; mov rcx, QWORD c.code as i64
+                ; cmp [rax + L::FUNC_CODE], rcx
+                ; je =>l
+            );
+        }
+        asm!(e ; jmp =>fail);
+        let inner_args = Args::Temps((t..t + args.len()).collect());
+        for (c, &l) in cands.iter().zip(&labels) {
+            asm!(e ; =>l);
+            let outer = std::mem::replace(&mut self.args, inner_args.clone());
+            if x.kind() == Kind::Bool {
+                self.truth(e, &c.body, t + args.len());
+            } else {
+                self.value(e, &c.body, t + args.len());
+            }
+            self.args = outer;
+            asm!(e ; jmp =>done);
+        }
+        asm!(e ; =>done);
     }
 
     /// The object in rax, an exact int of at most one digit, as an i64 in rax; else `fail`.
