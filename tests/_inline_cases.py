@@ -106,6 +106,33 @@ class Agent:
         return self.inbox.size(k) * 2
 
 
+def smaller(a, b):
+    return a if a < b else b
+
+
+def sign(x):
+    return 1 if x > 0 else -1 if x < 0 else 0
+
+
+def scaled(x, k):
+    return x * k if k > 0 else x - k
+
+
+def bump(a, b, c):
+    return (a if c else b) + 1
+
+
+class Holder:
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+    def get(self):
+        return self.a if self.a is not None else self.b
+
+    def truthy(self):
+        return "yes" if self.a else "no"
+
+
 def affine(a, b, x):
     return a * x + b
 
@@ -239,6 +266,20 @@ def nested_attribute_error():
     return Agent(False, {"x": 1}).ready()
 
 
+def conditionals():
+    out = []
+    values = (0, 3, -2, 2.5, -0.0, float("nan"), True, None, "s", [], [0], 2**64)
+    for a in values:
+        h = Holder(a, "fallback")
+        out.append((h.get(), h.truthy()))
+        for b in values:
+            try:
+                out.append((smaller(a, b), sign(a), scaled(a, b), bump(a, b, a)))
+            except TypeError as e:
+                out.append(str(e))
+    return out
+
+
 def index_error():
     return first([])
 
@@ -297,6 +338,7 @@ CASES = [
     (truths, ()),
     (items, ()),
     (logic_and_nested_calls, ()),
+    (conditionals, ()),
     (nested_attribute_error, ()),
     (index_error, ()),
     (negative_index_error, ()),
@@ -307,6 +349,6 @@ CASES = [
 ]
 
 # Callers whose call sites must show an inlined call in the dump, with the callee's name.
-INLINED = {logic_and_nested_calls: "Agent.ready", getters: "Lexer.peek", numbers: "Vec.dot", overflow: "affine", comparisons: "greater_eq", truths: "negate", items: "first"}
+INLINED = {logic_and_nested_calls: "Agent.ready", conditionals: "Holder.get", getters: "Lexer.peek", numbers: "Vec.dot", overflow: "affine", comparisons: "greater_eq", truths: "negate", items: "first"}
 
 

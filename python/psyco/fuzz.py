@@ -746,8 +746,10 @@ class _Gen:
             return "(%s %s %s)" % (a, self.pick(["&", "|", "^"]), b)
         if r < 0.78:
             return "(%s %s %s)" % (a, self.pick(["<", "<=", "==", "!=", ">", ">="]), b)
-        if r < 0.84:
+        if r < 0.81:
             return "(%s %s %s)" % (a, self.pick(["and", "or"]), b)
+        if r < 0.84:
+            return "(%s if %s else %s)" % (a, self.lexpr(leaves, depth - 1), b)
         if r < 0.92:
             # Identity of names only (`is` with a literal draws a SyntaxWarning).
             names = [n for n in leaves if n[0].isalpha()]

@@ -4,7 +4,8 @@
 //! turns a callee's instructions into an [`Expr`] tree, or says no.
 //!
 //! What a leaf may contain: its parameters, constants, attribute reads (`self.x`), items of a
-//! list or tuple (`self.items[self.pos]`), `is` / `is not`, `not`, `and` / `or`, the six
+//! list or tuple (`self.items[self.pos]`), `is` / `is not`, `not`, `and` / `or`, conditional
+//! expressions (`a if a < b else b`), the six
 //! comparisons, `+ - *` of ints or floats (`& | ^` of ints), and method calls of other leaves
 //! (`not self.inbox.empty()`: the callee's body is inlined in turn, one level deep), ending in
 //! RETURN_VALUE. No stores, other calls or jumps, globals or cells.
@@ -97,6 +98,10 @@ pub enum Expr {
     /// `args[0].name(args[1..])` where the method the object binds is a plain function running
     /// one of the candidates' code (`site` numbers the method lookups for their caches).
     Call { name: usize, site: usize, args: Vec<Expr>, cands: Vec<Cand> },
+    /// `yes if test else no` (the test's truth decides which one is evaluated).
+    Cond { test: Box<Expr>, yes: Box<Expr>, no: Box<Expr> },
+    /// `x is None` (`is not` if `invert`), as the compiler's None-test jumps make it.
+    IsNone { x: Box<Expr>, invert: bool },
     /// A method looked up for a call being parsed (never in a finished tree).
     Method { recv: Box<Expr>, name: usize },
 }
@@ -119,7 +124,12 @@ impl Expr {
     pub fn kind(&self) -> Kind {
         match self {
             Expr::Arg(_) | Expr::Const { .. } | Expr::Attr { .. } | Expr::Item { .. } => Kind::Obj,
-            Expr::Is { .. } | Expr::Not(_) | Expr::Cmp { .. } => Kind::Bool,
+            Expr::Is { .. } | Expr::IsNone { .. } | Expr::Not(_) | Expr::Cmp { .. } => Kind::Bool,
+            Expr::Cond { yes, no, .. } => match (yes.kind(), no.kind()) {
+                (Kind::Bool, Kind::Bool) => Kind::Bool,
+                (Kind::Num, Kind::Num) => Kind::Num,
+                _ => Kind::Obj, // `check` refuses a number beside anything else
+            },
             Expr::Bin { .. } => Kind::Num,
             Expr::Logic { a, b, .. } => {
                 if a.kind() == Kind::Bool && b.kind() == Kind::Bool {
@@ -145,7 +155,8 @@ impl Expr {
     fn children(&self) -> Vec<&Expr> {
         match self {
             Expr::Arg(_) | Expr::Const { .. } => vec![],
-            Expr::Attr { owner: x, .. } | Expr::Not(x) | Expr::Method { recv: x, .. } => vec![x],
+            Expr::Attr { owner: x, .. } | Expr::Not(x) | Expr::Method { recv: x, .. } | Expr::IsNone { x, .. } => vec![x],
+            Expr::Cond { test, yes, no } => vec![test, yes, no],
             Expr::Item { seq: a, index: b } | Expr::Is { a, b, .. } | Expr::Cmp { a, b, .. } | Expr::Bin { a, b, .. } | Expr::Logic { a, b, .. } => vec![a, b],
             Expr::Call { args, .. } => args.iter().collect(),
         }
@@ -166,6 +177,7 @@ impl Expr {
     pub fn temps(&self) -> usize {
         match self {
             Expr::Logic { a, b, .. } => a.temps().max(b.temps()),
+            Expr::Cond { test, yes, no } => test.temps().max(yes.temps()).max(no.temps()),
             Expr::Call { args, cands, .. } => {
                 let args_t = args.iter().enumerate().map(|(i, a)| i + a.temps()).max().unwrap_or(0);
                 let body_t = cands.iter().map(|c| c.body.temps()).max().unwrap_or(0);
@@ -201,7 +213,12 @@ impl Expr {
                 }
             }
             Expr::Arg(_) | Expr::Const { .. } => {}
-            Expr::Not(x) | Expr::Method { recv: x, .. } => next = x.renumber(next),
+            Expr::Not(x) | Expr::Method { recv: x, .. } | Expr::IsNone { x, .. } => next = x.renumber(next),
+            Expr::Cond { test, yes, no } => {
+                next = test.renumber(next);
+                next = yes.renumber(next);
+                next = no.renumber(next);
+            }
             Expr::Item { seq: a, index: b } | Expr::Is { a, b, .. } | Expr::Cmp { a, b, .. } | Expr::Bin { a, b, .. } | Expr::Logic { a, b, .. } => {
                 next = a.renumber(next);
                 next = b.renumber(next);
@@ -239,6 +256,17 @@ impl Expr {
         match self {
             Expr::Arg(_) | Expr::Const { .. } => {}
             Expr::Method { .. } => return None,
+            Expr::IsNone { x, .. } => {
+                if !obj(x) {
+                    return None;
+                }
+            }
+            Expr::Cond { test, yes, no } => {
+                let num = |x: &Expr| x.kind() == Kind::Num;
+                if num(test) || num(yes) != num(no) {
+                    return None;
+                }
+            }
             Expr::Logic { a, b, .. } => {
                 if a.kind() == Kind::Num || b.kind() == Kind::Num {
                     return None;
@@ -424,6 +452,31 @@ impl Parser<'_> {
                     stack.push(Expr::Logic { or: opc == op::JUMP_IF_TRUE_OR_POP, a, b: Box::new(sub.pop()?) });
                     k = t;
                 }
+                op::POP_JUMP_FORWARD_IF_FALSE | op::POP_JUMP_FORWARD_IF_TRUE | op::POP_JUMP_FORWARD_IF_NONE | op::POP_JUMP_FORWARD_IF_NOT_NONE => {
+                    // `x if c else y`: c, the jump to y's code, x's code, a JUMP_FORWARD over
+                    // y's code to this range's rest.
+                    let t = k + self.instrs[k..to + 1].iter().position(|i| i.start == next + arg as usize)?;
+                    let over = self.instrs[t - 1];
+                    if t <= k + 1 || over.op != op::JUMP_FORWARD {
+                        return None;
+                    }
+                    let e = t + self.instrs[t..to + 1].iter().position(|i| i.start == over.next + over.arg as usize)?;
+                    let c = Box::new(stack.pop()?);
+                    let (mut fall, mut jumped) = (Vec::new(), Vec::new());
+                    self.run(k, t - 1, &mut fall)?;
+                    self.run(t, e, &mut jumped)?;
+                    if fall.len() != 1 || jumped.len() != 1 {
+                        return None;
+                    }
+                    let (fall, jumped) = (Box::new(fall.pop()?), Box::new(jumped.pop()?));
+                    stack.push(match opc {
+                        op::POP_JUMP_FORWARD_IF_FALSE => Expr::Cond { test: c, yes: fall, no: jumped },
+                        op::POP_JUMP_FORWARD_IF_TRUE => Expr::Cond { test: c, yes: jumped, no: fall },
+                        op::POP_JUMP_FORWARD_IF_NONE => Expr::Cond { test: Box::new(Expr::IsNone { x: c, invert: false }), yes: jumped, no: fall },
+                        _ => Expr::Cond { test: Box::new(Expr::IsNone { x: c, invert: true }), yes: jumped, no: fall },
+                    });
+                    k = e;
+                }
                 op::BINARY_SUBSCR => {
                     let index = Box::new(stack.pop()?);
                     let seq = Box::new(stack.pop()?);
@@ -607,6 +660,33 @@ mod tests {
         assert!(body(&code, 1).is_none());
         let wrong_arity = [(op::LOAD_FAST, 0), (op::LOAD_METHOD, 0), (op::LOAD_FAST, 0), (op::PRECALL, 1), (op::CALL, 1), (op::RETURN_VALUE, 0)];
         assert!(with_method(&wrong_arity, 1).is_none());
+    }
+
+    #[test]
+    fn conditional_expressions() {
+        // return a if a < b else b
+        let min = [(op::LOAD_FAST, 0), (op::LOAD_FAST, 1), (op::COMPARE_OP, 0), (op::POP_JUMP_FORWARD_IF_FALSE, 2),
+                   (op::LOAD_FAST, 0), (op::JUMP_FORWARD, 1), (op::LOAD_FAST, 1), (op::RETURN_VALUE, 0)];
+        let b = body(&min, 2).unwrap();
+        assert_eq!(b.expr, Expr::Cond {
+            test: Box::new(Expr::Cmp { op: CmpOp::Lt, a: Box::new(Expr::Arg(0)), b: Box::new(Expr::Arg(1)) }),
+            yes: Box::new(Expr::Arg(0)),
+            no: Box::new(Expr::Arg(1)),
+        });
+        // return s.a if s.a is not None else s.b: the None test jumps to the else part.
+        let dflt = [(op::LOAD_FAST, 0), (op::LOAD_ATTR, 0), (op::POP_JUMP_FORWARD_IF_NONE, 3), (op::LOAD_FAST, 0),
+                    (op::LOAD_ATTR, 0), (op::JUMP_FORWARD, 2), (op::LOAD_FAST, 0), (op::LOAD_ATTR, 1), (op::RETURN_VALUE, 0)];
+        let b = body(&dflt, 1).unwrap();
+        let Expr::Cond { test, yes, no } = &b.expr else { panic!() };
+        assert!(matches!(**test, Expr::IsNone { invert: false, .. }));
+        assert!(matches!(**yes, Expr::Attr { site: 1, .. }) && matches!(**no, Expr::Attr { site: 2, .. }));
+        // A number on one side only is refused; no JUMP_FORWARD (an `if` statement) neither.
+        let mixed = [(op::LOAD_FAST, 0), (op::POP_JUMP_FORWARD_IF_FALSE, 4), (op::LOAD_FAST, 0), (op::LOAD_FAST, 0),
+                     (op::BINARY_OP, 0), (op::JUMP_FORWARD, 1), (op::LOAD_FAST, 0), (op::RETURN_VALUE, 0)];
+        assert!(body(&mixed, 1).is_none());
+        let stmt = [(op::LOAD_FAST, 0), (op::POP_JUMP_FORWARD_IF_FALSE, 2), (op::LOAD_FAST, 0), (op::RETURN_VALUE, 0),
+                    (op::LOAD_CONST, 0), (op::RETURN_VALUE, 0)];
+        assert!(body(&stmt, 1).is_none());
     }
 
     #[test]

@@ -205,9 +205,15 @@ fn compile_inner(py: Python<'_>, code: &Bound<'_, PyAny>, rec: &CodeRecord) -> O
     if is_generator_code(snap.flags) && crate::ffi::runtime_gen::gen_frame_state_delta() != GEN_FRAME_STATE_DELTA {
         return Outcome::Failed("unexpected PyGenObject layout: generators run in the interpreter".into());
     }
-    let generated = match py.allow_threads(|| generate(&snap)) {
-        Ok(c) => c,
-        Err(why) => return Outcome::Failed(why),
+    // A bug in a template must not take the user's program down: the function then simply
+    // stays interpreted (the panic message is printed once, as Rust prints any).
+    let generated = match py.allow_threads(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| generate(&snap)))) {
+        Ok(Ok(c)) => c,
+        Ok(Err(why)) => return Outcome::Failed(why),
+        Err(panic) => {
+            let what = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+            return Outcome::Failed(format!("internal compiler error: {}", what.unwrap_or_default()));
+        }
     };
     // Placing code in the shared arena flips page protections: only under the GIL.
     let t1 = std::time::Instant::now();

@@ -214,6 +214,7 @@ impl Gen<'_> {
                 Args::Stack(base) => e.load_q(RAX, RBX, base + 8 * *i as i32),
                 Args::Temps(t) => asm!(e ; mov rax, [rsp + temp(t[*i as usize])]),
             },
+            Expr::Cond { test, yes, no } => self.cond(e, test, yes, no, t, |g, e, x, t| g.value(e, x, t)),
             Expr::Logic { or, a, b } => {
                 // The object that decides: `a` if its truth ends the test, else `b`.
                 let end = e.ops.new_dynamic_label();
@@ -333,6 +334,21 @@ impl Gen<'_> {
                 asm!(e ; =>end);
             }
             Expr::Call { .. } => self.call(e, x, t),
+            Expr::Cond { test, yes, no } => self.cond(e, test, yes, no, t, |g, e, x, t| g.truth(e, x, t)),
+            Expr::IsNone { x, invert } => {
+                self.obj(e, x, t);
+                let none = rt::py_none() as i64;
+                asm!(e
+                    ; mov rcx, QWORD none
+                    ; cmp rax, rcx
+                );
+                if *invert {
+                    asm!(e ; setne al);
+                } else {
+                    asm!(e ; sete al);
+                }
+                asm!(e ; movzx eax, al);
+            }
             Expr::Cmp { op, a, b } => {
                 self.pair(e, a, b, t);
                 match self.mode {
@@ -399,6 +415,8 @@ impl Gen<'_> {
                 }
                 asm!(e ; movapd xmm0, xmm1);
             }
+            // Both branches numbers (an object-valued one is unboxed below, like any object).
+            (Expr::Cond { test, yes, no }, _) if x.kind() == Kind::Num => self.cond(e, test, yes, no, t, |g, e, x, t| g.num(e, x, t)),
             (x, mode) if x.kind() == Kind::Obj && !matches!(x, Expr::Const { .. }) => {
                 self.obj(e, x, t);
                 match mode {
@@ -431,6 +449,28 @@ impl Gen<'_> {
             Mode::Int => asm!(e ; mov rcx, [rsp + temp(t)]),
             Mode::Float => asm!(e ; movsd xmm1, [rsp + temp(t)]),
         }
+    }
+
+    /// `yes if test else no`, each branch emitted by `branch` (both leave their value in the
+    /// same register).
+    fn cond(&mut self, e: &mut Emitter, test: &Expr, yes: &Expr, no: &Expr, t: usize, branch: fn(&mut Self, &mut Emitter, &Expr, usize)) {
+        let (other, end) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
+        if test.kind() == Kind::Bool {
+            self.truth(e, test, t);
+            asm!(e ; test eax, eax);
+        } else {
+            self.obj(e, test, t);
+            self.truth_of_rax_to_ecx(e);
+            asm!(e ; test ecx, ecx);
+        }
+        asm!(e ; jz =>other);
+        branch(self, e, yes, t);
+        asm!(e
+            ; jmp =>end
+            ; =>other
+        );
+        branch(self, e, no, t);
+        asm!(e ; =>end);
     }
 
     /// An object- or truth-valued node as an object (borrowed) in rax: True or False for a
