@@ -11,11 +11,15 @@
 //!   tracer or profiler to see a call event, and with the recursion check's room for one more
 //!   frame (3.11's `_Py_EnterRecursivePy` fails when `recursion_remaining` is ≤ 0).
 //! - Every guard of the body (`compiler::leaf`'s invariants) jumps to the next mode, then to
-//!   the next candidate's check, then to the ordinary call code, with nothing written: the
-//!   stack still holds the callable and the arguments as the interpreter left them.
+//!   the ordinary call code, with nothing written: the stack still holds the callable and the
+//!   arguments as the interpreter left them.
+//! - A method call inside the body (`Expr::Call`) finds the method the receiver binds through
+//!   a cache of its own (`psyco_method_peek` fills it), compares its code with the candidates'
+//!   and evaluates that candidate's body with its parameters in scratch words; no candidate, or
+//!   no room under the recursion limit for a second frame, is a failed guard.
 //! - Values held aside live in the frame's scratch words (`emit::SCRATCH_WORDS`, `[rsp]`),
-//!   never across a call that could run Python code (the one helper the body calls, an
-//!   attribute cache fill, runs none).
+//!   never across a call that could run Python code (the helpers the body calls, attribute
+//!   and method cache fills, run none).
 //! - On success the result is a new reference; the call's slots are released as the call would
 //!   release them (each a `Py_DECREF` that may run a destructor, `prev_instr` at the CALL) and
 //!   the result takes the lowest slot. Then the CALL's eval-breaker poll follows as usual.
