@@ -88,7 +88,8 @@ pub enum Expr {
     Item { seq: Box<Expr>, index: Box<Expr> },
     /// `a is b` (`a is not b` if `invert`).
     Is { a: Box<Expr>, b: Box<Expr>, invert: bool },
-    /// `not x` of a truth value, or of True, False, None or an exact int.
+    /// `not x` of a truth value, or of True, False, None or an exact int, list, tuple, dict or
+    /// str.
     Not(Box<Expr>),
     Cmp { op: CmpOp, a: Box<Expr>, b: Box<Expr> },
     Bin { op: BinOp, a: Box<Expr>, b: Box<Expr> },

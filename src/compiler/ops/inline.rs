@@ -495,11 +495,25 @@ impl Gen<'_> {
     }
 
     /// The truth of the object in rax (kept) as 0 or 1 in ecx: True, False and None by
-    /// identity, an exact int by its size; anything else may have `__bool__` or `__len__`:
-    /// `fail`.
+    /// identity; an exact int, list, tuple, dict or str by the size word they keep at the same
+    /// offset (digits, items, used entries, length); anything else may have `__bool__` or
+    /// `__len__`: `fail`.
     fn truth_of_rax_to_ecx(&mut self, e: &mut Emitter) {
+        const _: () = assert!(L::VAR_OB_SIZE == L::STR_LENGTH && L::VAR_OB_SIZE == L::DICT_MA_USED);
         let fail = self.fail;
         let (tr, fa, none, long_t) = (rt::py_true() as i64, rt::py_false() as i64, rt::py_none() as i64, rt::long_type() as i64);
+        let sized = [rt::list_type(), rt::tuple_type(), rt::dict_type(), rt::str_type()].map(|t| t as i64);
+        let by_size = e.ops.new_dynamic_label();
+        let other = e.out_of_line_here(move |e| {
+            for t in sized {
+                asm!(e
+                    ; mov rcx, QWORD t
+                    ; cmp [rax + L::OB_TYPE], rcx
+                    ; je =>by_size
+                );
+            }
+            asm!(e ; jmp =>fail);
+        });
         asm!(e
             ; mov rcx, QWORD tr
             ; cmp rax, rcx
@@ -512,7 +526,8 @@ impl Gen<'_> {
             ; je >falsy
             ; mov rcx, QWORD long_t
             ; cmp [rax + L::OB_TYPE], rcx
-            ; jne =>fail
+            ; jne =>other
+            ; =>by_size
             ; cmp QWORD [rax + L::VAR_OB_SIZE], 0
             ; setne cl
             ; movzx ecx, cl
