@@ -280,6 +280,25 @@ def conditionals():
     return out
 
 
+class Noisy:
+    def __init__(self, log, name):
+        self.log, self.name = log, name
+
+    def __del__(self):
+        self.log.append(self.name)
+
+
+def zero(a, b, c):
+    return 0
+
+
+def release_order():
+    log = []
+    for _ in range(3):
+        log.append(zero(Noisy(log, "a"), Noisy(log, "b"), Noisy(log, "c")))
+    return log
+
+
 def index_error():
     return first([])
 
@@ -339,6 +358,7 @@ CASES = [
     (items, ()),
     (logic_and_nested_calls, ()),
     (conditionals, ()),
+    (release_order, ()),
     (nested_attribute_error, ()),
     (index_error, ()),
     (negative_index_error, ()),
@@ -349,6 +369,6 @@ CASES = [
 ]
 
 # Callers whose call sites must show an inlined call in the dump, with the callee's name.
-INLINED = {logic_and_nested_calls: "Agent.ready", conditionals: "Holder.get", getters: "Lexer.peek", numbers: "Vec.dot", overflow: "affine", comparisons: "greater_eq", truths: "negate", items: "first"}
+INLINED = {release_order: "zero", logic_and_nested_calls: "Agent.ready", conditionals: "Holder.get", getters: "Lexer.peek", numbers: "Vec.dot", overflow: "affine", comparisons: "greater_eq", truths: "negate", items: "first"}
 
 

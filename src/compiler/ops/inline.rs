@@ -113,16 +113,17 @@ pub fn emit_leaf_calls(e: &mut Emitter, u: usize, d: u32, oparg: u32, key: LeafK
             }
         }
     }
-    // The call's slots are released as the call releases them; the result (in rbp, which the
+    // The call's slots are released as the call releases them (the callee's frame clears its
+    // parameters in order, then lets go of the function); the result (in rbp, which the
     // releases preserve) takes the lowest slot.
     asm!(e
         ; =>finish
         ; mov rbp, rax
     );
-    let first = if method { 0 } else { 1 };
-    for i in first..oparg + 2 {
-        e.decref_slot(u, base + 8 * i as i32);
+    for i in 0..nargs {
+        e.decref_slot(u, args + 8 * i as i32);
     }
+    e.decref_slot(u, callable);
     e.store_q(RBX, base, RBP);
     asm!(e
         ; jmp =>done
