@@ -451,3 +451,32 @@ PyObject *psyco_method_peek(PyObject *obj, PyObject *name, psyco_attr_cache *cac
     *slot = c;
     return meth;
 }
+
+/* A global read inside an inlined body: what `name` means in `globals` then `builtins` (as
+ * LOAD_GLOBAL finds it), borrowed, with `memo` (the compiled code's `GlobalMemo`: the two
+ * dicts' version tags and the value) filled for the next time; NULL when it is absent or the
+ * lookup could run Python code (a dict that is not exact or has keys other than exact strs).
+ * Never leaves an exception set. */
+typedef struct {
+    uint64_t globals_version;
+    uint64_t builtins_version;
+    PyObject *value;
+} psyco_global_memo;
+
+PyObject *psyco_global_peek(PyObject *globals, PyObject *builtins, PyObject *name, psyco_global_memo *memo) {
+    if (!PyDict_CheckExact(globals) || !PyDict_CheckExact(builtins) || !PyUnicode_CheckExact(name) ||
+        ((PyDictObject *)globals)->ma_keys->dk_kind == DICT_KEYS_GENERAL ||
+        ((PyDictObject *)builtins)->ma_keys->dk_kind == DICT_KEYS_GENERAL) {
+        return NULL;
+    }
+    PyObject *v = PyDict_GetItemWithError(globals, name);
+    if (v == NULL && !PyErr_Occurred()) v = PyDict_GetItemWithError(builtins, name);
+    if (v == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    memo->globals_version = ((PyDictObject *)globals)->ma_version_tag;
+    memo->builtins_version = ((PyDictObject *)builtins)->ma_version_tag;
+    memo->value = v;
+    return v;
+}

@@ -133,6 +133,26 @@ class Holder:
         return "yes" if self.a else "no"
 
 
+SCALE = 3
+OFFSET = 0.5
+
+
+def scale_of(x):
+    return SCALE * x + OFFSET
+
+
+def is_empty(seq):
+    return len(seq) == 0
+
+
+def size_of(seq):
+    return len(seq)
+
+
+def long_enough(seq, n):
+    return len(seq) >= n and seq[0] is not None
+
+
 def affine(a, b, x):
     return a * x + b
 
@@ -299,6 +319,54 @@ def release_order():
     return log
 
 
+def globals_and_len():
+    global SCALE, OFFSET
+    out = []
+    for seq in ([], [None], (1, 2), {}, {1: 2}, "", "abc", range(4), {1, 2}, b"xy"):
+        try:
+            out.append((is_empty(seq), size_of(seq), long_enough(seq, 1)))
+        except (TypeError, KeyError, IndexError) as e:
+            out.append((type(e).__name__, str(e)))
+    for x in (2, 2.5, -7, 2**61):
+        out.append(scale_of(x))
+    SCALE, OFFSET = 1.5, 1
+    out.append(scale_of(4))
+    del OFFSET
+    try:
+        out.append(scale_of(4))
+    except NameError as e:
+        out.append(str(e))
+    globals()["OFFSET"] = 0.5
+    SCALE = 3
+    # The same code with other globals: reads those (ours are ints here, so that a body
+    # reading them would succeed).
+    saved, OFFSET = scale_of, 1
+    out.append(scale_of(2))
+    globals()["scale_of"] = type(saved)(saved.__code__, {"SCALE": 100, "OFFSET": 0})
+    try:
+        out.append((scale_of(2), scale_of(2.5)))
+    finally:
+        globals()["scale_of"], OFFSET = saved, 0.5
+    return out
+
+
+def shadowed_len():
+    import builtins
+    out = [size_of([1, 2])]
+    globals()["len"] = lambda seq: "shadowed"
+    try:
+        out.append(size_of([1, 2]))
+    finally:
+        del globals()["len"]
+    builtins.len, saved = (lambda seq: -1), builtins.len
+    try:
+        out.append(size_of([1, 2]))
+    finally:
+        builtins.len = saved
+    out.append(size_of([1, 2]))
+    return out
+
+
 def index_error():
     return first([])
 
@@ -359,6 +427,8 @@ CASES = [
     (logic_and_nested_calls, ()),
     (conditionals, ()),
     (release_order, ()),
+    (globals_and_len, ()),
+    (shadowed_len, ()),
     (nested_attribute_error, ()),
     (index_error, ()),
     (negative_index_error, ()),
@@ -369,6 +439,6 @@ CASES = [
 ]
 
 # Callers whose call sites must show an inlined call in the dump, with the callee's name.
-INLINED = {release_order: "zero", logic_and_nested_calls: "Agent.ready", conditionals: "Holder.get", getters: "Lexer.peek", numbers: "Vec.dot", overflow: "affine", comparisons: "greater_eq", truths: "negate", items: "first"}
+INLINED = {globals_and_len: "scale_of", shadowed_len: "size_of", release_order: "zero", logic_and_nested_calls: "Agent.ready", conditionals: "Holder.get", getters: "Lexer.peek", numbers: "Vec.dot", overflow: "affine", comparisons: "greater_eq", truths: "negate", items: "first"}
 
 

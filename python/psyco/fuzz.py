@@ -786,8 +786,10 @@ class _Gen:
         self.funcs.append(["class %s(%s):" % (sub, cls),
                            "    def get(self, k):",
                            "        return ('sub', k)"])
+        k = self.name("K")
+        self.funcs.append(["%s = %s" % (k, self.pick(["3", "0.25", "-2", "None", "(1, 2)", "2**40"]))])
         self.funcs.append(["def %s(p, q):" % g,
-                           "    return %s" % self.lexpr(["p", "q", "p", "q", "1", "-3", "0.5"], 3)])
+                           "    return %s" % self.lexpr(["p", "q", "p", "q", "1", "-3", "0.5", k, "len(q)"], 3)])
         args = ["(x, y)", "(y, x)", "(1.5, x)", "(True, 2)", "(2**62, 2**62)", "(-(2**31), 2**31)",
                 "(None, 1)", "('s', 2)", "([1], [2])", "(float('nan'), 1.0)", "(0, -0.0)"]
         self.funcs.append([

@@ -423,19 +423,21 @@ fn leaf_callees(py: Python<'_>, code: &Bound<'_, PyAny>, s: &Snapshot) -> Vec<Le
         match key {
             LeafKey::Global(_) => {
                 let Ok(Some(f)) = globals.get_item(&name) else { continue };
-                if let Some(leaf) = leaf_of(&f, key, &classes, true) {
+                if let Some(leaf) = leaf_of(&f, key, &classes, true, Some(globals.as_any())) {
                     out.push(leaf);
                 }
             }
-            LeafKey::Method(_) => out.extend(method_leaves(py, &classes, &name, key, true)),
+            LeafKey::Method(_) => out.extend(method_leaves(py, &classes, &name, key, Some(globals.as_any()))),
         }
     }
     out
 }
 
 /// The plain functions the classes find for the method `name` that are leaves (at most
-/// [`LEAVES_PER_METHOD`] distinct codes); `nested`: whether their bodies may call leaves too.
-fn method_leaves(py: Python<'_>, classes: &[Bound<'_, PyAny>], name: &Bound<'_, PyAny>, key: LeafKey, nested: bool) -> Vec<LeafCallee> {
+/// [`LEAVES_PER_METHOD`] distinct codes). `globals`: the caller's globals, for a top-level
+/// leaf (whose body may then call leaves too, and read those globals if its function runs
+/// with them); None for a leaf called inside another's body (no further calls, no globals).
+fn method_leaves(py: Python<'_>, classes: &[Bound<'_, PyAny>], name: &Bound<'_, PyAny>, key: LeafKey, globals: Option<&Bound<'_, PyAny>>) -> Vec<LeafCallee> {
     let mut found: Vec<usize> = Vec::new();
     let mut out = Vec::new();
     for cls in classes {
@@ -444,7 +446,7 @@ fn method_leaves(py: Python<'_>, classes: &[Bound<'_, PyAny>], name: &Bound<'_, 
         if found.contains(&(c.as_ptr() as usize)) || found.len() >= LEAVES_PER_METHOD {
             continue;
         }
-        if let Some(leaf) = leaf_of(&f, key, classes, nested) {
+        if let Some(leaf) = leaf_of(&f, key, classes, globals.is_some(), globals) {
             found.push(c.as_ptr() as usize);
             out.push(leaf);
         }
@@ -460,8 +462,9 @@ fn may_inline(py: Python<'_>, code: &Bound<'_, PyAny>) -> bool {
 }
 
 /// `f` as a leaf callee, if it is a plain function whose body is a leaf expression; the
-/// methods its body calls are looked for among `classes` (if `nested`: one level only).
-fn leaf_of(f: &Bound<'_, PyAny>, key: LeafKey, classes: &[Bound<'_, PyAny>], nested: bool) -> Option<LeafCallee> {
+/// methods its body calls are looked for among `classes` (if `nested`: one level only), and it
+/// may read globals if `f.__globals__` is `globals` (the caller's).
+fn leaf_of(f: &Bound<'_, PyAny>, key: LeafKey, classes: &[Bound<'_, PyAny>], nested: bool, globals: Option<&Bound<'_, PyAny>>) -> Option<LeafCallee> {
     use crate::compiler::leaf::{Cand, Ins};
     const CO_OPTIMIZED: u32 = 0x1;
     const CO_NEWLOCALS: u32 = 0x2;
@@ -511,7 +514,7 @@ fn leaf_of(f: &Bound<'_, PyAny>, key: LeafKey, classes: &[Bound<'_, PyAny>], nes
         }
         let key = LeafKey::Method(name.as_ptr() as usize);
         let mut cands = Vec::new();
-        for leaf in method_leaves(f.py(), classes, &name, key, false) {
+        for leaf in method_leaves(f.py(), classes, &name, key, None) {
             if leaf.nargs == n {
                 cands.push(Cand { code: leaf.code.as_ptr() as usize, body: Box::new(leaf.body.expr) });
                 inner_codes.borrow_mut().push(leaf.code);
@@ -519,7 +522,9 @@ fn leaf_of(f: &Bound<'_, PyAny>, key: LeafKey, classes: &[Bound<'_, PyAny>], nes
         }
         cands
     };
-    let body = crate::compiler::leaf::analyze(&instrs, nargs, &consts, &names, crate::ffi::runtime::const_number, &resolve)?;
+    let own_globals = globals.is_some_and(|g| f.getattr("__globals__").is_ok_and(|fg| fg.is(g)));
+    let len_name = (own_globals && crate::ffi::call_target_names().0 != 0).then(|| crate::ffi::call_target_names().0);
+    let body = crate::compiler::leaf::analyze(&instrs, nargs, &consts, &names, crate::ffi::runtime::const_number, &resolve, len_name)?;
     if !may_inline(f.py(), &code) {
         return None;
     }

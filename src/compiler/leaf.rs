@@ -6,9 +6,10 @@
 //! What a leaf may contain: its parameters, constants, attribute reads (`self.x`), items of a
 //! list or tuple (`self.items[self.pos]`), `is` / `is not`, `not`, `and` / `or`, conditional
 //! expressions (`a if a < b else b`), the six
-//! comparisons, `+ - *` of ints or floats (`& | ^` of ints), and method calls of other leaves
-//! (`not self.inbox.empty()`: the callee's body is inlined in turn, one level deep), ending in
-//! RETURN_VALUE. No stores, other calls or jumps, globals or cells.
+//! comparisons, `+ - *` of ints or floats (`& | ^` of ints), method calls of other leaves
+//! (`not self.inbox.empty()`: the callee's body is inlined in turn, one level deep), and, in a
+//! function of the caller's own module, its globals and `len()`, ending in RETURN_VALUE. No
+//! stores, other calls or jumps, or cells.
 //!
 //! # Invariants (what makes the inlined body indistinguishable from the call)
 //! - Nothing in the body can run Python code or have an effect once its guards pass: every
@@ -105,6 +106,13 @@ pub enum Expr {
     IsNone { x: Box<Expr>, invert: bool },
     /// A method looked up for a call being parsed (never in a finished tree).
     Method { recv: Box<Expr>, name: usize },
+    /// The global (or builtin) `name`, read through the memo numbered `site`.
+    Global { name: usize, site: usize },
+    /// `len(x)` of an exact list, tuple, dict or str, the global `len` (memo `site`) being the
+    /// builtin: an int.
+    Len { x: Box<Expr>, site: usize },
+    /// A global loaded to be called, being parsed (never in a finished tree).
+    GlobalFn { name: usize },
 }
 
 /// A leaf a method call inside a body may run: its code (the object's address) and its body,
@@ -148,15 +156,32 @@ impl Expr {
                     Kind::Obj
                 }
             }
-            Expr::Method { .. } => Kind::Obj,
+            Expr::Method { .. } | Expr::GlobalFn { .. } | Expr::Global { .. } => Kind::Obj,
+            Expr::Len { .. } => Kind::Num,
         }
+    }
+
+    /// A number that is an int whichever mode computes it (a float mode must not make it a
+    /// float).
+    fn int_only(&self) -> bool {
+        match self {
+            Expr::Const { num: Some(Num::Int(_)), .. } | Expr::Len { .. } => true,
+            Expr::Bin { a, b, .. } => a.int_only() && b.int_only(),
+            Expr::Cond { yes, no, .. } => yes.int_only() && no.int_only(),
+            _ => false,
+        }
+    }
+
+    /// True if some node reads a global.
+    pub fn uses_globals(&self) -> bool {
+        matches!(self, Expr::Global { .. } | Expr::Len { .. }) || self.children().iter().any(|c| c.uses_globals())
     }
 
     /// The operands (a call's arguments; not its candidates' bodies).
     fn children(&self) -> Vec<&Expr> {
         match self {
-            Expr::Arg(_) | Expr::Const { .. } => vec![],
-            Expr::Attr { owner: x, .. } | Expr::Not(x) | Expr::Method { recv: x, .. } | Expr::IsNone { x, .. } => vec![x],
+            Expr::Arg(_) | Expr::Const { .. } | Expr::Global { .. } | Expr::GlobalFn { .. } => vec![],
+            Expr::Attr { owner: x, .. } | Expr::Not(x) | Expr::Method { recv: x, .. } | Expr::IsNone { x, .. } | Expr::Len { x, .. } => vec![x],
             Expr::Cond { test, yes, no } => vec![test, yes, no],
             Expr::Item { seq: a, index: b } | Expr::Is { a, b, .. } | Expr::Cmp { a, b, .. } | Expr::Bin { a, b, .. } | Expr::Logic { a, b, .. } => vec![a, b],
             Expr::Call { args, .. } => args.iter().collect(),
@@ -213,7 +238,16 @@ impl Expr {
                     next = c.body.renumber(next);
                 }
             }
-            Expr::Arg(_) | Expr::Const { .. } => {}
+            Expr::Arg(_) | Expr::Const { .. } | Expr::GlobalFn { .. } => {}
+            Expr::Global { site, .. } => {
+                *site = next;
+                next += 1;
+            }
+            Expr::Len { x, site } => {
+                next = x.renumber(next);
+                *site = next;
+                next += 1;
+            }
             Expr::Not(x) | Expr::Method { recv: x, .. } | Expr::IsNone { x, .. } => next = x.renumber(next),
             Expr::Cond { test, yes, no } => {
                 next = test.renumber(next);
@@ -234,7 +268,7 @@ impl Expr {
             Expr::Call { cands, .. } => cands.iter().any(|c| c.body.numeric()),
             _ => false,
         };
-        bodies || matches!(self, Expr::Cmp { .. } | Expr::Bin { .. }) || self.children().iter().any(|c| c.numeric())
+        bodies || matches!(self, Expr::Cmp { .. } | Expr::Bin { .. } | Expr::Len { .. }) || self.children().iter().any(|c| c.numeric())
     }
 
     /// Checks the operand kinds every node needs, and which modes the numbers allow:
@@ -252,11 +286,16 @@ impl Expr {
             Expr::Const { num, .. } => num.is_some(),
             _ => matches!(x.kind(), Kind::Obj | Kind::Num),
         };
-        let is_const = |x: &Expr| matches!(x, Expr::Const { .. });
         let float_const = |x: &Expr| matches!(x, Expr::Const { num: Some(Num::Float(_)), .. });
         match self {
             Expr::Arg(_) | Expr::Const { .. } => {}
-            Expr::Method { .. } => return None,
+            Expr::Method { .. } | Expr::GlobalFn { .. } => return None,
+            Expr::Global { .. } => {}
+            Expr::Len { x, .. } => {
+                if !obj(x) {
+                    return None;
+                }
+            }
             Expr::IsNone { x, .. } => {
                 if !obj(x) {
                     return None;
@@ -266,6 +305,9 @@ impl Expr {
                 let num = |x: &Expr| x.kind() == Kind::Num;
                 if num(test) || num(yes) != num(no) {
                     return None;
+                }
+                if yes.int_only() != no.int_only() {
+                    modes.1 = false;
                 }
             }
             Expr::Logic { a, b, .. } => {
@@ -313,8 +355,9 @@ impl Expr {
                 if float_const(a) || float_const(b) {
                     modes.0 = false;
                 }
-                // Two constants: CPython would compute with ints; the float mode cannot.
-                if is_const(a) && is_const(b) {
+                // Two ints whatever the mode (constants, lengths): CPython computes with ints;
+                // the float mode cannot.
+                if a.int_only() && b.int_only() {
                     modes.1 = false;
                 }
                 if matches!(self, Expr::Bin { op: BinOp::And | BinOp::Or | BinOp::Xor, .. }) {
@@ -355,9 +398,11 @@ pub type Resolve<'r> = &'r dyn Fn(usize, u32) -> Vec<Cand>;
 /// The body of a callee of `nargs` positional parameters whose instructions are `instrs`
 /// (inline caches skipped), with constants and names at the given addresses; `number` tells a
 /// constant's numeric value (`runtime::const_number`), `resolve` the candidates of a method
-/// call. None unless it is a leaf (see the module doc).
-pub fn analyze(instrs: &[Ins], nargs: u32, consts: &[usize], names: &[usize], number: impl Fn(usize) -> Option<(f64, bool)>, resolve: Resolve) -> Option<Body> {
-    let p = Parser { instrs, nargs, consts, names, number: &number, resolve };
+/// call; `len_name`: the interned str "len" if the body may read globals (its function runs
+/// with the caller's globals), None if not. None unless it is a leaf (see the module doc).
+#[allow(clippy::too_many_arguments)]
+pub fn analyze(instrs: &[Ins], nargs: u32, consts: &[usize], names: &[usize], number: impl Fn(usize) -> Option<(f64, bool)>, resolve: Resolve, len_name: Option<usize>) -> Option<Body> {
+    let p = Parser { instrs, nargs, consts, names, number: &number, resolve, len_name };
     let last = instrs.len().checked_sub(1)?;
     if instrs[last].op != op::RETURN_VALUE {
         return None;
@@ -372,7 +417,9 @@ pub fn analyze(instrs: &[Ins], nargs: u32, consts: &[usize], names: &[usize], nu
     if expr.nodes() > MAX_NODES || expr.temps() > MAX_TEMPS {
         return None;
     }
-    let (int_ok, float_ok) = expr.check()?;
+    let (int_ok, mut float_ok) = expr.check()?;
+    // An int result would come out of the float mode boxed as a float.
+    float_ok &= !expr.int_only();
     let modes = if !expr.numeric() {
         vec![Mode::Int]
     } else {
@@ -398,6 +445,7 @@ struct Parser<'a> {
     names: &'a [usize],
     number: &'a dyn Fn(usize) -> Option<(f64, bool)>,
     resolve: Resolve<'a>,
+    len_name: Option<usize>,
 }
 
 impl Parser<'_> {
@@ -428,6 +476,19 @@ impl Parser<'_> {
                 op::LOAD_METHOD => {
                     let recv = Box::new(stack.pop()?);
                     stack.push(Expr::Method { recv, name: *self.names.get(arg as usize)? });
+                }
+                op::LOAD_GLOBAL => {
+                    self.len_name?;
+                    let name = *self.names.get((arg >> 1) as usize)?;
+                    stack.push(if arg & 1 == 1 { Expr::GlobalFn { name } } else { Expr::Global { name, site: 0 } });
+                }
+                op::CALL if matches!(stack.len().checked_sub(arg as usize + 1).map(|k| &stack[k]), Some(Expr::GlobalFn { .. })) => {
+                    // Only `len(x)` of the globals' functions.
+                    let x = stack.pop()?;
+                    match stack.pop()? {
+                        Expr::GlobalFn { name } if arg == 1 && Some(name) == self.len_name => stack.push(Expr::Len { x: Box::new(x), site: 0 }),
+                        _ => return None,
+                    }
                 }
                 op::CALL => {
                     let mut args = stack.split_off(stack.len().checked_sub(arg as usize)?);
@@ -550,7 +611,7 @@ mod tests {
     }
 
     fn body(instrs: &[(u8, u32)], nargs: u32) -> Option<Body> {
-        analyze(&ins(instrs), nargs, &CONSTS, &NAMES, number, &|_, _| Vec::new())
+        analyze(&ins(instrs), nargs, &CONSTS, &NAMES, number, &|_, _| Vec::new(), None)
     }
 
     /// Method names[0] (`empty`) of one argument is a leaf: `return self.head is None`.
@@ -562,7 +623,7 @@ mod tests {
             let inner = body(&[(op::LOAD_FAST, 0), (op::LOAD_ATTR, 1), (op::LOAD_CONST, 2), (op::IS_OP, 0), (op::RETURN_VALUE, 0)], 1).unwrap();
             vec![Cand { code: 900, body: Box::new(inner.expr) }]
         };
-        analyze(&ins(instrs), nargs, &CONSTS, &NAMES, number, &resolve)
+        analyze(&ins(instrs), nargs, &CONSTS, &NAMES, number, &resolve, None)
     }
     #[test]
     fn a_getter_is_one_attribute_read() {
@@ -688,6 +749,30 @@ mod tests {
         let stmt = [(op::LOAD_FAST, 0), (op::POP_JUMP_FORWARD_IF_FALSE, 2), (op::LOAD_FAST, 0), (op::RETURN_VALUE, 0),
                     (op::LOAD_CONST, 0), (op::RETURN_VALUE, 0)];
         assert!(body(&stmt, 1).is_none());
+    }
+
+    #[test]
+    fn globals_and_len_only_where_allowed() {
+        let with_globals = |instrs: &[(u8, u32)], nargs| analyze(&ins(instrs), nargs, &CONSTS, &NAMES, number, &|_, _| Vec::new(), Some(201));
+        // return len(self.a) == 0 ("len" is names[1] = 201 here)
+        let code = [(op::LOAD_GLOBAL, 3), (op::LOAD_FAST, 0), (op::LOAD_ATTR, 0), (op::PRECALL, 1), (op::CALL, 1),
+                    (op::LOAD_CONST, 0), (op::COMPARE_OP, 2), (op::RETURN_VALUE, 0)];
+        let b = with_globals(&code, 1).unwrap();
+        let Expr::Cmp { a, .. } = &b.expr else { panic!() };
+        assert!(matches!(**a, Expr::Len { site: 1, .. }));
+        assert_eq!(b.modes, vec![Mode::Int], "a length and an int constant: ints only");
+        assert!(body(&code, 1).is_none(), "no globals in a function of another module");
+        // return LIMIT * x: a global's value is an object (unboxed at run time).
+        let glob = [(op::LOAD_GLOBAL, 0), (op::LOAD_FAST, 0), (op::BINARY_OP, 5), (op::RETURN_VALUE, 0)];
+        let g = with_globals(&glob, 1).unwrap();
+        assert!(matches!(g.expr, Expr::Bin { .. }));
+        assert_eq!(g.modes, vec![Mode::Int, Mode::Float]);
+        // Calls of other globals are not leaves.
+        let other = [(op::LOAD_GLOBAL, 1), (op::LOAD_FAST, 0), (op::PRECALL, 1), (op::CALL, 1), (op::RETURN_VALUE, 0)];
+        assert!(with_globals(&other, 1).is_none());
+        // return len(a): an int result, never boxed as a float.
+        let len = [(op::LOAD_GLOBAL, 3), (op::LOAD_FAST, 0), (op::PRECALL, 1), (op::CALL, 1), (op::RETURN_VALUE, 0)];
+        assert_eq!(with_globals(&len, 1).unwrap().modes, vec![Mode::Int]);
     }
 
     #[test]

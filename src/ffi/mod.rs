@@ -141,6 +141,7 @@ mod native {
         pub fn psyco_load_method(sp: *mut *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> c_int;
         pub fn psyco_attr_peek(owner: *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> *mut py::PyObject;
         pub fn psyco_method_peek(obj: *mut py::PyObject, name: *mut py::PyObject, c: *mut super::runtime::AttrCache) -> *mut py::PyObject;
+        pub fn psyco_global_peek(globals: *mut py::PyObject, builtins: *mut py::PyObject, name: *mut py::PyObject, memo: *mut super::runtime::GlobalMemo) -> *mut py::PyObject;
     }
 }
 
@@ -270,6 +271,20 @@ pub fn attr_peek_helper() -> Option<usize> {
     #[cfg(psyco_native)]
     {
         Some(native::psyco_attr_peek as *const () as usize)
+    }
+    #[cfg(not(psyco_native))]
+    {
+        None
+    }
+}
+
+/// Address of `psyco_global_peek` (`csrc/attrcache.c`): `(globals, builtins, name, memo) ->
+/// borrowed value or NULL`, a global read that runs no Python code and fills the
+/// [`runtime::GlobalMemo`], for the bodies of inlined callees. None in portable builds.
+pub fn global_peek_helper() -> Option<usize> {
+    #[cfg(psyco_native)]
+    {
+        Some(native::psyco_global_peek as *const () as usize)
     }
     #[cfg(not(psyco_native))]
     {

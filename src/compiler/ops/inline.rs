@@ -39,7 +39,7 @@ const MAX_CANDIDATES: usize = 2;
 /// was loaded as `key`: one per leaf of that key and parameter count. Falls through (with
 /// nothing changed) to the code emitted after it, the ordinary call; success jumps to `done`.
 pub fn emit_leaf_calls(e: &mut Emitter, u: usize, d: u32, oparg: u32, key: LeafKey, done: DynamicLabel) {
-    let (Some(peek), Some(method_peek)) = (crate::ffi::attr_peek_helper(), crate::ffi::method_peek_helper()) else { return };
+    let (Some(peek), Some(method_peek), Some(global_peek)) = (crate::ffi::attr_peek_helper(), crate::ffi::method_peek_helper(), crate::ffi::global_peek_helper()) else { return };
     // After PRECALL: [NULL, function, args...] for a global, [function, self, args...] for a
     // method found on the type.
     let (nargs, method) = match key {
@@ -103,9 +103,22 @@ pub fn emit_leaf_calls(e: &mut Emitter, u: usize, d: u32, oparg: u32, key: LeafK
         // One attribute cache per read of the body, at this call site (zeroed: empty).
         let caches: Vec<usize> = (0..sites).map(|_| e.new_kernel_words(ATTR_CACHE_WORDS)).collect();
         asm!(e ; =>body);
+        if expr.uses_globals() {
+            // Its globals are read through the frame's (the memos check their versions): the
+            // function must run with the same globals and builtins.
+            e.load_q(RAX, RBX, callable);
+            asm!(e
+                ; mov rcx, [rax + L::FUNC_GLOBALS]
+                ; cmp rcx, [r12 + L::FRAME_F_GLOBALS]
+                ; jne =>generic
+                ; mov rcx, [rax + L::FUNC_BUILTINS]
+                ; cmp rcx, [r12 + L::FRAME_F_BUILTINS]
+                ; jne =>generic
+            );
+        }
         for (i, &mode) in modes.iter().enumerate() {
             let fail = if i + 1 == modes.len() { generic } else { e.ops.new_dynamic_label() };
-            let mut g = Gen { args: Args::Stack(args), mode, fail, caches: &caches, peek, method_peek };
+            let mut g = Gen { args: Args::Stack(args), mode, fail, caches: &caches, peek, method_peek, global_peek };
             g.result(e, &expr);
             asm!(e ; jmp =>finish);
             if fail != generic {
@@ -152,9 +165,10 @@ struct Gen<'c> {
     fail: DynamicLabel,
     /// The attribute caches of the body's reads, by site.
     caches: &'c [usize],
-    /// `psyco_attr_peek`, `psyco_method_peek`.
+    /// `psyco_attr_peek`, `psyco_method_peek`, `psyco_global_peek`.
     peek: usize,
     method_peek: usize,
+    global_peek: usize,
 }
 
 /// Scratch word `t` (`[rsp + 8t]`).
@@ -220,6 +234,7 @@ impl Gen<'_> {
                 Args::Temps(t) => asm!(e ; mov rax, [rsp + temp(t[*i as usize])]),
             },
             Expr::Cond { test, yes, no } => self.cond(e, test, yes, no, t, |g, e, x, t| g.value(e, x, t)),
+            Expr::Global { name, site } => self.global(e, *name, *site),
             Expr::Logic { or, a, b } => {
                 // The object that decides: `a` if its truth ends the test, else `b`.
                 let end = e.ops.new_dynamic_label();
@@ -420,6 +435,34 @@ impl Gen<'_> {
                 }
                 asm!(e ; movapd xmm0, xmm1);
             }
+            (Expr::Len { x, site }, mode) => {
+                let (len_name, _) = crate::ffi::call_target_names();
+                let (len_obj, _) = crate::ffi::call_targets();
+                self.global(e, len_name, *site);
+                asm!(e
+                    ; mov rcx, QWORD len_obj as i64
+                    ; cmp rax, rcx
+                    ; jne =>fail
+                );
+                self.obj(e, x, t);
+                let sized = [rt::list_type(), rt::tuple_type(), rt::dict_type(), rt::str_type()].map(|t| t as i64);
+                let ok = e.ops.new_dynamic_label();
+                for tp in sized {
+                    asm!(e
+                        ; mov rcx, QWORD tp
+                        ; cmp [rax + L::OB_TYPE], rcx
+                        ; je =>ok
+                    );
+                }
+                asm!(e
+                    ; jmp =>fail
+                    ; =>ok
+                    ; mov rax, [rax + L::VAR_OB_SIZE]
+                );
+                if mode == Mode::Float {
+                    asm!(e ; cvtsi2sd xmm0, rax);
+                }
+            }
             // Both branches numbers (an object-valued one is unboxed below, like any object).
             (Expr::Cond { test, yes, no }, _) if x.kind() == Kind::Num => self.cond(e, test, yes, no, t, |g, e, x, t| g.num(e, x, t)),
             (x, mode) if x.kind() == Kind::Obj && !matches!(x, Expr::Const { .. }) => {
@@ -454,6 +497,29 @@ impl Gen<'_> {
             Mode::Int => asm!(e ; mov rcx, [rsp + temp(t)]),
             Mode::Float => asm!(e ; movsd xmm1, [rsp + temp(t)]),
         }
+    }
+
+    /// The global `name` (borrowed) in rax, through the memo at site `site` (filled by
+    /// `psyco_global_peek` when the frame's globals or builtins changed); absent: `fail`.
+    fn global(&mut self, e: &mut Emitter, name: usize, site: usize) {
+        let (fail, memo, peek) = (self.fail, self.caches[site], self.global_peek as i64);
+        let (miss, got) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
+        asm!(e ; mov r8, QWORD memo as i64);
+        e.global_memo_value(8, miss);
+        asm!(e ; =>got);
+        e.out_of_line_here_to(miss, move |e| {
+            asm!(e
+                ; mov rdi, [r12 + L::FRAME_F_GLOBALS]
+                ; mov rsi, [r12 + L::FRAME_F_BUILTINS]
+                ; mov rdx, QWORD name as i64
+                ; mov rcx, QWORD memo as i64
+                ; mov rax, QWORD peek
+                ; call rax
+                ; test rax, rax
+                ; jz =>fail
+                ; jmp =>got
+            );
+        });
     }
 
     /// `yes if test else no`, each branch emitted by `branch` (both leave their value in the
