@@ -97,9 +97,11 @@ static inline PyDictValues *values_of(PyObject *o) { return *_PyObject_ValuesPoi
 static void fill_load_entry(PyObject *owner, PyObject *name, psyco_attr_entry *c);
 
 /* The member descriptor's offset if `descr` is a plain object slot (T_OBJECT_EX, no audit),
- * writable if `for_store`; else -1. */
-static Py_ssize_t slot_offset(PyObject *descr, int for_store) {
+ * writable if `for_store`, of a type `owner` is an instance of (a descriptor copied into an
+ * unrelated class describes another layout; member_get/member_set refuse it); else -1. */
+static Py_ssize_t slot_offset(PyObject *owner, PyObject *descr, int for_store) {
     if (descr == NULL || Py_TYPE(descr) != &PyMemberDescr_Type) return -1;
+    if (!PyObject_TypeCheck(owner, PyDescr_TYPE(descr))) return -1;
     PyMemberDef *m = ((PyMemberDescrObject *)descr)->d_member;
     if (m->type != T_OBJECT_EX || (m->flags & PY_AUDIT_READ)) return -1;
     if (for_store && (m->flags & READONLY)) return -1;
@@ -156,7 +158,7 @@ static void fill_load_entry(PyObject *owner, PyObject *name, psyco_attr_entry *c
     if (tp->tp_getattro != PyObject_GenericGetAttr || !PyUnicode_CheckExact(name)) return;
     PyObject *descr = _PyType_Lookup(tp, name); /* assigns a version tag if it can */
     if (!type_is_cacheable(tp)) return;
-    Py_ssize_t off = slot_offset(descr, 0);
+    Py_ssize_t off = slot_offset(owner, descr, 0);
     if (off >= 0) {
         c->index = off;
         c->kind = KIND_SLOT;
@@ -268,7 +270,7 @@ int psyco_store_attr(PyObject **sp, PyObject *name, psyco_attr_cache *cache) {
         psyco_attr_entry c = {0};
         PyObject *descr = _PyType_Lookup(tp, name);
         if (type_is_cacheable(tp)) {
-            Py_ssize_t off = slot_offset(descr, 1);
+            Py_ssize_t off = slot_offset(owner, descr, 1);
             if (off >= 0) {
                 c.index = off;
                 c.kind = KIND_SLOT;

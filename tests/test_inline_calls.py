@@ -155,3 +155,92 @@ def test_a_class_dict_with_a_str_subclass_key_is_left_to_the_real_call():
     assert _psyco.compile_code(g.__code__, ns)
     c = ns["C"]()
     assert [g(c) for _ in range(3)] == [5, 5, 5]
+
+
+def _compiled_ns(src):
+    ns = {}
+    exec(textwrap.dedent(src), ns)
+    return ns
+
+
+def test_a_slot_descriptor_of_another_class_is_not_trusted():
+    # member_get refuses an instance of an unrelated class; the inlined read must not use
+    # the other class's layout (it read whatever lay at that offset).
+    ns = _compiled_ns("""
+        import weakref
+        class A:
+            __slots__ = tuple("abcdefghijklmnop")
+        class B:
+            a = A.a
+            p = A.p
+        def get_a(o): return o.a
+        def get_p(o): return o.p
+        def caller(o):
+            out = []
+            try:
+                out.append(get_a(o))
+            except TypeError as e:
+                out.append(str(e))
+            try:
+                out.append(get_p(o))
+            except TypeError as e:
+                out.append(str(e))
+            return out
+    """)
+    b = ns["B"]()
+    keep = __import__("weakref").ref(b)
+    want = ns["caller"](b)
+    assert _psyco.compile_code(ns["caller"].__code__, ns)
+    assert "inlined call of get_a" in _psyco.dump_code(ns["caller"].__code__)
+    assert [ns["caller"](b) for _ in range(50)] == [want] * 50
+    assert keep() is b
+
+
+def test_a_method_never_inlines_itself():
+    # P.empty delegates to an object whose `empty` may be P.empty itself: compiling it must not
+    # make its machine code hold its own code object (a cycle nothing collects).
+    ns = _compiled_ns("""
+        class Q:
+            def __init__(self): self.items = []
+            def empty(self): return not self.items
+        class P:
+            def __init__(self, inner): self.inner = inner
+            def empty(self): return self.inner.empty()
+    """)
+    code = ns["P"].empty.__code__
+    before = sys.getrefcount(code)
+    assert _psyco.compile_code(code, ns)
+    text = _psyco.dump_code(code)
+    assert "inlined call of Q.empty" in text and "inlined call of P.empty" not in text
+    assert sys.getrefcount(code) == before
+    p = ns["P"](ns["P"](ns["Q"]()))
+    assert p.empty() is True
+
+
+def test_looking_for_leaves_runs_no_python_code():
+    ns = _compiled_ns("""
+        RAN = []
+        class Spy:
+            def __getattr__(self, name):
+                RAN.append(name)
+                raise AttributeError(name)
+        class K:
+            run = Spy()
+        def caller(o): return o.run()
+    """)
+    assert _psyco.compile_code(ns["caller"].__code__, ns)
+    assert ns["RAN"] == []
+
+
+def test_leaves_of_a_module_with_future_annotations_are_inlined():
+    ns = _compiled_ns("""
+        from __future__ import annotations
+        class V:
+            def __init__(self, x: float): self.x = x
+            def get(self) -> float: return self.x
+        def caller(v): return v.get() + 1
+    """)
+    assert ns["V"].get.__code__.co_flags & 0x1000000
+    assert _psyco.compile_code(ns["caller"].__code__, ns)
+    assert "inlined call of V.get" in _psyco.dump_code(ns["caller"].__code__)
+    assert ns["caller"](ns["V"](2)) == 3

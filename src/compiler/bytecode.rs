@@ -407,6 +407,14 @@ fn leaf_callees(py: Python<'_>, code: &Bound<'_, PyAny>, s: &Snapshot) -> Vec<Le
     } else {
         Vec::new()
     };
+    let d = Discovery {
+        py,
+        classes,
+        globals: globals.clone().into_any(),
+        caller: code.as_ptr() as usize,
+        not_leaves: Default::default(),
+        nested: Default::default(),
+    };
     let mut out: Vec<LeafCallee> = Vec::new();
     let mut seen: Vec<LeafKey> = Vec::new();
     for ins in &s.instrs {
@@ -423,35 +431,96 @@ fn leaf_callees(py: Python<'_>, code: &Bound<'_, PyAny>, s: &Snapshot) -> Vec<Le
         match key {
             LeafKey::Global(_) => {
                 let Ok(Some(f)) = globals.get_item(&name) else { continue };
-                if let Some(leaf) = leaf_of(&f, key, &classes, true, Some(globals.as_any())) {
+                if let Some(leaf) = d.function_leaf(&f, key, true) {
                     out.push(leaf);
                 }
             }
-            LeafKey::Method(_) => out.extend(method_leaves(py, &classes, &name, key, Some(globals.as_any()))),
+            LeafKey::Method(_) => out.extend(d.method_leaves(&name, key, true)),
         }
     }
     out
 }
 
-/// The plain functions the classes find for the method `name` that are leaves (at most
-/// [`LEAVES_PER_METHOD`] distinct codes). `globals`: the caller's globals, for a top-level
-/// leaf (whose body may then call leaves too, and read those globals if its function runs
-/// with them); None for a leaf called inside another's body (no further calls, no globals).
-fn method_leaves(py: Python<'_>, classes: &[Bound<'_, PyAny>], name: &Bound<'_, PyAny>, key: LeafKey, globals: Option<&Bound<'_, PyAny>>) -> Vec<LeafCallee> {
-    let mut found: Vec<usize> = Vec::new();
-    let mut out = Vec::new();
-    for cls in classes {
-        let Some(f) = crate::ffi::runtime::type_lookup(py, cls, name) else { continue };
-        let Ok(c) = f.getattr("__code__") else { continue };
-        if found.contains(&(c.as_ptr() as usize)) || found.len() >= LEAVES_PER_METHOD {
-            continue;
+/// What one compile's search for leaf callees shares.
+struct Discovery<'py> {
+    py: Python<'py>,
+    /// The classes whose methods are candidates (exact `type` instances among the globals).
+    classes: Vec<Bound<'py, PyAny>>,
+    /// The caller's globals (a leaf may read its globals only if they are these).
+    globals: Bound<'py, PyAny>,
+    /// The code being compiled: never inlined into itself (its compiled code would then keep
+    /// its own code object alive, a cycle no collector sees).
+    caller: usize,
+    /// Codes already found not to be leaves, with whether as a top-level leaf (each is
+    /// analysed once per compile however many classes inherit it).
+    not_leaves: std::cell::RefCell<std::collections::HashSet<(usize, bool)>>,
+    /// The candidates of method calls inside bodies, by (method name, argument count).
+    nested: std::cell::RefCell<std::collections::HashMap<(usize, u32), Vec<(crate::compiler::leaf::Cand, Py<PyAny>)>>>,
+}
+
+impl<'py> Discovery<'py> {
+    /// The plain functions the classes find for the method `name` that are leaves (at most
+    /// [`LEAVES_PER_METHOD`] distinct codes). `top`: a leaf called by the caller itself (its
+    /// body may call leaves and read the caller's globals), else one called inside another
+    /// leaf's body (neither).
+    fn method_leaves(&self, name: &Bound<'py, PyAny>, key: LeafKey, top: bool) -> Vec<LeafCallee> {
+        let mut found: Vec<usize> = Vec::new();
+        let mut out = Vec::new();
+        for cls in &self.classes {
+            if found.len() >= LEAVES_PER_METHOD {
+                break;
+            }
+            let Some(f) = crate::ffi::runtime::type_lookup(self.py, cls, name) else { continue };
+            // Only a plain function's `__code__` is read: nothing else is asked anything.
+            if !f.is_exact_instance_of::<pyo3::types::PyFunction>() {
+                continue;
+            }
+            let Ok(c) = f.getattr("__code__") else { continue };
+            if found.contains(&(c.as_ptr() as usize)) {
+                continue;
+            }
+            if let Some(leaf) = self.function_leaf(&f, key, top) {
+                found.push(c.as_ptr() as usize);
+                out.push(leaf);
+            }
         }
-        if let Some(leaf) = leaf_of(&f, key, classes, globals.is_some(), globals) {
-            found.push(c.as_ptr() as usize);
-            out.push(leaf);
-        }
+        out
     }
-    out
+
+    /// [`leaf_of`] for `f`, once per code and kind of use; never the caller itself.
+    fn function_leaf(&self, f: &Bound<'py, PyAny>, key: LeafKey, top: bool) -> Option<LeafCallee> {
+        if !f.is_exact_instance_of::<pyo3::types::PyFunction>() {
+            return None;
+        }
+        let c = f.getattr("__code__").ok()?.as_ptr() as usize;
+        if c == self.caller || self.not_leaves.borrow().contains(&(c, top)) {
+            return None;
+        }
+        let leaf = leaf_of(self, f, key, top);
+        if leaf.is_none() {
+            self.not_leaves.borrow_mut().insert((c, top));
+        }
+        leaf
+    }
+
+    /// The candidates of a call of method `name` with `n` arguments inside a top-level leaf's
+    /// body, with their code objects (to keep).
+    fn nested_cands(&self, name: &Bound<'py, PyAny>, n: u32) -> Vec<(crate::compiler::leaf::Cand, Py<PyAny>)> {
+        let k = (name.as_ptr() as usize, n);
+        if let Some(v) = self.nested.borrow().get(&k) {
+            return v.iter().map(|(cand, code)| (cand.clone(), code.clone_ref(self.py))).collect();
+        }
+        let key = LeafKey::Method(name.as_ptr() as usize);
+        let v: Vec<_> = self
+            .method_leaves(name, key, false)
+            .into_iter()
+            .filter(|l| l.nargs == n)
+            .map(|l| (crate::compiler::leaf::Cand { code: l.code.as_ptr() as usize, body: Box::new(l.body.expr) }, l.code))
+            .collect();
+        let copy = v.iter().map(|(cand, code)| (cand.clone(), code.clone_ref(self.py))).collect();
+        self.nested.borrow_mut().insert(k, v);
+        copy
+    }
 }
 
 /// Whether psyco may put `code`'s body into other compiled code: what would let it compile
@@ -461,20 +530,19 @@ fn may_inline(py: Python<'_>, code: &Bound<'_, PyAny>) -> bool {
     !rec.flags().intersects(crate::queue::Flags::CANNOT) && crate::queue::passes_filter(py, code, rec)
 }
 
-/// `f` as a leaf callee, if it is a plain function whose body is a leaf expression; the
-/// methods its body calls are looked for among `classes` (if `nested`: one level only), and it
-/// may read globals if `f.__globals__` is `globals` (the caller's).
-fn leaf_of(f: &Bound<'_, PyAny>, key: LeafKey, classes: &[Bound<'_, PyAny>], nested: bool, globals: Option<&Bound<'_, PyAny>>) -> Option<LeafCallee> {
+/// `f` (a plain function) as a leaf callee, if its body is a leaf expression. `top`: called
+/// by the caller itself, so that the methods its body calls are looked for (one level only)
+/// and it may read globals if `f.__globals__` is the caller's.
+fn leaf_of(d: &Discovery<'_>, f: &Bound<'_, PyAny>, key: LeafKey, top: bool) -> Option<LeafCallee> {
     use crate::compiler::leaf::{Cand, Ins};
     const CO_OPTIMIZED: u32 = 0x1;
     const CO_NEWLOCALS: u32 = 0x2;
-    const CO_NOFREE: u32 = 0x40;
-    if !f.is_exact_instance_of::<pyo3::types::PyFunction>() {
-        return None;
-    }
+    // *args, **kwargs, generators, coroutines, async generators (the compile-time
+    // `__future__` flags and CO_NESTED change nothing at run time).
+    const REFUSED: u32 = 0x4 | 0x8 | 0x20 | 0x80 | 0x100 | 0x200;
     let code = f.getattr("__code__").ok()?;
     let flags: u32 = code.getattr("co_flags").ok()?.extract().ok()?;
-    if flags & !(CO_OPTIMIZED | CO_NEWLOCALS | CO_NOFREE) != 0 {
+    if flags & (CO_OPTIMIZED | CO_NEWLOCALS) != CO_OPTIMIZED | CO_NEWLOCALS || flags & REFUSED != 0 {
         return None;
     }
     let nargs: u32 = code.getattr("co_argcount").ok()?.extract().ok()?;
@@ -509,20 +577,20 @@ fn leaf_of(f: &Bound<'_, PyAny>, key: LeafKey, classes: &[Bound<'_, PyAny>], nes
     let inner_codes = std::cell::RefCell::new(Vec::new());
     let resolve = |index: usize, n: u32| -> Vec<Cand> {
         let Ok(name) = names_t.get_item(index) else { return Vec::new() };
-        if !nested {
+        if !top {
             return Vec::new();
         }
-        let key = LeafKey::Method(name.as_ptr() as usize);
         let mut cands = Vec::new();
-        for leaf in method_leaves(f.py(), classes, &name, key, None) {
-            if leaf.nargs == n {
-                cands.push(Cand { code: leaf.code.as_ptr() as usize, body: Box::new(leaf.body.expr) });
-                inner_codes.borrow_mut().push(leaf.code);
+        for (cand, code) in d.nested_cands(&name, n) {
+            // Never the code being compiled, even inside another body (see `Discovery::caller`).
+            if cand.code != d.caller {
+                cands.push(cand);
+                inner_codes.borrow_mut().push(code);
             }
         }
         cands
     };
-    let own_globals = globals.is_some_and(|g| f.getattr("__globals__").is_ok_and(|fg| fg.is(g)));
+    let own_globals = top && f.getattr("__globals__").is_ok_and(|fg| fg.is(&d.globals));
     let len_name = (own_globals && crate::ffi::call_target_names().0 != 0).then(|| crate::ffi::call_target_names().0);
     let body = crate::compiler::leaf::analyze(&instrs, nargs, &consts, &names, crate::ffi::runtime::const_number, &resolve, len_name)?;
     if !may_inline(f.py(), &code) {

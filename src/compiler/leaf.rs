@@ -9,7 +9,8 @@
 //! comparisons, `+ - *` of ints or floats (`& | ^` of ints), method calls of other leaves
 //! (`not self.inbox.empty()`: the callee's body is inlined in turn, one level deep), and, in a
 //! function of the caller's own module, its globals and `len()`, ending in RETURN_VALUE. No
-//! stores, other calls or jumps, or cells.
+//! stores, other calls, jumps other than those of `and`/`or` and conditional expressions, or
+//! cells.
 //!
 //! # Invariants (what makes the inlined body indistinguishable from the call)
 //! - Nothing in the body can run Python code or have an effect once its guards pass: every

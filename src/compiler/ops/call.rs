@@ -159,7 +159,7 @@ pub fn frame_push_stub() -> Option<usize> {
 /// What it does: for a compiled function called positionally with exactly its parameter count
 /// (the shape its record holds, `CodeRecord::direct_argcount`), no tracer, a recursion unit to
 /// spare at a depth that is at most 64 or not a multiple of 64 (at 128, 192, ... the call goes
-/// through `psyco_call_py`, which also checks the C stack: its margin, at least 32 KiB, holds
+/// through `psyco_call_py`, which also checks the C stack: its margin, at least 16 KiB, holds
 /// the 64 levels to the next check, about 150 bytes of machine stack each) and room
 /// in the data stack's chunk, it pushes and initializes the frame as
 /// `_PyFrame_InitializeSpecials` does (the frame takes the references to the function and the

@@ -7,7 +7,8 @@
 //! # Invariants
 //! - The fast path is taken only when the real call would run exactly that body: the callable
 //!   is a function whose `__code__` is the leaf's code (any function of that code: a leaf reads
-//!   no globals, cells or defaults), called positionally with its parameter count, with no
+//!   no cells or defaults, and globals only when the function runs with the frame's globals
+//!   and builtins, which is checked), called positionally with its parameter count, with no
 //!   tracer or profiler to see a call event, and with the recursion check's room for one more
 //!   frame (3.11's `_Py_EnterRecursivePy` fails when `recursion_remaining` is ≤ 0).
 //! - Every guard of the body (`compiler::leaf`'s invariants) jumps to the next mode, then to
@@ -288,8 +289,15 @@ impl Gen<'_> {
                     ; mov rcx, rax
                     ; mov rax, [rsp + temp(t)]
                     ; mov rdx, [rax + L::OB_TYPE]
-                    ; mov r8, [rax + L::VAR_OB_SIZE]
+                    ; mov r9, QWORD list_t
+                    ; cmp rdx, r9
+                    ; je >sequence
+                    ; mov r9, QWORD tuple_t
+                    ; cmp rdx, r9
+                    ; jne =>fail
+                    ; sequence:
                     // A negative index counts from the end; then one unsigned test of range.
+                    ; mov r8, [rax + L::VAR_OB_SIZE]
                     ; test rcx, rcx
                     ; jns >positive
                     ; add rcx, r8
@@ -298,14 +306,11 @@ impl Gen<'_> {
                     ; jae =>fail
                     ; mov r9, QWORD list_t
                     ; cmp rdx, r9
-                    ; jne >not_list
+                    ; jne >tuple_item
                     ; mov rax, [rax + L::LIST_OB_ITEM]
                     ; mov rax, [rax + rcx * 8]
                     ; jmp >item
-                    ; not_list:
-                    ; mov r9, QWORD tuple_t
-                    ; cmp rdx, r9
-                    ; jne =>fail
+                    ; tuple_item:
                     ; mov rax, [rax + rcx * 8 + L::TUPLE_OB_ITEM]
                     ; item:
                 );
