@@ -348,43 +348,13 @@ fn callees(py: Python<'_>, code: &Bound<'_, PyAny>, s: &Snapshot) -> Vec<Callee>
 }
 
 fn simple_callee(f: &Bound<'_, PyAny>, name: usize) -> Option<Callee> {
-    const CO_OPTIMIZED: u32 = 0x1;
-    const CO_NEWLOCALS: u32 = 0x2;
-    let code = f.getattr("__code__").ok()?;
-    let flags: u32 = code.getattr("co_flags").ok()?.extract().ok()?;
-    // Only CO_OPTIMIZED | CO_NEWLOCALS (and CO_NOFREE): no *args/**kwargs, no generator.
-    if flags & !(CO_OPTIMIZED | CO_NEWLOCALS | 0x40) != 0 {
+    let (code, nargs, bytes) = small_positional_code(f, 96)?;
+    let decoded = decode_small(&bytes);
+    // Only what `ops::kernel::inline` can take: loads, stores, constants, arithmetic.
+    if !decoded.iter().all(|i| matches!(i.op, op::RESUME | op::NOP | op::LOAD_FAST | op::STORE_FAST | op::LOAD_CONST | op::BINARY_OP | op::RETURN_VALUE)) {
         return None;
     }
-    let nargs: u32 = code.getattr("co_argcount").ok()?.extract().ok()?;
-    let kwonly: u32 = code.getattr("co_kwonlyargcount").ok()?.extract().ok()?;
-    let ncells = code.getattr("co_cellvars").ok()?.len().ok()? + code.getattr("co_freevars").ok()?.len().ok()?;
-    if kwonly != 0 || ncells != 0 {
-        return None;
-    }
-    let raw = code.getattr("co_code").ok()?;
-    let bytes = raw.downcast::<PyBytes>().ok()?.as_bytes().to_vec();
-    if bytes.len() > 96 {
-        return None;
-    }
-    let mut instrs = Vec::new();
-    let units = bytes.len() / 2;
-    let mut i = 0;
-    while i < units {
-        let mut opc = bytes[2 * i];
-        let mut arg = bytes[2 * i + 1] as u32;
-        while opc == op::EXTENDED_ARG && i + 1 < units {
-            i += 1;
-            opc = bytes[2 * i];
-            arg = (arg << 8) | bytes[2 * i + 1] as u32;
-        }
-        // Only what `ops::kernel::inline` can take: loads, stores, constants, arithmetic.
-        if !matches!(opc, op::RESUME | op::NOP | op::LOAD_FAST | op::STORE_FAST | op::LOAD_CONST | op::BINARY_OP | op::RETURN_VALUE) {
-            return None;
-        }
-        instrs.push((opc, arg));
-        i += 1 + op::caches(opc);
-    }
+    let instrs = decoded.iter().map(|i| (i.op, i.arg)).collect();
     let consts_t = code.getattr("co_consts").ok()?;
     let consts = consts_t.downcast::<PyTuple>().ok()?.iter().map(|o| o.as_ptr() as usize).collect();
     if !may_inline(f.py(), &code) {
@@ -534,42 +504,9 @@ fn may_inline(py: Python<'_>, code: &Bound<'_, PyAny>) -> bool {
 /// by the caller itself, so that the methods its body calls are looked for (one level only)
 /// and it may read globals if `f.__globals__` is the caller's.
 fn leaf_of(d: &Discovery<'_>, f: &Bound<'_, PyAny>, key: LeafKey, top: bool) -> Option<LeafCallee> {
-    use crate::compiler::leaf::{Cand, Ins};
-    const CO_OPTIMIZED: u32 = 0x1;
-    const CO_NEWLOCALS: u32 = 0x2;
-    // *args, **kwargs, generators, coroutines, async generators (the compile-time
-    // `__future__` flags and CO_NESTED change nothing at run time).
-    const REFUSED: u32 = 0x4 | 0x8 | 0x20 | 0x80 | 0x100 | 0x200;
-    let code = f.getattr("__code__").ok()?;
-    let flags: u32 = code.getattr("co_flags").ok()?.extract().ok()?;
-    if flags & (CO_OPTIMIZED | CO_NEWLOCALS) != CO_OPTIMIZED | CO_NEWLOCALS || flags & REFUSED != 0 {
-        return None;
-    }
-    let nargs: u32 = code.getattr("co_argcount").ok()?.extract().ok()?;
-    let kwonly: u32 = code.getattr("co_kwonlyargcount").ok()?.extract().ok()?;
-    let ncells = code.getattr("co_cellvars").ok()?.len().ok()? + code.getattr("co_freevars").ok()?.len().ok()?;
-    if kwonly != 0 || ncells != 0 {
-        return None;
-    }
-    let raw = code.getattr("co_code").ok()?;
-    let bytes = raw.downcast::<PyBytes>().ok()?.as_bytes().to_vec();
-    if bytes.len() > 160 {
-        return None;
-    }
-    let units = bytes.len() / 2;
-    let (mut instrs, mut i) = (Vec::new(), 0);
-    while i < units {
-        let start = i;
-        let mut opc = bytes[2 * i];
-        let mut arg = bytes[2 * i + 1] as u32;
-        while opc == op::EXTENDED_ARG && i + 1 < units {
-            i += 1;
-            opc = bytes[2 * i];
-            arg = (arg << 8) | bytes[2 * i + 1] as u32;
-        }
-        instrs.push(Ins { op: opc, arg, start, next: i + 1 });
-        i += 1 + op::caches(opc);
-    }
+    use crate::compiler::leaf::Cand;
+    let (code, nargs, bytes) = small_positional_code(f, 160)?;
+    let instrs = decode_small(&bytes);
     let consts: Vec<usize> = code.getattr("co_consts").ok()?.downcast::<PyTuple>().ok()?.iter().map(|o| o.as_ptr() as usize).collect();
     let names_t = code.getattr("co_names").ok()?;
     let names_t = names_t.downcast::<PyTuple>().ok()?;
@@ -598,4 +535,50 @@ fn leaf_of(d: &Discovery<'_>, f: &Bound<'_, PyAny>, key: LeafKey, top: bool) -> 
     }
     let qualname: String = code.getattr("co_qualname").ok()?.extract().ok()?;
     Some(LeafCallee { key, code: code.unbind(), qualname, nargs, body, inner_codes: inner_codes.into_inner() })
+}
+
+/// The instructions of a small callee's `co_code` (EXTENDED_ARG folded, inline caches skipped),
+/// for the kernels' and the call sites' inlining.
+fn decode_small(bytes: &[u8]) -> Vec<crate::compiler::leaf::Ins> {
+    let units = bytes.len() / 2;
+    let (mut instrs, mut i) = (Vec::new(), 0);
+    while i < units {
+        let start = i;
+        let mut opc = bytes[2 * i];
+        let mut arg = bytes[2 * i + 1] as u32;
+        while opc == op::EXTENDED_ARG && i + 1 < units {
+            i += 1;
+            opc = bytes[2 * i];
+            arg = (arg << 8) | bytes[2 * i + 1] as u32;
+        }
+        instrs.push(crate::compiler::leaf::Ins { op: opc, arg, start, next: i + 1 });
+        i += 1 + op::caches(opc);
+    }
+    instrs
+}
+
+/// The code of the plain function `f` (with its parameter count and bytecode) if it takes
+/// positional parameters only and has at most `max_bytes` of bytecode: no `*args`/`**kwargs`
+/// or keyword-only parameters, not a generator or coroutine, no cells. The compile-time
+/// `__future__` flags and CO_NESTED change nothing at run time and are accepted.
+fn small_positional_code<'py>(f: &Bound<'py, PyAny>, max_bytes: usize) -> Option<(Bound<'py, PyAny>, u32, Vec<u8>)> {
+    const CO_OPTIMIZED: u32 = 0x1;
+    const CO_NEWLOCALS: u32 = 0x2;
+    const REFUSED: u32 = 0x4 | 0x8 | 0x20 | 0x80 | 0x100 | 0x200;
+    let code = f.getattr("__code__").ok()?;
+    let flags: u32 = code.getattr("co_flags").ok()?.extract().ok()?;
+    if flags & (CO_OPTIMIZED | CO_NEWLOCALS) != CO_OPTIMIZED | CO_NEWLOCALS || flags & REFUSED != 0 {
+        return None;
+    }
+    let nargs: u32 = code.getattr("co_argcount").ok()?.extract().ok()?;
+    let kwonly: u32 = code.getattr("co_kwonlyargcount").ok()?.extract().ok()?;
+    let ncells = code.getattr("co_cellvars").ok()?.len().ok()? + code.getattr("co_freevars").ok()?.len().ok()?;
+    if kwonly != 0 || ncells != 0 {
+        return None;
+    }
+    let bytes = code.getattr("co_code").ok()?.downcast::<PyBytes>().ok()?.as_bytes().to_vec();
+    if bytes.len() > max_bytes {
+        return None;
+    }
+    Some((code, nargs, bytes))
 }

@@ -22,11 +22,28 @@ pub fn emit_load_method(e: &mut Emitter, n: usize, d: u32) {
     let s = e.slot(d - 1);
     let s1 = e.slot(d);
     let cache = e.take_attr_cache();
-    let (hit, done) = (e.ops.new_dynamic_label(), e.ops.new_dynamic_label());
+    let done = e.ops.new_dynamic_label();
     // On failure the object is still on the stack, as in ceval.
     let slow = e.attr_helper_out_of_line(n, d, 2, cache, d, done);
     e.load_q(RAX, RBX, s);
-    super::load_store::probe_attr_cache(e, cache, slow, |e, next| {
+    probe_method_cache(e, cache, slow);
+    asm!(e
+        ; mov r10, [r8 + 16]
+        ; add QWORD [r10], 1
+    );
+    e.store_q(RBX, s, R10);
+    e.store_q(RBX, s1, RAX);
+    asm!(e ; =>done);
+}
+
+/// LOAD_METHOD's inline probe, for the object in rax (kept) and the cache at `cache`: an
+/// entry of one of the two method kinds for its type, the instances having no dict or this
+/// one's still a values array whose shared keys cannot hold the name. Falls through with the
+/// entry in r8 (its function at `[r8 + 16]`); anything else → `miss`. Clobbers rcx, rdx, r9,
+/// r10, r11. Also the method lookup of calls inside inlined bodies (`ops::inline`).
+pub(super) fn probe_method_cache(e: &mut Emitter, cache: usize, miss: DynamicLabel) {
+    let hit = e.ops.new_dynamic_label();
+    super::load_store::probe_attr_cache(e, cache, miss, |e, next| {
         asm!(e
             ; mov ecx, [r8 + 4]
             ; cmp ecx, 4
@@ -34,9 +51,9 @@ pub fn emit_load_method(e: &mut Emitter, n: usize, d: u32) {
             ; cmp ecx, 5
             ; jne =>next
             ; cmp QWORD [rax + L::OBJECT_MANAGED_DICT], 0
-            ; jne =>slow
+            ; jne =>miss
             ; cmp QWORD [rax + L::OBJECT_VALUES_PTR], 0
-            ; je =>slow
+            ; je =>miss
             ; mov r10, [rdx + L::HEAPTYPE_CACHED_KEYS]
             ; cmp r10, [r8 + 32]
             ; jne =>next
@@ -45,14 +62,7 @@ pub fn emit_load_method(e: &mut Emitter, n: usize, d: u32) {
             ; jne =>next
         );
     });
-    asm!(e
-        ; =>hit
-        ; mov r10, [r8 + 16]
-        ; add QWORD [r10], 1
-    );
-    e.store_q(RBX, s, R10);
-    e.store_q(RBX, s1, RAX);
-    asm!(e ; =>done);
+    asm!(e ; =>hit);
 }
 
 /// PRECALL: if the callable slot holds a bound method (and no LOAD_METHOD split it),

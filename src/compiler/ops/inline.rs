@@ -158,6 +158,21 @@ enum Args {
     Temps(Vec<usize>),
 }
 
+/// The out-of-line half of a cached read: `helper(rdi = object, name, cache)` (an attribute
+/// or method peek of `csrc/attrcache.c`), its borrowed result in rax and back to `back`, or
+/// `fail` when it found none.
+fn call_peek(e: &mut Emitter, helper: i64, name: i64, cache: usize, fail: DynamicLabel, back: DynamicLabel) {
+    asm!(e
+        ; mov rsi, QWORD name
+        ; mov rdx, QWORD cache as i64
+        ; mov rax, QWORD helper
+        ; call rax
+        ; test rax, rax
+        ; jz =>fail
+        ; jmp =>back
+    );
+}
+
 /// One attempt at a body in one mode.
 struct Gen<'c> {
     args: Args,
@@ -236,20 +251,8 @@ impl Gen<'_> {
             },
             Expr::Cond { test, yes, no } => self.cond(e, test, yes, no, t, |g, e, x, t| g.value(e, x, t)),
             Expr::Global { name, site } => self.global(e, *name, *site),
-            Expr::Logic { or, a, b } => {
-                // The object that decides: `a` if its truth ends the test, else `b`.
-                let end = e.ops.new_dynamic_label();
-                self.value(e, a, t);
-                self.truth_of_rax_to_ecx(e);
-                asm!(e ; test ecx, ecx);
-                if *or {
-                    asm!(e ; jnz =>end);
-                } else {
-                    asm!(e ; jz =>end);
-                }
-                self.value(e, b, t);
-                asm!(e ; =>end);
-            }
+            // The object that decides: `a` if its truth ends the test, else `b`.
+            Expr::Logic { or, a, b } => self.logic(e, *or, a, b, t, false),
             Expr::Call { .. } => self.call(e, x, t),
             Expr::Const { addr, .. } => asm!(e ; mov rax, QWORD *addr as i64),
             Expr::Attr { owner, name, site } => {
@@ -267,16 +270,8 @@ impl Gen<'_> {
                 // No entry proves it yet (or the attribute is absent): fill one if that needs
                 // no Python code, else the real call.
                 e.out_of_line_here_to(miss, move |e| {
-                    asm!(e
-                        ; mov rdi, rax
-                        ; mov rsi, QWORD name
-                        ; mov rdx, QWORD cache as i64
-                        ; mov rax, QWORD peek
-                        ; call rax
-                        ; test rax, rax
-                        ; jz =>fail
-                        ; jmp =>got
-                    );
+                    asm!(e ; mov rdi, rax);
+                    call_peek(e, peek, name, cache, fail, got);
                 });
             }
             Expr::Item { seq, index } => {
@@ -346,18 +341,7 @@ impl Gen<'_> {
                     ; xor eax, 1
                 );
             }
-            Expr::Logic { or, a, b } => {
-                let end = e.ops.new_dynamic_label();
-                self.truth(e, a, t);
-                asm!(e ; test eax, eax);
-                if *or {
-                    asm!(e ; jnz =>end);
-                } else {
-                    asm!(e ; jz =>end);
-                }
-                self.truth(e, b, t);
-                asm!(e ; =>end);
-            }
+            Expr::Logic { or, a, b } => self.logic(e, *or, a, b, t, true),
             Expr::Call { .. } => self.call(e, x, t),
             Expr::Cond { test, yes, no } => self.cond(e, test, yes, no, t, |g, e, x, t| g.truth(e, x, t)),
             Expr::IsNone { x, invert } => {
@@ -527,6 +511,31 @@ impl Gen<'_> {
         });
     }
 
+    /// `a and b` (`a or b` if `or`): as a truth in eax if `truth`, else as the deciding object
+    /// in rax; `b` only evaluated when `a`'s truth does not decide.
+    fn logic(&mut self, e: &mut Emitter, or: bool, a: &Expr, b: &Expr, t: usize, truth: bool) {
+        let end = e.ops.new_dynamic_label();
+        if truth {
+            self.truth(e, a, t);
+            asm!(e ; test eax, eax);
+        } else {
+            self.value(e, a, t);
+            self.truth_of_rax_to_ecx(e);
+            asm!(e ; test ecx, ecx);
+        }
+        if or {
+            asm!(e ; jnz =>end);
+        } else {
+            asm!(e ; jz =>end);
+        }
+        if truth {
+            self.truth(e, b, t);
+        } else {
+            self.value(e, b, t);
+        }
+        asm!(e ; =>end);
+    }
+
     /// `yes if test else no`, each branch emitted by `branch` (both leave their value in the
     /// same register).
     fn cond(&mut self, e: &mut Emitter, test: &Expr, yes: &Expr, no: &Expr, t: usize, branch: fn(&mut Self, &mut Emitter, &Expr, usize)) {
@@ -633,44 +642,14 @@ impl Gen<'_> {
             ; jle =>fail
             ; mov rax, [rsp + temp(t)]
         );
-        // As LOAD_METHOD's probe: a method on a type whose instances have no dict, or whose
-        // instance dict is still values and cannot hold the name.
-        super::load_store::probe_attr_cache(e, cache, miss, |e, next| {
-            let hit = e.ops.new_dynamic_label();
-            asm!(e
-                ; mov ecx, [r8 + 4]
-                ; cmp ecx, 4
-                ; je =>hit
-                ; cmp ecx, 5
-                ; jne =>next
-                ; cmp QWORD [rax + L::OBJECT_MANAGED_DICT], 0
-                ; jne =>miss
-                ; cmp QWORD [rax + L::OBJECT_VALUES_PTR], 0
-                ; je =>miss
-                ; mov r10, [rdx + L::HEAPTYPE_CACHED_KEYS]
-                ; cmp r10, [r8 + 32]
-                ; jne =>next
-                ; mov r10, [r10 + L::DICTKEYS_NENTRIES]
-                ; cmp r10, [r8 + 40]
-                ; jne =>next
-                ; =>hit
-            );
-        });
+        super::call::probe_method_cache(e, cache, miss);
         asm!(e
             ; mov rax, [r8 + 16]
             ; =>found
         );
         e.out_of_line_here_to(miss, move |e| {
-            asm!(e
-                ; mov rdi, [rsp + temp(t)]
-                ; mov rsi, QWORD name
-                ; mov rdx, QWORD cache as i64
-                ; mov rax, QWORD peek
-                ; call rax
-                ; test rax, rax
-                ; jz =>fail
-                ; jmp =>found
-            );
+            asm!(e ; mov rdi, [rsp + temp(t)]);
+            call_peek(e, peek, name, cache, fail, found);
         });
         let labels: Vec<DynamicLabel> = cands.iter().map(|_| e.ops.new_dynamic_label()).collect();
         for (c, &l) in cands.iter().zip(&labels) {
