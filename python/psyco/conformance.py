@@ -259,6 +259,17 @@ KNOWN = {
         "two readings of sys.getallocatedblocks() (flaky, background activity)",
     "profile:test_sys::<regrtest verdict>":
         "FAILURE only when test_getallocatedblocks above drifts",
+    # Seen twice in about thirty profile runs of test_frame (2026-11-26, on a loaded machine;
+    # never alone): the test sets gc.set_threshold(1, 0, 0) so that the very next allocation
+    # in the process runs the collector, whose callback then grabs "the" frame being built.
+    # Under profile() psyco's compiler thread may take the GIL at that moment and allocate
+    # while it snapshots a selected function, so the collection and callback run there.
+    "profile:test_frame::test_sneaky_frame_object (*":
+        "the test makes the next allocation anywhere run a GC callback that grabs the frame "
+        "being built; psyco's compiler thread can be the one allocating (flaky, background "
+        "activity)",
+    "profile:test_frame::<regrtest verdict>":
+        "FAILURE only when test_sneaky_frame_object above is caught by background activity",
 }
 
 # ------------------------------------------------------------------------------------------
