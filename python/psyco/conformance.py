@@ -259,8 +259,8 @@ KNOWN = {
         "two readings of sys.getallocatedblocks() (flaky, background activity)",
     "profile:test_sys::<regrtest verdict>":
         "FAILURE only when test_getallocatedblocks above drifts",
-    # Seen twice in about thirty profile runs of test_frame (2026-11-26, on a loaded machine;
-    # never alone): the test sets gc.set_threshold(1, 0, 0) so that the very next allocation
+    # Seen in a CI run on a loaded machine (2026-11-26), not in 22 profile runs of test_frame
+    # alone: the test sets gc.set_threshold(1, 0, 0) so that the very next allocation
     # in the process runs the collector, whose callback then grabs "the" frame being built.
     # Under profile() psyco's compiler thread may take the GIL at that moment and allocate
     # while it snapshots a selected function, so the collection and callback run there.
