@@ -307,6 +307,27 @@ static inline PyObject *method_hit(PyObject *obj, psyco_attr_entry *c) {
     return NULL;
 }
 
+/* Fills `c` (zeroed) with the proof that `obj.name` binds `meth`, found on its type (whose
+ * version tag is valid), as a method: the type's instances have no dict, or this one's is
+ * still a values array whose shared keys cannot hold the name. Leaves it empty otherwise. */
+static void method_entry(PyObject *obj, PyObject *name, PyObject *meth, psyco_attr_entry *c) {
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (tp->tp_dictoffset == 0 && !(tp->tp_flags & Py_TPFLAGS_MANAGED_DICT)) {
+        c->kind = KIND_METHOD_NO_DICT;
+    } else if ((tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) && *_PyObject_ManagedDictPointer(obj) == NULL &&
+               values_of(obj) != NULL) {
+        PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
+        if (keys == NULL || keys->dk_kind == DICT_KEYS_GENERAL || shared_has_equal(keys, name)) return;
+        c->keys = keys;
+        c->nentries = keys->dk_nentries;
+        c->kind = KIND_METHOD_VALUES;
+    } else {
+        return;
+    }
+    c->descr = meth;
+    c->tp_version = tp->tp_version_tag;
+}
+
 /* LOAD_METHOD: [obj] -> [meth, obj] or [NULL, attr] (as _PyObject_GetMethod decides). -1 on
  * error (obj still on the stack). */
 int psyco_load_method(PyObject **sp, PyObject *name, psyco_attr_cache *cache) {
@@ -346,21 +367,7 @@ int psyco_load_method(PyObject **sp, PyObject *name, psyco_attr_cache *cache) {
         if (cache->fills < MAX_FILLS && Py_TYPE(obj) == tp && tp->tp_getattro == PyObject_GenericGetAttr &&
             PyUnicode_CheckExact(name) && type_is_cacheable(tp) &&
             _PyType_Lookup(tp, name) == meth && type_is_cacheable(tp)) {
-            if (tp->tp_dictoffset == 0 && !(tp->tp_flags & Py_TPFLAGS_MANAGED_DICT)) {
-                c.descr = meth;
-                c.kind = KIND_METHOD_NO_DICT;
-                c.tp_version = tp->tp_version_tag;
-            } else if ((tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) &&
-                       *_PyObject_ManagedDictPointer(obj) == NULL && values_of(obj) != NULL) {
-                PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
-                if (keys != NULL && keys->dk_kind != DICT_KEYS_GENERAL && !shared_has_equal(keys, name)) {
-                    c.descr = meth;
-                    c.keys = keys;
-                    c.nentries = keys->dk_nentries;
-                    c.kind = KIND_METHOD_VALUES;
-                    c.tp_version = tp->tp_version_tag;
-                }
-            }
+            method_entry(obj, name, meth, &c);
         }
         if (c.kind != KIND_EMPTY) {
             psyco_attr_entry *slot = new_entry(cache);
@@ -434,20 +441,8 @@ PyObject *psyco_method_peek(PyObject *obj, PyObject *name, psyco_attr_cache *cac
     PyObject *meth = _PyType_Lookup(tp, name);
     if (meth == NULL || !PyFunction_Check(meth) || !type_is_cacheable(tp)) return NULL;
     psyco_attr_entry c = {0};
-    if (tp->tp_dictoffset == 0 && !(tp->tp_flags & Py_TPFLAGS_MANAGED_DICT)) {
-        c.kind = KIND_METHOD_NO_DICT;
-    } else if ((tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) && *_PyObject_ManagedDictPointer(obj) == NULL &&
-               values_of(obj) != NULL) {
-        PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
-        if (keys == NULL || keys->dk_kind == DICT_KEYS_GENERAL || shared_has_equal(keys, name)) return NULL;
-        c.keys = keys;
-        c.nentries = keys->dk_nentries;
-        c.kind = KIND_METHOD_VALUES;
-    } else {
-        return NULL;
-    }
-    c.descr = meth;
-    c.tp_version = tp->tp_version_tag;
+    method_entry(obj, name, meth, &c);
+    if (c.kind == KIND_EMPTY) return NULL;
     psyco_attr_entry *slot = new_entry(cache);
     if (slot == NULL) return NULL;
     *slot = c;

@@ -158,6 +158,13 @@ enum Args {
     Temps(Vec<usize>),
 }
 
+/// The exact types whose length is the word at `VAR_OB_SIZE` (items of a list or tuple, a
+/// dict's used entries, a str's length), for `len()` and truth inside bodies.
+fn sized_types() -> [i64; 4] {
+    const _: () = assert!(L::VAR_OB_SIZE == L::STR_LENGTH && L::VAR_OB_SIZE == L::DICT_MA_USED);
+    [rt::list_type(), rt::tuple_type(), rt::dict_type(), rt::str_type()].map(|t| t as i64)
+}
+
 /// The out-of-line half of a cached read: `helper(rdi = object, name, cache)` (an attribute
 /// or method peek of `csrc/attrcache.c`), its borrowed result in rax and back to `back`, or
 /// `fail` when it found none.
@@ -434,9 +441,8 @@ impl Gen<'_> {
                     ; jne =>fail
                 );
                 self.obj(e, x, t);
-                let sized = [rt::list_type(), rt::tuple_type(), rt::dict_type(), rt::str_type()].map(|t| t as i64);
                 let ok = e.ops.new_dynamic_label();
-                for tp in sized {
+                for tp in sized_types() {
                     asm!(e
                         ; mov rcx, QWORD tp
                         ; cmp [rax + L::OB_TYPE], rcx
@@ -580,10 +586,9 @@ impl Gen<'_> {
     /// offset (digits, items, used entries, length); anything else may have `__bool__` or
     /// `__len__`: `fail`.
     fn truth_of_rax_to_ecx(&mut self, e: &mut Emitter) {
-        const _: () = assert!(L::VAR_OB_SIZE == L::STR_LENGTH && L::VAR_OB_SIZE == L::DICT_MA_USED);
         let fail = self.fail;
         let (tr, fa, none, long_t) = (rt::py_true() as i64, rt::py_false() as i64, rt::py_none() as i64, rt::long_type() as i64);
-        let sized = [rt::list_type(), rt::tuple_type(), rt::dict_type(), rt::str_type()].map(|t| t as i64);
+        let sized = sized_types();
         let by_size = e.ops.new_dynamic_label();
         let other = e.out_of_line_here(move |e| {
             for t in sized {
